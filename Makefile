@@ -1,0 +1,56 @@
+# airflow-provider-onlinesim — the two commands a user needs are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+AIRFLOW_VERSION ?= 3.3.2
+AIRFLOW2_VERSION ?= 2.11.2
+VENV ?= .venv
+VENV2 ?= .venv-airflow2
+CONSTRAINTS := constraints/constraints-$(AIRFLOW_VERSION).txt
+CONSTRAINTS2 := constraints/constraints-$(AIRFLOW2_VERSION).txt
+PIP_FLAGS ?= --quiet --disable-pip-version-check
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help install install-airflow2 lint typecheck unit test test-airflow2 demo bench sandbox clean
+
+help:  ## list the targets
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(VENV)/.installed: pyproject.toml $(CONSTRAINTS)
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip
+	$(VENV)/bin/pip install $(PIP_FLAGS) -c $(CONSTRAINTS) "apache-airflow==$(AIRFLOW_VERSION)" -e ".[dev]"
+	touch $@
+
+$(VENV2)/.installed: pyproject.toml $(CONSTRAINTS2)
+	test -x $(VENV2)/bin/python || $(PYTHON) -m venv $(VENV2)
+	$(VENV2)/bin/pip install $(PIP_FLAGS) --upgrade pip
+	$(VENV2)/bin/pip install $(PIP_FLAGS) -c $(CONSTRAINTS2) "apache-airflow==$(AIRFLOW2_VERSION)" -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed  ## create .venv with Airflow $(AIRFLOW_VERSION) and the provider (editable)
+
+install-airflow2: $(VENV2)/.installed  ## create .venv-airflow2 with Airflow $(AIRFLOW2_VERSION)
+
+lint: install  ## ruff on everything
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install  ## mypy --strict on the package
+	$(VENV)/bin/mypy --strict onlinesim_provider
+
+unit: install  ## pytest on Airflow $(AIRFLOW_VERSION)
+	$(VENV)/bin/python -m pytest
+
+test-airflow2: install-airflow2  ## pytest on Airflow $(AIRFLOW2_VERSION)
+	$(VENV2)/bin/python -m pytest
+
+test: lint typecheck unit test-airflow2  ## everything CI checks
+
+demo: install  ## the main job on the sandbox
+	$(VENV)/bin/python -m onlinesim_provider.demo
+
+sandbox: install  ## run the sandbox in the foreground (Ctrl-C to stop)
+	$(VENV)/bin/onlinesim-sandbox
+
+clean:  ## remove the virtualenvs and caches
+	rm -rf $(VENV) $(VENV2) .mypy_cache .ruff_cache build *.egg-info

@@ -1,0 +1,3 @@
+"""OnlineSIM hooks."""
+
+from __future__ import annotations

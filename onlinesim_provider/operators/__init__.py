@@ -1,0 +1,3 @@
+"""OnlineSIM operators."""
+
+from __future__ import annotations

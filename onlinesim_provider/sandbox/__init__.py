@@ -1,0 +1,3 @@
+"""Offline emulator of the OnlineSIM Alternative API."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""OnlineSIM sensors."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""OnlineSIM triggers."""
+
+from __future__ import annotations
