@@ -83,8 +83,7 @@ class OnlineSimError(Exception):
 
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}({self.message!r}, token={self.token!r}, "
-            f"status_code={self.status_code!r})"
+            f"{type(self).__name__}({self.message!r}, token={self.token!r}, status_code={self.status_code!r})"
         )
 
 

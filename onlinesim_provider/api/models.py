@@ -10,8 +10,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from decimal import Decimal
 
 __all__ = [
     "ACTIVATION_LIFETIME",
@@ -94,7 +96,7 @@ class Activation:
         return {"activation_id": self.id, "phone": self.phone}
 
 
-class ActivationState(str, enum.Enum):
+class ActivationState(enum.StrEnum):
     """Where an activation stands, from ``getStatus`` / ``getFullSms``."""
 
     WAIT_CODE = "STATUS_WAIT_CODE"
@@ -141,7 +143,7 @@ class SetStatusCode(enum.IntEnum):
     CANCEL = 8
 
 
-class SetStatusReply(str, enum.Enum):
+class SetStatusReply(enum.StrEnum):
     """Success tokens of ``setStatus``."""
 
     READY = "ACCESS_READY"
@@ -210,7 +212,12 @@ class RentMessage:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict."""
-        return {"phone_from": self.phone_from, "text": self.text, "service": self.service, "date": _iso(self.date)}
+        return {
+            "phone_from": self.phone_from,
+            "text": self.text,
+            "service": self.service,
+            "date": _iso(self.date),
+        }
 
 
 @dataclass(frozen=True)
