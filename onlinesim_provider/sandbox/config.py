@@ -1,0 +1,119 @@
+"""Run-time settings of the sandbox: the key, the money, the clock and a switch per open point."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+__all__ = ["SWITCHES", "SandboxConfig"]
+
+_CHOICES: dict[str, tuple[Any, ...]] = {
+    "error_key": ("msg", "message"),
+    "cancel_status": (6, 8),
+    "values_format": ("object", "list"),
+    "number_format": ("national", "international"),
+    "auth": ("any", "header", "query"),
+}
+
+#: Fields that :meth:`SandboxControl.configure` may change at run time.
+SWITCHES = (
+    "error_key",
+    "cancel_status",
+    "values_format",
+    "number_format",
+    "auth",
+    "sms_delay",
+    "speed",
+    "early_cancel_seconds",
+    "balance",
+)
+
+
+def parse_money(value: object, what: str = "amount") -> Decimal:
+    """Return ``value`` as a Decimal rounded to cents, or raise ValueError naming it.
+
+    :param value: a Decimal, int or numeric string (floats are converted through ``str``).
+    :param what: the name used in the error message.
+    """
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise ValueError(f"invalid {what} {value!r}: expected a decimal number such as '10.00'") from None
+    if not amount.is_finite() or amount < 0:
+        raise ValueError(f"invalid {what} {value!r}: expected a finite decimal >= 0")
+    return amount.quantize(Decimal("0.01"))
+
+
+@dataclass
+class SandboxConfig:
+    """Settings of one sandbox; defaults are OnlineSIM's documented behaviour.
+
+    :param api_key: the only key accepted; any other key gets ``BAD_KEY``.
+    :param balance: the starting balance.
+    :param sms_delay: sandbox seconds after an order (or a ``setStatus 3``) when an SMS arrives by
+        itself; ``None`` = SMS arrive only on demand (``deliver_sms``).
+    :param speed: the sandbox clock runs this many times faster than real time.
+    :param error_key: the key of the JSON error envelope, ``"msg"`` or ``"message"``.
+    :param cancel_status: ``6`` = OnlineSIM (status 8 is ``BAD_STATUS``); ``8`` = SMS-Activate style.
+    :param values_format: ``"object"`` (``{"0": ...}``) or ``"list"`` for rent ``values``.
+    :param number_format: rent numbers ``"national"`` (no country code) or ``"international"``.
+    :param auth: accepted key transport: ``"any"``, ``"header"`` (Bearer only), ``"query"`` (api_key only).
+    :param early_cancel_seconds: status 8 within this many seconds of the order is refused with
+        ``EARLY_CANCEL_DENIED`` (0 = never refused).
+    """
+
+    api_key: str = "sandbox-key"
+    balance: Decimal | str | int = "1000.00"
+    sms_delay: float | None = None
+    speed: float = 1.0
+    error_key: str = "msg"
+    cancel_status: int = 6
+    values_format: str = "object"
+    number_format: str = "national"
+    auth: str = "any"
+    early_cancel_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        """Validate every field so that a bad setting fails before the sandbox starts."""
+        if not isinstance(self.api_key, str) or not self.api_key:
+            raise ValueError("invalid api_key: expected a non-empty string")
+        self.balance = parse_money(self.balance, "balance")
+        for name, choices in _CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise ValueError(f"invalid {name} {getattr(self, name)!r}: expected one of {list(choices)}")
+        if self.sms_delay is not None:
+            self.sms_delay = float(self.sms_delay)
+            if not self.sms_delay >= 0:
+                raise ValueError(f"invalid sms_delay {self.sms_delay!r}: expected seconds >= 0 or None")
+        self.speed = float(self.speed)
+        if not self.speed > 0:
+            raise ValueError(f"invalid speed {self.speed!r}: expected a number > 0")
+        self.early_cancel_seconds = float(self.early_cancel_seconds)
+        if not self.early_cancel_seconds >= 0:
+            raise ValueError(f"invalid early_cancel_seconds {self.early_cancel_seconds!r}: expected >= 0")
+
+    def __repr__(self) -> str:
+        """Return a representation without the key."""
+        fields = ", ".join(
+            f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self) if f.name != "api_key"
+        )
+        return f"SandboxConfig(api_key='***', {fields})"
+
+    def replace(self, **changes: Any) -> SandboxConfig:
+        """Return a validated copy with ``changes`` applied.
+
+        :param changes: field names and new values; unknown names raise ValueError.
+        """
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ValueError(f"unknown sandbox setting(s) {unknown}: expected some of {sorted(known)}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the settings as JSON-able values (balance as a decimal string)."""
+        data = dataclasses.asdict(self)
+        data["balance"] = str(self.balance)
+        return data

@@ -1,0 +1,283 @@
+"""Drive a running sandbox (in this process or another) through its ``/_sandbox/`` endpoints."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = ["SandboxControl", "SandboxControlError"]
+
+
+class SandboxControlError(ValueError):
+    """The sandbox refused a control call (unknown control, missing or invalid argument)."""
+
+
+class SandboxControl:
+    """Test controls of a sandbox: deliver SMS, move the clock, inject faults, read the ledger.
+
+    Uses one keep-alive HTTP connection (stdlib only); safe to share between threads.
+
+    :param url: the sandbox base URL, e.g. ``http://127.0.0.1:8765``.
+    :param api_key: the sandbox's API key; ``None`` = ask the sandbox on first use.
+    :param timeout: seconds to wait for each control reply.
+
+    Example::
+
+        ctl = SandboxControl("http://127.0.0.1:8765")
+        ctl.deliver_sms(activation_id, code="123456")
+        ctl.advance(15 * 60)
+        assert ctl.summary()["refunded"] == "0.00"
+    """
+
+    def __init__(self, url: str, api_key: str | None = None, timeout: float = 30.0) -> None:
+        parts = urlsplit(url)
+        if parts.scheme != "http" or not parts.hostname or parts.port is None:
+            raise ValueError(f"invalid sandbox url {url!r}: expected http://<host>:<port>")
+        self.url = url.rstrip("/")
+        self._host, self._port = parts.hostname, parts.port
+        self._api_key = api_key
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._conn: http.client.HTTPConnection | None = None
+
+    def __repr__(self) -> str:
+        """Return a representation without the key."""
+        return f"SandboxControl(url={self.url!r})"
+
+    @property
+    def api_key(self) -> str:
+        """Return the API key the sandbox accepts."""
+        if self._api_key is None:
+            self._api_key = str(self.call("config")["api_key"])
+        return self._api_key
+
+    @property
+    def api_url(self) -> str:
+        """Return the full API endpoint URL."""
+        return self.url + "/stubs/handler_api.php"
+
+    def close(self) -> None:
+        """Close the keep-alive connection (it reopens on the next call)."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def call(self, name: str, **arguments: Any) -> Any:
+        """Run the control ``name`` and return its result; raise SandboxControlError if refused.
+
+        :param name: the control name (path after ``/_sandbox/``).
+        :param arguments: its JSON arguments.
+        """
+        body = json.dumps(arguments).encode()
+        with self._lock:
+            status, data = self._post(f"/_sandbox/{name}", body)
+        document = json.loads(data) if data else {}
+        if status != 200:
+            raise SandboxControlError(
+                f"sandbox control {name!r} refused (HTTP {status}): {document.get('error')}"
+            )
+        return document["result"]
+
+    def _post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+        for attempt in (1, 2):
+            if self._conn is None:
+                self._conn = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+            try:
+                self._conn.request("POST", path, body, headers)
+                response = self._conn.getresponse()
+                return response.status, response.read()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                # A stale keep-alive connection: the sandbox restarted or closed it while idle.
+                self._conn.close()
+                self._conn = None
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    # --- SMS and time -----------------------------------------------------------------------
+
+    def deliver_sms(
+        self, activation_id: int, text: str | None = None, code: str | None = None, sender: str = "Telegram"
+    ) -> dict[str, Any]:
+        """Deliver an SMS to an open activation; return ``{"code": ..., "text": ...}``.
+
+        :param activation_id: the activation id from ``ACCESS_NUMBER``.
+        :param text: the message (default ``Your code is <code>``).
+        :param code: the code (default: found in ``text``, else 6 random digits).
+        :param sender: who sent it.
+        """
+        result: dict[str, Any] = self.call(
+            "sms", activation_id=int(activation_id), text=text, code=code, sender=sender
+        )
+        return result
+
+    def deliver_rent_sms(
+        self, rent_id: int, text: str, sender: str = "+79990001122", service: str = "twitter"
+    ) -> dict[str, Any]:
+        """Deliver a message to an open rent; return ``{"code": ..., "text": ...}``.
+
+        :param rent_id: the rent id from ``getRentNumber``.
+        :param text: the message.
+        :param sender: the ``phoneFrom`` value.
+        :param service: the ``service`` value (``notify`` marks a notice).
+        """
+        result: dict[str, Any] = self.call(
+            "rent_sms", rent_id=int(rent_id), text=text, sender=sender, service=service
+        )
+        return result
+
+    def advance(self, seconds: float) -> float:
+        """Move the sandbox clock forward (expiries, refunds and automatic SMS apply); return the new time.
+
+        :param seconds: sandbox seconds to jump, >= 0.
+        """
+        return float(self.call("advance", seconds=seconds)["now"])
+
+    def now(self) -> float:
+        """Return the sandbox clock in epoch seconds."""
+        return float(self.call("now")["now"])
+
+    # --- faults and settings ----------------------------------------------------------------
+
+    def inject_fault(
+        self,
+        kind: str,
+        action: str = "*",
+        count: int | None = 1,
+        probability: float | None = None,
+        seed: int | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+        delay: float | None = None,
+        token: str | None = None,
+        processed: bool | None = None,
+    ) -> dict[str, Any]:
+        """Make matching API calls fail; return the rule as stored.
+
+        :param kind: ``http_status``, ``reset``, ``delay``, ``garbage``, ``html``, ``empty``,
+            ``truncated_json`` or ``token``.
+        :param action: the API action to hit, ``"*"`` for all.
+        :param count: hit the next N matching calls (with a probability: at most N; None = unlimited).
+        :param probability: hit each matching call with this probability.
+        :param seed: seed of the probability draws.
+        :param status: HTTP status for ``http_status`` (429, 500, 502, 503).
+        :param retry_after: ``Retry-After`` seconds with status 429.
+        :param delay: real seconds to wait for ``delay``.
+        :param token: the error token for ``token`` (default ``ERROR_SQL``).
+        :param processed: apply the request to the state before the fault (default depends on kind).
+        """
+        if probability is not None and count == 1:
+            count = None
+        arguments = {
+            "kind": kind,
+            "action": action,
+            "count": count,
+            "probability": probability,
+            "seed": seed,
+            "status": status,
+            "retry_after": retry_after,
+            "delay": delay,
+            "token": token,
+            "processed": processed,
+        }
+        result: dict[str, Any] = self.call("fault", **arguments)
+        return result
+
+    def faults(self) -> list[dict[str, Any]]:
+        """Return the active fault rules."""
+        result: list[dict[str, Any]] = self.call("faults")
+        return result
+
+    def clear_faults(self) -> None:
+        """Remove every fault rule."""
+        self.call("clear_faults")
+
+    def configure(self, **switches: Any) -> dict[str, Any]:
+        """Change settings at run time; return the settings in force.
+
+        :param switches: any of error_key, cancel_status, values_format, number_format, auth,
+            sms_delay, speed, early_cancel_seconds, balance.
+        """
+        result: dict[str, Any] = self.call("configure", **switches)
+        return result
+
+    def config(self) -> dict[str, Any]:
+        """Return the settings in force (including the API key)."""
+        result: dict[str, Any] = self.call("config")
+        return result
+
+    def set_balance(self, amount: object) -> None:
+        """Set the balance.
+
+        :param amount: a decimal (string, int or Decimal).
+        """
+        self.call("balance", amount=str(amount))
+
+    def set_stock(self, country: str, service: str, count: int) -> None:
+        """Set how many numbers of ``service`` are left in ``country``.
+
+        :param country: a country id, e.g. ``"7"``.
+        :param service: a service code, e.g. ``"tg"``.
+        :param count: the stock.
+        """
+        self.call("stock", country=str(country), service=service, count=count)
+
+    def set_rent_stock(self, country: str, count: int) -> None:
+        """Set how many numbers can still be rented in ``country``.
+
+        :param country: a country id.
+        :param count: the stock.
+        """
+        self.call("rent_stock", country=str(country), count=count)
+
+    def set_price(self, service: str, price: object) -> None:
+        """Set the price of one activation of ``service``.
+
+        :param service: a service code (a new code becomes a known service).
+        :param price: a decimal.
+        """
+        self.call("price", service=service, price=str(price))
+
+    def set_rent_price(self, country: str, price_per_day: object) -> None:
+        """Set the rent price per day in ``country``.
+
+        :param country: a country id.
+        :param price_per_day: a decimal.
+        """
+        self.call("rent_price", country=str(country), price_per_day=str(price_per_day))
+
+    # --- inspection -------------------------------------------------------------------------
+
+    def ledger(self) -> list[dict[str, Any]]:
+        """Return every event in order (money as decimal strings)."""
+        result: list[dict[str, Any]] = self.call("ledger")
+        return result
+
+    def summary(self) -> dict[str, Any]:
+        """Return balance, charged, refunded and the order counters."""
+        result: dict[str, Any] = self.call("summary")
+        return result
+
+    def activations(self) -> list[dict[str, Any]]:
+        """Return the current state of every activation."""
+        result: list[dict[str, Any]] = self.call("activations")
+        return result
+
+    def rents(self) -> list[dict[str, Any]]:
+        """Return the current state of every rent."""
+        result: list[dict[str, Any]] = self.call("rents")
+        return result
+
+    def requests(self) -> list[dict[str, Any]]:
+        """Return the request log (``api_key`` values replaced by ``REDACTED``)."""
+        result: list[dict[str, Any]] = self.call("requests")
+        return result
+
+    def reset(self) -> None:
+        """Return to the initial settings and an empty state (same port)."""
+        self.call("reset")
