@@ -1,15 +1,107 @@
-"""Provider metadata read by Airflow through the ``apache_airflow_provider`` entry point."""
+"""Provider metadata read by Airflow through the ``apache_airflow_provider`` entry point.
+
+The connection form is declared once, here: ``CONN_FIELDS`` and ``UI_FIELD_BEHAVIOUR`` are what
+the Airflow 3.2+ UI reads from ``get_provider_info()``, and the hook's legacy classmethods
+(read by Airflow 2.11-3.1) are built from the same two constants. This module imports nothing
+heavy: Airflow calls it while discovering providers.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+__all__ = [
+    "CONN_TYPE",
+    "CONN_FIELDS",
+    "DEFAULT_BASE_URL",
+    "HOOK_CLASS",
+    "HOOK_NAME",
+    "UI_FIELD_BEHAVIOUR",
+    "get_provider_info",
+]
+
+INTEGRATION = "OnlineSIM"
+CONN_TYPE = "onlinesim"
+HOOK_NAME = "OnlineSIM"
+HOOK_CLASS = "onlinesim_provider.hooks.onlinesim.OnlineSimHook"
+#: Where requests go when the connection has no host (OnlineSIM's documented endpoint).
+DEFAULT_BASE_URL = "http://api-conserver.onlinesim.io"
+
+#: Extra fields of the ``onlinesim`` connection (stored in ``Connection.extra``).
+CONN_FIELDS: dict[str, dict[str, Any]] = {
+    "auth": {
+        "label": "Auth style",
+        "description": "header: send the key as 'Authorization: Bearer' (default); "
+        "query: as the api_key parameter, for servers that accept only that.",
+        "schema": {"type": ["string", "null"], "enum": ["header", "query"], "default": "header"},
+    },
+    "timeout": {
+        "label": "Timeout (seconds)",
+        "description": "Timeout of each request in seconds (default: 5 s to connect, 30 s to read).",
+        "schema": {"type": ["number", "null"], "minimum": 0},
+    },
+    "cancel_status": {
+        "label": "Cancel status",
+        "description": "setStatus value that cancels an activation: 6 on OnlineSIM (default), "
+        "8 on SMS-Activate-style servers.",
+        "schema": {"type": ["integer", "null"], "enum": [6, 8], "default": 6},
+    },
+    "proxies": {
+        "label": "Proxies",
+        "description": 'One proxy URL for every request, or JSON such as {"https": "http://proxy:3128"}.',
+        "schema": {"type": ["string", "null"]},
+    },
+}
+
+#: How the standard connection fields are shown (keys as in provider.yaml).
+UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "login", "port", "extra"],
+    "relabeling": {"password": "API key", "host": "Base URL"},
+    "placeholders": {
+        "host": DEFAULT_BASE_URL,
+        "password": "OnlineSIM API key",
+        "auth": "header",
+        "timeout": "30",
+        "cancel_status": "6",
+        "proxies": "http://proxy.example:3128",
+    },
+}
+
 
 def get_provider_info() -> dict[str, Any]:
-    """Return the provider's metadata (name, versions, hooks, operators, connection types)."""
+    """Return the provider's metadata: hooks, operators, sensors, triggers, connection type."""
     return {
         "package-name": "airflow-provider-onlinesim",
         "name": "OnlineSIM",
-        "description": "OnlineSIM Alternative API: virtual numbers that receive SMS.",
+        "description": "OnlineSIM Alternative API (SMS-Activate compatible): order virtual numbers, "
+        "wait for SMS codes, always clean up.",
         "versions": ["0.1.0"],
+        "integrations": [
+            {
+                "integration-name": INTEGRATION,
+                "external-doc-url": "https://onlinesim.io/docs/api/en",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {"integration-name": INTEGRATION, "python-modules": ["onlinesim_provider.hooks.onlinesim"]}
+        ],
+        "operators": [
+            {"integration-name": INTEGRATION, "python-modules": ["onlinesim_provider.operators.onlinesim"]}
+        ],
+        "sensors": [
+            {"integration-name": INTEGRATION, "python-modules": ["onlinesim_provider.sensors.onlinesim"]}
+        ],
+        "triggers": [
+            {"integration-name": INTEGRATION, "python-modules": ["onlinesim_provider.triggers.onlinesim"]}
+        ],
+        "connection-types": [
+            {
+                "hook-class-name": HOOK_CLASS,
+                "hook-name": HOOK_NAME,
+                "connection-type": CONN_TYPE,
+                "conn-fields": CONN_FIELDS,
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
+            }
+        ],
     }
