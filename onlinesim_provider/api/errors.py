@@ -22,6 +22,7 @@ __all__ = [
     "NetworkError",
     "RateLimitedError",
     "ServerError",
+    "HttpStatusError",
     "OutcomeUnknownError",
     "BadKeyError",
     "BadActionError",
@@ -141,6 +142,14 @@ class RateLimitedError(TransientError):
 
 class ServerError(TransientError):
     """The server answered with an HTTP 5xx status."""
+
+
+class HttpStatusError(FatalError):
+    """The server answered an HTTP status the API does not use, without an API reply.
+
+    A redirect or a 4xx page instead of a token usually means ``base_url`` points at the wrong
+    place; retrying cannot fix that.
+    """
 
 
 class OutcomeUnknownError(FatalError):
