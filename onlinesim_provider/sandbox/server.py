@@ -34,6 +34,9 @@ __all__ = ["API_PATH", "CONTROL_PREFIX", "SandboxServer"]
 API_PATH = "/stubs/handler_api.php"
 CONTROL_PREFIX = "/_sandbox/"
 _MAX_BODY = 1 << 20
+_MAX_LINE = 65536
+_MAX_HEADERS = 100
+_TEXT = "text/plain; charset=utf-8"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -44,6 +47,7 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     timeout = 120
     server: _HttpServer
+    request_headers: dict[str, str]
 
     def setup(self) -> None:
         super().setup()
@@ -57,21 +61,59 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Log nothing: request lines may carry the API key in the query string."""
 
-    def do_GET(self) -> None:
-        """Answer a GET request."""
-        self._dispatch(b"")
-
-    def do_POST(self) -> None:
-        """Answer a POST request (form body for the API, JSON for controls)."""
+    def handle_one_request(self) -> None:
+        """Read one request and answer it (a lean parser: the sandbox only needs four headers)."""
         try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if not 0 <= length <= _MAX_BODY:
+            line = self.rfile.readline(_MAX_LINE + 1)
+        except (TimeoutError, ConnectionError):
             self.close_connection = True
-            self._send(400, "text/plain; charset=utf-8", b"bad Content-Length")
             return
-        self._dispatch(self.rfile.read(length) if length else b"")
+        if not line:
+            self.close_connection = True
+            return
+        parts = line.decode("latin-1").split()
+        headers = self._read_headers()
+        if len(parts) != 3 or headers is None or not parts[2].startswith("HTTP/1."):
+            self.close_connection = True
+            self._send(400, _TEXT, b"bad request")
+            return
+        self.command, self.path, self.request_version = parts
+        self.request_headers = headers
+        connection = headers.get("connection", "").lower()
+        keep_alive = parts[2] == "HTTP/1.1" or connection == "keep-alive"
+        self.close_connection = connection == "close" or not keep_alive
+        if self.command not in ("GET", "POST"):
+            self._send(405, _TEXT, b"method not allowed", (("Allow", "GET, POST"),))
+            return
+        body = self._read_body()
+        if body is None:
+            self.close_connection = True
+            self._send(400, _TEXT, b"bad body: expected Content-Length <= 1 MiB, not chunked")
+            return
+        self._dispatch(body)
+
+    def _read_headers(self) -> dict[str, str] | None:
+        headers: dict[str, str] = {}
+        for _ in range(_MAX_HEADERS):
+            line = self.rfile.readline(_MAX_LINE + 1)
+            if line in (b"\r\n", b"\n", b""):
+                return headers
+            name, colon, value = line.decode("latin-1").partition(":")
+            if not colon:
+                return None
+            headers[name.strip().lower()] = value.strip()
+        return None
+
+    def _read_body(self) -> bytes | None:
+        if "transfer-encoding" in self.request_headers:
+            return None
+        try:
+            length = int(self.request_headers.get("content-length") or 0)
+        except ValueError:
+            return None
+        if not 0 <= length <= _MAX_BODY:
+            return None
+        return self.rfile.read(length) if length else b""
 
     def _dispatch(self, body: bytes) -> None:
         url = urlsplit(self.path)
@@ -80,11 +122,11 @@ class _Handler(BaseHTTPRequestHandler):
         elif url.path.startswith(CONTROL_PREFIX):
             self._control(url.path[len(CONTROL_PREFIX) :], body)
         else:
-            self._send(404, "text/plain; charset=utf-8", b"not found")
+            self._send(404, _TEXT, b"not found")
 
     def _api(self, query: str, body: bytes) -> None:
         form = body.decode("utf-8", "replace") if self.command == "POST" else ""
-        outcome = self.server.app.api(self.command, query, form, self.headers.get("Authorization"))
+        outcome = self.server.app.api(self.command, query, form, self.request_headers.get("authorization"))
         if outcome.delay:
             time.sleep(outcome.delay)
         if outcome.reply is None:
