@@ -1,0 +1,174 @@
+"""The one retry policy of both clients, built on tenacity.
+
+Reads (and ``setStatus`` / ``setRentStatus``, which are harmless to repeat) are retried on any
+:class:`TransientError` with exponential backoff and jitter, honouring ``Retry-After``, bounded in
+attempts and in total time. Paid orders (``getNumber``, ``getRentNumber``) are retried only when
+the request surely never reached the server: a connect failure or HTTP 429. Any other transient
+failure of an order raises :class:`OutcomeUnknownError` instead of sending it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+from tenacity import AsyncRetrying, RetryCallState, Retrying
+
+from onlinesim_provider.api.errors import (
+    InvalidInputError,
+    NetworkError,
+    OnlineSimError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    TransientError,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+__all__ = ["ORDER_ACTIONS", "RetryPolicy", "call_with_retry", "acall_with_retry", "tenacity_kwargs"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Actions that spend money and are not idempotent.
+ORDER_ACTIONS = frozenset({"getNumber", "getRentNumber"})
+
+_RECONCILE = {
+    "getRentNumber": "call get_rent_list() to see whether the rent was created",
+    "getNumber": (
+        "check the account's active activations before ordering again (an activation that "
+        "receives no SMS is refunded when it expires)"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry a failed call.
+
+    :param max_attempts: attempts in all, the first one included (1 = never retry).
+    :param initial_backoff: seconds before the second attempt; doubled for each further one.
+    :param max_backoff: longest wait between two attempts, in seconds.
+    :param max_total: no retry starts later than this many seconds after the first attempt.
+    :param jitter: fraction of each wait drawn at random (0 = fixed waits, 1 = anywhere from 0).
+    """
+
+    max_attempts: int = 5
+    initial_backoff: float = 0.5
+    max_backoff: float = 8.0
+    max_total: float = 60.0
+    jitter: float = 0.5
+
+    def __post_init__(self) -> None:
+        """Reject settings that would retry forever or never wait."""
+        if (
+            isinstance(self.max_attempts, bool)
+            or not isinstance(self.max_attempts, int)
+            or self.max_attempts < 1
+        ):
+            raise InvalidInputError(f"max_attempts must be an int >= 1, got {self.max_attempts!r}")
+        for name in ("initial_backoff", "max_backoff", "max_total"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise InvalidInputError(f"{name} must be a number of seconds >= 0, got {value!r}")
+        if (
+            isinstance(self.jitter, bool)
+            or not isinstance(self.jitter, int | float)
+            or not 0 <= self.jitter <= 1
+        ):
+            raise InvalidInputError(f"jitter must be a fraction from 0 to 1, got {self.jitter!r}")
+
+    def backoff(self, attempt: int) -> float:
+        """Return the wait after failed attempt number ``attempt`` (1-based), jitter applied.
+
+        :param attempt: the number of the attempt that just failed.
+        """
+        base = min(self.max_backoff, self.initial_backoff * 2.0 ** (attempt - 1))
+        return base * (1 - self.jitter * random.random())
+
+
+def _error(state: RetryCallState) -> BaseException | None:
+    return state.outcome.exception() if state.outcome is not None else None
+
+
+def _surely_not_sent(error: BaseException | None) -> bool:
+    return isinstance(error, RateLimitedError) or (isinstance(error, NetworkError) and not error.sent)
+
+
+def tenacity_kwargs(policy: RetryPolicy, *, action: str) -> dict[str, Any]:
+    """Return the tenacity settings for one call of ``action``: the one policy both clients use.
+
+    :param policy: attempts, backoff and time budget.
+    :param action: the API action; orders (:data:`ORDER_ACTIONS`) retry only when surely unsent.
+    """
+    order = action in ORDER_ACTIONS
+
+    def retry(state: RetryCallState) -> bool:
+        error = _error(state)
+        return _surely_not_sent(error) if order else isinstance(error, TransientError)
+
+    def wait(state: RetryCallState) -> float:
+        error = _error(state)
+        delay = policy.backoff(state.attempt_number)
+        if isinstance(error, RateLimitedError) and error.retry_after is not None:
+            delay = max(delay, error.retry_after)
+        return delay
+
+    def stop(state: RetryCallState) -> bool:
+        elapsed = state.seconds_since_start or 0.0
+        return (
+            state.attempt_number >= policy.max_attempts or elapsed + state.upcoming_sleep > policy.max_total
+        )
+
+    def before_sleep(state: RetryCallState) -> None:
+        log.warning(
+            "OnlineSIM %s failed on attempt %d (%s); retrying in %.2f s",
+            action,
+            state.attempt_number,
+            type(_error(state)).__name__,
+            state.upcoming_sleep,
+        )
+
+    return {"retry": retry, "wait": wait, "stop": stop, "before_sleep": before_sleep, "reraise": True}
+
+
+def _raise_final(error: OnlineSimError, action: str) -> NoReturn:
+    """Raise what the caller gets once retrying is over: a doubtful order becomes OutcomeUnknownError."""
+    if action not in ORDER_ACTIONS or not isinstance(error, TransientError) or _surely_not_sent(error):
+        raise error
+    raise OutcomeUnknownError(
+        f"{action} may have reached the server ({type(error).__name__}: {error.message}); it was not "
+        f"re-sent, to avoid paying twice: {_RECONCILE[action]}",
+        action=action,
+        cause=error,
+    ) from error
+
+
+def call_with_retry(attempt: Callable[[], T], *, action: str, policy: RetryPolicy) -> T:
+    """Run ``attempt`` under the retry policy of ``action``.
+
+    :param attempt: one request and its interpretation.
+    :param action: the API action.
+    :param policy: attempts, backoff and time budget.
+    """
+    try:
+        return Retrying(**tenacity_kwargs(policy, action=action))(attempt)
+    except OnlineSimError as error:
+        _raise_final(error, action)
+
+
+async def acall_with_retry(attempt: Callable[[], Awaitable[T]], *, action: str, policy: RetryPolicy) -> T:
+    """Await ``attempt`` under the retry policy of ``action`` (the async twin of :func:`call_with_retry`).
+
+    :param attempt: one request and its interpretation.
+    :param action: the API action.
+    :param policy: attempts, backoff and time budget.
+    """
+    try:
+        return await AsyncRetrying(**tenacity_kwargs(policy, action=action))(attempt)
+    except OnlineSimError as error:
+        _raise_final(error, action)
