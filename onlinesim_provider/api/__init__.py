@@ -10,6 +10,7 @@ Example::
 
 from __future__ import annotations
 
+from onlinesim_provider.api.aio import AsyncOnlineSimClient
 from onlinesim_provider.api.client import OnlineSimClient
 from onlinesim_provider.api.errors import *  # noqa: F403
 from onlinesim_provider.api.errors import __all__ as _errors
@@ -18,4 +19,12 @@ from onlinesim_provider.api.models import __all__ as _models
 from onlinesim_provider.api.protocol import DEFAULT_BASE_URL, HANDLER_PATH
 from onlinesim_provider.api.retry import RetryPolicy
 
-__all__ = ["DEFAULT_BASE_URL", "HANDLER_PATH", "OnlineSimClient", "RetryPolicy", *_errors, *_models]
+__all__ = [
+    "AsyncOnlineSimClient",
+    "DEFAULT_BASE_URL",
+    "HANDLER_PATH",
+    "OnlineSimClient",
+    "RetryPolicy",
+    *_errors,
+    *_models,
+]

@@ -168,7 +168,11 @@ async def acall_with_retry(attempt: Callable[[], Awaitable[T]], *, action: str, 
     :param action: the API action.
     :param policy: attempts, backoff and time budget.
     """
+
+    async def run() -> T:  # a coroutine function, so tenacity awaits each attempt
+        return await attempt()
+
     try:
-        return await AsyncRetrying(**tenacity_kwargs(policy, action=action))(attempt)
+        return await AsyncRetrying(**tenacity_kwargs(policy, action=action))(run)
     except OnlineSimError as error:
         _raise_final(error, action)
