@@ -49,6 +49,13 @@ test: lint typecheck unit test-airflow2  ## everything CI checks
 demo: install  ## the main job on the sandbox
 	$(VENV)/bin/python -m onlinesim_provider.demo
 
+$(VENV)/.bench-installed: $(VENV)/.installed $(CONSTRAINTS)
+	$(VENV)/bin/pip install $(PIP_FLAGS) -c $(CONSTRAINTS) apache-airflow-providers-http pyinstrument
+	touch $@
+
+bench: $(VENV)/.bench-installed  ## benchmarks against the HTTP provider and plain requests (one table)
+	$(VENV)/bin/python -m benchmarks $(BENCH_ARGS)
+
 sandbox: install  ## run the sandbox in the foreground (Ctrl-C to stop)
 	$(VENV)/bin/onlinesim-sandbox
 
