@@ -1,0 +1,452 @@
+"""The sandbox over real HTTP on loopback: every action, every switch, auth, controls, transport."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import re
+import socket
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import requests
+
+from onlinesim_provider.sandbox import SandboxConfig, SandboxControl, SandboxControlError, SandboxServer
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from tests.sandbox.conftest import RawApi
+
+
+def _order(api: RawApi) -> dict[str, Any]:
+    return {"id": api.order()}
+
+
+def _order_with_code(api: RawApi) -> dict[str, Any]:
+    activation = api.order()
+    api.control.deliver_sms(activation, text="Code: 4242 (valid: 10 min)")
+    return {"id": activation}
+
+
+def _rent(api: RawApi) -> dict[str, Any]:
+    return {"id": api.rent()}
+
+
+def _rent_with_sms(api: RawApi) -> dict[str, Any]:
+    rent_id = api.rent()
+    api.control.deliver_rent_sms(rent_id, "Your code is 070501")
+    return {"id": rent_id}
+
+
+def _nothing(api: RawApi) -> dict[str, Any]:
+    return {}
+
+
+ACTIONS = [
+    pytest.param("getBalance", _nothing, {}, r"ACCESS_BALANCE:1000\.00", id="getBalance"),
+    pytest.param("getCountries", _nothing, {}, r'\{"7":\{"id":7,.*"visible":1', id="getCountries"),
+    pytest.param("getNumbersStatus", _nothing, {"country": "7"}, r'\{"tg_0":50,', id="getNumbersStatus"),
+    pytest.param(
+        "getNumber", _nothing, {"service": "tg", "country": "7"}, r"ACCESS_NUMBER:\d+:7\d{10}", id="getNumber"
+    ),
+    pytest.param("getStatus", _order_with_code, {}, r"STATUS_OK:4242", id="getStatus"),
+    pytest.param(
+        "getFullSms", _order_with_code, {}, r"FULL_SMS:Code: 4242 \(valid: 10 min\)", id="getFullSms"
+    ),
+    pytest.param("setStatus", _order, {"status": "6"}, r"ACCESS_ACTIVATION", id="setStatus"),
+    pytest.param(
+        "getRentServicesAndCountries",
+        _nothing,
+        {"time": "24", "country": "7"},
+        r'\{"countries":\{"0":7,.*"services":\{"tg":\{"cost":60\.0,"quant":\{"current":20,"total":20\}\}',
+        id="getRentServicesAndCountries",
+    ),
+    pytest.param(
+        "getRentNumber",
+        _nothing,
+        {"country": "7", "time": "2"},
+        r'\{"status":"success","phone":\{"id":\d+,"endDate":"[\d-]+T[\d:]+\+03:00","number":"9\d{9}"\}\}',
+        id="getRentNumber",
+    ),
+    pytest.param(
+        "getRentList",
+        _rent,
+        {},
+        r'\{"status":"success","values":\{"0":\{"id":\d+,"phone":"9\d{9}"',
+        id="getRentList",
+    ),
+    pytest.param(
+        "getRentStatus",
+        _rent_with_sms,
+        {},
+        r'\{"status":"success","quantity":1,"values":\{"0":\{"phoneFrom":"\+79990001122",'
+        r'"text":"Your code is 070501"',
+        id="getRentStatus",
+    ),
+    pytest.param("setRentStatus", _rent, {"status": "2"}, r'\{"status":"success"\}', id="setRentStatus"),
+]
+
+
+@pytest.mark.parametrize(("action", "setup", "params", "pattern"), ACTIONS)
+def test_each_action_over_get_and_post(
+    raw_api: RawApi,
+    action: str,
+    setup: Callable[[RawApi], dict[str, Any]],
+    params: dict[str, str],
+    pattern: str,
+) -> None:
+    params = {**setup(raw_api), **params}
+    response = raw_api.get(action, **params)
+    assert response.status_code == 200
+    assert re.fullmatch(pattern + ".*", response.text, re.DOTALL), response.text
+    expected_type = (
+        "text/plain"
+        if action in {"getBalance", "getNumber", "getStatus", "getFullSms", "setStatus"}
+        else "application/json"
+    )
+    assert response.headers["Content-Type"].startswith(expected_type)
+    if action in {"setStatus", "setRentStatus", "getNumber", "getRentNumber"}:
+        return
+    form = {"action": action, "api_key": raw_api.key, **{k: str(v) for k, v in params.items()}}
+    posted = raw_api.session.post(raw_api.url, data=form, timeout=10)
+    assert posted.text == response.text
+
+
+def test_post_form_body_orders_a_number(raw_api: RawApi) -> None:
+    response = raw_api.session.post(
+        raw_api.url,
+        data={"action": "getNumber", "service": "wa"},
+        headers={"Authorization": f"Bearer {raw_api.key}"},
+    )
+    assert response.text.startswith("ACCESS_NUMBER:")
+    assert raw_api.control.summary()["charged"] == "12.00"
+    assert raw_api.control.requests()[-1]["form"] == {"action": "getNumber", "service": "wa"}
+
+
+# --- auth ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "sent", "expected"),
+    [
+        ("any", "header", "ACCESS_BALANCE:1000.00"),
+        ("any", "query", "ACCESS_BALANCE:1000.00"),
+        ("any", "none", "BAD_KEY"),
+        ("header", "header", "ACCESS_BALANCE:1000.00"),
+        ("header", "query", "BAD_KEY"),
+        ("query", "query", "ACCESS_BALANCE:1000.00"),
+        ("query", "header", "BAD_KEY"),
+    ],
+    ids=[
+        "any-header",
+        "any-query",
+        "any-none",
+        "header-header",
+        "header-query",
+        "query-query",
+        "query-header",
+    ],
+)
+def test_auth_switch(raw_api: RawApi, mode: str, sent: str, expected: str) -> None:
+    raw_api.control.configure(auth=mode)
+    assert raw_api.get("getBalance", auth=sent).text == expected
+    assert raw_api.control.requests()[-1]["auth"] == (sent if expected != "BAD_KEY" else "none")
+
+
+def test_wrong_key_and_bad_scheme(raw_api: RawApi) -> None:
+    wrong = raw_api.session.get(
+        raw_api.url, params={"action": "getRentList"}, headers={"Authorization": "Bearer nope"}
+    )
+    assert wrong.json() == {"status": "error", "msg": "BAD_KEY"}
+    basic = raw_api.session.get(
+        raw_api.url, params={"action": "getBalance"}, headers={"Authorization": f"Basic {raw_api.key}"}
+    )
+    assert basic.text == "BAD_KEY"
+
+
+def test_request_log_never_holds_the_key(raw_api: RawApi) -> None:
+    raw_api.get("getBalance", auth="header")
+    raw_api.get("getBalance", auth="query")
+    raw_api.session.post(raw_api.url, data={"action": "getBalance", "api_key": raw_api.key})
+    log = raw_api.control.requests()
+    assert [entry["auth"] for entry in log] == ["header", "query", "query"]
+    assert log[0]["query"] == {"action": "getBalance"}
+    assert log[1]["query"] == {"action": "getBalance", "api_key": "REDACTED"}
+    assert log[2]["form"] == {"action": "getBalance", "api_key": "REDACTED"}
+    assert raw_api.key not in json.dumps(log)
+
+
+# --- switches -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("error_key", ["msg", "message"], ids=["msg", "message"])
+def test_error_key_switch(raw_api: RawApi, error_key: str) -> None:
+    raw_api.control.configure(error_key=error_key)
+    assert raw_api.json("getRentStatus", id=1) == {"status": "error", error_key: "NO_ID_RENT"}
+
+
+@pytest.mark.parametrize(
+    ("cancel_status", "reply", "balance"),
+    [(6, "BAD_STATUS", "ACCESS_BALANCE:990.00"), (8, "ACCESS_CANCEL", "ACCESS_BALANCE:1000.00")],
+    ids=["onlinesim", "sms-activate"],
+)
+def test_cancel_status_switch(raw_api: RawApi, cancel_status: int, reply: str, balance: str) -> None:
+    raw_api.control.configure(cancel_status=cancel_status)
+    activation = raw_api.order()
+    assert raw_api.text("setStatus", id=activation, status=8) == reply
+    assert raw_api.text("getBalance") == balance
+
+
+def test_early_cancel_switch(raw_api: RawApi) -> None:
+    raw_api.control.configure(cancel_status=8, early_cancel_seconds=120)
+    activation = raw_api.order()
+    assert raw_api.text("setStatus", id=activation, status=8) == "EARLY_CANCEL_DENIED"
+    raw_api.control.advance(121)
+    assert raw_api.text("setStatus", id=activation, status=8) == "ACCESS_CANCEL"
+
+
+@pytest.mark.parametrize(
+    ("values_format", "kind"), [("object", dict), ("list", list)], ids=["object", "list"]
+)
+def test_values_format_switch(raw_api: RawApi, values_format: str, kind: type) -> None:
+    raw_api.control.configure(values_format=values_format)
+    rent_id = raw_api.rent()
+    raw_api.control.deliver_rent_sms(rent_id, "hello", service="notify")
+    assert isinstance(raw_api.json("getRentList")["values"], kind)
+    status = raw_api.json("getRentStatus", id=rent_id)
+    assert isinstance(status["values"], kind)
+    first = status["values"]["0"] if kind is dict else status["values"][0]
+    assert first["service"] == "notify"
+
+
+@pytest.mark.parametrize(
+    ("number_format", "pattern"),
+    [("national", r"9\d{8}"), ("international", r"3809\d{8}")],
+    ids=["national", "international"],
+)
+def test_number_format_switch(raw_api: RawApi, number_format: str, pattern: str) -> None:
+    raw_api.control.configure(number_format=number_format)
+    number = raw_api.json("getRentNumber", country="380")["phone"]["number"]
+    assert re.fullmatch(pattern, number)
+    assert raw_api.json("getRentList")["values"]["0"]["phone"] == number
+
+
+def test_sms_delay_switch_delivers_by_itself(raw_api: RawApi) -> None:
+    raw_api.control.configure(sms_delay=60)
+    activation = raw_api.order()
+    assert raw_api.text("getStatus", id=activation) == "STATUS_WAIT_CODE"
+    raw_api.control.advance(60)
+    assert re.fullmatch(r"STATUS_OK:\d{6}", raw_api.text("getStatus", id=activation))
+
+
+def test_speed_switch_runs_the_clock_faster(raw_api: RawApi) -> None:
+    raw_api.control.configure(speed=600)
+    before = raw_api.control.now()
+    time.sleep(0.2)
+    assert raw_api.control.now() - before >= 100
+
+
+def test_configure_refuses_unknown_and_invalid_settings(onlinesim_sandbox: SandboxControl) -> None:
+    with pytest.raises(SandboxControlError, match="api_key"):
+        onlinesim_sandbox.configure(api_key="other")
+    with pytest.raises(SandboxControlError, match="values_format"):
+        onlinesim_sandbox.configure(values_format="dict")
+
+
+# --- controls -----------------------------------------------------------------------------------
+
+
+def test_controls_shape_the_world(raw_api: RawApi) -> None:
+    ctl = raw_api.control
+    ctl.set_balance("20.00")
+    ctl.set_price("tg", "7.25")
+    ctl.set_stock("44", "tg", 1)
+    ctl.set_rent_price("44", "5.50")
+    ctl.set_rent_stock("1", 0)
+    assert raw_api.text("getBalance") == "ACCESS_BALANCE:20.00"
+    assert raw_api.json("getNumbersStatus", country="44")["tg_0"] == 1
+    activation = raw_api.order("tg", country="44")
+    assert raw_api.text("getNumber", service="tg", country="44") == "NO_NUMBERS"
+    assert raw_api.json("getRentNumber", country="1") == {"status": "error", "msg": "NO_NUMBERS"}
+    assert raw_api.json("getRentServicesAndCountries", country="44")["services"]["tg"]["cost"] == 5.5
+    assert raw_api.text("getBalance") == "ACCESS_BALANCE:12.75"
+    [record] = ctl.activations()
+    assert record["id"] == activation
+    assert record["state"] == "waiting"
+    assert record["price"] == "7.25"
+
+
+def test_ledger_summary_rents_and_reset(raw_api: RawApi) -> None:
+    ctl = raw_api.control
+    activation = raw_api.order()
+    code = ctl.deliver_sms(activation)["code"]
+    assert raw_api.text("getStatus", id=activation) == f"STATUS_OK:{code}"
+    rent_id = raw_api.rent()
+    ctl.advance(20 * 60)
+    assert [e["event"] for e in ctl.ledger()] == [
+        "order", "charge", "sms", "rent_order", "charge", "expire", "rent_expire", "refund",
+    ]  # fmt: skip
+    assert ctl.rents()[0]["state"] == "cancelled"
+    assert ctl.rents()[0]["id"] == rent_id
+    assert ctl.summary()["balance"] == "990.00"
+    ctl.inject_fault("empty")
+    ctl.configure(error_key="message")
+    ctl.reset()
+    assert ctl.ledger() == []
+    assert ctl.faults() == []
+    assert ctl.config()["error_key"] == "msg"
+    assert raw_api.text("getBalance") == "ACCESS_BALANCE:1000.00"
+
+
+def test_advance_moves_time_and_refuses_going_back(onlinesim_sandbox: SandboxControl) -> None:
+    before = onlinesim_sandbox.now()
+    after = onlinesim_sandbox.advance(3600)
+    assert 3600 <= after - before < 3660
+    with pytest.raises(SandboxControlError, match="advance"):
+        onlinesim_sandbox.advance(-1)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda c: c.call("no_such_control"), "HTTP 404"),
+        (lambda c: c.call("sms"), "missing argument 'activation_id'"),
+        (lambda c: c.deliver_sms(1), "unknown activation"),
+        (lambda c: c.deliver_rent_sms(1, "x"), "unknown rent"),
+        (lambda c: c.set_stock("999", "tg", 1), "unknown country"),
+        (lambda c: c.set_balance("lots"), "amount"),
+        (lambda c: c.inject_fault("meteor"), "unknown fault kind"),
+    ],
+    ids=[
+        "unknown-control",
+        "missing-argument",
+        "unknown-activation",
+        "unknown-rent",
+        "bad-country",
+        "bad-amount",
+        "bad-fault",
+    ],
+)
+def test_control_errors_name_the_bad_value(onlinesim_sandbox: SandboxControl, call: Any, match: str) -> None:
+    with pytest.raises(SandboxControlError, match=match):
+        call(onlinesim_sandbox)
+
+
+def test_control_from_url_alone_learns_the_key(onlinesim_sandbox_server: SandboxServer) -> None:
+    control = SandboxControl(onlinesim_sandbox_server.url)
+    assert control.api_key == onlinesim_sandbox_server.api_key
+    assert "sandbox-key" not in repr(control)
+    control.close()
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://127.0.0.1:1", "http://127.0.0.1", "localhost:80"], ids=["scheme", "no-port", "no-scheme"]
+)
+def test_control_refuses_bad_urls(url: str) -> None:
+    with pytest.raises(ValueError, match="invalid sandbox url"):
+        SandboxControl(url)
+
+
+# --- transport ----------------------------------------------------------------------------------
+
+
+def _raw(port: int, payload: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(payload)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize(
+    ("payload", "status"),
+    [
+        (b"NONSENSE\r\n\r\n", b"400"),
+        (b"GET /stubs/handler_api.php HTTP/1.1\r\nbroken header line\r\n\r\n", b"400"),
+        (b"PUT /stubs/handler_api.php HTTP/1.1\r\nConnection: close\r\n\r\n", b"405"),
+        (b"GET /elsewhere HTTP/1.1\r\nConnection: close\r\n\r\n", b"404"),
+        (b"POST /stubs/handler_api.php HTTP/1.1\r\nContent-Length: x\r\n\r\n", b"400"),
+        (b"POST /stubs/handler_api.php HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", b"400"),
+        (b"GET /stubs/handler_api.php?action=getBalance HTTP/1.0\r\n\r\n", b"200"),
+    ],
+    ids=["request-line", "header-line", "method", "path", "content-length", "chunked", "http-1.0-closes"],
+)
+def test_bad_http_gets_a_clean_answer(
+    onlinesim_sandbox_server: SandboxServer, payload: bytes, status: bytes
+) -> None:
+    reply = _raw(_port(onlinesim_sandbox_server), payload)
+    assert reply.split(b" ")[1] == status
+    assert b"Content-Length: " in reply
+
+
+def _port(server: SandboxServer) -> int:
+    return int(server.url.rsplit(":", 1)[1])
+
+
+def test_keep_alive_serves_many_requests_on_one_connection(onlinesim_sandbox_server: SandboxServer) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", _port(onlinesim_sandbox_server), timeout=5)
+    headers = {"Authorization": f"Bearer {onlinesim_sandbox_server.api_key}"}
+    conn.request("GET", "/stubs/handler_api.php?action=getBalance", headers=headers)
+    first = conn.getresponse()
+    assert first.read().startswith(b"ACCESS_BALANCE:")
+    sock = conn.sock
+    for _ in range(5):
+        conn.request("GET", "/stubs/handler_api.php?action=getBalance", headers=headers)
+        response = conn.getresponse()
+        assert response.getheader("Content-Length") == str(len(response.read()))
+    assert conn.sock is sock
+    conn.request(
+        "GET", "/stubs/handler_api.php?action=getBalance", headers={**headers, "Connection": "close"}
+    )
+    response = conn.getresponse()
+    assert response.getheader("Connection") == "close"
+    response.read()
+    conn.close()
+
+
+def test_unhandled_error_answers_bad_action_and_logs_without_key(caplog: pytest.LogCaptureFixture) -> None:
+    config = SandboxConfig(api_key="very-secret-key-123")
+    with SandboxServer(config) as server:
+
+        def explode(params: Any) -> Any:
+            # The one place a real component cannot misbehave on demand: a bug inside a handler.
+            raise RuntimeError(f"boom with {params['api_key']}")
+
+        server.app.state._handlers["getBalance"] = explode
+        with caplog.at_level(logging.ERROR, logger="onlinesim_provider.sandbox"):
+            reply = requests.get(
+                server.api_url, params={"action": "getBalance", "api_key": config.api_key}, timeout=5
+            )
+            again = requests.get(
+                server.api_url, params={"action": "getCountries", "api_key": config.api_key}, timeout=5
+            )
+    assert reply.status_code == 200
+    assert reply.text == "BAD_ACTION"
+    assert again.status_code == 200
+    assert "RuntimeError" in caplog.text
+    assert config.api_key not in caplog.text
+
+
+def _send_and_read(conn: http.client.HTTPConnection) -> bytes:
+    conn.request("GET", "/stubs/handler_api.php?action=getBalance")
+    return conn.getresponse().read()
+
+
+def test_stop_closes_idle_keep_alive_connections() -> None:
+    server = SandboxServer().start()
+    conn = http.client.HTTPConnection("127.0.0.1", _port(server), timeout=5)
+    conn.request(
+        "GET", "/stubs/handler_api.php?action=getBalance", headers={"Authorization": "Bearer sandbox-key"}
+    )
+    assert conn.getresponse().read() == b"ACCESS_BALANCE:1000.00"
+    server.stop()
+    conn.sock.settimeout(5)  # type: ignore[union-attr]
+    with pytest.raises((http.client.HTTPException, OSError)):
+        _send_and_read(conn)
+    conn.close()
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = server.url
