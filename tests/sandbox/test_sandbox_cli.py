@@ -1,0 +1,182 @@
+"""The ``onlinesim-sandbox`` command and the pytest plugin, each run as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+import requests
+
+from onlinesim_provider.sandbox import SandboxControl
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+SCRIPT = Path(sys.executable).with_name("onlinesim-sandbox")
+
+
+def _start(
+    *args: str, command: tuple[str, ...] = (sys.executable, "-m", "onlinesim_provider.sandbox")
+) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*command, "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+@pytest.fixture
+def cli_sandbox() -> Iterator[tuple[subprocess.Popen[str], str]]:
+    process = _start("--key", "cli-key", "--balance", "5", "--cancel-status", "8", "--values-format", "list")
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", first)
+        assert match, first
+        yield process, match.group(1)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=10)
+
+
+def test_cli_serves_with_its_settings_and_stops_on_sigterm(
+    cli_sandbox: tuple[subprocess.Popen[str], str],
+) -> None:
+    process, url = cli_sandbox
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "api key: cli-key"
+    api = url + "/stubs/handler_api.php"
+    headers = {"Authorization": "Bearer cli-key"}
+    assert (
+        requests.get(api, params={"action": "getBalance"}, headers=headers, timeout=5).text
+        == "ACCESS_BALANCE:5.00"
+    )
+    control = SandboxControl(url)
+    assert control.api_key == "cli-key"
+    control.set_balance("50")
+    ordered = requests.get(
+        api, params={"action": "getNumber", "service": "tg"}, headers=headers, timeout=5
+    ).text
+    activation = ordered.split(":")[1]
+    cancel = requests.get(
+        api, params={"action": "setStatus", "id": activation, "status": "8"}, headers=headers, timeout=5
+    )
+    assert cancel.text == "ACCESS_CANCEL"
+    assert control.config()["values_format"] == "list"
+    control.close()
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=10)
+    assert process.returncode == 0
+    assert "stopped" in out
+    assert "cli-key" not in err
+
+
+def test_console_script_is_installed_and_stops_on_ctrl_c() -> None:
+    process = _start(command=(str(SCRIPT),))
+    try:
+        assert process.stdout is not None
+        assert "listening on http://127.0.0.1:" in process.stdout.readline()
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0
+    assert "stopped" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--balance", "lots"], "invalid balance 'lots'"),
+        (["--speed", "0"], "invalid speed"),
+        (["--auth", "cookie"], "invalid choice: 'cookie'"),
+        (["--cancel-status", "7"], "invalid choice: 7"),
+    ],
+    ids=["balance", "speed", "auth", "cancel-status"],
+)
+def test_cli_refuses_bad_settings(args: list[str], message: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "onlinesim_provider.sandbox", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_cli_reports_a_busy_port(onlinesim_sandbox: SandboxControl) -> None:
+    port = onlinesim_sandbox.url.rsplit(":", 1)[1]
+    result = subprocess.run(
+        [sys.executable, "-m", "onlinesim_provider.sandbox", "--port", port],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+PLUGIN_TESTS = """
+    from decimal import Decimal
+
+    import requests
+
+
+    def _balance(control):
+        reply = requests.get(
+            control.url + "/stubs/handler_api.php",
+            params={"action": "getBalance"},
+            headers={"Authorization": f"Bearer {control.api_key}"},
+            timeout=5,
+        )
+        return Decimal(reply.text.split(":")[1])
+
+
+    def test_first_spends_and_faults(onlinesim_sandbox):
+        assert _balance(onlinesim_sandbox) == Decimal("42.00")
+        onlinesim_sandbox.set_balance("1.00")
+        onlinesim_sandbox.inject_fault("empty", count=5)
+
+
+    def test_second_starts_clean(onlinesim_sandbox, onlinesim_sandbox_server):
+        assert onlinesim_sandbox.url == onlinesim_sandbox_server.url
+        assert onlinesim_sandbox.faults() == []
+        assert _balance(onlinesim_sandbox) == Decimal("42.00")
+"""
+
+PLUGIN_CONFTEST = """
+    import pytest
+
+    from onlinesim_provider.sandbox import SandboxConfig
+
+
+    @pytest.fixture(scope="session")
+    def onlinesim_sandbox_config():
+        return SandboxConfig(balance="42.00")
+"""
+
+
+def test_pytest_plugin_is_registered_and_resets_between_tests(tmp_path: Path) -> None:
+    (tmp_path / "test_user_dag.py").write_text(textwrap.dedent(PLUGIN_TESTS))
+    (tmp_path / "conftest.py").write_text(textwrap.dedent(PLUGIN_CONFTEST))
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout
