@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from onlinesim_provider.api.protocol import DEFAULT_BASE_URL
+
 __all__ = [
     "CONN_TYPE",
     "CONN_FIELDS",
-    "DEFAULT_BASE_URL",
     "HOOK_CLASS",
     "HOOK_NAME",
     "UI_FIELD_BEHAVIOUR",
@@ -24,8 +25,6 @@ INTEGRATION = "OnlineSIM"
 CONN_TYPE = "onlinesim"
 HOOK_NAME = "OnlineSIM"
 HOOK_CLASS = "onlinesim_provider.hooks.onlinesim.OnlineSimHook"
-#: Where requests go when the connection has no host (OnlineSIM's documented endpoint).
-DEFAULT_BASE_URL = "http://api-conserver.onlinesim.io"
 
 #: Extra fields of the ``onlinesim`` connection (stored in ``Connection.extra``).
 CONN_FIELDS: dict[str, dict[str, Any]] = {

@@ -24,22 +24,19 @@ from onlinesim_provider.api.client import OnlineSimClient
 from onlinesim_provider.api.errors import (
     BadKeyError,
     BadStatusError,
+    InvalidInputError,
     NetworkError,
     NoActivationError,
     OnlineSimError,
     OutcomeUnknownError,
 )
 from onlinesim_provider.api.models import ActivationState
-from onlinesim_provider.get_provider_info import (
-    CONN_FIELDS,
-    CONN_TYPE,
-    DEFAULT_BASE_URL,
-    HOOK_NAME,
-    UI_FIELD_BEHAVIOUR,
-)
+from onlinesim_provider.api.protocol import DEFAULT_BASE_URL
+from onlinesim_provider.api.retry import RetryPolicy
+from onlinesim_provider.get_provider_info import CONN_FIELDS, CONN_TYPE, HOOK_NAME, UI_FIELD_BEHAVIOUR
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
     import httpx
 
@@ -61,6 +58,8 @@ if TYPE_CHECKING:
 __all__ = ["OnlineSimHook", "airflow_error", "airflow_errors", "client_settings", "get_async_client"]
 
 _AUTH_STYLES = ("header", "query")
+#: The connection test answers at once: one attempt, no backoff.
+_TEST_RETRY = RetryPolicy(max_attempts=1)
 _CANCEL_STATUSES = (6, 8)
 
 
@@ -132,25 +131,23 @@ def _timeout(conn_id: str, value: object) -> float | tuple[float, float]:
 
 
 def _cancel_status(conn_id: str, value: object) -> int:
-    with contextlib.suppress(TypeError, ValueError):
-        if not isinstance(value, bool) and int(value) in _CANCEL_STATUSES:  # type: ignore[call-overload]
-            return int(value)  # type: ignore[call-overload]
-    raise _bad_setting(conn_id, "cancel_status", value, "6 (OnlineSIM) or 8 (SMS-Activate-style servers)")
+    text = str(value).strip()
+    if isinstance(value, bool) or text not in {str(status) for status in _CANCEL_STATUSES}:
+        raise _bad_setting(conn_id, "cancel_status", value, "6 (OnlineSIM) or 8 (SMS-Activate-style servers)")
+    return int(text)
 
 
 def _proxies(conn_id: str, value: object) -> dict[str, str]:
-    expected = 'a proxy URL or a JSON object such as {"https": "http://proxy:3128"}'
-    if isinstance(value, str) and not value.lstrip().startswith("{"):
-        if "://" not in value:
-            raise _bad_setting(conn_id, "proxies", value, expected)
-        return {"http": value.strip(), "https": value.strip()}
+    parsed = value
     if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise _bad_setting(conn_id, "proxies", value, expected) from None
-    if isinstance(value, dict) and value and all(isinstance(v, str) for v in value.values()):
-        return {str(k): v for k, v in value.items()}
+        text = value.strip()
+        if "://" in text and not text.startswith("{"):
+            return {"http": text, "https": text}
+        with contextlib.suppress(ValueError):
+            parsed = json.loads(text)
+    if isinstance(parsed, dict) and parsed and all(isinstance(v, str) for v in parsed.values()):
+        return {str(k): v for k, v in parsed.items()}
+    expected = 'a proxy URL or a JSON object such as {"https": "http://proxy:3128"}'
     raise _bad_setting(conn_id, "proxies", value, expected)
 
 
@@ -247,9 +244,16 @@ class OnlineSimHook(BaseHook):  # type: ignore[misc]
     @cached_property
     def client(self) -> OnlineSimClient:
         """Return the client, built from the connection on first use (the key is masked)."""
-        settings = client_settings(self.get_connection(self.onlinesim_conn_id))
+        return self._new_client()
+
+    def _new_client(self, retry: RetryPolicy | None = None) -> OnlineSimClient:
+        conn = self.get_connection(self.onlinesim_conn_id)
+        settings = client_settings(conn)
         mask_secret(settings["api_key"])
-        return OnlineSimClient(**settings)
+        try:
+            return OnlineSimClient(**settings, retry=retry)
+        except InvalidInputError as error:
+            raise AirflowFailException(f"Connection {conn.conn_id!r}: {error.message}") from None
 
     def get_conn(self) -> OnlineSimClient:
         """Return the client (Airflow's generic hook entry point)."""
@@ -365,12 +369,13 @@ class OnlineSimHook(BaseHook):  # type: ignore[misc]
         """
         return self.client.request_another_code(activation_id)
 
-    def complete_activation(self, activation_id: int) -> SetStatusReply:
+    def complete_activation(self, activation_id: int, *, allow_closed: bool = False) -> SetStatusReply | None:
         """Close an activation whose code was used (status 6).
 
         :param activation_id: the activation id.
+        :param allow_closed: return ``None`` instead of raising when it is already closed.
         """
-        return self.client.complete_activation(activation_id)
+        return self._close(activation_id, self.client.complete_activation, allow_closed)
 
     def cancel_activation(self, activation_id: int, *, allow_closed: bool = False) -> SetStatusReply | None:
         """Cancel an activation so its money comes back (status 6 or 8, per connection).
@@ -378,9 +383,7 @@ class OnlineSimHook(BaseHook):  # type: ignore[misc]
         :param activation_id: the activation id.
         :param allow_closed: return ``None`` instead of raising when it is already closed.
         """
-        if not allow_closed:
-            return self.client.cancel_activation(activation_id)
-        return self._unless_closed(activation_id, self.client.cancel_activation)
+        return self._close(activation_id, self.client.cancel_activation, allow_closed)
 
     def close_activation_quietly(self, activation_id: int) -> SetStatusReply | None:
         """Cancel an activation for cleanup; ``None`` when it was already closed.
@@ -397,38 +400,39 @@ class OnlineSimHook(BaseHook):  # type: ignore[misc]
         self.client.close_rent(rent_id)
 
     def is_activation_closed(self, activation_id: int) -> bool:
-        """Return whether the server reports the activation as closed (or does not know it).
+        """Return whether ``getStatus`` reports the activation as closed (``STATUS_CANCEL``).
 
         :param activation_id: the activation id.
         """
-        try:
-            return self.client.get_status(activation_id).state is ActivationState.CANCEL
-        except NoActivationError:
-            return True
+        return self.client.get_status(activation_id).state is ActivationState.CANCEL
 
-    def _unless_closed(self, activation_id: int, close: Any) -> SetStatusReply | None:
+    def _close(
+        self, activation_id: int, close: Callable[[int], SetStatusReply], allow_closed: bool
+    ) -> SetStatusReply | None:
         try:
-            reply: SetStatusReply = close(activation_id)
+            return close(activation_id)
         except (BadStatusError, NoActivationError):
-            if self.is_activation_closed(activation_id):
+            if allow_closed and self.is_activation_closed(activation_id):
                 return None
             raise
-        return reply
 
     # --- connection test and form -----------------------------------------------------------
 
     def test_connection(self) -> tuple[bool, str]:
-        """Check the key and the base URL with a real ``getBalance``; never show the key."""
+        """Check the key and the base URL with one real ``getBalance``; never show the key."""
         try:
-            balance = self.get_balance()
+            client = self._new_client(retry=_TEST_RETRY)
         except AirflowException as error:
             return False, str(error)
-        except BadKeyError:
-            return False, "The server rejected the API key (BAD_KEY): check the connection's password."
-        except NetworkError as error:
-            return False, f"Cannot reach {self.client.base_url}: {error.message}"
-        except OnlineSimError as error:
-            return False, f"The server at {self.client.base_url} answered with an error: {error.message}"
+        with client:
+            try:
+                balance = client.get_balance()
+            except BadKeyError:
+                return False, "The server rejected the API key (BAD_KEY): check the connection's password."
+            except NetworkError as error:
+                return False, f"Cannot reach {client.base_url}: {error.message}"
+            except OnlineSimError as error:
+                return False, f"The server at {client.base_url} answered with an error: {error.message}"
         return True, f"Connected. Balance: {balance.amount}"
 
     @classmethod

@@ -1,0 +1,407 @@
+"""OnlineSimHook against the sandbox: settings from the connection, the twelve methods, the test button."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from airflow.providers.common.compat.sdk import (
+    AirflowException,
+    AirflowFailException,
+    Connection,
+    redact,
+)
+
+from onlinesim_provider.api.errors import (
+    BadKeyError,
+    BadServiceError,
+    BadStatusError,
+    ErrorSqlError,
+    NetworkError,
+    NoNumbersError,
+    OnlineSimError,
+    OutcomeUnknownError,
+)
+from onlinesim_provider.api.models import ActivationState, SetStatusReply
+from onlinesim_provider.api.protocol import DEFAULT_BASE_URL
+from onlinesim_provider.hooks.onlinesim import (
+    OnlineSimHook,
+    airflow_error,
+    airflow_errors,
+    client_settings,
+    get_async_client,
+)
+from tests.conftest import CONN_ENV, connection_uri_json
+
+if TYPE_CHECKING:
+    from onlinesim_provider.sandbox import SandboxControl
+
+KEY = "conn-secret-key-0123"
+
+
+def _conn(host: str | None = "http://127.0.0.1:9", password: str | None = KEY, **extra: Any) -> Connection:
+    return Connection(
+        conn_id="osim_test",
+        conn_type="onlinesim",
+        host=host,
+        password=password,
+        extra=json.dumps(extra) if extra else None,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _use_conn(monkeypatch: pytest.MonkeyPatch, url: str, key: str, **extra: Any) -> None:
+    monkeypatch.setenv(CONN_ENV, connection_uri_json(url, key, **extra))
+
+
+# --- construction -------------------------------------------------------------------------------
+
+
+def test_init_does_no_io_and_builds_the_client_on_first_use(onlinesim_conn: SandboxControl) -> None:
+    hook = OnlineSimHook()
+    assert "client" not in vars(hook)
+    assert onlinesim_conn.requests() == []
+    client = hook.get_conn()
+    assert client is hook.client
+    assert client.base_url == onlinesim_conn.url
+    assert onlinesim_conn.requests() == []
+
+
+def test_init_does_not_read_the_connection() -> None:
+    hook = OnlineSimHook(onlinesim_conn_id="no_such_connection")
+    assert hook.onlinesim_conn_id == "no_such_connection"
+    with pytest.raises(AirflowException, match="no_such_connection"):
+        hook.get_balance()
+
+
+# --- settings from the connection ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("conn", "expected"),
+    [
+        (_conn(host=None), {"base_url": DEFAULT_BASE_URL}),
+        (_conn(host="http://127.0.0.1:8080/"), {"base_url": "http://127.0.0.1:8080"}),
+        (_conn(host="api.example.test"), {"base_url": "http://api.example.test"}),
+        (_conn(host="https://api.example.test"), {"base_url": "https://api.example.test"}),
+        (_conn(auth="query"), {"auth": "query"}),
+        (_conn(auth="Header"), {"auth": "header"}),
+        (_conn(timeout=12.5), {"timeout": 12.5}),
+        (_conn(timeout="7"), {"timeout": 7.0}),
+        (_conn(timeout=[3, 20]), {"timeout": (3.0, 20.0)}),
+        (_conn(cancel_status=8), {"cancel_status": 8}),
+        (_conn(cancel_status="6"), {"cancel_status": 6}),
+        (
+            _conn(proxies="http://proxy.test:3128"),
+            {"proxies": {"http": "http://proxy.test:3128", "https": "http://proxy.test:3128"}},
+        ),
+        (_conn(proxies='{"https": "http://p.test:1"}'), {"proxies": {"https": "http://p.test:1"}}),
+        (_conn(proxies={"https": "http://p.test:1"}), {"proxies": {"https": "http://p.test:1"}}),
+        (_conn(auth="", timeout=None), {}),
+    ],
+    ids=[
+        "no-host-default-url",
+        "host-trailing-slash",
+        "host-without-scheme",
+        "https-host",
+        "auth-query",
+        "auth-case-insensitive",
+        "timeout-number",
+        "timeout-string",
+        "timeout-pair",
+        "cancel-status-8",
+        "cancel-status-string",
+        "proxy-url",
+        "proxies-json-string",
+        "proxies-object",
+        "empty-extras-ignored",
+    ],
+)
+def test_client_settings_from_connection(conn: Connection, expected: dict[str, Any]) -> None:
+    settings = client_settings(conn)
+    assert settings["api_key"] == KEY
+    defaults = {"base_url": "http://127.0.0.1:9"}
+    assert {k: v for k, v in settings.items() if k != "api_key"} == {**defaults, **expected}
+
+
+def test_port_field_is_appended_to_a_host_without_one() -> None:
+    conn = Connection(conn_id="c", conn_type="onlinesim", host="127.0.0.1", port=8081, password=KEY)
+    assert client_settings(conn)["base_url"] == "http://127.0.0.1:8081"
+
+
+@pytest.mark.parametrize(
+    ("conn", "named"),
+    [
+        (_conn(password=None), "no API key"),
+        (_conn(password=""), "no API key"),
+        (_conn(auth="cookie"), "'cookie'"),
+        (_conn(timeout="fast"), "'fast'"),
+        (_conn(timeout=-1), "-1"),
+        (_conn(timeout=[1, 2, 3]), "[1, 2, 3]"),
+        (_conn(cancel_status=7), "7"),
+        (_conn(cancel_status=True), "True"),
+        (_conn(proxies="proxy.test"), "'proxy.test'"),
+        (_conn(proxies='{"https": 5}'), "'{\"https\": 5}'"),
+        (_conn(proxies="{not json"), "'{not json'"),
+    ],
+    ids=[
+        "missing-key",
+        "empty-key",
+        "bad-auth",
+        "timeout-not-a-number",
+        "negative-timeout",
+        "timeout-triple",
+        "cancel-status-7",
+        "cancel-status-bool",
+        "proxy-without-scheme",
+        "proxies-non-string",
+        "proxies-bad-json",
+    ],
+)
+def test_bad_connection_settings_name_the_connection_not_the_key(conn: Connection, named: str) -> None:
+    with pytest.raises(AirflowFailException) as caught:
+        client_settings(conn)
+    message = str(caught.value)
+    assert "'osim_test'" in message
+    assert named in message
+    assert KEY not in message
+
+
+def test_client_rejected_settings_are_reported_with_the_connection_id(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _use_conn(monkeypatch, "ftp://127.0.0.1:21", KEY)
+    with pytest.raises(AirflowFailException, match=r"'onlinesim_default'.*base_url") as caught:
+        OnlineSimHook().get_balance()
+    assert KEY not in str(caught.value)
+
+
+def test_auth_extra_decides_where_the_key_travels(
+    onlinesim_sandbox: SandboxControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _use_conn(monkeypatch, onlinesim_sandbox.url, onlinesim_sandbox.api_key)
+    OnlineSimHook().get_balance()
+    _use_conn(monkeypatch, onlinesim_sandbox.url, onlinesim_sandbox.api_key, auth="query")
+    OnlineSimHook().get_balance()
+    assert [r["auth"] for r in onlinesim_sandbox.requests()] == ["header", "query"]
+
+
+def test_timeout_extra_applies_to_each_request(
+    onlinesim_sandbox: SandboxControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _use_conn(monkeypatch, onlinesim_sandbox.url, onlinesim_sandbox.api_key, timeout=0.3)
+    onlinesim_sandbox.inject_fault("delay", action="getBalance", delay=1.5)
+    assert OnlineSimHook().get_balance().amount == Decimal("1000.00")
+    # the slow first reply was abandoned after 0.3 s and the read was sent again
+    assert [r["action"] for r in onlinesim_sandbox.requests()] == ["getBalance", "getBalance"]
+
+
+def test_cancel_status_extra_decides_how_cancel_is_sent(
+    onlinesim_sandbox: SandboxControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    onlinesim_sandbox.configure(cancel_status=8, early_cancel_seconds=0)
+    _use_conn(monkeypatch, onlinesim_sandbox.url, onlinesim_sandbox.api_key, cancel_status="8")
+    hook = OnlineSimHook()
+    activation = hook.get_number("tg", "7")
+    assert hook.cancel_status == 8
+    assert hook.cancel_activation(activation.id) is SetStatusReply.CANCEL
+    assert [e["status"] for e in onlinesim_sandbox.ledger() if e["event"] == "status"] == [8]
+
+
+def test_proxies_extra_routes_requests_through_the_proxy(
+    onlinesim_sandbox: SandboxControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dead_proxy = f"http://127.0.0.1:{_free_port()}"
+    _use_conn(monkeypatch, onlinesim_sandbox.url, onlinesim_sandbox.api_key, proxies=dead_proxy)
+    ok, message = OnlineSimHook().test_connection()
+    assert not ok
+    assert message.startswith(f"Cannot reach {onlinesim_sandbox.url}")
+    assert onlinesim_sandbox.requests() == []
+
+
+# --- the twelve methods and the intent helpers --------------------------------------------------
+
+
+def test_activation_methods(onlinesim_conn: SandboxControl) -> None:
+    hook = OnlineSimHook()
+    assert hook.get_balance().amount == Decimal("1000.00")
+    assert "7" in {country.id for country in hook.get_countries()}
+    stock = {s.service: s.count for s in hook.get_numbers_status("7")}
+    assert stock["tg"] > 0
+    activation = hook.get_number("tg", "7")
+    assert activation.phone.startswith("7")
+    assert hook.get_status(activation.id).state is ActivationState.WAIT_CODE
+    assert hook.set_status(activation.id, 1) is SetStatusReply.READY
+    assert hook.mark_ready(activation.id) is SetStatusReply.READY
+    onlinesim_conn.deliver_sms(activation.id, code="424242")
+    assert hook.get_status(activation.id).code == "424242"
+    assert hook.get_full_sms(activation.id).text == "Your code is 424242"
+    assert hook.request_another_code(activation.id) is SetStatusReply.RETRY_GET
+    assert hook.get_status(activation.id).state is ActivationState.WAIT_RETRY
+    assert hook.complete_activation(activation.id) is SetStatusReply.ACTIVATION
+    assert hook.is_activation_closed(activation.id)
+    assert [e["event"] for e in onlinesim_conn.ledger()][:2] == ["order", "charge"]
+
+
+def test_rent_methods(onlinesim_conn: SandboxControl) -> None:
+    hook = OnlineSimHook()
+    offer = hook.get_rent_services_and_countries(hours=4, country="7")
+    assert "7" in offer.countries
+    assert hook.get_rent_list() == []
+    rent = hook.get_rent_number("7", hours=4)
+    assert [r.id for r in hook.get_rent_list()] == [rent.id]
+    assert hook.get_rent_status(rent.id).quantity == 0
+    onlinesim_conn.deliver_rent_sms(rent.id, "hello", sender="Acme")
+    assert [m.text for m in hook.get_rent_status(rent.id).messages] == ["hello"]
+    hook.set_rent_status(rent.id, 2)
+    assert hook.get_rent_list() == []
+    assert [e["event"] for e in onlinesim_conn.ledger()][-1] == "rent_close"
+
+
+def test_close_rent_helper(onlinesim_conn: SandboxControl) -> None:
+    hook = OnlineSimHook()
+    rent = hook.get_rent_number("7")
+    hook.close_rent(rent.id)
+    assert onlinesim_conn.summary()["open_rents"] == 0
+
+
+@pytest.mark.parametrize("close", ["cancel_activation", "complete_activation"])
+def test_closing_a_closed_activation_is_allowed_only_on_request(
+    onlinesim_conn: SandboxControl, close: str
+) -> None:
+    hook = OnlineSimHook()
+    activation = hook.get_number("tg", "7")
+    assert getattr(hook, close)(activation.id) is SetStatusReply.ACTIVATION
+    with pytest.raises(BadStatusError):
+        getattr(hook, close)(activation.id)
+    assert getattr(hook, close)(activation.id, allow_closed=True) is None
+    assert hook.close_activation_quietly(activation.id) is None
+
+
+def test_allow_closed_does_not_hide_a_refusal_of_an_open_activation(
+    onlinesim_sandbox: SandboxControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an SMS-Activate-style cancel (8) sent to an OnlineSIM server is refused while still open
+    _use_conn(monkeypatch, onlinesim_sandbox.url, onlinesim_sandbox.api_key, cancel_status=8)
+    hook = OnlineSimHook()
+    activation = hook.get_number("tg", "7")
+    with pytest.raises(BadStatusError):
+        hook.close_activation_quietly(activation.id)
+    assert not hook.is_activation_closed(activation.id)
+
+
+def test_api_errors_come_through_typed(onlinesim_conn: SandboxControl) -> None:
+    hook = OnlineSimHook()
+    with pytest.raises(BadServiceError):
+        hook.get_number("no-such-service", "7")
+    onlinesim_conn.set_stock("7", "tg", 0)
+    with pytest.raises(NoNumbersError):
+        hook.get_number("tg", "7")
+
+
+# --- test_connection and the key ----------------------------------------------------------------
+
+
+def test_test_connection_reports_the_balance(onlinesim_conn: SandboxControl) -> None:
+    assert OnlineSimHook().test_connection() == (True, "Connected. Balance: 1000.00")
+
+
+def test_test_connection_bad_key(onlinesim_sandbox: SandboxControl, monkeypatch: pytest.MonkeyPatch) -> None:
+    _use_conn(monkeypatch, onlinesim_sandbox.url, "wrong-key-98765")
+    ok, message = OnlineSimHook().test_connection()
+    assert not ok
+    assert "BAD_KEY" in message
+    assert "wrong-key-98765" not in message
+
+
+def test_test_connection_unreachable_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"http://127.0.0.1:{_free_port()}"
+    _use_conn(monkeypatch, url, KEY)
+    ok, message = OnlineSimHook().test_connection()
+    assert not ok
+    assert message.startswith(f"Cannot reach {url}")
+    assert KEY not in message
+
+
+def test_test_connection_other_server_error(onlinesim_conn: SandboxControl) -> None:
+    onlinesim_conn.inject_fault("html", action="getBalance")
+    ok, message = OnlineSimHook().test_connection()
+    assert not ok
+    assert message.startswith(f"The server at {onlinesim_conn.url} answered with an error")
+
+
+def test_test_connection_missing_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CONN_ENV, json.dumps({"conn_type": "onlinesim", "host": "http://127.0.0.1:9"}))
+    ok, message = OnlineSimHook().test_connection()
+    assert not ok
+    assert "'onlinesim_default' has no API key" in message
+
+
+def test_key_is_masked_and_absent_from_repr_and_errors(
+    onlinesim_sandbox: SandboxControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = "unmasked-looking-key-31337"
+    _use_conn(monkeypatch, onlinesim_sandbox.url, key)
+    hook = OnlineSimHook()
+    with pytest.raises(BadKeyError) as caught:
+        hook.get_balance()
+    assert redact(f"key={key}") == "key=***"
+    for text in (repr(hook), repr(hook.client), str(caught.value), repr(caught.value)):
+        assert key not in text
+
+
+# --- the async client for triggers --------------------------------------------------------------
+
+
+def test_get_async_client_reads_the_same_settings(
+    onlinesim_sandbox: SandboxControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _use_conn(monkeypatch, onlinesim_sandbox.url, onlinesim_sandbox.api_key, auth="query", cancel_status=8)
+
+    async def balance() -> tuple[Decimal, Any]:
+        client = await get_async_client("onlinesim_default")
+        async with client:
+            return (await client.get_balance()).amount, client
+
+    amount, client = asyncio.run(balance())
+    assert amount == Decimal("1000.00")
+    assert (client.base_url, client.auth, int(client.cancel_status)) == (onlinesim_sandbox.url, "query", 8)
+    assert onlinesim_sandbox.api_key not in repr(client)
+    assert [r["auth"] for r in onlinesim_sandbox.requests()] == ["query"]
+
+
+# --- API error -> Airflow exception -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "words"),
+    [
+        (ErrorSqlError(), AirflowException, "ERROR_SQL"),
+        (NetworkError("connection reset"), AirflowException, "connection reset"),
+        (BadKeyError(), AirflowFailException, "BAD_KEY"),
+        (NoNumbersError(), AirflowFailException, "NO_NUMBERS"),
+        (
+            OutcomeUnknownError(action="getNumber", cause=NetworkError("read timeout")),
+            AirflowFailException,
+            "not re-sent",
+        ),
+    ],
+    ids=["transient-token", "network", "bad-key", "no-numbers", "outcome-unknown"],
+)
+def test_airflow_error_decides_retry_once(error: OnlineSimError, kind: type, words: str) -> None:
+    converted = airflow_error(error, "Ordering a number")
+    assert type(converted) is kind
+    assert str(converted).startswith("Ordering a number")
+    assert words in str(converted)
+    with pytest.raises(kind) as caught, airflow_errors("Ordering a number"):
+        raise error
+    assert caught.value.__cause__ is error
