@@ -85,6 +85,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command not in ("GET", "POST"):
             self._send(405, _TEXT, b"method not allowed", (("Allow", "GET, POST"),))
             return
+        if headers.get("expect", "").lower() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         body = self._read_body()
         if body is None:
             self.close_connection = True

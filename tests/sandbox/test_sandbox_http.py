@@ -450,3 +450,11 @@ def test_stop_closes_idle_keep_alive_connections() -> None:
     conn.close()
     with pytest.raises(RuntimeError, match="not running"):
         _ = server.url
+
+
+def test_expect_100_continue_is_answered(onlinesim_sandbox_server: SandboxServer) -> None:
+    body = f"action=getBalance&api_key={onlinesim_sandbox_server.api_key}".encode()
+    head = f"POST /stubs/handler_api.php HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: {len(body)}\r\n"
+    reply = _raw(_port(onlinesim_sandbox_server), head.encode() + b"Connection: close\r\n\r\n" + body)
+    assert reply.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n")
+    assert reply.endswith(b"\r\n\r\nACCESS_BALANCE:1000.00")
