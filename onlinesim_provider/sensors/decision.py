@@ -128,7 +128,8 @@ class RentSmsWait:
     :param sender: matches a message whose ``phoneFrom`` or ``service`` equals or contains it
         (case-insensitive).
     :param text_pattern: a regex the text must contain; a named group ``code`` fills ``code``.
-    :param received_after: only messages dated at or after this instant count.
+    :param received_after: only messages dated at or after this instant count (to the second,
+        as the API dates them).
     """
 
     rent_id: int
@@ -241,8 +242,9 @@ def _rent_match(message: RentMessage, wait: RentSmsWait) -> str | Literal[False]
     if message.is_notice:
         return False
     if wait.received_after is not None and message.date is not None:
+        # The API dates messages to the second: a message of the same second as the start counts.
         date = message.date if message.date.tzinfo else message.date.replace(tzinfo=UTC)
-        if date < wait.received_after:
+        if date < wait.received_after.replace(microsecond=0):
             return False
     if wait.sender is not None:
         needle = wait.sender.casefold()

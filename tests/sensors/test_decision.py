@@ -122,6 +122,12 @@ RENT_CASES = [
         RentSmsWait(9, received_after=T0),
         done_rent(msg("x")),
     ),
+    (
+        "same_second_counts",
+        RentStatus(1, (msg("x"),)),
+        RentSmsWait(9, received_after=T0 + timedelta(microseconds=900_000)),
+        done_rent(msg("x")),
+    ),
     ("old_then_new", RentStatus(2, (OLD, NEW)), RentSmsWait(9, received_after=T0), done_rent(NEW)),
     ("sender_by_service", RentStatus(2, (BANK, NEW)), RentSmsWait(9, sender="Twitter"), done_rent(NEW)),
     (
