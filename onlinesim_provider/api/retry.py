@@ -120,9 +120,8 @@ def tenacity_kwargs(policy: RetryPolicy, *, action: str) -> dict[str, Any]:
 
     def stop(state: RetryCallState) -> bool:
         elapsed = state.seconds_since_start or 0.0
-        return (
-            state.attempt_number >= policy.max_attempts or elapsed + state.upcoming_sleep > policy.max_total
-        )
+        upcoming = getattr(state, "upcoming_sleep", 0.0)  # the wait is computed before stop since 8.3
+        return state.attempt_number >= policy.max_attempts or elapsed + upcoming > policy.max_total
 
     def before_sleep(state: RetryCallState) -> None:
         log.warning(
