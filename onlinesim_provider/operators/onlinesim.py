@@ -1,0 +1,415 @@
+"""Operators for OnlineSIM: order a number, set its status, rent a number, check the balance.
+
+Every operator validates its arguments twice, when the DAG is parsed (literal values) and after
+templating, and fails without retry on a bad value before anything is ordered. API errors become
+Airflow exceptions in one place (:func:`~onlinesim_provider.hooks.onlinesim.airflow_error`):
+transient ones may be retried by Airflow, the rest fail the task at once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
+
+from onlinesim_provider.api.errors import (
+    AlreadyCancelError,
+    AlreadyFinishError,
+    NoNumbersError,
+    OnlineSimError,
+    OutcomeUnknownError,
+)
+from onlinesim_provider.api.models import ACTIVATION_LIFETIME, RENT_FIRST_SMS_WINDOW, ActivationState
+from onlinesim_provider.hooks.onlinesim import OnlineSimHook, airflow_error, airflow_errors
+from onlinesim_provider.operators import _inputs
+from onlinesim_provider.operators._orders import PendingOrder
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from airflow.providers.common.compat.sdk import Context
+
+    from onlinesim_provider.api.models import Activation, Rent
+
+__all__ = [
+    "OnlineSimGetBalanceOperator",
+    "OnlineSimGetNumberOperator",
+    "OnlineSimGetRentNumberOperator",
+    "OnlineSimSetRentStatusOperator",
+    "OnlineSimSetStatusOperator",
+]
+
+#: Status names of OnlineSimSetStatusOperator; "complete" and "cancel" close the activation.
+ACTIVATION_STATUSES = ("ready", "request_another_code", "complete", "cancel")
+#: Status names of OnlineSimSetRentStatusOperator and their setRentStatus values.
+RENT_STATUSES = {"close": 2, "finish": 1}
+
+
+def _check_literals(*checks: tuple[object, Callable[[object], object]]) -> None:
+    """Run each check on its value unless the value is still a template or an XCom reference."""
+    for value, check in checks:
+        if _inputs.resolved(value):
+            check(value)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _OnlineSimOperator(BaseOperator):  # type: ignore[misc]
+    """Base of the OnlineSIM operators: the connection id and a lazily built hook."""
+
+    def __init__(self, *, onlinesim_conn_id: str = OnlineSimHook.default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.onlinesim_conn_id = onlinesim_conn_id
+
+    @cached_property
+    def hook(self) -> OnlineSimHook:
+        """Return the hook of this task's connection."""
+        return OnlineSimHook(onlinesim_conn_id=self.onlinesim_conn_id)
+
+
+class OnlineSimGetNumberOperator(_OnlineSimOperator):
+    """Order a number that receives one service's SMS; return it as a JSON dict.
+
+    ``country`` may be a list: each country is tried in order while the server answers
+    ``NO_NUMBERS``. A retry of the task never leaves a paid number behind: a number ordered by an
+    earlier try is reused while it still waits for its SMS with time left, and cancelled (money
+    back) otherwise, before a new one is ordered.
+
+    Returns ``{"activation_id", "phone", "service", "country", "ordered_at", "expires_at"}``.
+
+    .. code-block:: python
+
+        order = OnlineSimGetNumberOperator(task_id="order", service="tg", country=["44", "7"])
+
+    :param service: the service code, e.g. ``tg``. (templated)
+    :param country: a country key, a list of keys tried in order, or ``None`` for the server's
+        default. (templated)
+    :param operator: the mobile operator; any when omitted. (templated)
+    :param onlinesim_conn_id: the ``onlinesim`` connection.
+    """
+
+    template_fields: Sequence[str] = ("service", "country", "operator")
+    #: A number left by an earlier try is reused only with at least this much lifetime left.
+    reattach_min_left = timedelta(minutes=5)
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        country: str | Sequence[str] | None = None,
+        operator: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.service = service
+        self.country = country
+        self.operator = operator
+        _check_literals(
+            (service, _inputs.service), (country, _inputs.country_list), (operator, _inputs.operator)
+        )
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Reuse the number an earlier try left, or order one in the first country that has one."""
+        service, countries = _inputs.service(self.service), _inputs.country_list(self.country)
+        operator = _inputs.operator(self.operator)
+        pending = PendingOrder.of_task("activation", context)
+        order = self._reattach(pending, service) or self._order(pending, service, countries, operator)
+        pending.clear()
+        return order
+
+    def _reattach(self, pending: PendingOrder, service: str) -> dict[str, Any] | None:
+        order = pending.load()
+        if order is None:
+            return None
+        activation_id = order["activation_id"]
+        with airflow_errors(f"Checking activation {activation_id} ordered by an earlier try"):
+            time_left = datetime.fromisoformat(order["expires_at"]) - _now()
+            waiting = self.hook.get_status(activation_id).state is ActivationState.WAIT_CODE
+            if waiting and time_left >= self.reattach_min_left and order["service"] == service:
+                self.log.info(
+                    "Reusing activation %s (+%s) ordered by an earlier try", activation_id, order["phone"]
+                )
+                return order
+            self.log.info("Cancelling activation %s left by an earlier try", activation_id)
+            self.hook.close_activation_quietly(activation_id)
+        pending.clear()
+        return None
+
+    def _order(
+        self, pending: PendingOrder, service: str, countries: list[str | None], operator: str | None
+    ) -> dict[str, Any]:
+        activation, country = self._first_available(service, countries, operator)
+        ordered_at = _now()
+        order = {
+            **activation.to_dict(),
+            "service": service,
+            "country": country,
+            "ordered_at": ordered_at.isoformat(),
+            "expires_at": (ordered_at + ACTIVATION_LIFETIME).isoformat(),
+        }
+        _remember(pending, order, lambda: self.hook.close_activation_quietly(activation.id))
+        self.log.info(
+            "Ordered activation %s: +%s, expires %s", activation.id, activation.phone, order["expires_at"]
+        )
+        return order
+
+    def _first_available(
+        self, service: str, countries: list[str | None], operator: str | None
+    ) -> tuple[Activation, str | None]:
+        """Order in the first country that has a number (one order at most)."""
+        for country in countries:
+            try:
+                return self.hook.get_number(service, country, operator), country
+            except NoNumbersError:
+                self.log.warning("No numbers for service %s in country %s", service, country or "default")
+            except OnlineSimError as error:
+                doing = f"Ordering a number for service {service!r} in country {country or 'default'!r}"
+                raise airflow_error(error, doing) from error
+        tried = ", ".join(repr(c or "default") for c in countries)
+        raise AirflowFailException(f"No numbers for service {service!r} in country {tried} (NO_NUMBERS).")
+
+
+def _remember(pending: PendingOrder, order: dict[str, Any], cancel: Callable[[], object]) -> None:
+    """Record a fresh order for a retry; if that fails, cancel the order rather than lose track of it."""
+    try:
+        pending.save(order)
+    except Exception:
+        cancel()
+        raise
+
+
+class OnlineSimSetStatusOperator(_OnlineSimOperator):
+    """Set an activation's status by name: ``ready``, ``request_another_code``, ``complete``, ``cancel``.
+
+    ``cancel`` sends the connection's cancel status (6 on OnlineSIM, 8 on SMS-Activate-style
+    servers). With ``allow_closed=True``, completing or cancelling an activation that is already
+    closed succeeds (``"already_closed": true``): meant for cleanup tasks that run with
+    ``trigger_rule="all_done"``.
+
+    Returns ``{"activation_id", "status", "reply", "already_closed"}``.
+
+    .. code-block:: python
+
+        cleanup = OnlineSimSetStatusOperator(
+            task_id="cancel",
+            activation_id="{{ ti.xcom_pull('order')['activation_id'] }}",
+            status="cancel",
+            allow_closed=True,
+            trigger_rule="all_done",
+        )
+
+    :param activation_id: the activation id. (templated)
+    :param status: one of ``ready``, ``request_another_code``, ``complete``, ``cancel``. (templated)
+    :param allow_closed: succeed when ``complete``/``cancel`` finds the activation already closed.
+    :param onlinesim_conn_id: the ``onlinesim`` connection.
+    """
+
+    template_fields: Sequence[str] = ("activation_id", "status")
+
+    def __init__(
+        self, *, activation_id: int | str, status: str, allow_closed: bool = False, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.activation_id = activation_id
+        self.status = status
+        self.allow_closed = allow_closed
+        _check_literals((activation_id, _inputs.activation_id), (status, _activation_status))
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Send the named status for the activation."""
+        activation_id = _inputs.activation_id(self.activation_id)
+        status = _activation_status(self.status)
+        with airflow_errors(f"Setting activation {activation_id} to {status!r}"):
+            reply = self._send(activation_id, status)
+        if reply is None:
+            self.log.info("Activation %s was already closed", activation_id)
+        reply_token = reply.value if reply is not None else None
+        return {
+            "activation_id": activation_id,
+            "status": status,
+            "reply": reply_token,
+            "already_closed": reply is None,
+        }
+
+    def _send(self, activation_id: int, status: str) -> Any:
+        if status == "ready":
+            return self.hook.mark_ready(activation_id)
+        if status == "request_another_code":
+            return self.hook.request_another_code(activation_id)
+        close = self.hook.complete_activation if status == "complete" else self.hook.cancel_activation
+        return close(activation_id, allow_closed=self.allow_closed)
+
+
+def _activation_status(value: object) -> str:
+    return _inputs.choice("status", value, ACTIVATION_STATUSES)
+
+
+class OnlineSimGetRentNumberOperator(_OnlineSimOperator):
+    """Rent a number that receives every service's SMS for ``hours``; return it as a JSON dict.
+
+    A retry of the task never pays twice: a rent made by an earlier try is reused while the
+    account's rent list still shows it. A rent whose order outcome is unknown (the reply was lost)
+    is looked up in the rent list and adopted when it is there.
+
+    Returns ``{"rent_id", "phone", "country", "hours", "ordered_at", "end_date",
+    "first_sms_deadline"}``; the server closes and refunds a rent that gets no SMS by
+    ``first_sms_deadline`` (20 minutes).
+
+    .. code-block:: python
+
+        rent = OnlineSimGetRentNumberOperator(task_id="rent", country="7", hours=4)
+
+    :param country: the country key. (templated)
+    :param hours: the rent period in hours; the server rounds it up to whole days. (templated)
+    :param onlinesim_conn_id: the ``onlinesim`` connection.
+    """
+
+    template_fields: Sequence[str] = ("country", "hours")
+
+    def __init__(self, *, country: str, hours: int | str = 1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.country = country
+        self.hours = hours
+        _check_literals((country, _inputs.rent_country), (hours, _inputs.hours))
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Reuse the rent an earlier try made, or rent a number in the country."""
+        country, hours = _inputs.rent_country(self.country), _inputs.hours(self.hours)
+        pending = PendingOrder.of_task("rent", context)
+        rent = self._reattach(pending) or self._rent(pending, country, hours)
+        pending.clear()
+        return rent
+
+    def _open_rents(self) -> dict[int, Rent]:
+        with airflow_errors("Listing the account's open rents"):
+            return {rent.id: rent for rent in self.hook.get_rent_list()}
+
+    def _reattach(self, pending: PendingOrder) -> dict[str, Any] | None:
+        order = pending.load()
+        if order is not None and order["rent_id"] in self._open_rents():
+            self.log.info("Reusing rent %s (%s) made by an earlier try", order["rent_id"], order["phone"])
+            return order
+        if order is not None:
+            pending.clear()
+        return None
+
+    def _rent(self, pending: PendingOrder, country: str, hours: int) -> dict[str, Any]:
+        before = self._open_rents()
+        doing = f"Renting a number in country {country!r} for {hours} h"
+        try:
+            rent = self.hook.get_rent_number(country, hours)
+        except OutcomeUnknownError as error:
+            rent = self._reconcile(before, error, doing)
+        except OnlineSimError as error:
+            raise airflow_error(error, doing) from error
+        ordered_at = _now()
+        order = {
+            **rent.to_dict(),
+            "country": country,
+            "hours": hours,
+            "ordered_at": ordered_at.isoformat(),
+            "first_sms_deadline": (ordered_at + RENT_FIRST_SMS_WINDOW).isoformat(),
+        }
+        _remember(pending, order, lambda: self.hook.close_rent(rent.id))
+        self.log.info("Rented number %s (rent %s) until %s", rent.phone, rent.id, order["end_date"])
+        return order
+
+    def _reconcile(self, before: dict[int, Rent], error: OutcomeUnknownError, doing: str) -> Rent:
+        """Find the rent a lost reply was about: the one new entry of the rent list."""
+        new = [rent for rent_id, rent in self._open_rents().items() if rent_id not in before]
+        if len(new) != 1:
+            raise airflow_error(error, doing) from error
+        self.log.warning(
+            "The reply to the rent order was lost; found the new rent %s in the rent list", new[0].id
+        )
+        return new[0]
+
+
+class OnlineSimSetRentStatusOperator(_OnlineSimOperator):
+    """Close a rented number (``close``: status 2; ``finish``: status 1 on SMS-Activate-style servers).
+
+    With ``allow_closed=True``, a rent that is already finished or cancelled is a success
+    (``"already_closed": true``), for cleanup tasks.
+
+    Returns ``{"rent_id", "status", "already_closed"}``.
+
+    .. code-block:: python
+
+        close = OnlineSimSetRentStatusOperator(
+            task_id="close", rent_id="{{ ti.xcom_pull('rent')['rent_id'] }}", allow_closed=True
+        )
+
+    :param rent_id: the rent id. (templated)
+    :param status: ``close`` (default) or ``finish``. (templated)
+    :param allow_closed: succeed when the rent is already closed.
+    :param onlinesim_conn_id: the ``onlinesim`` connection.
+    """
+
+    template_fields: Sequence[str] = ("rent_id", "status")
+
+    def __init__(
+        self, *, rent_id: int | str, status: str = "close", allow_closed: bool = False, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.rent_id = rent_id
+        self.status = status
+        self.allow_closed = allow_closed
+        _check_literals((rent_id, _inputs.rent_id), (status, _rent_status))
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Close the rent."""
+        rent_id, status = _inputs.rent_id(self.rent_id), _rent_status(self.status)
+        already_closed = False
+        with airflow_errors(f"Setting rent {rent_id} to {status!r}"):
+            try:
+                self.hook.set_rent_status(rent_id, RENT_STATUSES[status])
+            except (AlreadyFinishError, AlreadyCancelError):
+                if not self.allow_closed:
+                    raise
+                self.log.info("Rent %s was already closed", rent_id)
+                already_closed = True
+        return {"rent_id": rent_id, "status": status, "already_closed": already_closed}
+
+
+def _rent_status(value: object) -> str:
+    return _inputs.choice("status", value, RENT_STATUSES)
+
+
+class OnlineSimGetBalanceOperator(_OnlineSimOperator):
+    """Read the account balance; fail the task when it is below ``minimum``.
+
+    Put it before the ordering tasks so a DAG stops before spending anything it cannot afford.
+
+    Returns ``{"balance": "<decimal string>"}``.
+
+    .. code-block:: python
+
+        balance = OnlineSimGetBalanceOperator(task_id="balance", minimum="25.00")
+
+    :param minimum: the lowest acceptable balance (a decimal or decimal string), if any. (templated)
+    :param onlinesim_conn_id: the ``onlinesim`` connection.
+    """
+
+    template_fields: Sequence[str] = ("minimum",)
+
+    def __init__(self, *, minimum: str | int | float | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.minimum = minimum
+        _check_literals((minimum, _inputs.minimum))
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Read the balance and check it against the minimum."""
+        minimum = _inputs.minimum(self.minimum)
+        with airflow_errors("Reading the account balance"):
+            balance = self.hook.get_balance()
+        if minimum is not None and balance.amount < minimum:
+            raise AirflowFailException(
+                f"The balance {balance.amount} is below the required minimum {minimum}: "
+                "top up the OnlineSIM account."
+            )
+        self.log.info("Balance: %s", balance.amount)
+        return balance.to_dict()

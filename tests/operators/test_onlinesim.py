@@ -1,0 +1,269 @@
+"""The OnlineSIM operators in real DAG runs against the sandbox, and their input validation."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
+
+from onlinesim_provider.operators.onlinesim import (
+    OnlineSimGetBalanceOperator,
+    OnlineSimGetNumberOperator,
+    OnlineSimGetRentNumberOperator,
+    OnlineSimSetRentStatusOperator,
+    OnlineSimSetStatusOperator,
+)
+from tests.conftest import REPO, load_dag
+
+if TYPE_CHECKING:
+    from onlinesim_provider.sandbox import SandboxControl
+
+DAGS = REPO / "tests" / "dags_for_tests"
+pytestmark = pytest.mark.airflow
+
+
+def _run(dag_file: str, **conf: Any) -> dict[str, Any]:
+    """Run a test DAG once with ``dag.test()``; return its task instances by task id."""
+    dag = load_dag(DAGS / dag_file)
+    dag_run = dag.test(run_conf=conf or None)
+    return {ti.task_id: ti for ti in dag_run.get_task_instances()}
+
+
+def _xcom(ti: Any) -> Any:
+    return ti.xcom_pull(task_ids=ti.task_id)
+
+
+def _events(sandbox: SandboxControl, event: str) -> list[dict[str, Any]]:
+    return [e for e in sandbox.ledger() if e["event"] == event]
+
+
+def _pending_records() -> list[str]:
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return list(session.scalars(select(Variable.key).where(Variable.key.like("onlinesim_pending_%"))))
+
+
+def _calls(sandbox: SandboxControl, action: str) -> int:
+    return sum(1 for r in sandbox.requests() if r["action"] == action)
+
+
+# --- activations ----------------------------------------------------------------------------------
+
+
+def test_order_falls_back_to_the_next_country_then_ready_cancel_and_cleanup(
+    airflow_db: Any, onlinesim_conn: SandboxControl
+) -> None:
+    onlinesim_conn.set_stock("44", "tg", 0)
+    tis = _run("test_dag_ops_activation.py")
+
+    assert {task_id: ti.state for task_id, ti in tis.items()} == dict.fromkeys(tis, "success")
+    assert _xcom(tis["balance"]) == {"balance": "1000.00"}
+    order = _xcom(tis["order"])
+    [ordered] = _events(onlinesim_conn, "order")
+    assert order == {
+        "activation_id": ordered["activation_id"],
+        "phone": ordered["phone"],
+        "service": "tg",
+        "country": "7",
+        "ordered_at": order["ordered_at"],
+        "expires_at": order["expires_at"],
+    }
+    lifetime = datetime.fromisoformat(order["expires_at"]) - datetime.fromisoformat(order["ordered_at"])
+    assert lifetime == timedelta(minutes=15)
+    activation_id = order["activation_id"]
+    assert _xcom(tis["ready"]) == {
+        "activation_id": activation_id,
+        "status": "ready",
+        "reply": "ACCESS_READY",
+        "already_closed": False,
+    }
+    assert _xcom(tis["cancel"])["reply"] == "ACCESS_ACTIVATION"
+    assert _xcom(tis["cleanup"]) == {
+        "activation_id": activation_id,
+        "status": "cancel",
+        "reply": None,
+        "already_closed": True,
+    }
+    assert [e["status"] for e in _events(onlinesim_conn, "status")] == [1, 6]
+    assert onlinesim_conn.summary()["balance"] == "1000.00"  # cancelled before any SMS: refunded
+    assert _pending_records() == []
+
+
+@pytest.mark.parametrize(
+    ("prepare", "calls", "orders"),
+    [
+        (lambda s: (s.set_stock("44", "tg", 0), s.set_stock("7", "tg", 0)), 2, 0),
+        (lambda s: s.set_balance("1.00"), 1, 0),
+        (lambda s: s.inject_fault("reset", action="getNumber", processed=True), 1, 1),
+    ],
+    ids=["no-numbers-in-any-country", "no-balance", "order-reply-lost"],
+)
+def test_fatal_order_failures_fail_once_without_retry(
+    airflow_db: Any, onlinesim_conn: SandboxControl, prepare: Any, calls: int, orders: int
+) -> None:
+    prepare(onlinesim_conn)
+    tis = _run("test_dag_ops_activation.py", minimum="0")
+
+    assert tis["balance"].state == "success"
+    assert (tis["order"].state, tis["order"].try_number) == ("failed", 1)
+    assert tis["ready"].state == "upstream_failed"
+    assert _calls(onlinesim_conn, "getNumber") == calls  # one per country tried, none re-sent
+    assert len(_events(onlinesim_conn, "order")) == orders
+
+
+def test_balance_below_minimum_fails_before_anything_is_ordered(
+    airflow_db: Any, onlinesim_conn: SandboxControl
+) -> None:
+    onlinesim_conn.set_balance("3.00")
+    tis = _run("test_dag_ops_activation.py", minimum="10.00")
+
+    assert (tis["balance"].state, tis["balance"].try_number) == ("failed", 1)
+    assert tis["order"].state == "upstream_failed"
+    assert _calls(onlinesim_conn, "getNumber") == 0
+    with pytest.raises(AirflowFailException, match=r"balance 3\.00 is below the required minimum 10\.00"):
+        OnlineSimGetBalanceOperator(task_id="balance", minimum=Decimal("10.00")).execute({})
+
+
+# --- rents ----------------------------------------------------------------------------------------
+
+
+def test_rent_then_close_then_close_again_tolerantly(airflow_db: Any, onlinesim_conn: SandboxControl) -> None:
+    tis = _run("test_dag_ops_rent.py")
+
+    assert {task_id: ti.state for task_id, ti in tis.items()} == dict.fromkeys(tis, "success")
+    rent = _xcom(tis["rent"])
+    [sandbox_rent] = onlinesim_conn.rents()
+    assert rent["rent_id"] == sandbox_rent["id"]
+    assert (rent["country"], rent["hours"]) == ("7", 4)
+    assert set(rent) == {
+        "rent_id",
+        "phone",
+        "country",
+        "hours",
+        "ordered_at",
+        "end_date",
+        "first_sms_deadline",
+    }
+    window = datetime.fromisoformat(rent["first_sms_deadline"]) - datetime.fromisoformat(rent["ordered_at"])
+    assert window == timedelta(minutes=20)
+    assert _xcom(tis["close"]) == {"rent_id": rent["rent_id"], "status": "close", "already_closed": False}
+    assert _xcom(tis["close_again"])["already_closed"] is True
+    assert len(_events(onlinesim_conn, "rent_order")) == 1
+    assert len(_events(onlinesim_conn, "rent_close")) == 1
+
+
+def test_lost_rent_reply_is_reconciled_from_the_rent_list(
+    airflow_db: Any, onlinesim_conn: SandboxControl
+) -> None:
+    onlinesim_conn.inject_fault("reset", action="getRentNumber", processed=True)
+    tis = _run("test_dag_ops_rent.py")
+
+    assert tis["rent"].state == "success"
+    [sandbox_rent] = onlinesim_conn.rents()
+    assert _xcom(tis["rent"])["rent_id"] == sandbox_rent["id"]
+    assert _calls(onlinesim_conn, "getRentNumber") == 1
+    assert len(_events(onlinesim_conn, "rent_order")) == 1
+
+
+# --- retries never pay twice ----------------------------------------------------------------------
+
+
+def test_retry_reuses_the_waiting_number_and_the_open_rent(
+    airflow_db: Any, onlinesim_conn: SandboxControl
+) -> None:
+    tis = _run("test_dag_ops_retry.py")
+
+    assert {task_id: ti.state for task_id, ti in tis.items()} == dict.fromkeys(tis, "success")
+    [ordered] = _events(onlinesim_conn, "order")
+    [rented] = _events(onlinesim_conn, "rent_order")
+    assert _xcom(tis["order"])["activation_id"] == ordered["activation_id"]
+    assert _xcom(tis["rent"])["rent_id"] == rented["rent_id"]
+    assert onlinesim_conn.summary()["open_activations"] == 1
+    assert _pending_records() == []
+
+
+def test_retry_cancels_a_stale_number_and_rents_anew(airflow_db: Any, onlinesim_conn: SandboxControl) -> None:
+    tis = _run("test_dag_ops_retry.py", stale=True)
+
+    assert {task_id: ti.state for task_id, ti in tis.items()} == dict.fromkeys(tis, "success")
+    stale, fresh = _events(onlinesim_conn, "order")
+    assert _xcom(tis["order"])["activation_id"] == fresh["activation_id"]
+    assert [(e["activation_id"], e["status"]) for e in _events(onlinesim_conn, "status")] == [
+        (stale["activation_id"], 6)
+    ]
+    assert [e["activation_id"] for e in _events(onlinesim_conn, "refund") if "activation_id" in e] == [
+        stale["activation_id"]
+    ]
+    closed_rent, new_rent = _events(onlinesim_conn, "rent_order")
+    assert _xcom(tis["rent"])["rent_id"] == new_rent["rent_id"] != closed_rent["rent_id"]
+    summary = onlinesim_conn.summary()
+    assert (summary["open_activations"], summary["open_rents"]) == (1, 1)
+    assert _pending_records() == []
+
+
+# --- input validation -----------------------------------------------------------------------------
+
+BAD_INPUTS = [
+    (OnlineSimGetNumberOperator, {}, "service", "", None),
+    (OnlineSimGetNumberOperator, {}, "service", "t g", None),
+    (OnlineSimGetNumberOperator, {}, "service", None, None),
+    (OnlineSimGetNumberOperator, {"service": "tg"}, "country", [], None),
+    (OnlineSimGetNumberOperator, {"service": "tg"}, "country", ["7", "Great Britain"], "'Great Britain'"),
+    (OnlineSimGetNumberOperator, {"service": "tg"}, "country", 4.5, None),
+    (OnlineSimGetNumberOperator, {"service": "tg"}, "operator", "my operator", None),
+    (OnlineSimSetStatusOperator, {"status": "ready"}, "activation_id", "abc", None),
+    (OnlineSimSetStatusOperator, {"status": "ready"}, "activation_id", 0, None),
+    (OnlineSimSetStatusOperator, {"status": "ready"}, "activation_id", "-5", None),
+    (OnlineSimSetStatusOperator, {"status": "ready"}, "activation_id", True, None),
+    (OnlineSimSetStatusOperator, {"activation_id": 1}, "status", "done", None),
+    (OnlineSimSetStatusOperator, {"activation_id": 1}, "status", "CANCEL", None),
+    (OnlineSimGetRentNumberOperator, {"hours": 1}, "country", "", None),
+    (OnlineSimGetRentNumberOperator, {"country": "7"}, "hours", 0, None),
+    (OnlineSimGetRentNumberOperator, {"country": "7"}, "hours", "two", None),
+    (OnlineSimGetRentNumberOperator, {"country": "7"}, "hours", 10_000, None),
+    (OnlineSimSetRentStatusOperator, {}, "rent_id", "12x", None),
+    (OnlineSimSetRentStatusOperator, {"rent_id": 1}, "status", "cancel", None),
+    (OnlineSimGetBalanceOperator, {}, "minimum", "-1", None),
+    (OnlineSimGetBalanceOperator, {}, "minimum", "lots", None),
+    (OnlineSimGetBalanceOperator, {}, "minimum", "NaN", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("operator_class", "kwargs", "field", "value", "named"),
+    BAD_INPUTS,
+    ids=[
+        f"{cls.__name__.removeprefix('OnlineSim')}-{field}={value!r}"
+        for cls, _, field, value, _ in BAD_INPUTS
+    ],
+)
+def test_bad_input_fails_at_parse_and_after_templating_before_any_call(
+    onlinesim_conn: SandboxControl,
+    operator_class: type,
+    kwargs: dict[str, Any],
+    field: str,
+    value: Any,
+    named: str | None,
+) -> None:
+    with pytest.raises(AirflowFailException) as at_parse:
+        operator_class(task_id="bad", **kwargs, **{field: value})
+    assert (named or repr(value)) in str(at_parse.value)
+    assert "expected" in str(at_parse.value) or "must be" in str(at_parse.value)
+
+    if isinstance(value, str):  # the same value arriving through a template
+        operator = operator_class(task_id="bad", **kwargs, **{field: "{{ params.value }}"})
+        context: Any = {"params": {"value": value}}
+        operator.render_template_fields(context)
+        assert getattr(operator, field) == value
+        with pytest.raises(AirflowFailException) as after_templating:
+            operator.execute(context)
+        assert repr(value) in str(after_templating.value)
+
+    assert onlinesim_conn.requests() == []
+    assert onlinesim_conn.ledger() == []
