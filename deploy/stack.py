@@ -1,0 +1,77 @@
+"""The whole deployment as one context manager: sandbox, PostgreSQL, Airflow, and their cleanup."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from deploy.airflow_stack import AirflowDeployment
+from deploy.processes import Deadline
+from deploy.sandbox import SandboxProcess
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from onlinesim_provider.sandbox import SandboxControl
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_DAGS = REPO / "example_dags"
+
+
+def distinctive_key() -> str:
+    """Return an API key that no log line can contain by chance, and that URL-encoding changes."""
+    return f"osk-{secrets.token_hex(8)}/dep+{secrets.token_hex(4)}"
+
+
+class Stack:
+    """Sandbox + PostgreSQL + Airflow under one temporary directory, removed on exit whatever failed."""
+
+    def __init__(
+        self,
+        dag_files: Iterable[Path],
+        budget: float = 480,
+        sms_delay: float | None = 5.0,
+        keep: bool = False,
+    ) -> None:
+        """Describe the stack; :meth:`__enter__` starts it.
+
+        :param dag_files: DAG files for the DAGs folder.
+        :param budget: seconds for everything, start-up included; every wait draws from it.
+        :param sms_delay: sandbox seconds until an ordered number receives its SMS by itself.
+        :param keep: keep the temporary directory (logs) after stopping.
+        """
+        self.deadline = Deadline(budget)
+        self.root = Path(tempfile.mkdtemp(prefix="onlinesim-deployment-"))
+        self.keep = keep
+        self.api_key = distinctive_key()
+        self.sandbox = SandboxProcess(self.root / "component-logs" / "sandbox.log", self.api_key, sms_delay)
+        self.airflow = AirflowDeployment(self.root, list(dag_files), self.deadline)
+        self._control: SandboxControl | None = None
+
+    @property
+    def control(self) -> SandboxControl:
+        """Return the sandbox's control client."""
+        assert self._control is not None, "the stack is not running"
+        return self._control
+
+    def __enter__(self) -> Stack:
+        """Start the sandbox, then Airflow; on any failure stop what did start and re-raise."""
+        try:
+            self._control = self.sandbox.start(self.deadline)
+            self.airflow.start()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        """Stop Airflow, the database and the sandbox, then remove the directory."""
+        try:
+            self.airflow.stop()
+        finally:
+            self.sandbox.stop()
+            if not self.keep:
+                shutil.rmtree(self.root, ignore_errors=True)

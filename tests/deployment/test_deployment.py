@@ -1,0 +1,297 @@
+"""The provider in a real Airflow deployment, which ``dag.test()`` cannot show.
+
+One PostgreSQL server, Airflow with ``LocalExecutor`` and its four components as separate
+processes, the sandbox as its own process, all on loopback. Tasks run in worker processes; a
+deferred sensor moves to the triggerer, which rebuilds the trigger from the metadata database and
+reads the connection through its own path; the connection is created through the REST API; the
+connection form is looked at in a real browser. The tests share one deployment and run in order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from deploy.connection_form import capture_connection_form
+from deploy.evidence import (
+    DEFERRED,
+    FIRED,
+    files_containing,
+    secret_forms,
+    task_log_dir,
+    trigger_logs,
+    worker_log,
+)
+from deploy.processes import wait_for
+from deploy.runs import RunWatch, trigger_run, watch_runs
+from deploy.stack import EXAMPLE_DAGS, Stack
+from onlinesim_provider.get_provider_info import CONN_FIELDS, CONN_TYPE, HOOK_NAME, UI_FIELD_BEHAVIOUR
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from deploy.airflow_stack import AirflowDeployment
+
+#: Everything, start-up included, must finish within this many seconds.
+BUDGET = 420.0
+#: Sandbox seconds until an ordered number receives its SMS by itself.
+SMS_DELAY = 5.0
+VERIFICATION = "example_onlinesim_verification"
+RENT = "example_onlinesim_rent"
+SENSOR_TRIGGERS = {
+    "OnlineSimSmsSensor": "onlinesim_provider.triggers.onlinesim.OnlineSimSmsTrigger",
+    "OnlineSimRentSmsSensor": "onlinesim_provider.triggers.onlinesim.OnlineSimRentSmsTrigger",
+}
+DAGS_DIR = Path(os.environ.get("ONLINESIM_DEPLOYMENT_DAGS", str(EXAMPLE_DAGS)))
+#: Where to save the connection form's picture (``docs/connection-form.png`` refreshes the README's).
+SCREENSHOT = os.environ.get("ONLINESIM_SCREENSHOT")
+
+pytestmark = [pytest.mark.deployment, pytest.mark.timeout(BUDGET + 60)]
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    """Run the whole deployment for this module's tests; everything is removed afterwards."""
+    started = time.monotonic()
+    dag_files = [DAGS_DIR / f"{VERIFICATION}.py", DAGS_DIR / f"{RENT}.py"]
+    keep = bool(os.environ.get("ONLINESIM_DEPLOYMENT_KEEP"))
+    with Stack(dag_files, budget=BUDGET, sms_delay=SMS_DELAY, keep=keep) as running:
+        print(f"\ndeployment up in {time.monotonic() - started:.1f} s under {running.root}")
+        yield running
+    print(f"\ndeployment test wall time {time.monotonic() - started:.1f} s")
+
+
+def connection_body(stack: Stack, api_key: str, connection_id: str = "onlinesim_default") -> dict[str, Any]:
+    """Return what the "Add Connection" form sends for the sandbox."""
+    extra = {"auth": "header", "cancel_status": 6}
+    return {
+        "connection_id": connection_id,
+        "conn_type": CONN_TYPE,
+        "host": stack.control.url,
+        "password": api_key,
+        "extra": json.dumps(extra),
+    }
+
+
+@pytest.fixture(scope="module")
+def connection(stack: Stack) -> dict[str, Any]:
+    """Create ``onlinesim_default`` through the REST API, as a user of the web UI does."""
+    body = connection_body(stack, stack.api_key)
+    reply = stack.airflow.api.post("/api/v2/connections", json=body)
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["password"] != stack.api_key
+    return body
+
+
+def sensor_task(airflow: AirflowDeployment, dag_id: str) -> tuple[str, str]:
+    """Return the task id and class name of the DAG's one OnlineSIM sensor (as the api-server knows it)."""
+    tasks = airflow.api.get(f"/api/v2/dags/{dag_id}/tasks").json()["tasks"]
+    sensors = [(t["task_id"], t["class_ref"]["class_name"]) for t in tasks]
+    sensors = [(task, cls) for task, cls in sensors if cls in SENSOR_TRIGGERS]
+    assert len(sensors) == 1, f"{dag_id}: expected one OnlineSIM sensor, found {sensors}"
+    return sensors[0]
+
+
+@pytest.fixture(scope="module")
+def example_runs(stack: Stack, connection: dict[str, Any]) -> dict[str, RunWatch]:
+    """Trigger both example DAGs through the REST API at once and watch them to the end."""
+    airflow = stack.airflow
+    for dag_id in (VERIFICATION, RENT):
+        airflow.wait_for_dag(dag_id)
+    runs = {dag_id: trigger_run(airflow, dag_id) for dag_id in (VERIFICATION, RENT)}
+    watch_runs(airflow, list(runs.values()), timeout=180)
+    return runs
+
+
+def test_every_component_is_up_and_loads_the_provider(stack: Stack) -> None:
+    health = stack.airflow.health()
+    assert {k: v["status"] for k, v in health.items()} == {
+        "metadatabase": "healthy",
+        "scheduler": "healthy",
+        "triggerer": "healthy",
+        "dag_processor": "healthy",
+    }
+    providers = stack.airflow.api.get("/api/v2/providers").json()["providers"]
+    assert "airflow-provider-onlinesim" in [p["package_name"] for p in providers]
+
+
+def test_connection_form_metadata_lists_our_fields(stack: Stack) -> None:
+    reply = stack.airflow.api.get("/ui/connections/hook_meta")
+    assert reply.status_code == 200, reply.text
+    ours = [m for m in reply.json() if m["connection_type"] == CONN_TYPE]
+    assert len(ours) == 1, [m["connection_type"] for m in reply.json()]
+    meta = ours[0]
+    assert meta["hook_name"] == HOOK_NAME
+    assert meta["hook_class_name"] == "onlinesim_provider.hooks.onlinesim.OnlineSimHook"
+    standard = meta["standard_fields"]
+    for hidden in UI_FIELD_BEHAVIOUR["hidden-fields"]:
+        if hidden in standard:
+            assert standard[hidden]["hidden"] is True, hidden
+    for name, label in UI_FIELD_BEHAVIOUR["relabeling"].items():
+        assert standard[name] == {
+            "hidden": False,
+            "title": label,
+            "placeholder": UI_FIELD_BEHAVIOUR["placeholders"][name],
+        }
+    extra = meta["extra_fields"]
+    assert set(extra) == set(CONN_FIELDS)
+    for name, field in CONN_FIELDS.items():
+        assert extra[name]["schema"]["title"] == field["label"], name
+        assert extra[name]["description"] == field["description"], name
+
+
+def test_connection_form_in_a_real_browser(stack: Stack) -> None:
+    target = Path(SCREENSHOT) if SCREENSHOT else stack.root / "connection-form.png"
+    shown = capture_connection_form(
+        stack.airflow.base_url,
+        stack.airflow.token,
+        HOOK_NAME,
+        target,
+        stack.airflow.component_logs / "chromium.log",
+    )
+    standard, extra = shown["standard"], shown["extra"]
+    assert {"Base URL", "API key"} <= set(standard), standard
+    assert not {"Login", "Port", "Schema", "Host", "Password"} & set(standard), standard
+    assert {f["label"] for f in CONN_FIELDS.values()} <= set(extra), extra
+    assert shown["placeholders"]["password"] == UI_FIELD_BEHAVIOUR["placeholders"]["password"]
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert target.stat().st_size > 20_000, "the picture is suspiciously small: is the form on it?"
+
+
+def test_test_connection_answers_clearly_for_good_and_bad_keys(
+    stack: Stack, connection: dict[str, Any]
+) -> None:
+    api = stack.airflow.api
+    good = api.post("/api/v2/connections/test", json=connection)
+    assert good.status_code == 200, good.text
+    assert good.json()["status"] is True, good.json()
+    assert "1000" in good.json()["message"], good.json()  # the sandbox's starting balance
+
+    wrong_key = "osk-not-the-right-key"
+    bad = api.post("/api/v2/connections/test", json=connection_body(stack, wrong_key, "onlinesim_other"))
+    assert bad.status_code == 200, bad.text
+    answer = bad.json()
+    assert answer["status"] is False, answer
+    assert "BAD_KEY" in answer["message"], answer
+    assert "key" in answer["message"].lower(), answer
+    assert wrong_key not in answer["message"]
+
+
+def test_example_dags_succeed(example_runs: dict[str, RunWatch]) -> None:
+    for run in example_runs.values():
+        assert run.state == "success", run.summary()
+        unfinished = [task for task, states in run.seen.items() if states[-1] not in ("success", "skipped")]
+        assert not unfinished, run.summary()
+
+
+@pytest.mark.parametrize("dag_id", [VERIFICATION, RENT], ids=["verification", "rent"])
+def test_sms_wait_was_deferred_and_fired_by_the_triggerer(
+    stack: Stack, example_runs: dict[str, RunWatch], dag_id: str
+) -> None:
+    airflow = stack.airflow
+    run = example_runs[dag_id]
+    task_id, _ = sensor_task(airflow, dag_id)
+    folder = task_log_dir(airflow.task_logs, dag_id, run.run_id, task_id)
+    worker = worker_log(folder)
+    assert DEFERRED in worker, f"the worker never deferred {task_id}:\n{worker[-2000:]}"
+    assert FIRED not in worker, "the event fired inside the worker, not in the triggerer"
+    fired_by = {job: text for job, text in trigger_logs(folder).items() if FIRED in text}
+    assert len(fired_by) == 1, f"trigger logs of {task_id}: {sorted(trigger_logs(folder))}"
+    (job_id, text) = next(iter(fired_by.items()))
+    triggerers = airflow.api.get("/api/v2/jobs", params={"job_type": "TriggererJob"}).json()["jobs"]
+    assert job_id in [job["id"] for job in triggerers], f"job {job_id} is not a triggerer: {triggerers}"
+    event = next(line for line in text.splitlines() if FIRED in line)
+    assert "success" in event, event
+
+
+def test_ledger_shows_each_order_paid_once(stack: Stack, example_runs: dict[str, RunWatch]) -> None:
+    ledger = stack.control.ledger()
+    summary = stack.control.summary()
+    print(json.dumps(ledger, indent=1), json.dumps(summary, indent=1))
+    orders = [e for e in ledger if e["event"] == "order"]
+    rent_orders = [e for e in ledger if e["event"] == "rent_order"]
+    assert len(orders) == 1, ledger
+    assert len(rent_orders) == 1, ledger
+    assert summary["open_activations"] == 0, summary
+    assert summary["completed"] == 1, summary
+
+
+def _deadline_of(stored: dict[str, Any]) -> datetime:
+    found = re.search(r'"deadline":\s*"([^"]+)"', stored["kwargs"])
+    assert found, f"no deadline in the stored trigger kwargs: {stored['kwargs']}"
+    return datetime.fromisoformat(found.group(1))
+
+
+def test_wait_survives_a_triggerer_crash(stack: Stack, example_runs: dict[str, RunWatch]) -> None:
+    """SIGKILL the triggerer while a wait is deferred; a new triggerer resumes it from the database."""
+    airflow, control = stack.airflow, stack.control
+    control.configure(sms_delay=None)  # this time the SMS comes only when delivered below
+    before = {a["id"] for a in control.activations()}
+    run = trigger_run(airflow, VERIFICATION)
+    task_id, sensor_class = sensor_task(airflow, VERIFICATION)
+    polls_before = len(control.requests())
+
+    def deferred_and_polled() -> list[dict[str, Any]] | None:
+        run.observe(airflow)
+        stored = [t for t in airflow.stored_triggers() if t["triggerer"] is not None]
+        polled = any(r["action"] == "getStatus" for r in control.requests()[polls_before:])
+        return stored if run.seen.get(task_id, [None])[-1] == "deferred" and stored and polled else None
+
+    processes = list(airflow.processes.values())
+    stored = wait_for(
+        f"{task_id} is deferred and polled", deferred_and_polled, 120, processes, None, stack.deadline
+    )
+    assert isinstance(stored, list)
+    assert len(stored) == 1, stored
+    trigger = stored[0]
+    assert trigger["classpath"] == SENSOR_TRIGGERS[sensor_class]
+    assert all(form not in trigger["kwargs"] for form in secret_forms(stack.api_key)), "key in trigger kwargs"
+    assert "onlinesim_conn_id" in trigger["kwargs"], trigger["kwargs"]
+    deadline = _deadline_of(trigger)
+    old_triggerer = trigger["triggerer"]
+
+    airflow.processes["triggerer"].kill()
+    killed_at = len(control.requests())
+    airflow.start_component("triggerer")
+    airflow.wait_healthy(["triggerer", "api-server"])
+
+    def resumed_elsewhere() -> bool:
+        moved = [t for t in airflow.stored_triggers() if t["triggerer"] not in (None, old_triggerer)]
+        polled = any(r["action"] == "getStatus" for r in control.requests()[killed_at:])
+        return bool(moved) and polled
+
+    processes, triggerer = list(airflow.processes.values()), airflow.processes["triggerer"]
+    wait_for("a new triggerer resumes the wait", resumed_elsewhere, 90, processes, triggerer, stack.deadline)
+    (activation,) = [a for a in control.activations() if a["id"] not in before]
+    control.deliver_sms(activation["id"], code="424242")
+    watch_runs(airflow, [run], timeout=120)
+
+    assert run.state == "success", run.summary()
+    finished = datetime.fromisoformat(run.tasks[task_id]["end_date"].replace("Z", "+00:00"))
+    assert finished < deadline, f"finished {finished} after the wait's deadline {deadline}"
+    result = airflow.api.get(f"{run.path}/taskInstances/{task_id}/xcomEntries/return_value").json()
+    assert "424242" in json.dumps(result["value"]), result
+    logs = trigger_logs(task_log_dir(airflow.task_logs, VERIFICATION, run.run_id, task_id))
+    assert old_triggerer in logs, f"the first triggerer left no log: {sorted(logs)}"
+    assert FIRED not in logs[old_triggerer]
+    assert [job for job, text in logs.items() if FIRED in text] != [old_triggerer]
+    control.configure(sms_delay=SMS_DELAY)
+
+
+def test_api_key_is_in_no_log(stack: Stack, example_runs: dict[str, RunWatch]) -> None:
+    files = [p for p in stack.airflow.log_files() if p.name != "sandbox.log"]
+    names = {p.name for p in files}
+    assert {"scheduler.log", "triggerer.log", "api-server.log", "dag-processor.log"} <= names, names
+    assert any(".log.trigger." in n for n in names), "no trigger log was scanned"
+    assert any(re.fullmatch(r"attempt=\d+\.log", n) for n in names), "no worker log was scanned"
+    used = [r for r in stack.control.requests() if r["auth"] != "none"]
+    assert used, "the key was never used: nothing to prove"
+    assert {r["auth"] for r in used} == {"header"}, "the key travelled in a URL"
+    assert files_containing(files, secret_forms(stack.api_key)) == {}
