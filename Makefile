@@ -10,7 +10,7 @@ CONSTRAINTS2 := constraints/constraints-$(AIRFLOW2_VERSION).txt
 PIP_FLAGS ?= --quiet --disable-pip-version-check
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install install-airflow2 lint typecheck unit test test-airflow2 demo bench sandbox clean
+.PHONY: help install install-airflow2 lint typecheck unit test test-airflow2 test-deployment demo bench sandbox clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -44,7 +44,11 @@ unit: install  ## pytest on Airflow $(AIRFLOW_VERSION)
 test-airflow2: install-airflow2  ## pytest on Airflow $(AIRFLOW2_VERSION)
 	$(VENV2)/bin/python -m pytest
 
-test: lint typecheck unit test-airflow2  ## everything CI checks
+test-deployment: install  ## the provider in a real deployment: PostgreSQL, scheduler, triggerer, api-server, Chromium
+	bash deploy/install-system-packages.sh
+	$(VENV)/bin/python -m pytest tests/deployment -m deployment
+
+test: lint typecheck unit test-airflow2 test-deployment  ## everything CI checks
 
 demo: install  ## the main job on the sandbox
 	$(VENV)/bin/python -m onlinesim_provider.demo

@@ -7,6 +7,7 @@ through its own target.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -15,8 +16,12 @@ if TYPE_CHECKING:
     import pytest
 
 
+_SELECTED = re.compile(r"(?<!not )\bdeployment\b")
+
+
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
     """Collect this folder's tests only when the ``deployment`` marker is selected."""
-    if collection_path.name.startswith("test_") and "deployment" not in (config.getoption("markexpr") or ""):
+    selected = _SELECTED.search(config.getoption("markexpr") or "")
+    if collection_path.name.startswith("test_") and not selected:
         return True
     return None
