@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -243,6 +245,7 @@ def airflow_environment(extra: dict[str, str] | None = None) -> None:
     :param extra: more variables to set (connections ...).
     """
     home = tempfile.mkdtemp(prefix="onlinesim-bench-airflow-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
     os.environ.update(
         {
             "AIRFLOW_HOME": home,
