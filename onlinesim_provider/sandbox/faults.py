@@ -14,7 +14,9 @@ Kinds and what the client sees:
 - ``garbage``: random bytes with HTTP 200.
 - ``html``: an HTML error page with HTTP 200.
 - ``empty``: an empty HTTP 200 body.
-- ``truncated_json``: the real reply cut in half (for text actions a cut token).
+- ``truncated_json``: the real reply cut in half (for text actions a cut token: the cut falls
+  inside the token, never inside a value such as the SMS text, which no client could tell from a
+  shorter one).
 - ``token``: an error token (default ``ERROR_SQL``) as the action answers errors: a text token,
   or the JSON envelope for JSON actions.
 
@@ -193,5 +195,8 @@ def fault_reply(rule: FaultRule, action: str | None, real: Reply | None, error_k
     if kind == "token":
         return replies.error(action, rule.token or "ERROR_SQL", error_key)
     if kind == "truncated_json" and real is not None:
-        return real._replace(body=real.body[: max(1, len(real.body) // 2)])
+        cut = len(real.body) // 2
+        if not replies.is_json_action(action) and b":" in real.body:
+            cut = min(cut, real.body.index(b":") - 1)  # inside the token, never inside its value
+        return real._replace(body=real.body[: max(1, cut)])
     return real
