@@ -1,0 +1,497 @@
+"""Sensors that wait for an SMS: an activation's code, or a message on a rented number.
+
+Both sensors work in ``poke``, ``reschedule`` and deferrable mode with the same meaning: every
+reply goes through :func:`~onlinesim_provider.sensors.decision.decide`, the wait has one absolute
+deadline (``timeout`` capped by the order's lifetime), and a wait that fails, times out or is
+killed cleans up after itself (an activation is cancelled so its money comes back).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.providers.common.compat.sdk import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSensorTimeout,
+    BaseSensorOperator,
+    PokeReturnValue,
+    conf,
+)
+
+from onlinesim_provider.api.errors import (
+    AlreadyCancelError,
+    AlreadyFinishError,
+    OnlineSimError,
+    RentClosedError,
+)
+from onlinesim_provider.api.models import ACTIVATION_LIFETIME, RENT_FIRST_SMS_WINDOW
+from onlinesim_provider.hooks.onlinesim import OnlineSimHook, airflow_error
+from onlinesim_provider.operators import _inputs
+from onlinesim_provider.sensors.deadline import parse_instant, utcnow, wait_deadline
+from onlinesim_provider.sensors.decision import (
+    Decision,
+    Outcome,
+    RentSmsWait,
+    SmsWait,
+    WaitFor,
+    compile_pattern,
+    decide,
+    decide_error,
+    settle,
+)
+from onlinesim_provider.triggers.onlinesim import OnlineSimRentSmsTrigger, OnlineSimSmsTrigger
+from onlinesim_provider.version_compat import AIRFLOW_V_3_0_PLUS
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from datetime import datetime
+
+    from airflow.providers.common.compat.sdk import Context
+    from airflow.triggers.base import BaseTrigger
+
+    from onlinesim_provider.api.models import ActivationStatus, FullSms, RentStatus
+
+__all__ = ["OnlineSimRentSmsSensor", "OnlineSimSmsSensor"]
+
+#: Extra time Airflow gives a deferred wait beyond its deadline before failing it on its own:
+#: the trigger reports the timeout itself (and the sensor cleans up), this is only a safety net.
+DEFER_GRACE = timedelta(minutes=1)
+#: Longest pause between pokes while the API keeps failing transiently.
+MAX_BACKOFF = 60.0
+#: Where reschedule mode keeps the wait's start and deadline on Airflow 3.3+ (per task instance).
+ANCHOR_KEY = "onlinesim_wait_anchor"
+
+
+def _default_deferrable() -> bool:
+    return bool(conf.getboolean("operators", "default_deferrable", fallback=False))
+
+
+class _OnlineSimWaitSensor(BaseSensorOperator):  # type: ignore[misc]
+    """What both OnlineSIM sensors share: the deadline, the three modes and the cleanup.
+
+    :param onlinesim_conn_id: the ``onlinesim`` connection.
+    :param deferrable: hand the wait to the triggerer (frees the worker slot).
+    :param poke_interval: seconds between two polls (also the trigger's interval, jittered).
+    :param timeout: longest wait in seconds; the order's lifetime caps it further.
+    """
+
+    ui_color = "#e0f0ff"
+
+    def __init__(
+        self,
+        *,
+        onlinesim_conn_id: str = OnlineSimHook.default_conn_name,
+        deferrable: bool | None = None,
+        poke_interval: timedelta | float = 10.0,
+        timeout: timedelta | float,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
+        self.onlinesim_conn_id = onlinesim_conn_id
+        self.deferrable = _default_deferrable() if deferrable is None else deferrable
+        self._start: datetime | None = None
+        self._deadline: datetime | None = None
+        self._settled = False
+        self._transient_failures = 0
+
+    @cached_property
+    def hook(self) -> OnlineSimHook:
+        """Return the hook (built on first use; building it does no I/O)."""
+        return OnlineSimHook(onlinesim_conn_id=self.onlinesim_conn_id)
+
+    # --- what each sensor defines ---------------------------------------------------------------
+
+    what: ClassVar[str] = "SMS"
+
+    def _validate(self) -> None:
+        """Check the rendered arguments; raise AirflowFailException naming a bad one."""
+        raise NotImplementedError
+
+    def _lifetime_end(self, start: datetime) -> datetime | None:
+        raise NotImplementedError
+
+    def _wait(self) -> SmsWait | RentSmsWait:
+        raise NotImplementedError
+
+    def _fetch(self) -> ActivationStatus | FullSms | RentStatus:
+        raise NotImplementedError
+
+    def _trigger(self, deadline: datetime) -> BaseTrigger:
+        raise NotImplementedError
+
+    def _clean_up(self) -> None:
+        """Undo the order after a failed wait, if the sensor is asked to (errors are only logged)."""
+        raise NotImplementedError
+
+    @property
+    def _doing(self) -> str:
+        return f"waiting for {self.what}"
+
+    # --- the three modes ----------------------------------------------------------------------
+
+    def execute(self, context: Context) -> Any:
+        """Wait in the configured mode and return the plain JSON result.
+
+        :param context: the task context.
+        """
+        self._begin(context)
+        if self.deferrable:
+            assert self._deadline is not None
+            self.log.info("Deferring %s until at most %s", self._doing, self._deadline.isoformat())
+            self.defer(
+                trigger=self._trigger(self._deadline),
+                method_name="execute_complete",
+                timeout=max(self._deadline - utcnow(), timedelta(0)) + DEFER_GRACE,
+            )
+        return super().execute(context)
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        """Poll once and decide: done, keep waiting, or fail (after cleaning up).
+
+        :param context: the task context.
+        """
+        if self._deadline is None:
+            self._begin(context)
+        assert self._deadline is not None
+        try:
+            decision = decide(self._fetch(), self._wait())
+            self._transient_failures = 0
+        except OnlineSimError as error:
+            decision = decide_error(error, self._doing)
+            if decision.outcome is Outcome.FAIL:
+                self._give_up()
+                raise airflow_error(error, self._doing) from error
+            self._transient_failures += 1
+            self.log.warning("%s", decision.reason)
+        return self._conclude(settle(decision, utcnow(), self._deadline))
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Finish a deferred wait from its trigger's event, exactly as ``poke`` would have.
+
+        :param context: the task context.
+        :param event: the trigger's event payload.
+        """
+        self._validate()
+        return self._conclude(Decision.from_event(event)).xcom_value
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        """Clean up when Airflow fails a deferred wait itself (trigger crashed or timed out).
+
+        :param next_method: the method to resume with (``__fail__`` when Airflow failed it).
+        :param next_kwargs: its arguments.
+        :param context: the task context.
+        """
+        if next_method != "__fail__":
+            return super().resume_execution(next_method, next_kwargs, context)
+        self._validate()
+        self._give_up()
+        error = str((next_kwargs or {}).get("error", "unknown"))
+        if "timeout" in error.lower():
+            raise AirflowSensorTimeout(f"{self._doing}: the trigger timed out ({error})")
+        raise AirflowFailException(f"{self._doing}: the trigger failed ({error})")
+
+    def on_kill(self) -> None:
+        """Clean up when the running task is killed before the wait ended."""
+        if not self._settled and self._deadline is not None:
+            self._give_up()
+
+    def _get_next_poke_interval(
+        self, started_at: datetime | float, run_duration: Callable[[], float], poke_count: int
+    ) -> float:
+        interval: float = super()._get_next_poke_interval(started_at, run_duration, poke_count)
+        if self._transient_failures:
+            interval = min(interval * 2 ** min(self._transient_failures, 6), max(interval, MAX_BACKOFF))
+        if self._deadline is not None:
+            interval = min(interval, max((self._deadline - utcnow()).total_seconds(), 0.0))
+        return interval
+
+    # --- shared steps ---------------------------------------------------------------------------
+
+    def _begin(self, context: Context) -> None:
+        """Validate the rendered arguments and fix the wait's start and one deadline."""
+        self._validate()
+        self._start, self._deadline = self._anchor(context)
+        self.log.info("Waiting for %s until %s", self.what, self._deadline.isoformat())
+
+    def _anchor(self, context: Context) -> tuple[datetime, datetime]:
+        """Return (start, deadline), the same on every reschedule of one try."""
+        if not self.reschedule:
+            start = utcnow()
+            return start, self._deadline_from(start)
+        store = context.get("task_state_store")  # Airflow 3.3+
+        try_number = context["ti"].try_number
+        if store is not None:
+            saved = store.get(ANCHOR_KEY)
+            if isinstance(saved, dict) and saved.get("try_number") == try_number:
+                return _stored(saved["start"]), _stored(saved["deadline"])
+        start = _first_reschedule_date(self, context) or utcnow()
+        deadline = self._deadline_from(start)
+        if store is not None:
+            record = {"try_number": try_number, "start": start.isoformat(), "deadline": deadline.isoformat()}
+            store.set(ANCHOR_KEY, record)
+        return start, deadline
+
+    def _deadline_from(self, start: datetime) -> datetime:
+        return wait_deadline(start, self.timeout, self._lifetime_end(start))
+
+    def _conclude(self, decision: Decision) -> PokeReturnValue:
+        if decision.outcome is Outcome.DONE:
+            self._settled = True
+            self.log.info("Got %s: %s", self.what, decision.payload)
+            return PokeReturnValue(is_done=True, xcom_value=decision.payload)
+        if decision.outcome is Outcome.WAIT:
+            return PokeReturnValue(is_done=False)
+        self._give_up()
+        if decision.outcome is Outcome.TIMEOUT:
+            raise AirflowSensorTimeout(f"{self._doing}: {decision.reason}")
+        raise AirflowFailException(decision.reason)
+
+    def _give_up(self) -> None:
+        if self._settled:
+            return
+        self._settled = True
+        try:
+            self._clean_up()
+        except (OnlineSimError, AirflowException) as error:
+            self.log.warning("Cleanup after %s failed: %s", self._doing, error)
+
+    def _instant(self, name: str, value: object) -> datetime | None:
+        try:
+            return parse_instant(value, name=name)
+        except ValueError as error:
+            raise AirflowFailException(f"Invalid {name}: {error}") from None
+
+
+def _stored(value: object) -> datetime:
+    instant = parse_instant(value, name=ANCHOR_KEY)
+    if instant is None:
+        raise AirflowFailException(f"the saved {ANCHOR_KEY} holds no date-time")
+    return instant
+
+
+def _first_reschedule_date(sensor: BaseSensorOperator, context: Context) -> datetime | None:
+    """Return when the first try of this reschedule chain started, as Airflow records it."""
+    ti = context["ti"]
+    if AIRFLOW_V_3_0_PLUS:
+        found = ti.get_first_reschedule_date(context)
+    else:
+        from airflow.sensors.base import _orig_start_date
+
+        found = _orig_start_date(
+            dag_id=ti.dag_id,
+            task_id=ti.task_id,
+            run_id=ti.run_id,
+            map_index=ti.map_index,
+            try_number=(ti.max_tries or 0) - (sensor.retries or 0) + 1,
+        )
+    return parse_instant(found, name="first reschedule date")
+
+
+class OnlineSimSmsSensor(_OnlineSimWaitSensor):
+    r"""Wait for the SMS code of an activation ordered with ``OnlineSimGetNumberOperator``.
+
+    Returns ``{"activation_id", "code", "text"}`` (``text`` with ``wait_for="full_sms"``). The wait
+    ends at ``timeout`` or when the number stops receiving SMS (``expires_at``, else 15 minutes
+    after the start), whichever is first; a wait that fails, times out or is killed before the
+    code arrived cancels the activation, so its price is refunded.
+
+    .. code-block:: python
+
+        wait = OnlineSimSmsSensor(
+            task_id="wait_for_code",
+            activation_id="{{ ti.xcom_pull(task_ids='order_number')['activation_id'] }}",
+            expires_at="{{ ti.xcom_pull(task_ids='order_number')['expires_at'] }}",
+            deferrable=True,
+        )
+
+    :param activation_id: the activation to watch. (templated)
+    :param wait_for: ``"code"`` (the code the server extracted) or ``"full_sms"`` (the whole text).
+    :param code_pattern: with ``full_sms``, a regex with a named group ``code`` that extracts the
+        code from the text, e.g. ``r"code[: ]+(?P<code>\d{4,8})"``.
+    :param expect_new_code: wait for the next code after ``request_another_code`` (the previous
+        code does not count).
+    :param cancel_on_failure: cancel the activation when the wait fails, times out or is killed.
+    :param expires_at: when the number stops receiving SMS (the ordering task's ``expires_at``);
+        ISO 8601 or datetime. (templated)
+    :param onlinesim_conn_id: the ``onlinesim`` connection.
+    :param deferrable: wait in the triggerer; defaults to ``[operators] default_deferrable``.
+    :param poke_interval: seconds between polls.
+    :param timeout: longest wait in seconds (default 15 minutes, the number's lifetime).
+    """
+
+    template_fields: Sequence[str] = ("activation_id", "expires_at")
+    what = "an SMS code"
+
+    def __init__(
+        self,
+        *,
+        activation_id: int | str,
+        wait_for: WaitFor = "code",
+        code_pattern: str | None = None,
+        expect_new_code: bool = False,
+        cancel_on_failure: bool = True,
+        expires_at: str | datetime | None = None,
+        timeout: timedelta | float = ACTIVATION_LIFETIME,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(timeout=timeout, **kwargs)
+        if wait_for not in ("code", "full_sms"):
+            raise ValueError(f"wait_for={wait_for!r} is not supported; expected 'code' or 'full_sms'")
+        if code_pattern is not None:
+            if wait_for != "full_sms":
+                raise ValueError("code_pattern reads the SMS text: use it with wait_for='full_sms'")
+            compile_pattern(code_pattern, name="code_pattern", require_code_group=True)
+        if _inputs.resolved(activation_id):
+            _inputs.activation_id(activation_id)
+        self.activation_id = activation_id
+        self.wait_for: WaitFor = wait_for
+        self.code_pattern = code_pattern
+        self.expect_new_code = expect_new_code
+        self.cancel_on_failure = cancel_on_failure
+        self.expires_at = expires_at
+
+    @property
+    def _doing(self) -> str:
+        return f"waiting for an SMS code on activation {self.activation_id}"
+
+    def _validate(self) -> None:
+        self._activation_id = _inputs.activation_id(self.activation_id)
+        self._expires_at = self._instant("expires_at", self.expires_at)
+
+    def _lifetime_end(self, start: datetime) -> datetime | None:
+        return self._expires_at or start + ACTIVATION_LIFETIME
+
+    def _wait(self) -> SmsWait:
+        return SmsWait(self._activation_id, self.wait_for, self.code_pattern, self.expect_new_code)
+
+    def _fetch(self) -> ActivationStatus | FullSms:
+        if self.wait_for == "full_sms":
+            return self.hook.get_full_sms(self._activation_id)
+        return self.hook.get_status(self._activation_id)
+
+    def _trigger(self, deadline: datetime) -> OnlineSimSmsTrigger:
+        return OnlineSimSmsTrigger(
+            activation_id=self._activation_id,
+            deadline=deadline.isoformat(),
+            onlinesim_conn_id=self.onlinesim_conn_id,
+            poll_interval=self.poke_interval,
+            wait_for=self.wait_for,
+            code_pattern=self.code_pattern,
+            expect_new_code=self.expect_new_code,
+            cancel_on_kill=self.cancel_on_failure,
+        )
+
+    def _clean_up(self) -> None:
+        if not self.cancel_on_failure:
+            return
+        if self.hook.cancel_activation(self._activation_id, allow_closed=True) is None:
+            self.log.info("Activation %s was already closed", self._activation_id)
+        else:
+            self.log.info("Cancelled activation %s so that its price is refunded", self._activation_id)
+
+
+class OnlineSimRentSmsSensor(_OnlineSimWaitSensor):
+    r"""Wait for a message on a rented number (``OnlineSimGetRentNumberOperator``).
+
+    Returns the message as ``{"rent_id", "phone_from", "text", "service", "date", "code"}``.
+    Notices (``service == "notify"``) never count, nor messages dated before ``received_after``.
+
+    .. code-block:: python
+
+        wait = OnlineSimRentSmsSensor(
+            task_id="wait_for_message",
+            rent_id="{{ ti.xcom_pull(task_ids='rent_number')['rent_id'] }}",
+            sender="twitter",
+            text_pattern=r"(?P<code>\d{6})",
+        )
+
+    :param rent_id: the rent to watch. (templated)
+    :param sender: only messages whose sender number or service equals or contains this text
+        (case-insensitive). (templated)
+    :param text_pattern: only messages whose text matches this regex; a named group ``code``
+        fills the result's ``code``.
+    :param received_after: only messages received at or after this instant (ISO 8601 or
+        datetime); default: when the sensor started. (templated)
+    :param first_sms_deadline: the rent's first-SMS deadline (the renting task's
+        ``first_sms_deadline``); caps the wait. (templated)
+    :param close_on_failure: close the rent when the wait fails, times out or is killed (a rent
+        that received no SMS is refunded; one that did loses its remaining time).
+    :param onlinesim_conn_id: the ``onlinesim`` connection.
+    :param deferrable: wait in the triggerer; defaults to ``[operators] default_deferrable``.
+    :param poke_interval: seconds between polls.
+    :param timeout: longest wait in seconds (default 20 minutes, the first-SMS window).
+    """
+
+    template_fields: Sequence[str] = ("rent_id", "sender", "received_after", "first_sms_deadline")
+    what = "a message"
+
+    def __init__(
+        self,
+        *,
+        rent_id: int | str,
+        sender: str | None = None,
+        text_pattern: str | None = None,
+        received_after: str | datetime | None = None,
+        first_sms_deadline: str | datetime | None = None,
+        close_on_failure: bool = False,
+        timeout: timedelta | float = RENT_FIRST_SMS_WINDOW,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(timeout=timeout, **kwargs)
+        if text_pattern is not None:
+            compile_pattern(text_pattern, name="text_pattern", require_code_group=False)
+        if _inputs.resolved(rent_id):
+            _inputs.rent_id(rent_id)
+        self.rent_id = rent_id
+        self.sender = sender
+        self.text_pattern = text_pattern
+        self.received_after = received_after
+        self.first_sms_deadline = first_sms_deadline
+        self.close_on_failure = close_on_failure
+
+    @property
+    def _doing(self) -> str:
+        return f"waiting for a message on rent {self.rent_id}"
+
+    def _validate(self) -> None:
+        self._rent_id = _inputs.rent_id(self.rent_id)
+        self._received_after = self._instant("received_after", self.received_after)
+        self._first_sms_deadline = self._instant("first_sms_deadline", self.first_sms_deadline)
+        self._sender = self.sender or None
+
+    def _lifetime_end(self, start: datetime) -> datetime | None:
+        return self._first_sms_deadline
+
+    def _wait(self) -> RentSmsWait:
+        return RentSmsWait(
+            self._rent_id, self._sender, self.text_pattern, self._received_after or self._start
+        )
+
+    def _fetch(self) -> RentStatus:
+        return self.hook.get_rent_status(self._rent_id)
+
+    def _trigger(self, deadline: datetime) -> OnlineSimRentSmsTrigger:
+        received_after = self._received_after or self._start
+        return OnlineSimRentSmsTrigger(
+            rent_id=self._rent_id,
+            deadline=deadline.isoformat(),
+            onlinesim_conn_id=self.onlinesim_conn_id,
+            poll_interval=self.poke_interval,
+            sender=self._sender,
+            text_pattern=self.text_pattern,
+            received_after=received_after.isoformat() if received_after else None,
+            close_on_kill=self.close_on_failure,
+        )
+
+    def _clean_up(self) -> None:
+        if not self.close_on_failure:
+            return
+        try:
+            self.hook.close_rent(self._rent_id)
+        except (AlreadyCancelError, AlreadyFinishError, RentClosedError):
+            self.log.info("Rent %s was already closed", self._rent_id)
+        else:
+            self.log.info("Closed rent %s", self._rent_id)

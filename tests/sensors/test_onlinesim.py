@@ -1,0 +1,352 @@
+"""Both sensors in poke, reschedule and deferrable mode, run by real Airflow against the sandbox.
+
+Each DAG under ``tests/dags_for_tests/test_dag_sensor_*.py`` holds one sensor; ``dag.test()``
+runs it (deferrable tasks' triggers run inline), and the sandbox's ledger and request log show
+what happened to the money and which calls were made.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+
+from onlinesim_provider.hooks.onlinesim import OnlineSimHook
+from onlinesim_provider.sensors.deadline import parse_instant, utcnow
+from onlinesim_provider.sensors.onlinesim import OnlineSimRentSmsSensor, OnlineSimSmsSensor
+from onlinesim_provider.version_compat import AIRFLOW_V_3_3_PLUS
+from tests.conftest import REPO, load_dag
+
+pytestmark = pytest.mark.airflow
+
+SMS_DAGS = REPO / "tests" / "dags_for_tests" / "test_dag_sensor_sms.py"
+RENT_DAGS = REPO / "tests" / "dags_for_tests" / "test_dag_sensor_rent.py"
+MODES = ["poke", "reschedule", "deferrable"]
+DEADLINE_LINE = re.compile(r"Waiting for (?:an SMS code|a message) until (\S+)")
+
+
+def run_dag(path, dag_id, **conf):
+    """Run one sensor DAG; return the run and its only task instance."""
+    dr = load_dag(path, dag_id).test(run_conf=conf)
+    [ti] = dr.get_task_instances()
+    return dr, ti
+
+
+def actions(sandbox, name=None):
+    calls = [r["action"] for r in sandbox.requests()]
+    return calls if name is None else [c for c in calls if c == name]
+
+
+@contextmanager
+def on_first(sandbox, action, deliver):
+    """Call ``deliver()`` from a thread once the sandbox has answered one ``action`` request."""
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            if action in actions(sandbox):
+                deliver()
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
+
+
+@pytest.fixture
+def logged_deadlines(capfd, caplog):
+    """Return a function giving the deadlines the sensors logged so far (Airflow 3: stdout)."""
+    caplog.set_level(logging.INFO)
+
+    def read():
+        text = capfd.readouterr().out + caplog.text
+        return [parse_instant(found, name="deadline") for found in DEADLINE_LINE.findall(text)]
+
+    return read
+
+
+def cancel_time(sandbox, activation_id):
+    """Return when the sandbox saw the activation cancelled (its clock runs at real speed)."""
+    [event] = [
+        e
+        for e in sandbox.ledger()
+        if e["event"] == "status" and e.get("activation_id") == activation_id and e.get("to") == "cancelled"
+    ]
+    return parse_instant(event["time"], name="time")
+
+
+@pytest.fixture
+def activation(airflow_db, onlinesim_conn):
+    return OnlineSimHook().get_number("tg", "7")
+
+
+@pytest.fixture
+def rent(airflow_db, onlinesim_conn):
+    return OnlineSimHook().get_rent_number("7", 1)
+
+
+# --- OnlineSimSmsSensor ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sms_code_arriving_mid_wait_is_returned(onlinesim_conn, activation, mode):
+    delivered = {}
+
+    def deliver():
+        delivered.update(onlinesim_conn.deliver_sms(activation.id, code="246810"))
+
+    with on_first(onlinesim_conn, "getStatus", deliver):
+        dr, ti = run_dag(SMS_DAGS, f"test_dag_sensor_sms_{mode}", activation_id=activation.id)
+    assert dr.state == "success"
+    assert (ti.state, ti.try_number) == ("success", 1)
+    assert ti.xcom_pull(task_ids="wait_for_code") == {
+        "activation_id": activation.id,
+        "code": "246810",
+        "text": None,
+    }
+    assert delivered["code"] == "246810"
+    assert len(actions(onlinesim_conn, "getStatus")) >= 2, "it waited: polled before and after the SMS"
+    assert "setStatus" not in actions(onlinesim_conn), "a wait that succeeded leaves the order alone"
+    summary = onlinesim_conn.summary()
+    assert (summary["charged"], summary["refunded"], summary["open_activations"]) == ("10.00", "0.00", 1)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sms_timeout_cancels_and_refunds_without_retry(onlinesim_conn, activation, mode, logged_deadlines):
+    dr, ti = run_dag(SMS_DAGS, f"test_dag_sensor_sms_{mode}", activation_id=activation.id)
+    assert dr.state == "failed"
+    assert (ti.state, ti.try_number) == ("failed", 1), "AirflowSensorTimeout: no retry despite retries=1"
+    summary = onlinesim_conn.summary()
+    assert (summary["charged"], summary["refunded"], summary["cancelled"]) == ("10.00", "10.00", 1)
+    assert actions(onlinesim_conn, "setStatus") == ["setStatus"], "cancelled exactly once"
+    found = logged_deadlines()
+    assert found, "the sensor logs its deadline"
+    cancelled_at = cancel_time(onlinesim_conn, activation.id)
+    assert found[-1] <= cancelled_at <= found[-1] + timedelta(seconds=3)
+
+
+def test_reschedule_mode_keeps_one_absolute_deadline(onlinesim_conn, activation, logged_deadlines):
+    _dr, ti = run_dag(SMS_DAGS, "test_dag_sensor_sms_reschedule", activation_id=activation.id)
+    assert ti.state == "failed"
+    found = logged_deadlines()
+    assert len(found) >= 3, "several reschedules, each logging the deadline it works to"
+    if AIRFLOW_V_3_3_PLUS:
+        assert len(set(found)) == 1, "the task state store keeps the very same instant"
+    else:
+        assert max(found) - min(found) < timedelta(seconds=1), "Airflow's first-reschedule record"
+    assert len(actions(onlinesim_conn, "getStatus")) == len(found)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sms_transient_errors_are_survived(onlinesim_conn, activation, mode):
+    onlinesim_conn.deliver_sms(activation.id, code="135790")
+    onlinesim_conn.inject_fault("http_status", action="getStatus", status=503, count=2)
+    onlinesim_conn.inject_fault("reset", action="getStatus", count=1)
+    dr, ti = run_dag(SMS_DAGS, f"test_dag_sensor_sms_{mode}", activation_id=activation.id)
+    assert (dr.state, ti.state, ti.try_number) == ("success", "success", 1)
+    assert ti.xcom_pull(task_ids="wait_for_code")["code"] == "135790"
+    statuses = [r["status"] for r in onlinesim_conn.requests() if r["action"] == "getStatus"]
+    assert statuses.count(503) == 2
+    assert len(statuses) == 4, "two 503s and a reset, then the reply"
+
+
+def test_poke_outlasts_an_outage_longer_than_the_client_retries(onlinesim_conn, activation):
+    onlinesim_conn.deliver_sms(activation.id, code="112233")
+    onlinesim_conn.inject_fault("http_status", action="getStatus", status=503, count=6)
+    dr, ti = run_dag(SMS_DAGS, "test_dag_sensor_sms_poke_patient", activation_id=activation.id)
+    assert (dr.state, ti.try_number) == ("success", 1)
+    assert ti.xcom_pull(task_ids="wait_for_code")["code"] == "112233"
+    assert len(actions(onlinesim_conn, "getStatus")) == 7, "one poke gave up after 5 tries; the next got it"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sms_fatal_error_fails_at_once(onlinesim_conn, airflow_db, mode):
+    started = time.monotonic()
+    dr, ti = run_dag(SMS_DAGS, f"test_dag_sensor_sms_{mode}", activation_id=424242)
+    assert (dr.state, ti.state, ti.try_number) == ("failed", "failed", 1), "AirflowFailException: no retry"
+    calls = actions(onlinesim_conn)
+    assert calls[:2] == ["getStatus", "setStatus"], "NO_ACTIVATION is not retried; cleanup is tried"
+    assert onlinesim_conn.summary()["orders"] == 0
+    assert time.monotonic() - started < 30
+
+
+def test_expires_at_caps_the_wait(onlinesim_conn, activation, logged_deadlines):
+    expires_at = utcnow() + timedelta(seconds=1)
+    _dr, ti = run_dag(
+        SMS_DAGS,
+        "test_dag_sensor_sms_poke_patient",
+        activation_id=activation.id,
+        expires_at=expires_at.isoformat(),
+    )
+    assert ti.state == "failed"
+    assert logged_deadlines() == [expires_at], "min(start + 30 s, expires_at)"
+    assert onlinesim_conn.summary()["refunded"] == "10.00"
+
+
+def test_full_sms_with_a_code_pattern(onlinesim_conn, activation):
+    onlinesim_conn.deliver_sms(activation.id, text="Your Telegram code: 98765. Never share it.")
+    _dr, ti = run_dag(SMS_DAGS, "test_dag_sensor_sms_full_sms", activation_id=activation.id)
+    assert ti.xcom_pull(task_ids="wait_for_code") == {
+        "activation_id": activation.id,
+        "code": "98765",
+        "text": "Your Telegram code: 98765. Never share it.",
+    }
+    assert set(actions(onlinesim_conn)[1:]) == {"getFullSms"}
+
+
+def test_on_kill_before_the_code_cancels(onlinesim_conn, activation):
+    sensor = OnlineSimSmsSensor(task_id="wait", activation_id=activation.id, timeout=60)
+    assert not sensor.poke({})
+    sensor.on_kill()
+    summary = onlinesim_conn.summary()
+    assert (summary["refunded"], summary["cancelled"]) == ("10.00", 1)
+
+
+def test_on_kill_after_the_code_does_nothing(onlinesim_conn, activation):
+    onlinesim_conn.deliver_sms(activation.id)
+    sensor = OnlineSimSmsSensor(task_id="wait", activation_id=activation.id, timeout=60)
+    assert sensor.poke({})
+    sensor.on_kill()
+    assert "setStatus" not in actions(onlinesim_conn)
+
+
+def test_cancel_on_failure_false_keeps_the_order(onlinesim_conn, activation):
+    sensor = OnlineSimSmsSensor(
+        task_id="wait", activation_id=activation.id, timeout=0, cancel_on_failure=False
+    )
+    with pytest.raises(Exception, match="timed out at the deadline") as info:
+        sensor.poke({})
+    assert type(info.value).__name__ == "AirflowSensorTimeout"
+    assert onlinesim_conn.summary()["open_activations"] == 1
+
+
+def test_cleanup_of_an_already_closed_activation_is_fine(onlinesim_conn, activation):
+    OnlineSimHook().cancel_activation(activation.id)
+    sensor = OnlineSimSmsSensor(task_id="wait", activation_id=activation.id, timeout=60)
+    with pytest.raises(Exception, match="is closed") as info:
+        sensor.poke({})
+    assert type(info.value).__name__ == "AirflowFailException"
+    assert onlinesim_conn.summary()["refunded"] == "10.00"
+
+
+# --- validation at parse time and after templating ---------------------------------------------
+
+BAD_ARGS = [
+    ("zero_id", {"activation_id": 0}, "activation_id"),
+    ("text_id", {"activation_id": "abc"}, "activation_id"),
+    ("wait_for", {"activation_id": 1, "wait_for": "sms"}, "wait_for='sms'"),
+    ("pattern_without_full_sms", {"activation_id": 1, "code_pattern": r"(?P<code>\d+)"}, "full_sms"),
+    ("pattern_without_group", {"activation_id": 1, "wait_for": "full_sms", "code_pattern": r"\d+"}, "'code'"),
+    ("pattern_invalid", {"activation_id": 1, "wait_for": "full_sms", "code_pattern": "("}, "regular expr"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [c[1:] for c in BAD_ARGS], ids=[c[0] for c in BAD_ARGS])
+def test_bad_sms_arguments_fail_when_the_dag_is_parsed(kwargs, message):
+    with pytest.raises(Exception, match=re.escape(message)):
+        OnlineSimSmsSensor(task_id="wait", **kwargs)
+
+
+def test_templated_arguments_are_checked_after_rendering(onlinesim_conn, airflow_db):
+    sensor = OnlineSimSmsSensor(task_id="wait", activation_id="{{ x }}", expires_at="{{ y }}")
+    sensor.activation_id, sensor.expires_at = "12", "next week"
+    with pytest.raises(Exception, match="expires_at='next week'") as info:
+        sensor.poke({})
+    assert type(info.value).__name__ == "AirflowFailException"
+    assert onlinesim_conn.requests() == [], "refused before any call"
+
+
+def test_deferrable_follows_the_airflow_default(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "True")
+    assert OnlineSimSmsSensor(task_id="a", activation_id=1).deferrable is True
+    monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "False")
+    assert OnlineSimSmsSensor(task_id="b", activation_id=1).deferrable is False
+    assert OnlineSimSmsSensor(task_id="c", activation_id=1, deferrable=True).deferrable is True
+
+
+# --- OnlineSimRentSmsSensor --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_rent_message_from_the_sender_is_returned(onlinesim_conn, rent, mode):
+    onlinesim_conn.deliver_rent_sms(rent.id, "Old twitter code 000000")
+    received_after = utcnow().replace(microsecond=0) + timedelta(seconds=1)
+    time.sleep((received_after - utcnow()).total_seconds() + 0.05)
+
+    def deliver():
+        onlinesim_conn.deliver_rent_sms(rent.id, "Your number is ready", service="notify")
+        onlinesim_conn.deliver_rent_sms(rent.id, "WhatsApp code 111111", service="whatsapp")
+        onlinesim_conn.deliver_rent_sms(rent.id, "Twitter code 654321")
+
+    with on_first(onlinesim_conn, "getRentStatus", deliver):
+        dr, ti = run_dag(
+            RENT_DAGS,
+            f"test_dag_sensor_rent_{mode}",
+            rent_id=rent.id,
+            received_after=received_after.isoformat(),
+        )
+    assert (dr.state, ti.try_number) == ("success", 1)
+    message = ti.xcom_pull(task_ids="wait_for_message")
+    assert {k: v for k, v in message.items() if k != "date"} == {
+        "rent_id": rent.id,
+        "phone_from": "+79990001122",
+        "text": "Twitter code 654321",
+        "service": "twitter",
+        "code": "654321",
+    }
+    assert parse_instant(message["date"], name="date") >= received_after
+    assert onlinesim_conn.summary()["open_rents"] == 1, "a wait that succeeded leaves the rent open"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_rent_timeout_closes_the_rent_and_refunds(onlinesim_conn, rent, mode):
+    dr, ti = run_dag(RENT_DAGS, f"test_dag_sensor_rent_{mode}", rent_id=rent.id)
+    assert (dr.state, ti.state, ti.try_number) == ("failed", "failed", 1)
+    summary = onlinesim_conn.summary()
+    assert (summary["open_rents"], summary["refunded"]) == (0, summary["charged"]), "close_on_failure=True"
+    assert "setRentStatus" in actions(onlinesim_conn)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_rent_transient_errors_are_survived(onlinesim_conn, rent, mode):
+    onlinesim_conn.inject_fault("http_status", action="getRentStatus", status=502, count=3)
+    with on_first(
+        onlinesim_conn, "getRentStatus", lambda: onlinesim_conn.deliver_rent_sms(rent.id, "code 777777")
+    ):
+        dr, ti = run_dag(RENT_DAGS, f"test_dag_sensor_rent_{mode}", rent_id=rent.id)
+    assert (dr.state, ti.try_number) == ("success", 1)
+    assert ti.xcom_pull(task_ids="wait_for_message")["code"] == "777777"
+    statuses = [r["status"] for r in onlinesim_conn.requests() if r["action"] == "getRentStatus"]
+    assert statuses[:3] == [502, 502, 502]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_rent_fatal_error_fails_at_once(onlinesim_conn, airflow_db, mode):
+    dr, ti = run_dag(RENT_DAGS, f"test_dag_sensor_rent_{mode}", rent_id=777777)
+    assert (dr.state, ti.state, ti.try_number) == ("failed", "failed", 1)
+    assert actions(onlinesim_conn, "getRentStatus") == ["getRentStatus"], "NO_ID_RENT is not retried"
+
+
+def test_rent_received_after_defaults_to_the_sensor_start(onlinesim_conn, rent):
+    onlinesim_conn.deliver_rent_sms(rent.id, "Twitter code 123456")
+    time.sleep(1.1)  # the API dates messages to the second
+    sensor = OnlineSimRentSmsSensor(task_id="wait", rent_id=rent.id, timeout=60)
+    assert not sensor.poke({}), "a message from before the start does not count"
+    onlinesim_conn.deliver_rent_sms(rent.id, "Twitter code 654321")
+    result = sensor.poke({})
+    assert result.xcom_value["text"] == "Twitter code 654321"
+
+
+def test_bad_rent_pattern_fails_when_the_dag_is_parsed():
+    with pytest.raises(ValueError, match=r"text_pattern='\(' is not a valid regular expression"):
+        OnlineSimRentSmsSensor(task_id="wait", rent_id=1, text_pattern="(")
