@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 import httpx
 
 from onlinesim_provider.api import protocol
-from onlinesim_provider.api.base import AuthStyle, ClientBase, Timeout
+from onlinesim_provider.api.base import RENT_CLOSING, AuthStyle, ClientBase, Timeout, activation_closing
 from onlinesim_provider.api.retry import acall_with_retry
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
         SetStatusCode,
         SetStatusReply,
     )
-    from onlinesim_provider.api.retry import RetryPolicy
+    from onlinesim_provider.api.retry import Closing, RetryPolicy
 
 __all__ = ["AsyncOnlineSimClient"]
 
@@ -122,10 +122,15 @@ class AsyncOnlineSimClient(ClientBase):
     ) -> None:
         await self.aclose()
 
-    def _send(self, params: protocol.Params, parse: Callable[[str, int], T]) -> Awaitable[T]:
+    def _send(
+        self, params: protocol.Params, parse: Callable[[str, int], T], closing: Closing[T] | None = None
+    ) -> Awaitable[T]:
         """Send one action through the retry policy and parse its reply."""
         return acall_with_retry(
-            lambda: self._attempt(params, parse), action=params["action"], policy=self.retry
+            lambda: self._attempt(params, parse),
+            action=params["action"],
+            policy=self.retry,
+            closing=closing,
         )
 
     async def _attempt(self, params: protocol.Params, parse: Callable[[str, int], T]) -> T:
@@ -203,7 +208,8 @@ class AsyncOnlineSimClient(ClientBase):
         :param activation_id: id from :meth:`get_number`.
         :param status: a :class:`SetStatusCode` or its number.
         """
-        return await self._send(protocol.set_status_params(activation_id, status), protocol.parse_set_status)
+        params = protocol.set_status_params(activation_id, status)
+        return await self._send(params, protocol.parse_set_status, activation_closing(status))
 
     async def mark_ready(self, activation_id: int) -> SetStatusReply:
         """Tell the server the SMS was requested on the number (status 1).
@@ -275,7 +281,9 @@ class AsyncOnlineSimClient(ClientBase):
         :param rent_id: id from :meth:`get_rent_number`.
         :param status: 2 (close; the only value OnlineSIM accepts) or 1 (finish, on clones).
         """
-        await self._send(protocol.set_rent_status_params(rent_id, status), protocol.parse_set_rent_status)
+        await self._send(
+            protocol.set_rent_status_params(rent_id, status), protocol.parse_set_rent_status, RENT_CLOSING
+        )
 
     async def close_rent(self, rent_id: int) -> None:
         """Close a rent (status 2, irreversible).

@@ -15,14 +15,20 @@ from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 from onlinesim_provider import __version__
 from onlinesim_provider.api import protocol
-from onlinesim_provider.api.errors import InvalidInputError, NetworkError, OnlineSimError
-from onlinesim_provider.api.models import SetStatusCode
-from onlinesim_provider.api.retry import RetryPolicy
+from onlinesim_provider.api.errors import (
+    AlreadyFinishError,
+    BadStatusError,
+    InvalidInputError,
+    NetworkError,
+    OnlineSimError,
+)
+from onlinesim_provider.api.models import SetStatusCode, SetStatusReply
+from onlinesim_provider.api.retry import Closing, RetryPolicy
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-__all__ = ["AuthStyle", "ClientBase", "Timeout"]
+__all__ = ["RENT_CLOSING", "AuthStyle", "ClientBase", "Timeout", "activation_closing"]
 
 log = logging.getLogger("onlinesim_provider.api")
 
@@ -34,6 +40,23 @@ _KEY_CHARS = re.compile(r"[!-~]+")
 _KEY_IN_TEXT = re.compile(r"(api_key=)[^&\s'\"]+|(Bearer\s+)[^\s'\"]+", re.IGNORECASE)
 _CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
 _MESSAGE_LIMIT = 300
+
+
+#: A repeated ``setRentStatus`` hears ALREADY_FINISH once an earlier attempt closed the rent.
+RENT_CLOSING: Closing[None] = Closing(AlreadyFinishError, None)
+_ACTIVATION_CLOSED = {
+    SetStatusCode.CLOSE: SetStatusReply.ACTIVATION,
+    SetStatusCode.CANCEL: SetStatusReply.CANCEL,
+}
+
+
+def activation_closing(status: int) -> Closing[SetStatusReply] | None:
+    """Return how a repeated ``setStatus`` close (6 or 8) recognises it worked; None for 1 and 3.
+
+    :param status: the ``setStatus`` value sent.
+    """
+    reply = _ACTIVATION_CLOSED.get(SetStatusCode(status))
+    return Closing(BadStatusError, reply) if reply is not None else None
 
 
 def _mask_credentials(text: str) -> str:

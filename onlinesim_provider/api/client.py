@@ -20,7 +20,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from onlinesim_provider.api import protocol
-from onlinesim_provider.api.base import AuthStyle, ClientBase, Timeout
+from onlinesim_provider.api.base import RENT_CLOSING, AuthStyle, ClientBase, Timeout, activation_closing
 from onlinesim_provider.api.retry import call_with_retry
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
         SetStatusCode,
         SetStatusReply,
     )
-    from onlinesim_provider.api.retry import RetryPolicy
+    from onlinesim_provider.api.retry import Closing, RetryPolicy
 
 __all__ = ["OnlineSimClient"]
 
@@ -124,10 +124,15 @@ class OnlineSimClient(ClientBase):
     ) -> None:
         self.close()
 
-    def _send(self, params: protocol.Params, parse: Callable[[str, int], T]) -> T:
+    def _send(
+        self, params: protocol.Params, parse: Callable[[str, int], T], closing: Closing[T] | None = None
+    ) -> T:
         """Send one action through the retry policy and parse its reply."""
         return call_with_retry(
-            lambda: self._attempt(params, parse), action=params["action"], policy=self.retry
+            lambda: self._attempt(params, parse),
+            action=params["action"],
+            policy=self.retry,
+            closing=closing,
         )
 
     def _attempt(self, params: protocol.Params, parse: Callable[[str, int], T]) -> T:
@@ -207,7 +212,8 @@ class OnlineSimClient(ClientBase):
         :param activation_id: id from :meth:`get_number`.
         :param status: a :class:`SetStatusCode` or its number.
         """
-        return self._send(protocol.set_status_params(activation_id, status), protocol.parse_set_status)
+        params = protocol.set_status_params(activation_id, status)
+        return self._send(params, protocol.parse_set_status, activation_closing(status))
 
     def mark_ready(self, activation_id: int) -> SetStatusReply:
         """Tell the server the SMS was requested on the number (status 1).
@@ -279,7 +285,9 @@ class OnlineSimClient(ClientBase):
         :param rent_id: id from :meth:`get_rent_number`.
         :param status: 2 (close; the only value OnlineSIM accepts) or 1 (finish, on clones).
         """
-        self._send(protocol.set_rent_status_params(rent_id, status), protocol.parse_set_rent_status)
+        self._send(
+            protocol.set_rent_status_params(rent_id, status), protocol.parse_set_rent_status, RENT_CLOSING
+        )
 
     def close_rent(self, rent_id: int) -> None:
         """Close a rent (status 2, irreversible).

@@ -5,6 +5,10 @@ Reads (and ``setStatus`` / ``setRentStatus``, which are harmless to repeat) are 
 attempts and in total time. Paid orders (``getNumber``, ``getRentNumber``) are retried only when
 the request surely never reached the server: a connect failure or HTTP 429. Any other transient
 failure of an order raises :class:`OutcomeUnknownError` instead of sending it again.
+
+A close (``setStatus`` 6/8, ``setRentStatus``) is repeated like a read; when an earlier attempt
+may have reached the server and a later one hears "already closed", the earlier attempt closed
+it, and the call succeeds (see :class:`Closing`).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, Retrying
 
@@ -28,7 +32,14 @@ from onlinesim_provider.api.errors import (
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-__all__ = ["ORDER_ACTIONS", "RetryPolicy", "call_with_retry", "acall_with_retry", "tenacity_kwargs"]
+__all__ = [
+    "ORDER_ACTIONS",
+    "Closing",
+    "RetryPolicy",
+    "call_with_retry",
+    "acall_with_retry",
+    "tenacity_kwargs",
+]
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +102,39 @@ class RetryPolicy:
         return base * (1 - self.jitter * random.random())
 
 
+@dataclass(frozen=True)
+class Closing(Generic[T]):
+    """How a repeated close recognises that an earlier attempt, whose reply was lost, closed it.
+
+    :param closed_error: the error the server answers a close of an already closed order with.
+    :param reply: what the close returns on success.
+    """
+
+    closed_error: type[OnlineSimError]
+    reply: T
+
+
+class _CloseGuard(Generic[T]):
+    """Follow the attempts of one close: did one of them possibly reach the server?"""
+
+    def __init__(self, closing: Closing[T], action: str) -> None:
+        self.closing = closing
+        self.action = action
+        self.maybe_applied = False
+
+    def settle(self, error: OnlineSimError) -> T:
+        """Return the close's reply when ``error`` is "already closed" after a possibly applied attempt.
+
+        :param error: the error of the latest attempt; re-raised in every other case.
+        """
+        if self.maybe_applied and isinstance(error, self.closing.closed_error):
+            log.info("OnlineSIM %s: already closed, by the earlier attempt whose reply was lost", self.action)
+            return self.closing.reply
+        if isinstance(error, TransientError) and not _surely_not_sent(error):
+            self.maybe_applied = True
+        raise error
+
+
 def _error(state: RetryCallState) -> BaseException | None:
     return state.outcome.exception() if state.outcome is not None else None
 
@@ -147,29 +191,55 @@ def _raise_final(error: OnlineSimError, action: str) -> NoReturn:
     ) from error
 
 
-def call_with_retry(attempt: Callable[[], T], *, action: str, policy: RetryPolicy) -> T:
+def call_with_retry(
+    attempt: Callable[[], T], *, action: str, policy: RetryPolicy, closing: Closing[T] | None = None
+) -> T:
     """Run ``attempt`` under the retry policy of ``action``.
 
     :param attempt: one request and its interpretation.
     :param action: the API action.
     :param policy: attempts, backoff and time budget.
+    :param closing: for a close, how a repeat recognises that an earlier attempt closed it.
     """
+    guard = _CloseGuard(closing, action) if closing is not None else None
+
+    def run() -> T:
+        try:
+            return attempt()
+        except OnlineSimError as error:
+            if guard is None:
+                raise
+            return guard.settle(error)
+
     try:
-        return Retrying(**tenacity_kwargs(policy, action=action))(attempt)
+        return Retrying(**tenacity_kwargs(policy, action=action))(run)
     except OnlineSimError as error:
         _raise_final(error, action)
 
 
-async def acall_with_retry(attempt: Callable[[], Awaitable[T]], *, action: str, policy: RetryPolicy) -> T:
+async def acall_with_retry(
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    action: str,
+    policy: RetryPolicy,
+    closing: Closing[T] | None = None,
+) -> T:
     """Await ``attempt`` under the retry policy of ``action`` (the async twin of :func:`call_with_retry`).
 
     :param attempt: one request and its interpretation.
     :param action: the API action.
     :param policy: attempts, backoff and time budget.
+    :param closing: for a close, how a repeat recognises that an earlier attempt closed it.
     """
+    guard = _CloseGuard(closing, action) if closing is not None else None
 
     async def run() -> T:  # a coroutine function, so tenacity awaits each attempt
-        return await attempt()
+        try:
+            return await attempt()
+        except OnlineSimError as error:
+            if guard is None:
+                raise
+            return guard.settle(error)
 
     try:
         return await AsyncRetrying(**tenacity_kwargs(policy, action=action))(run)
