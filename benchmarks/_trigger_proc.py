@@ -1,8 +1,8 @@
 """Child process: N triggers' ``run()`` in one asyncio event loop, as a triggerer runs them.
 
-Reads its settings as one JSON line on stdin. Prints one JSON line ``{"t0": ...}`` once every
-trigger is started (the parent delivers the SMS relative to it), then one JSON line with the
-result: each trigger's event time and payload, the CPU seconds and polls of the run, event-loop
+Reads its settings as one JSON line on stdin. Prints a line ``BENCH-STARTED {"t0": ...}`` once
+every trigger is started (the parent delivers the SMS relative to it), then ``BENCH-RESULT`` and
+the result as JSON: each trigger's event time and payload, the CPU seconds and polls of the run, event-loop
 lag samples, and the RSS growth once every trigger is waiting.
 
 Kinds of trigger:
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
 TICK = 0.05
+#: Prefixes of the two lines the parent reads (libraries may log to stdout too).
+STARTED, RESULT = "BENCH-STARTED ", "BENCH-RESULT "
 
 
 def naive_trigger_class() -> type:
@@ -121,12 +123,13 @@ async def _first_event(trigger: Any, key: int, events: dict[int, Any]) -> None:
         return
 
 
-async def _ticker(lags: list[float], stop: asyncio.Event) -> None:
+async def _ticker(lags: list[tuple[float, float]], stop: asyncio.Event) -> None:
+    """Record (seconds since the epoch, how late a TICK sleep woke up) until ``stop``."""
     loop = asyncio.get_running_loop()
     while not stop.is_set():
         started = loop.time()
         await asyncio.sleep(TICK)
-        lags.append(loop.time() - started - TICK)
+        lags.append((time.time(), loop.time() - started - TICK))
 
 
 async def _main(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -141,14 +144,14 @@ async def _main(cfg: dict[str, Any]) -> dict[str, Any]:
     gc.collect()
     rss_before = rss_bytes()
     events: dict[int, Any] = {}
-    lags: list[float] = []
+    lags: list[tuple[float, float]] = []
     stop = asyncio.Event()
     ticker = asyncio.create_task(_ticker(lags, stop))
     cpu_start, t0 = time.process_time(), time.time()
     tasks = [
         asyncio.create_task(_first_event(t, i, events)) for t, i in zip(triggers, cfg["ids"], strict=True)
     ]
-    print(json.dumps({"t0": t0}), flush=True)
+    print(STARTED + json.dumps({"t0": t0}), flush=True)
     await asyncio.sleep(max(0.0, t0 + 1.5 * interval - time.time()))
     rss_waiting = rss_bytes()
     waiting = sum(not t.done() for t in tasks)
@@ -184,7 +187,7 @@ def main() -> None:
     cfg = json.loads(sys.stdin.readline())
     airflow_environment(cfg["env"])
     result = asyncio.run(_main(cfg))
-    print(json.dumps(result), flush=True)
+    print(RESULT + json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":
