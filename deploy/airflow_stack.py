@@ -19,7 +19,7 @@ from deploy.postgres import PostgresServer
 from deploy.processes import ComponentError, Deadline, ManagedProcess, free_port, stop_all, tail, wait_for
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 ADMIN = "admin"
@@ -38,15 +38,23 @@ def clean_environment() -> dict[str, str]:
 class AirflowDeployment:
     """A whole Airflow installation under ``root``: its own database, home, DAGs folder and logs."""
 
-    def __init__(self, root: Path, dag_files: Iterable[Path], deadline: Deadline) -> None:
+    def __init__(
+        self,
+        root: Path,
+        dag_files: Iterable[Path],
+        deadline: Deadline,
+        dag_env: Mapping[str, str] | None = None,
+    ) -> None:
         """Lay out the directories and the configuration; nothing starts yet.
 
         :param root: an empty directory owned by this deployment.
         :param dag_files: DAG files copied into the DAGs folder.
         :param deadline: the overall time budget every wait draws from.
+        :param dag_env: environment variables the DAG files read (every component gets them).
         """
         self.root = root
         self.deadline = deadline
+        self.dag_env = dict(dag_env or {})
         self.home = root / "airflow-home"
         self.dags_folder = root / "dags"
         self.component_logs = root / "component-logs"
@@ -90,6 +98,7 @@ class AirflowDeployment:
             "TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
         }
         env = clean_environment()
+        env.update(self.dag_env)
         env.update({f"AIRFLOW__{key}": value for key, value in config.items()})
         env["AIRFLOW_HOME"] = str(self.home)
         return env

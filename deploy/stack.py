@@ -13,7 +13,7 @@ from deploy.processes import Deadline
 from deploy.sandbox import SandboxProcess
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
     from onlinesim_provider.sandbox import SandboxControl
 
@@ -35,6 +35,7 @@ class Stack:
         budget: float = 480,
         sms_delay: float | None = 5.0,
         keep: bool = False,
+        dag_env: Mapping[str, str] | None = None,
     ) -> None:
         """Describe the stack; :meth:`__enter__` starts it.
 
@@ -42,13 +43,14 @@ class Stack:
         :param budget: seconds for everything, start-up included; every wait draws from it.
         :param sms_delay: sandbox seconds until an ordered number receives its SMS by itself.
         :param keep: keep the temporary directory (logs) after stopping.
+        :param dag_env: environment variables the DAG files read.
         """
         self.deadline = Deadline(budget)
         self.root = Path(tempfile.mkdtemp(prefix="onlinesim-deployment-"))
         self.keep = keep
         self.api_key = distinctive_key()
         self.sandbox = SandboxProcess(self.root / "component-logs" / "sandbox.log", self.api_key, sms_delay)
-        self.airflow = AirflowDeployment(self.root, list(dag_files), self.deadline)
+        self.airflow = AirflowDeployment(self.root, list(dag_files), self.deadline, dag_env)
         self._control: SandboxControl | None = None
 
     @property

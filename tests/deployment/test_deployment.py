@@ -13,6 +13,7 @@ import json
 import os
 import re
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,10 +46,13 @@ BUDGET = 420.0
 SMS_DELAY = 5.0
 VERIFICATION = "example_onlinesim_verification"
 RENT = "example_onlinesim_rent"
+ON_KILL = "invoking on_kill"
 SENSOR_TRIGGERS = {
     "OnlineSimSmsSensor": "onlinesim_provider.triggers.onlinesim.OnlineSimSmsTrigger",
     "OnlineSimRentSmsSensor": "onlinesim_provider.triggers.onlinesim.OnlineSimRentSmsTrigger",
 }
+#: What the example DAGs read from the environment: poll every 2 s (the sandbox answers at once).
+DAG_ENV = {"ONLINESIM_POKE_INTERVAL": "2"}
 DAGS_DIR = Path(os.environ.get("ONLINESIM_DEPLOYMENT_DAGS", str(EXAMPLE_DAGS)))
 #: Where to save the connection form's picture (``docs/connection-form.png`` refreshes the README's).
 SCREENSHOT = os.environ.get("ONLINESIM_SCREENSHOT")
@@ -62,7 +66,7 @@ def stack() -> Iterator[Stack]:
     started = time.monotonic()
     dag_files = [DAGS_DIR / f"{VERIFICATION}.py", DAGS_DIR / f"{RENT}.py"]
     keep = bool(os.environ.get("ONLINESIM_DEPLOYMENT_KEEP"))
-    with Stack(dag_files, budget=BUDGET, sms_delay=SMS_DELAY, keep=keep) as running:
+    with Stack(dag_files, budget=BUDGET, sms_delay=SMS_DELAY, keep=keep, dag_env=DAG_ENV) as running:
         print(f"\ndeployment up in {time.monotonic() - started:.1f} s under {running.root}")
         yield running
     print(f"\ndeployment test wall time {time.monotonic() - started:.1f} s")
@@ -211,16 +215,34 @@ def test_sms_wait_was_deferred_and_fired_by_the_triggerer(
     assert "success" in event, event
 
 
-def test_ledger_shows_each_order_paid_once(stack: Stack, example_runs: dict[str, RunWatch]) -> None:
-    ledger = stack.control.ledger()
-    summary = stack.control.summary()
-    print(json.dumps(ledger, indent=1), json.dumps(summary, indent=1))
-    orders = [e for e in ledger if e["event"] == "order"]
-    rent_orders = [e for e in ledger if e["event"] == "rent_order"]
-    assert len(orders) == 1, ledger
-    assert len(rent_orders) == 1, ledger
-    assert summary["open_activations"] == 0, summary
-    assert summary["completed"] == 1, summary
+def xcom(airflow: AirflowDeployment, run: RunWatch, task_id: str) -> Any:
+    """Return what a task of the run returned, read through the REST API."""
+    reply = airflow.api.get(f"{run.path}/taskInstances/{task_id}/xcomEntries/return_value")
+    assert reply.status_code == 200, reply.text
+    value = reply.json()["value"]
+    return json.loads(value) if isinstance(value, str) and value.startswith("{") else value
+
+
+def test_ledger_shows_each_order_paid_once_and_closed(
+    stack: Stack, example_runs: dict[str, RunWatch]
+) -> None:
+    airflow, control = stack.airflow, stack.control
+    order = xcom(airflow, example_runs[VERIFICATION], "order_number")
+    rent = xcom(airflow, example_runs[RENT], "rent_number")
+    ledger = control.ledger()
+    money = sorted(
+        (e["event"], e.get("activation_id") or e.get("rent_id"))
+        for e in ledger
+        if e["event"] in ("charge", "refund")
+    )
+    assert money == sorted([("charge", order["activation_id"]), ("charge", rent["rent_id"])]), ledger
+    (activation,) = [a for a in control.activations() if a["id"] == order["activation_id"]]
+    assert activation["state"] == "completed", activation
+    closes = [e for e in ledger if e["event"] == "rent_close"]
+    assert closes == [{**closes[0], "rent_id": rent["rent_id"], "refunded": False}], ledger
+    summary = control.summary()
+    assert summary["refunded"] == "0.00", summary
+    assert summary["open_activations"] == summary["open_rents"] == 0, summary
 
 
 def _deadline_of(stored: dict[str, Any]) -> datetime:
@@ -229,33 +251,53 @@ def _deadline_of(stored: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(found.group(1))
 
 
-def test_wait_survives_a_triggerer_crash(stack: Stack, example_runs: dict[str, RunWatch]) -> None:
-    """SIGKILL the triggerer while a wait is deferred; a new triggerer resumes it from the database."""
+@dataclass
+class WaitingRun:
+    """A verification run whose SMS sensor is deferred, polled by a triggerer, and has no SMS yet."""
+
+    run: RunWatch
+    task_id: str
+    activation_id: int
+    trigger: dict[str, Any]
+
+
+def start_waiting_run(stack: Stack) -> WaitingRun:
+    """Trigger a verification run that gets no SMS by itself; return once its wait is polled."""
     airflow, control = stack.airflow, stack.control
-    control.configure(sms_delay=None)  # this time the SMS comes only when delivered below
+    control.configure(sms_delay=None)  # the SMS comes only when a test delivers it
     before = {a["id"] for a in control.activations()}
+    known_triggers = {t["id"] for t in airflow.stored_triggers()}
     run = trigger_run(airflow, VERIFICATION)
     task_id, sensor_class = sensor_task(airflow, VERIFICATION)
     polls_before = len(control.requests())
 
     def deferred_and_polled() -> list[dict[str, Any]] | None:
         run.observe(airflow)
-        stored = [t for t in airflow.stored_triggers() if t["triggerer"] is not None]
+        stored = [t for t in airflow.stored_triggers() if t["id"] not in known_triggers and t["triggerer"]]
         polled = any(r["action"] == "getStatus" for r in control.requests()[polls_before:])
         return stored if run.seen.get(task_id, [None])[-1] == "deferred" and stored and polled else None
 
     processes = list(airflow.processes.values())
+    what = f"{task_id} is deferred and its trigger polls the API"
     stored = wait_for(
-        f"{task_id} is deferred and polled", deferred_and_polled, 120, processes, None, stack.deadline
+        what, deferred_and_polled, 120, processes, airflow.processes["triggerer"], stack.deadline
     )
     assert isinstance(stored, list)
     assert len(stored) == 1, stored
     trigger = stored[0]
     assert trigger["classpath"] == SENSOR_TRIGGERS[sensor_class]
     assert all(form not in trigger["kwargs"] for form in secret_forms(stack.api_key)), "key in trigger kwargs"
-    assert "onlinesim_conn_id" in trigger["kwargs"], trigger["kwargs"]
-    deadline = _deadline_of(trigger)
-    old_triggerer = trigger["triggerer"]
+    assert '"onlinesim_conn_id": "onlinesim_default"' in trigger["kwargs"], trigger["kwargs"]
+    (activation,) = [a for a in control.activations() if a["id"] not in before]
+    return WaitingRun(run, task_id, activation["id"], trigger)
+
+
+def test_wait_survives_a_triggerer_crash(stack: Stack, example_runs: dict[str, RunWatch]) -> None:
+    """SIGKILL the triggerer while a wait is deferred; a new triggerer resumes it from the database."""
+    airflow, control = stack.airflow, stack.control
+    waiting = start_waiting_run(stack)
+    run, task_id, old_triggerer = waiting.run, waiting.task_id, waiting.trigger["triggerer"]
+    deadline = _deadline_of(waiting.trigger)
 
     airflow.processes["triggerer"].kill()
     killed_at = len(control.requests())
@@ -269,8 +311,7 @@ def test_wait_survives_a_triggerer_crash(stack: Stack, example_runs: dict[str, R
 
     processes, triggerer = list(airflow.processes.values()), airflow.processes["triggerer"]
     wait_for("a new triggerer resumes the wait", resumed_elsewhere, 90, processes, triggerer, stack.deadline)
-    (activation,) = [a for a in control.activations() if a["id"] not in before]
-    control.deliver_sms(activation["id"], code="424242")
+    control.deliver_sms(waiting.activation_id, code="424242")
     watch_runs(airflow, [run], timeout=120)
 
     assert run.state == "success", run.summary()
@@ -280,8 +321,31 @@ def test_wait_survives_a_triggerer_crash(stack: Stack, example_runs: dict[str, R
     assert "424242" in json.dumps(result["value"]), result
     logs = trigger_logs(task_log_dir(airflow.task_logs, VERIFICATION, run.run_id, task_id))
     assert old_triggerer in logs, f"the first triggerer left no log: {sorted(logs)}"
-    assert FIRED not in logs[old_triggerer]
-    assert [job for job, text in logs.items() if FIRED in text] != [old_triggerer]
+    fired_by = [job for job, text in logs.items() if FIRED in text]
+    assert len(fired_by) == 1, f"fired by {fired_by}"
+    assert fired_by[0] != old_triggerer, f"fired by the killed triggerer {old_triggerer}"
+    money = [e for e in control.ledger() if e.get("activation_id") == waiting.activation_id]
+    assert [e["event"] for e in money if e["event"] in ("charge", "refund")] == ["charge"], money
+
+
+def test_killing_a_deferred_wait_refunds_the_number(stack: Stack, example_runs: dict[str, RunWatch]) -> None:
+    """Mark a deferred wait failed through the REST API: the triggerer cancels the activation."""
+    airflow, control = stack.airflow, stack.control
+    waiting = start_waiting_run(stack)
+    reply = airflow.api.patch(
+        f"{waiting.run.path}/taskInstances/{waiting.task_id}", json={"new_state": "failed"}
+    )
+    assert reply.status_code == 200, reply.text
+    watch_runs(airflow, [waiting.run], timeout=120)
+
+    assert waiting.run.seen[waiting.task_id][-1] == "failed", waiting.run.summary()
+    money = [e for e in control.ledger() if e.get("activation_id") == waiting.activation_id]
+    charges = [e["amount"] for e in money if e["event"] == "charge"]
+    refunds = [e["amount"] for e in money if e["event"] == "refund"]
+    assert len(charges) == 1, money
+    assert refunds == charges, money
+    logs = trigger_logs(task_log_dir(airflow.task_logs, VERIFICATION, waiting.run.run_id, waiting.task_id))
+    assert any(ON_KILL in text for text in logs.values()), f"on_kill never ran in a triggerer: {logs}"
     control.configure(sms_delay=SMS_DELAY)
 
 
