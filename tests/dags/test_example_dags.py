@@ -1,0 +1,193 @@
+"""The example DAGs: they load cleanly, and each runs end-to-end with ``dag.test()`` on the sandbox."""
+
+from __future__ import annotations
+
+import pytest
+
+from onlinesim_provider.version_compat import AIRFLOW_V_3_0_PLUS
+from tests.conftest import REPO, load_dag
+
+pytestmark = pytest.mark.airflow
+
+EXAMPLES = REPO / "example_dags"
+EXAMPLE_IDS = {"example_onlinesim_verification", "example_onlinesim_rent", "example_onlinesim_parallel"}
+
+
+@pytest.fixture
+def fast_examples(monkeypatch, onlinesim_conn, airflow_db):
+    """Point the examples at the sandbox (which plays the services) and make their waits short."""
+    monkeypatch.setenv("ONLINESIM_SANDBOX_URL", onlinesim_conn.url)
+    monkeypatch.setenv("ONLINESIM_POKE_INTERVAL", "0.2")
+    monkeypatch.setenv("ONLINESIM_WAIT_TIMEOUT", "10")
+    return onlinesim_conn
+
+
+def run_example(name):
+    dr = load_dag(EXAMPLES / f"{name}.py").test()
+    tis = {(ti.task_id, ti.map_index): ti for ti in dr.get_task_instances()}
+    return dr, tis
+
+
+def states(tis):
+    return {key: str(ti.state) for key, ti in tis.items()}
+
+
+def xcom(ti):
+    return ti.xcom_pull(task_ids=ti.task_id, map_indexes=ti.map_index)
+
+
+def xcom_text(ti):
+    """Return a plain-string XCom (read from the metadata DB, Airflow 3 decodes "123" as 123)."""
+    return str(xcom(ti))
+
+
+def api_calls(sandbox):
+    return [r["action"] for r in sandbox.requests()]
+
+
+def test_example_dags_load_without_import_errors(fast_examples):
+    if AIRFLOW_V_3_0_PLUS:
+        from airflow.dag_processing.dagbag import DagBag
+
+        bag = DagBag(dag_folder=str(EXAMPLES))
+    else:
+        from airflow.models.dagbag import DagBag
+
+        bag = DagBag(dag_folder=str(EXAMPLES), include_examples=False)
+    assert bag.import_errors == {}
+    assert set(bag.dag_ids) == EXAMPLE_IDS
+    for dag_id in EXAMPLE_IDS:
+        assert "onlinesim" in bag.get_dag(dag_id).tags
+
+
+def test_markers_quoted_by_the_readme_are_balanced():
+    for path in EXAMPLES.glob("*.py"):
+        text = path.read_text()
+        starts = {line.split("[START ")[1].rstrip("]") for line in text.splitlines() if "[START " in line}
+        ends = {line.split("[END ")[1].rstrip("]") for line in text.splitlines() if "[END " in line}
+        assert starts, path
+        assert starts == ends, path
+
+
+# --- example_onlinesim_verification ---------------------------------------------------------------
+
+
+def test_verification_succeeds_with_four_api_calls(fast_examples):
+    dr, tis = run_example("example_onlinesim_verification")
+    assert dr.state == "success"
+    assert states(tis) == {
+        ("check_balance", -1): "success",
+        ("order_number", -1): "success",
+        ("submit_number", -1): "success",
+        ("wait_for_code", -1): "success",
+        ("use_code", -1): "success",
+        ("complete", -1): "success",
+        ("cancel_on_failure", -1): "skipped",
+    }
+    [activation] = fast_examples.activations()
+    [sms] = activation["messages"]
+    order = xcom(tis["order_number", -1])
+    assert order["activation_id"] == activation["id"]
+    assert xcom_text(tis["submit_number", -1]) == order["phone"] == activation["phone"]
+    assert xcom(tis["wait_for_code", -1]) == {
+        "activation_id": activation["id"],
+        "code": sms["code"],
+        "text": None,
+    }
+    assert xcom_text(tis["use_code", -1]) == sms["code"]
+    assert xcom(tis["complete", -1])["status"] == "complete"
+    summary = fast_examples.summary()
+    assert (summary["charged"], summary["refunded"], summary["completed"]) == ("10.00", "0.00", 1)
+    assert api_calls(fast_examples) == ["getBalance", "getNumber", "getStatus", "setStatus"]
+
+
+def test_verification_cancels_when_no_code_comes(fast_examples, monkeypatch):
+    monkeypatch.delenv("ONLINESIM_SANDBOX_URL")  # nobody sends the SMS
+    monkeypatch.setenv("ONLINESIM_WAIT_TIMEOUT", "1")
+    dr, tis = run_example("example_onlinesim_verification")
+    assert dr.state == "failed"
+    assert states(tis)["wait_for_code", -1] == "failed"
+    assert states(tis)["complete", -1] == "upstream_failed"
+    assert states(tis)["cancel_on_failure", -1] == "success"
+    summary = fast_examples.summary()
+    assert (summary["charged"], summary["refunded"], summary["cancelled"]) == ("10.00", "10.00", 1)
+
+
+def test_verification_orders_nothing_when_the_balance_is_low(fast_examples):
+    fast_examples.set_balance("5.00")
+    dr, tis = run_example("example_onlinesim_verification")
+    assert dr.state == "failed"
+    assert states(tis)["check_balance", -1] == "failed"
+    assert states(tis)["order_number", -1] == "upstream_failed"
+    assert states(tis)["cancel_on_failure", -1] == "success", "it ran, found nothing to cancel"
+    assert api_calls(fast_examples) == ["getBalance"]
+    assert fast_examples.summary()["charged"] == "0.00"
+
+
+# --- example_onlinesim_rent -----------------------------------------------------------------------
+
+
+def test_rent_gets_the_senders_message_and_closes(fast_examples):
+    dr, tis = run_example("example_onlinesim_rent")
+    assert dr.state == "success"
+    assert states(tis) == {
+        ("rent_number", -1): "success",
+        ("submit_number", -1): "success",
+        ("wait_for_message", -1): "success",
+        ("use_message", -1): "success",
+        ("close_rent", -1): "success",
+    }
+    message = xcom(tis["wait_for_message", -1])
+    assert message["rent_id"] == xcom(tis["rent_number", -1])["rent_id"]
+    assert (message["service"], message["code"]) == ("twitter", "314159"), "the notice was skipped"
+    assert xcom_text(tis["use_message", -1]) == "314159"
+    summary = fast_examples.summary()
+    assert (summary["rent_orders"], summary["open_rents"], summary["refunded"]) == (1, 0, "0.00")
+
+
+def test_rent_is_closed_and_refunded_when_no_message_comes(fast_examples, monkeypatch):
+    monkeypatch.delenv("ONLINESIM_SANDBOX_URL")
+    monkeypatch.setenv("ONLINESIM_WAIT_TIMEOUT", "1")
+    dr, tis = run_example("example_onlinesim_rent")
+    assert dr.state == "failed"
+    assert states(tis)["wait_for_message", -1] == "failed"
+    assert states(tis)["close_rent", -1] == "success", "the teardown closes the rent anyway"
+    summary = fast_examples.summary()
+    assert summary["open_rents"] == 0
+    assert summary["refunded"] == summary["charged"] != "0.00"
+
+
+# --- example_onlinesim_parallel -------------------------------------------------------------------
+
+
+def test_parallel_verifies_every_target(fast_examples):
+    dr, tis = run_example("example_onlinesim_parallel")
+    assert dr.state == "success"
+    assert sorted(k for k, s in states(tis).items() if s == "success") == sorted(
+        (task, index)
+        for task in ("order_number", "submit_number", "wait_for_code", "complete")
+        for index in range(3)
+    )
+    assert states(tis)["cancel_open_numbers", -1] == "skipped"
+    by_id = {a["id"]: a for a in fast_examples.activations()}
+    assert sorted((a["service"], a["country"]) for a in by_id.values()) == [
+        ("tg", "7"),
+        ("vk", "380"),
+        ("wa", "44"),
+    ]
+    for index in range(3):
+        result = xcom(tis["wait_for_code", index])
+        assert result["code"] == by_id[result["activation_id"]]["messages"][0]["code"]
+    summary = fast_examples.summary()
+    assert (summary["orders"], summary["completed"], summary["refunded"]) == (3, 3, "0.00")
+
+
+def test_parallel_cancels_every_open_number_on_failure(fast_examples, monkeypatch):
+    monkeypatch.delenv("ONLINESIM_SANDBOX_URL")
+    monkeypatch.setenv("ONLINESIM_WAIT_TIMEOUT", "1")
+    monkeypatch.setenv("ONLINESIM_TARGETS", "tg:7,wa:44")
+    dr, tis = run_example("example_onlinesim_parallel")
+    assert dr.state == "failed"
+    assert states(tis)["cancel_open_numbers", -1] == "success"
+    summary = fast_examples.summary()
+    assert (summary["orders"], summary["cancelled"], summary["refunded"]) == (2, 2, summary["charged"])
