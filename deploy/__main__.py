@@ -23,9 +23,20 @@ def main() -> None:
         sorted(EXAMPLE_DAGS.glob("*.py")), budget=600, sms_delay=args.sms_delay, keep=args.keep
     ) as stack:
         airflow = stack.airflow
+        created = airflow.api.post(
+            "/api/v2/connections",
+            json={
+                "connection_id": "onlinesim_default",
+                "conn_type": "onlinesim",
+                "host": stack.control.url,
+                "password": stack.api_key,
+            },
+        )
+        created.raise_for_status()
         print(f"up in {time.monotonic() - started:.0f} s; everything lives in {stack.root}")
         print(f"Airflow UI and REST API: {airflow.base_url}  (user admin, password {airflow.password})")
         print(f"OnlineSIM sandbox:       {stack.control.url}  (API key {stack.api_key})")
+        print("connection onlinesim_default points at the sandbox; the example DAGs are paused")
         print(f"component logs:          {airflow.component_logs}")
         print("Ctrl-C stops everything.", flush=True)
         try:

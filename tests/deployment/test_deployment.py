@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -60,16 +61,24 @@ SCREENSHOT = os.environ.get("ONLINESIM_SCREENSHOT")
 pytestmark = [pytest.mark.deployment, pytest.mark.timeout(BUDGET + 60)]
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     """Run the whole deployment for this module's tests; everything is removed afterwards."""
     started = time.monotonic()
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # a killed test run still stops what it started
     dag_files = [DAGS_DIR / f"{VERIFICATION}.py", DAGS_DIR / f"{RENT}.py"]
     keep = bool(os.environ.get("ONLINESIM_DEPLOYMENT_KEEP"))
-    with Stack(dag_files, budget=BUDGET, sms_delay=SMS_DELAY, keep=keep, dag_env=DAG_ENV) as running:
-        print(f"\ndeployment up in {time.monotonic() - started:.1f} s under {running.root}")
-        yield running
-    print(f"\ndeployment test wall time {time.monotonic() - started:.1f} s")
+    try:
+        with Stack(dag_files, budget=BUDGET, sms_delay=SMS_DELAY, keep=keep, dag_env=DAG_ENV) as running:
+            print(f"\ndeployment up in {time.monotonic() - started:.1f} s under {running.root}")
+            yield running
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        print(f"\ndeployment test wall time {time.monotonic() - started:.1f} s")
 
 
 def connection_body(stack: Stack, api_key: str, connection_id: str = "onlinesim_default") -> dict[str, Any]:
