@@ -51,7 +51,7 @@ test-deployment: install  ## the provider in a real deployment: PostgreSQL, sche
 test: lint typecheck unit test-airflow2 test-deployment  ## everything CI checks
 
 demo: install  ## the main job on the sandbox
-	$(VENV)/bin/python -m onlinesim_provider.demo
+	$(VENV)/bin/python scripts/demo.py
 
 $(VENV)/.bench-installed: $(VENV)/.installed $(CONSTRAINTS)
 	$(VENV)/bin/pip install $(PIP_FLAGS) -c $(CONSTRAINTS) apache-airflow-providers-http pyinstrument
