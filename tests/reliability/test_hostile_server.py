@@ -1,0 +1,238 @@
+"""The clients against hostile servers: whatever comes back, the caller gets a model or an OnlineSimError.
+
+Hypothesis generates reply bodies per action (near-valid documents with parts replaced or
+dropped, replies cut anywhere, error envelopes with odd tokens, random JSON and text), statuses,
+headers (Retry-After and Location included) and framings (honest length, cut in transport, no
+length, broken chunking, no HTTP at all). Parsed models must survive the XCom boundary
+(``to_dict()`` is plain JSON).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from onlinesim_provider.api import protocol
+from onlinesim_provider.api.aio import AsyncOnlineSimClient
+from onlinesim_provider.api.client import OnlineSimClient
+from onlinesim_provider.api.errors import NetworkError, OnlineSimError, OutcomeUnknownError
+from onlinesim_provider.api.models import (
+    Activation,
+    ActivationStatus,
+    Balance,
+    Country,
+    FullSms,
+    Rent,
+    RentOffer,
+    RentStatus,
+    ServiceStock,
+    SetStatusReply,
+)
+from onlinesim_provider.api.retry import RetryPolicy
+from tests.reliability.hostile import (
+    FUZZ,
+    PARSERS,
+    VALID_REPLIES,
+    HostileReply,
+    HostileServer,
+    bodies,
+    hostile_replies,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+#: Client method and arguments per action.
+CALLS: dict[str, tuple[str, tuple[Any, ...]]] = {
+    "getBalance": ("get_balance", ()),
+    "getCountries": ("get_countries", ()),
+    "getNumbersStatus": ("get_numbers_status", ("7",)),
+    "getNumber": ("get_number", ("tg", "7")),
+    "getStatus": ("get_status", (10001,)),
+    "getFullSms": ("get_full_sms", (10001,)),
+    "setStatus": ("set_status", (10001, 6)),
+    "getRentServicesAndCountries": ("get_rent_services_and_countries", ()),
+    "getRentNumber": ("get_rent_number", ("7", 24)),
+    "getRentList": ("get_rent_list", ()),
+    "getRentStatus": ("get_rent_status", (50001,)),
+    "setRentStatus": ("set_rent_status", (50001, 2)),
+}
+#: What a successful parse of each action returns (``list`` items checked one by one).
+MODELS: dict[str, type | tuple[type, ...]] = {
+    "getBalance": Balance,
+    "getCountries": Country,
+    "getNumbersStatus": ServiceStock,
+    "getNumber": Activation,
+    "getStatus": ActivationStatus,
+    "getFullSms": FullSms,
+    "setStatus": SetStatusReply,
+    "getRentServicesAndCountries": RentOffer,
+    "getRentNumber": Rent,
+    "getRentList": Rent,
+    "getRentStatus": RentStatus,
+    "setRentStatus": type(None),
+}
+#: Retry at once, twice at most, and never wait longer than a second (Retry-After included).
+QUICK = RetryPolicy(max_attempts=2, initial_backoff=0.0, max_backoff=0.0, max_total=1.0, jitter=0.0)
+
+
+def check_model(action: str, result: Any) -> None:
+    """Assert that a parsed reply is the action's model, sane, and plain JSON for XCom."""
+    items = result if isinstance(result, list) else [result]
+    for item in items:
+        assert isinstance(item, MODELS[action])
+        if isinstance(item, SetStatusReply) or item is None:
+            continue
+        json.dumps(item.to_dict(), allow_nan=False)
+    if isinstance(result, Balance):
+        assert isinstance(result.amount, Decimal)
+        assert result.amount.is_finite()
+    if isinstance(result, Activation | Rent):
+        assert result.id >= 1
+        assert result.phone.strip()
+    if isinstance(result, ActivationStatus) and result.code is not None:
+        assert result.code.strip()
+
+
+@pytest.mark.parametrize("action", list(PARSERS))
+@settings(FUZZ, max_examples=100)
+@given(data=st.data())
+def test_parsers_return_the_model_or_a_typed_error(action: str, data: st.DataObject) -> None:
+    body = data.draw(bodies(action), label="body")
+    status = data.draw(st.sampled_from([200, 200, 201, 301, 400, 404, 429, 500, 503]), label="status")
+    retry_after = data.draw(st.none() | st.text(max_size=12), label="retry_after")
+    result: Any = None
+    error = protocol.status_error(status, body, retry_after, None)
+    if error is None:
+        try:
+            result = PARSERS[action](body, status)
+        except OnlineSimError as raised:
+            error = raised
+    if error is not None:
+        assert error.message.strip()  # a typed error with something to show
+    else:
+        check_model(action, result)
+
+
+@pytest.fixture(scope="module")
+def hostile() -> Iterator[HostileServer]:
+    with HostileServer() as server:
+        yield server
+
+
+def _expect_typed(action: str, call: Any) -> None:
+    try:
+        result = call()
+    except OnlineSimError:
+        return
+    check_model(action, result)
+
+
+@settings(FUZZ, max_examples=150)
+@given(data=st.data())
+def test_sync_client_returns_the_model_or_a_typed_error(hostile: HostileServer, data: st.DataObject) -> None:
+    action = data.draw(st.sampled_from(list(CALLS)), label="action")
+    hostile.serve(data.draw(hostile_replies(action), label="reply"))
+    method, args = CALLS[action]
+    with OnlineSimClient("hostile-key", base_url=hostile.url, timeout=(1.0, 1.0), retry=QUICK) as client:
+        _expect_typed(action, lambda: getattr(client, method)(*args))
+
+
+class _Loop:
+    """One event loop and one connection pool for all examples (as a triggerer shares one)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.pool = self.loop.run_until_complete(self._pool())
+
+    @staticmethod
+    async def _pool() -> httpx.AsyncClient:
+        return httpx.AsyncClient(trust_env=False)
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.pool.aclose())
+        self.loop.close()
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[_Loop]:
+    loop = _Loop()
+    yield loop
+    loop.close()
+
+
+@settings(FUZZ, max_examples=150)
+@given(data=st.data())
+def test_async_client_returns_the_model_or_a_typed_error(
+    hostile: HostileServer, loop: _Loop, data: st.DataObject
+) -> None:
+    action = data.draw(st.sampled_from(list(CALLS)), label="action")
+    hostile.serve(data.draw(hostile_replies(action), label="reply"))
+    method, args = CALLS[action]
+    client = AsyncOnlineSimClient(
+        "hostile-key", base_url=hostile.url, timeout=(1.0, 1.0), retry=QUICK, http_client=loop.pool
+    )
+    _expect_typed(action, lambda: loop.loop.run_until_complete(getattr(client, method)(*args)))
+
+
+# --- a reply cut in transport is never taken for a shorter reply ------------------------------------
+
+
+def call(client_kind: str, hostile: HostileServer, method: str, args: tuple[Any, ...]) -> Any:
+    """Call one client method against the hostile server with a fresh sync or async client."""
+    if client_kind == "sync":
+        with OnlineSimClient("hostile-key", base_url=hostile.url, retry=QUICK) as client:
+            return getattr(client, method)(*args)
+
+    async def acall() -> Any:
+        async with AsyncOnlineSimClient("hostile-key", base_url=hostile.url, retry=QUICK) as client:
+            return await getattr(client, method)(*args)
+
+    return asyncio.run(acall())
+
+
+def _valid_bytes(action: str) -> bytes:
+    valid = VALID_REPLIES[action]
+    return (valid if isinstance(valid, str) else json.dumps(valid)).encode()
+
+
+@pytest.mark.parametrize("client_kind", ["sync", "async"])
+@pytest.mark.parametrize("action", list(CALLS))
+def test_a_reply_cut_in_transport_is_a_network_error_never_a_value(
+    hostile: HostileServer, action: str, client_kind: str
+) -> None:
+    valid = _valid_bytes(action)
+    hostile.serve(HostileReply(200, valid[: math.ceil(len(valid) / 2)], framing="short"))
+    method, args = CALLS[action]
+    with pytest.raises(OnlineSimError) as caught:
+        call(client_kind, hostile, method, args)
+    if action in ("getNumber", "getRentNumber"):
+        assert isinstance(caught.value, OutcomeUnknownError)
+        assert isinstance(caught.value.cause, NetworkError)
+        assert hostile.requests == 1  # the order was not re-sent
+    else:
+        assert isinstance(caught.value, NetworkError)
+        assert hostile.requests == QUICK.max_attempts
+
+
+@pytest.mark.parametrize("client_kind", ["sync", "async"])
+def test_the_hostile_server_serves_valid_replies_faithfully(hostile: HostileServer, client_kind: str) -> None:
+    """Control: with honest framing and valid bodies, the same server gives the right values."""
+    results = {}
+    for action, (method, args) in CALLS.items():
+        hostile.serve(HostileReply(200, _valid_bytes(action)))
+        results[action] = call(client_kind, hostile, method, args)
+        check_model(action, results[action])
+    assert results["getBalance"] == Balance(Decimal("1000.00"))
+    assert results["getNumber"] == Activation(10001, "79161234567")
+    assert results["getStatus"].code == "123456"
+    assert results["getFullSms"].text == "Your code is 123456"
+    assert results["getRentStatus"].messages[0].text == "code 1"
