@@ -46,7 +46,7 @@ test-airflow2: install-airflow2  ## pytest on Airflow $(AIRFLOW2_VERSION)
 
 test-deployment: install  ## the provider in a real deployment: PostgreSQL, scheduler, triggerer, api-server, Chromium
 	bash deploy/install-system-packages.sh
-	$(VENV)/bin/python -m pytest tests/deployment -m deployment
+	$(VENV)/bin/python -m pytest tests/deployment -m deployment --durations=5
 
 test: lint typecheck unit test-airflow2 test-deployment  ## everything CI checks
 
