@@ -49,9 +49,10 @@ def parse_id(raw: str | None, token: str) -> int:
     :param raw: the ``id`` parameter.
     :param token: the error token for a missing or non-numeric id.
     """
-    if raw is None or not raw.strip().isdigit():
+    text = (raw or "").strip()
+    if not (text.isascii() and text.isdigit()):  # str.isdigit() also accepts "²", "①", "١٢"...
         raise Failure(token)
-    return int(raw.strip())
+    return int(text)
 
 
 def parse_hours(raw: str) -> float:
