@@ -108,7 +108,7 @@ class _OnlineSimPollTrigger(BaseTrigger):  # type: ignore[misc]
         """Poll until done, failed or past the deadline; yield exactly one event."""
         try:
             client = await get_async_client(self.onlinesim_conn_id, http_client=shared_http_client())
-        except AirflowException as error:
+        except (AirflowException, OnlineSimError) as error:  # a missing or misconfigured connection
             yield self._fire(Decision(Outcome.FAIL, reason=f"{self.doing}: {error}"))
             return
         client.retry = POLL_RETRY

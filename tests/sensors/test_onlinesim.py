@@ -239,6 +239,27 @@ def test_cleanup_of_an_already_closed_activation_is_fine(onlinesim_conn, activat
     assert onlinesim_conn.summary()["refunded"] == "10.00"
 
 
+@pytest.mark.parametrize(
+    ("error", "raised"),
+    [("Trigger timeout", "AirflowSensorTimeout"), ("Trigger failure", "AirflowFailException")],
+    ids=["trigger_timeout", "trigger_crash"],
+)
+def test_airflow_failing_a_deferred_wait_still_cleans_up(onlinesim_conn, activation, error, raised):
+    sensor = OnlineSimSmsSensor(task_id="wait", activation_id=activation.id, deferrable=True)
+    with pytest.raises(Exception, match=re.escape(error)) as info:
+        sensor.resume_execution("__fail__", {"error": error}, {})
+    assert type(info.value).__name__ == raised, "never retried: the number is gone"
+    assert onlinesim_conn.summary()["refunded"] == "10.00"
+
+
+def test_unexpected_trigger_event_fails_and_cleans_up(onlinesim_conn, activation):
+    sensor = OnlineSimSmsSensor(task_id="wait", activation_id=activation.id, deferrable=True)
+    with pytest.raises(Exception, match="unexpected trigger event") as info:
+        sensor.execute_complete({}, {"status": "done"})
+    assert type(info.value).__name__ == "AirflowFailException"
+    assert onlinesim_conn.summary()["refunded"] == "10.00"
+
+
 # --- validation at parse time and after templating ---------------------------------------------
 
 BAD_ARGS = [
