@@ -204,13 +204,20 @@ def test_example_dags_succeed(example_runs: dict[str, RunWatch]) -> None:
         assert not unfinished, run.summary()
 
 
-@pytest.mark.parametrize("dag_id", [VERIFICATION, RENT], ids=["verification", "rent"])
+@pytest.mark.parametrize(
+    ("dag_id", "order_task", "id_key", "doing"),
+    [
+        (VERIFICATION, "order_number", "activation_id", "waiting for an SMS code on activation {}"),
+        (RENT, "rent_number", "rent_id", "waiting for a message on rent {}"),
+    ],
+    ids=["verification", "rent"],
+)
 def test_sms_wait_was_deferred_and_fired_by_the_triggerer(
-    stack: Stack, example_runs: dict[str, RunWatch], dag_id: str
+    stack: Stack, example_runs: dict[str, RunWatch], dag_id: str, order_task: str, id_key: str, doing: str
 ) -> None:
     airflow = stack.airflow
     run = example_runs[dag_id]
-    task_id, _ = sensor_task(airflow, dag_id)
+    task_id, sensor_class = sensor_task(airflow, dag_id)
     folder = task_log_dir(airflow.task_logs, dag_id, run.run_id, task_id)
     worker = worker_log(folder)
     assert DEFERRED in worker, f"the worker never deferred {task_id}:\n{worker[-2000:]}"
@@ -222,6 +229,10 @@ def test_sms_wait_was_deferred_and_fired_by_the_triggerer(
     assert job_id in [job["id"] for job in triggerers], f"job {job_id} is not a triggerer: {triggerers}"
     event = next(line for line in text.splitlines() if FIRED in line)
     assert "success" in event, event
+    ours = doing.format(xcom(airflow, run, order_task)[id_key])
+    reported = [json.loads(line) for line in text.splitlines() if f"{ours}:" in line]
+    assert reported, f"our trigger did not report its outcome:\n{text[-2000:]}"
+    assert reported[-1].get("logger") == SENSOR_TRIGGERS[sensor_class], reported
 
 
 def xcom(airflow: AirflowDeployment, run: RunWatch, task_id: str) -> Any:
