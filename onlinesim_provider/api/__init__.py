@@ -11,6 +11,7 @@ Example::
 from __future__ import annotations
 
 from onlinesim_provider.api.aio import AsyncOnlineSimClient
+from onlinesim_provider.api.base import InsecureTransportWarning
 from onlinesim_provider.api.client import OnlineSimClient
 from onlinesim_provider.api.errors import *  # noqa: F403
 from onlinesim_provider.api.errors import __all__ as _errors
@@ -23,6 +24,7 @@ __all__ = [
     "AsyncOnlineSimClient",
     "DEFAULT_BASE_URL",
     "HANDLER_PATH",
+    "InsecureTransportWarning",
     "OnlineSimClient",
     "RetryPolicy",
     *_errors,

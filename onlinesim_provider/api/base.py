@@ -7,9 +7,11 @@ turns a finished HTTP exchange into a model or a typed error, and builds the scr
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import time
+import warnings
 from typing import TYPE_CHECKING, Literal, TypeVar
 from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
@@ -28,7 +30,14 @@ from onlinesim_provider.api.retry import Closing, RetryPolicy
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-__all__ = ["RENT_CLOSING", "AuthStyle", "ClientBase", "Timeout", "activation_closing"]
+__all__ = [
+    "RENT_CLOSING",
+    "AuthStyle",
+    "ClientBase",
+    "InsecureTransportWarning",
+    "Timeout",
+    "activation_closing",
+]
 
 log = logging.getLogger("onlinesim_provider.api")
 
@@ -57,6 +66,33 @@ def activation_closing(status: int) -> Closing[SetStatusReply] | None:
     """
     reply = _ACTIVATION_CLOSED.get(SetStatusCode(status))
     return Closing(BadStatusError, reply) if reply is not None else None
+
+
+class InsecureTransportWarning(UserWarning):
+    """The API key would travel unencrypted: plain ``http://`` to a host other than this machine."""
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _warn_if_insecure(base_url: str) -> None:
+    """Warn (log and ``warnings``) when the key would be sent over plain http to another machine."""
+    parts = urlsplit(base_url)
+    if parts.scheme != "http" or _is_loopback(parts.hostname or ""):
+        return
+    https = urlunsplit(("https", parts.netloc, parts.path, "", ""))
+    message = (
+        f"The OnlineSIM API key will be sent unencrypted: base_url {base_url} is plain http:// to "
+        f"another machine, so anyone on the way can read the key. Use {https} if the server offers it."
+    )
+    log.warning("%s", message)
+    warnings.warn(message, InsecureTransportWarning, stacklevel=4)
 
 
 def _mask_credentials(text: str) -> str:
@@ -142,6 +178,7 @@ class ClientBase:
         self._secret = re.compile("|".join(re.escape(form) for form in reversed(forms)), re.IGNORECASE)
         self.base_url = self._base_url(base_url)
         self.url = self.base_url + protocol.HANDLER_PATH
+        _warn_if_insecure(self.base_url)
         if auth not in ("header", "query"):
             raise InvalidInputError(f"auth must be 'header' or 'query', got {auth!r}")
         self.auth: AuthStyle = auth

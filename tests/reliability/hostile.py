@@ -283,8 +283,8 @@ class _Handler(socketserver.BaseRequestHandler):
                 if not chunk:
                     return
                 received += chunk
+            self.server.requests += 1  # counted before the reply, so the client never sees it first
             sock.sendall(self.server.reply.wire())
-            self.server.requests += 1
         except OSError:
             return
 
