@@ -8,7 +8,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +66,8 @@ class AirflowDeployment:
         self.api_port = free_port()
         self.base_url = f"http://127.0.0.1:{self.api_port}"
         self.password = secrets.token_urlsafe(16)
+        self._fernet_key = Fernet.generate_key().decode()
+        self._secret = secrets.token_urlsafe(64)  # JWT signing: shared by the api-server and workers
         self.processes: dict[str, ManagedProcess] = {}
         self._api: httpx.Client | None = None
 
@@ -102,18 +103,6 @@ class AirflowDeployment:
         env.update({f"AIRFLOW__{key}": value for key, value in config.items()})
         env["AIRFLOW_HOME"] = str(self.home)
         return env
-
-    @property
-    def _fernet_key(self) -> str:
-        if not hasattr(self, "_fernet"):
-            self._fernet = Fernet.generate_key().decode()
-        return self._fernet
-
-    @property
-    def _secret(self) -> str:
-        if not hasattr(self, "_shared_secret"):
-            self._shared_secret = secrets.token_urlsafe(64)
-        return self._shared_secret
 
     def start(self) -> AirflowDeployment:
         """Start PostgreSQL, create Airflow's schema, start the four components and log in."""
@@ -268,11 +257,3 @@ class AirflowDeployment:
             errors.append(f"postgresql: {exc}")
         if errors:
             raise RuntimeError("cleanup problems: " + "; ".join(errors))
-
-
-def elapsed(since: float) -> str:
-    """Format the seconds since ``since`` (a ``time.monotonic()`` value).
-
-    :param since: the start.
-    """
-    return f"{time.monotonic() - since:.1f} s"
