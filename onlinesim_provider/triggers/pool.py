@@ -14,8 +14,44 @@ import httpx
 
 __all__ = ["aclose_shared_http_client", "shared_http_client"]
 
-#: Keep-alive sockets per loop: plenty for polling, bounded so a burst cannot open thousands.
-_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30.0)
+#: Sockets per loop: plenty for polling, bounded so a burst cannot open thousands. All of them
+#: stay open between polls (fewer kept alive than opened would close and reopen sockets on
+#: every burst).
+MAX_CONNECTIONS = 64
+_LIMITS = httpx.Limits(
+    max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS, keepalive_expiry=30.0
+)
+
+
+class _BoundedTransport(httpx.AsyncBaseTransport):
+    """Let at most ``MAX_CONNECTIONS`` requests into the connection pool at once; queue the rest.
+
+    httpcore's pool rescans every queued request against every connection each time a request
+    starts or ends, so a thousand polls queued inside it cost quadratic CPU and stall the event
+    loop. Queued here, on a semaphore, a waiting request costs nothing. The reply body is read
+    (undecoded) before the slot is released, so the socket is back in the pool at once.
+    """
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport(limits=_LIMITS, trust_env=False)
+        self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` once a slot is free; return the reply with its body read."""
+        async with self._slots:
+            response = await self._inner.handle_async_request(request)
+            try:
+                body = b"".join([chunk async for chunk in response.aiter_raw()])
+            finally:
+                await response.aclose()
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=body, extensions=response.extensions
+        )
+
+    async def aclose(self) -> None:
+        """Close every pooled connection."""
+        await self._inner.aclose()
+
 
 _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
 
@@ -29,7 +65,7 @@ def shared_http_client() -> httpx.AsyncClient:
     loop = asyncio.get_running_loop()
     pool = _pools.get(loop)
     if pool is None or pool.is_closed:
-        pool = httpx.AsyncClient(limits=_LIMITS, trust_env=False)
+        pool = httpx.AsyncClient(transport=_BoundedTransport(), trust_env=False)
         _pools[loop] = pool
     return pool
 
