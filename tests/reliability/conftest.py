@@ -25,6 +25,8 @@ SEED = 20240531
 SCANNED_LOGGERS = ("onlinesim_provider", "urllib3", "httpx", "httpcore", "airflow.task")
 
 SUITE_SCAN = SecretScan()
+#: Sections printed at the end of the run: (title, lines).
+REPORT: list[tuple[str, list[str]]] = []
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +52,11 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Print the key-leak scan totals of the reliability tests."""
+    """Print the reports of the reliability tests and the key-leak scan totals."""
+    for title, lines in REPORT:
+        terminalreporter.write_sep("-", title)
+        for line in lines:
+            terminalreporter.write_line(line)
     if not SUITE_SCAN.searched:
         return
     terminalreporter.write_sep("-", "key-leak scan of the reliability tests")

@@ -33,6 +33,8 @@ class LedgerAudit:
     used: int = 0
     #: Paid orders whose money came back.
     refunds: int = 0
+    #: Orders that got their SMS but were closed by the sandbox (expired), not by their user.
+    lost: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -41,7 +43,8 @@ class LedgerAudit:
             f"balance {self.initial} -> {self.balance}: charged {self.charged}, refunded {self.refunded}",
             f"activations: {sum(self.activations.values())} ordered, ended {_states(self.activations)}",
             f"rents: {sum(self.rents.values())} ordered, ended {_states(self.rents)}",
-            f"paid orders kept (code or message delivered): {self.used}; refunded: {self.refunds}",
+            f"paid orders kept (code or message delivered): {self.used}; refunded: {self.refunds}; "
+            f"paid, delivered, then left to expire: {len(self.lost)}",
             f"problems: {len(self.problems)}",
         ]
 
@@ -105,6 +108,8 @@ def _check_orders(
             report.problems.append(f"{kind} {record['id']} closed without any SMS but not refunded")
         if closed and record["messages"]:
             report.used += 1
+            if record["state"] == "expired":
+                report.lost.append(f"{kind} {record['id']}")
         report.refunds += bool(record["refunded"])
 
 
