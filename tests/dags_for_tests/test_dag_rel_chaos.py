@@ -2,7 +2,7 @@
 
 The flows themselves (hundreds of them, concurrently) are driven by
 ``tests.reliability.chaos.run_chaos``; the run's conf gives the sandbox URL, the seed, the number
-of flows and how many run at once.
+of flows and how many run at once, or an exact list of flows (``plans``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,13 @@ def chaos(params: dict[str, Any], run_id: str) -> dict[str, Any]:
     from tests.reliability.chaos import run_chaos
 
     return run_chaos(
-        params["sandbox_url"], params["seed"], params["flows"], params["concurrency"], DAG_ID, run_id
+        params["sandbox_url"],
+        params["seed"],
+        params["flows"],
+        params["concurrency"],
+        DAG_ID,
+        run_id,
+        plans=params.get("plans"),
     )
 
 
@@ -29,6 +35,6 @@ with DAG(
     schedule=None,
     start_date=datetime(2024, 1, 1),
     catchup=False,
-    params={"sandbox_url": "", "seed": 0, "flows": 0, "concurrency": 1},
+    params={"sandbox_url": "", "seed": 0, "flows": 0, "concurrency": 1, "plans": []},
 ) as dag:
     chaos()

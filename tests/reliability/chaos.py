@@ -606,7 +606,13 @@ async def _first_event(trigger: Any) -> dict[str, Any]:
 
 
 def run_chaos(
-    sandbox_url: str, seed: int, flows: int, concurrency: int, dag_id: str, run_id: str
+    sandbox_url: str,
+    seed: int,
+    flows: int,
+    concurrency: int,
+    dag_id: str,
+    run_id: str,
+    plans: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Run the planned flows concurrently; return the plan's results and the incident counts.
 
@@ -616,9 +622,10 @@ def run_chaos(
     :param concurrency: flows in flight at once (worker slots).
     :param dag_id: the DAG id of the flows' task instances.
     :param run_id: their run id.
+    :param plans: run exactly these flows (``FlowPlan`` fields) instead of a seeded plan.
     """
     run = ChaosRun(SandboxControl(sandbox_url), dag_id, run_id)
-    plans = plan(seed, flows)
+    planned = [FlowPlan(**flow) for flow in plans] if plans else plan(seed, flows)
 
     async def main() -> list[FlowResult]:
         workers = ThreadPoolExecutor(max_workers=concurrency * 2, initializer=_worker_thread)
@@ -629,7 +636,7 @@ def run_chaos(
             async with slots:
                 return await run.flow(flow)
 
-        results = await asyncio.gather(*(one(flow) for flow in plans))
+        results = await asyncio.gather(*(one(flow) for flow in planned))
         await asyncio.gather(*run.deliveries)
         return list(results)
 
