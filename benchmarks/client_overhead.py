@@ -2,7 +2,8 @@
 
 Four loops make the same ``getStatus`` call of a waiting activation, against the same sandbox (a
 child process), in this process, one after another, in rounds with the order rotated so that
-machine noise falls on all of them alike; each figure is the median over the rounds:
+machine noise falls on all of them alike; each figure is the best round (noise from other work on
+the machine only ever slows a loop down, as with ``timeit``):
 
 - raw ``http.client`` on one keep-alive connection, reply read, not parsed (the floor);
 - a bare ``requests.Session`` loop (what a hand-written script does), reply text read;
@@ -15,7 +16,6 @@ The sandbox's request log must count exactly the calls made: no loop retries or 
 
 from __future__ import annotations
 
-import statistics
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -104,24 +104,24 @@ def run(quick: bool = False) -> list[Row]:
                 rates[name].append(_rate(loops[name], count))
         calls = [r for r in sandbox.control().requests() if r["action"] == "getStatus"]
     expected = len(names) * (rounds * count + 1)
-    median = {name: statistics.median(values) for name, values in rates.items()}
-    hook = median[HOOK]
+    best = {name: max(values) for name, values in rates.items()}
+    hook = best[HOOK]
     rows = [
-        Row(BENCH, name, "calls/s", median[name], "calls/s", ratio(median[name], median[RAW]), RAW)
+        Row(BENCH, name, "calls/s", best[name], "calls/s", ratio(best[name], best[RAW]), RAW)
         for name in (RAW, SESSION, HTTPHOOK)
     ]
     rows += [
-        Row(BENCH, HOOK, "calls/s", hook, "calls/s", ratio(hook, median[RAW]), RAW),
+        Row(BENCH, HOOK, "calls/s", hook, "calls/s", ratio(hook, best[RAW]), RAW),
         Row(
             BENCH,
             HOOK,
             "vs session",
             hook,
             "calls/s",
-            ratio(hook, median[SESSION]),
+            ratio(hook, best[SESSION]),
             SESSION,
             ">= 0.9x",
-            ratio(hook, median[SESSION]) >= 0.9,
+            ratio(hook, best[SESSION]) >= 0.9,
         ),
         Row(
             BENCH,
@@ -129,10 +129,10 @@ def run(quick: bool = False) -> list[Row]:
             "vs HttpHook",
             hook,
             "calls/s",
-            ratio(hook, median[HTTPHOOK]),
+            ratio(hook, best[HTTPHOOK]),
             HTTPHOOK,
             ">= 1.0x",
-            ratio(hook, median[HTTPHOOK]) >= 1.0,
+            ratio(hook, best[HTTPHOOK]) >= 1.0,
         ),
         Row(
             BENCH,
