@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import (
     AirflowException,
     AirflowFailException,
+    AirflowNotFoundException,
     BaseHook,
     mask_secret,
 )
@@ -247,7 +248,13 @@ class OnlineSimHook(BaseHook):  # type: ignore[misc]
         return self._new_client()
 
     def _new_client(self, retry: RetryPolicy | None = None) -> OnlineSimClient:
-        conn = self.get_connection(self.onlinesim_conn_id)
+        try:
+            conn = self.get_connection(self.onlinesim_conn_id)
+        except AirflowNotFoundException:  # a missing connection stays missing: no retry
+            raise AirflowFailException(
+                f"Connection {self.onlinesim_conn_id!r} is not defined: expected an 'onlinesim' connection "
+                "(password = API key) in Airflow, an AIRFLOW_CONN_* variable or a secrets backend."
+            ) from None
         settings = client_settings(conn)
         mask_secret(settings["api_key"])
         try:
