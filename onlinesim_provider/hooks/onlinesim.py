@@ -2,15 +2,20 @@
 
 The hook turns an ``onlinesim`` connection into an :class:`OnlineSimClient` (lazily: building
 the hook does no I/O, because DAG parsing builds it) and exposes the client's twelve methods.
-:func:`get_async_client` does the same for triggers without blocking the event loop, and
-:func:`airflow_error` is the one place an API error becomes an Airflow exception.
+:func:`get_async_client` does the same for triggers without blocking the event loop (one
+connection lookup per event loop and connection id every :data:`SETTINGS_TTL` seconds, however
+many triggers start together), and :func:`airflow_error` is the one place an API error becomes an
+Airflow exception.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
-from functools import cached_property
+import time
+import weakref
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
@@ -56,7 +61,14 @@ if TYPE_CHECKING:
         SetStatusReply,
     )
 
-__all__ = ["OnlineSimHook", "airflow_error", "airflow_errors", "client_settings", "get_async_client"]
+__all__ = [
+    "SETTINGS_TTL",
+    "OnlineSimHook",
+    "airflow_error",
+    "airflow_errors",
+    "client_settings",
+    "get_async_client",
+]
 
 _AUTH_STYLES = ("header", "query")
 #: The connection test answers at once: one attempt, no backoff.
@@ -184,25 +196,102 @@ def airflow_errors(doing: str) -> Iterator[None]:
         raise airflow_error(error, doing) from error
 
 
+#: Seconds the triggers of one event loop reuse a connection's settings before looking the
+#: connection up again: a changed connection is picked up within this time.
+SETTINGS_TTL = 60.0
+
+
+class _CachedSettings:
+    """One connection's client settings (API key included), kept in memory for one event loop.
+
+    Never logged or serialized: its repr names only the connection id and it refuses pickling.
+    While ``lookup`` runs, every caller awaits that one lookup; once it is done, ``settings``
+    holds its result and the entry no longer refers to the loop.
+    """
+
+    __slots__ = ("conn_id", "created", "lookup", "settings")
+
+    def __init__(self, conn_id: str, created: float, lookup: asyncio.Task[dict[str, Any]]) -> None:
+        self.conn_id = conn_id
+        self.created = created
+        self.lookup: asyncio.Task[dict[str, Any]] | None = lookup
+        self.settings: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.conn_id!r}>"
+
+    def __reduce__(self) -> Any:
+        raise TypeError(f"{type(self).__name__} holds an API key: it is never serialized")
+
+    def usable(self, now: float, ttl: float) -> bool:
+        """Return whether callers may share this entry: its lookup still runs, or it is recent.
+
+        :param now: the current time on the caller's clock.
+        :param ttl: seconds a finished lookup stays usable.
+        """
+        return self.lookup is not None or now - self.created < ttl
+
+
+_settings_cache: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _CachedSettings]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 async def get_async_client(
-    conn_id: str, http_client: httpx.AsyncClient | None = None
+    conn_id: str,
+    http_client: httpx.AsyncClient | None = None,
+    *,
+    ttl: float = SETTINGS_TTL,
+    clock: Callable[[], float] = time.monotonic,
 ) -> AsyncOnlineSimClient:
     """Build an async client from a connection without blocking the event loop.
 
     Uses Airflow's async connection API where the running Airflow has one, and a worker thread
-    otherwise; the settings are the same as the hook's (:func:`client_settings`).
+    otherwise; the settings are the same as the hook's (:func:`client_settings`). All calls for
+    one connection id on one event loop share one lookup for ``ttl`` seconds, including calls
+    that arrive while it is still running; a failed lookup is not kept.
 
     :param conn_id: the ``onlinesim`` connection id.
     :param http_client: a shared ``httpx.AsyncClient`` (one pool per event loop), if any.
+    :param ttl: seconds a lookup's settings are reused (0: look up on every call that does not
+        find one running).
+    :param clock: the monotonic clock the ``ttl`` is measured on.
     """
-    from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
-
     from onlinesim_provider.api.aio import AsyncOnlineSimClient
+
+    settings = await _shared_settings(conn_id, ttl, clock)
+    return AsyncOnlineSimClient(**settings, http_client=http_client)
+
+
+async def _shared_settings(conn_id: str, ttl: float, clock: Callable[[], float]) -> dict[str, Any]:
+    entries = _settings_cache.setdefault(asyncio.get_running_loop(), {})
+    entry = entries.get(conn_id)
+    if entry is None or not entry.usable(clock(), ttl):
+        lookup = asyncio.ensure_future(_look_up_settings(conn_id))
+        entry = entries[conn_id] = _CachedSettings(conn_id, clock(), lookup)
+        lookup.add_done_callback(partial(_settle, entries, entry))
+    if entry.lookup is None:
+        return entry.settings
+    # Shielded: a caller cancelled while waiting does not cancel the lookup the others await.
+    return await asyncio.shield(entry.lookup)
+
+
+def _settle(entries: dict[str, _CachedSettings], entry: _CachedSettings, lookup: asyncio.Task[Any]) -> None:
+    if lookup.cancelled() or lookup.exception() is not None:
+        if entries.get(entry.conn_id) is entry:
+            del entries[entry.conn_id]
+        return
+    entry.settings = lookup.result()
+    entry.lookup = None
+
+
+async def _look_up_settings(conn_id: str) -> dict[str, Any]:
+    from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
 
     conn = await get_async_connection(conn_id)
     settings = client_settings(conn, extra=await get_async_extra_dejson(conn))
     await _amask_secret(settings["api_key"])
-    return AsyncOnlineSimClient(**settings, http_client=http_client)
+    return settings
 
 
 async def _amask_secret(secret: str) -> None:

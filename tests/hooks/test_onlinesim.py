@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import pickle
 import socket
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -12,6 +14,7 @@ import pytest
 from airflow.providers.common.compat.sdk import (
     AirflowException,
     AirflowFailException,
+    AirflowNotFoundException,
     Connection,
     redact,
 )
@@ -28,6 +31,7 @@ from onlinesim_provider.api.errors import (
 )
 from onlinesim_provider.api.models import ActivationState, SetStatusReply
 from onlinesim_provider.api.protocol import DEFAULT_BASE_URL
+from onlinesim_provider.hooks import onlinesim as hook_module
 from onlinesim_provider.hooks.onlinesim import (
     OnlineSimHook,
     airflow_error,
@@ -377,6 +381,85 @@ def test_get_async_client_reads_the_same_settings(
     assert (client.base_url, client.auth, int(client.cancel_status)) == (onlinesim_sandbox.url, "query", 8)
     assert onlinesim_sandbox.api_key not in repr(client)
     assert [r["auth"] for r in onlinesim_sandbox.requests()] == ["query"]
+
+
+class _Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _lookups(caplog: pytest.LogCaptureFixture) -> int:
+    """Count Airflow's connection lookups (its compat layer logs one line per lookup)."""
+    return sum(r.getMessage().startswith("Get connection using") for r in caplog.records)
+
+
+def test_concurrent_async_clients_of_one_connection_share_one_lookup(
+    onlinesim_conn: SandboxControl, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="airflow.providers.common.compat.connection")
+
+    async def start_many() -> list[Any]:
+        return await asyncio.gather(*(get_async_client("onlinesim_default") for _ in range(200)))
+
+    clients = asyncio.run(start_many())
+    assert _lookups(caplog) == 1
+    assert {c.base_url for c in clients} == {onlinesim_conn.url}
+    assert onlinesim_conn.api_key not in caplog.text
+
+
+def test_async_client_settings_are_reused_until_the_ttl_passes(
+    onlinesim_sandbox: SandboxControl, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="airflow.providers.common.compat.connection")
+    clock = _Clock()
+
+    async def balance() -> Decimal:
+        async with await get_async_client("onlinesim_default", ttl=60, clock=clock) as client:
+            return (await client.get_balance()).amount
+
+    async def scenario() -> None:
+        _use_conn(monkeypatch, onlinesim_sandbox.url, onlinesim_sandbox.api_key)
+        assert await balance() == Decimal("1000.00")
+        _use_conn(monkeypatch, onlinesim_sandbox.url, "a-rotated-key")  # the connection changes
+        clock.now += 59.9
+        assert await balance() == Decimal("1000.00")  # still the looked-up key
+        assert _lookups(caplog) == 1
+        clock.now += 0.2
+        with pytest.raises(BadKeyError):  # the changed connection, picked up after the TTL
+            await balance()
+        assert _lookups(caplog) == 2
+
+    asyncio.run(scenario())
+    assert [r["action"] for r in onlinesim_sandbox.requests()] == ["getBalance"] * 3
+
+
+def test_a_failed_async_lookup_is_not_kept(
+    onlinesim_sandbox: SandboxControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def scenario() -> str:
+        monkeypatch.delenv(CONN_ENV, raising=False)
+        with pytest.raises(AirflowNotFoundException):
+            await get_async_client("onlinesim_default")
+        _use_conn(monkeypatch, onlinesim_sandbox.url, onlinesim_sandbox.api_key)
+        return (await get_async_client("onlinesim_default")).base_url
+
+    assert asyncio.run(scenario()) == onlinesim_sandbox.url
+
+
+def test_cached_async_settings_never_show_or_serialize_the_key(onlinesim_conn: SandboxControl) -> None:
+    async def cached() -> Any:
+        await get_async_client("onlinesim_default")
+        return hook_module._settings_cache[asyncio.get_running_loop()]
+
+    entries = asyncio.run(cached())
+    assert onlinesim_conn.api_key not in repr(entries)
+    with pytest.raises(TypeError, match="never serialized"):
+        pickle.dumps(entries)
 
 
 # --- API error -> Airflow exception -------------------------------------------------------------
