@@ -12,7 +12,7 @@ import weakref
 
 import httpx
 
-__all__ = ["aclose_shared_http_client", "shared_http_client"]
+__all__ = ["aclose_shared_http_client", "shared_http_client", "shared_pool_load"]
 
 #: Sockets per loop: plenty for polling, bounded so a burst cannot open thousands. All of them
 #: stay open between polls (fewer kept alive than opened would close and reopen sockets on
@@ -35,15 +35,23 @@ class _BoundedTransport(httpx.AsyncBaseTransport):
     def __init__(self) -> None:
         self._inner = httpx.AsyncHTTPTransport(limits=_LIMITS, trust_env=False)
         self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
+        #: Requests past the semaphore now, and the most there ever were at once.
+        self.in_flight = 0
+        self.peak_in_flight = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` once a slot is free; return the reply with its body read."""
         async with self._slots:
-            response = await self._inner.handle_async_request(request)
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
             try:
-                body = b"".join([chunk async for chunk in response.aiter_raw()])
+                response = await self._inner.handle_async_request(request)
+                try:
+                    body = b"".join([chunk async for chunk in response.aiter_raw()])
+                finally:
+                    await response.aclose()
             finally:
-                await response.aclose()
+                self.in_flight -= 1
         return httpx.Response(
             response.status_code, headers=response.headers, content=body, extensions=response.extensions
         )
@@ -54,6 +62,9 @@ class _BoundedTransport(httpx.AsyncBaseTransport):
 
 
 _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
+_transports: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _BoundedTransport] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def shared_http_client() -> httpx.AsyncClient:
@@ -65,13 +76,25 @@ def shared_http_client() -> httpx.AsyncClient:
     loop = asyncio.get_running_loop()
     pool = _pools.get(loop)
     if pool is None or pool.is_closed:
-        pool = httpx.AsyncClient(transport=_BoundedTransport(), trust_env=False)
-        _pools[loop] = pool
+        transport = _transports[loop] = _BoundedTransport()
+        pool = _pools[loop] = httpx.AsyncClient(transport=transport, trust_env=False)
     return pool
+
+
+def shared_pool_load() -> tuple[int, int]:
+    """Return the running loop's pool load: requests in flight now, and the most at once so far.
+
+    Both stay at or below :data:`MAX_CONNECTIONS`; the rest of a burst waits in the queue.
+    ``(0, 0)`` when the loop has no pool yet.
+    """
+    transport = _transports.get(asyncio.get_running_loop())
+    return (0, 0) if transport is None else (transport.in_flight, transport.peak_in_flight)
 
 
 async def aclose_shared_http_client() -> None:
     """Close the running loop's shared pool, if any (the next trigger opens a fresh one)."""
-    pool = _pools.pop(asyncio.get_running_loop(), None)
+    loop = asyncio.get_running_loop()
+    _transports.pop(loop, None)
+    pool = _pools.pop(loop, None)
     if pool is not None:
         await pool.aclose()

@@ -435,3 +435,42 @@ def test_many_triggers_wait_concurrently_in_one_loop(onlinesim_conn):
     results, elapsed = asyncio.run(main())
     assert [[e.payload["result"]["code"] for e in events] for events in results] == [[str(i)] for i in ids]
     assert elapsed < 5.0, f"10 delayed polls took {elapsed:.1f} s: the event loop was blocked"
+
+
+def test_a_burst_of_polls_waits_in_the_pool_queue_never_more_than_the_bound_in_flight(
+    onlinesim_conn, activation
+):
+    """Two and a half pools' worth of slow polls at once: at most MAX_CONNECTIONS reach the server."""
+    polls, delay = pool.MAX_CONNECTIONS * 5 // 2, 0.4
+    onlinesim_conn.deliver_sms(activation.id, code="909090")
+    triggers = [
+        OnlineSimSmsTrigger(activation_id=activation.id, deadline=in_seconds(60), poll_interval=0.1)
+        for _ in range(polls)
+    ]
+    seen_in_flight = []
+
+    async def watch():
+        while True:
+            seen_in_flight.append(pool.shared_pool_load()[0])
+            await asyncio.sleep(0.01)
+
+    async def main():
+        await collect(OnlineSimSmsTrigger(activation_id=activation.id, deadline=in_seconds(5)))  # warm up
+        onlinesim_conn.inject_fault("delay", action="getStatus", count=polls, delay=delay)
+        watcher = asyncio.create_task(watch())
+        try:
+            results = await asyncio.gather(*(collect(t) for t in triggers))
+        finally:
+            watcher.cancel()
+        return results, pool.shared_pool_load()
+
+    results, (in_flight_after, peak) = asyncio.run(main())
+    assert [[e.payload["result"]["code"] for e in events] for events in results] == [["909090"]] * polls
+    assert (in_flight_after, peak) == (0, pool.MAX_CONNECTIONS)
+    assert max(seen_in_flight) <= pool.MAX_CONNECTIONS
+    # At the server: a slot holds each request for `delay`, so no window shorter than that sees
+    # more arrivals than there are slots.
+    arrivals = sorted(r["time"] for r in onlinesim_conn.requests() if r["fault"] == "delay")
+    assert len(arrivals) == polls
+    busiest = max(sum(t <= u < t + delay * 0.75 for u in arrivals) for t in arrivals)
+    assert pool.MAX_CONNECTIONS * 3 // 4 <= busiest <= pool.MAX_CONNECTIONS
