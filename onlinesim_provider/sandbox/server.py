@@ -172,7 +172,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self.close_connection:
             lines.append("Connection: close")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        self.wfile.write(head + body)
+        try:
+            self.wfile.write(head + body)
+        except OSError:  # the client hung up first (it timed out waiting): nobody to answer
+            self.close_connection = True
 
     def _reset(self) -> None:
         self.close_connection = True
