@@ -17,6 +17,7 @@ import random
 import re
 import socket
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -314,3 +315,25 @@ def test_random_bytes_never_crash_the_server(onlinesim_sandbox: SandboxControl, 
     reply = _raw(onlinesim_sandbox, payload + b"\r\n\r\n")
     assert reply == b"" or reply.startswith(b"HTTP/1.1 "), reply[:80]
     assert onlinesim_sandbox.now() > 0
+
+
+def test_a_client_that_leaves_before_the_reply_does_not_break_the_server(
+    onlinesim_sandbox: SandboxControl, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client that times out and hangs up while a slow reply is prepared: no error, still serving."""
+    onlinesim_sandbox.inject_fault("delay", action="getBalance", delay=0.3, count=3)
+    parts = urlsplit(onlinesim_sandbox.url)
+    for _ in range(3):
+        with socket.create_connection((parts.hostname, parts.port), timeout=5) as sock:
+            sock.sendall(
+                b"GET /stubs/handler_api.php?action=getBalance HTTP/1.1\r\nHost: x\r\n"
+                + f"Authorization: Bearer {onlinesim_sandbox.api_key}\r\n\r\n".encode()
+            )
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        # closed with RST before the reply: the sandbox writes into a dead socket
+    time.sleep(0.6)
+    with OnlineSimClient(onlinesim_sandbox.api_key, base_url=onlinesim_sandbox.url) as client:
+        assert str(client.get_balance().amount) == "1000.00"
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err
+    assert _unhandled(caplog) == []
