@@ -48,7 +48,11 @@ test-deployment: install  ## the provider in a real deployment: PostgreSQL, sche
 	bash deploy/install-system-packages.sh
 	$(VENV)/bin/python -m pytest tests/deployment -m deployment --durations=5
 
-test: lint typecheck unit test-airflow2 test-deployment  ## everything CI checks
+test:  ## everything CI checks (the two Airflow versions' suites run side by side)
+	$(MAKE) --no-print-directory -j2 --output-sync=target install install-airflow2
+	$(MAKE) --no-print-directory lint typecheck
+	$(MAKE) --no-print-directory -j2 --output-sync=target unit test-airflow2
+	$(MAKE) --no-print-directory test-deployment
 
 demo: install  ## the main job on the sandbox
 	$(VENV)/bin/python scripts/demo.py
