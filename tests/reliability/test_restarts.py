@@ -142,11 +142,10 @@ CRASHES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def crashed(airflow_db: Any, onlinesim_sandbox_server: Any) -> dict[str, Any]:
-    control: SandboxControl = onlinesim_sandbox_server.control
+def _run_flows(control: SandboxControl, crashes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Run the given flows inside a real Airflow task; return their results and the sandbox's view."""
     control.reset()
-    plans = [{"number": n, "service": "tg", "country": "7", **crash} for n, crash in enumerate(CRASHES)]
+    plans = [{"number": n, "service": "tg", "country": "7", **crash} for n, crash in enumerate(crashes)]
     old = os.environ.get(CONN_ENV)
     os.environ[CONN_ENV] = connection_uri_json(control.url, control.api_key)
     try:
@@ -160,6 +159,11 @@ def crashed(airflow_db: Any, onlinesim_sandbox_server: Any) -> dict[str, Any]:
         else:
             os.environ[CONN_ENV] = old
     return {"results": outcome["results"], "calls": _calls(control), "summary": control.summary()}
+
+
+@pytest.fixture(scope="module")
+def crashed(airflow_db: Any, onlinesim_sandbox_server: Any) -> dict[str, Any]:
+    return _run_flows(onlinesim_sandbox_server.control, CRASHES)
 
 
 def test_a_task_retried_after_a_crash_orders_nothing_twice(crashed: dict[str, Any]) -> None:
@@ -183,3 +187,24 @@ def test_a_task_retried_after_a_crash_still_gets_its_code(crashed: dict[str, Any
     assert all(r["deadline_kept"] for r in results if r["fate"] == "crash" and r["mode"] == "deferrable")
     summary = crashed["summary"]
     assert (summary["refunded"], summary["open_activations"], summary["completed"]) == ("0.00", 0, 4)
+
+
+def test_known_limit_a_result_lost_after_execute_costs_a_second_order_that_is_refunded(
+    airflow_db: Any, onlinesim_sandbox_server: Any
+) -> None:
+    """The ordering task forgets its order once execute() returns; if the worker dies before Airflow
+    stores the result, the retry orders again. The first order was never handed to anyone, so it
+    gets no SMS, and the sandbox refunds it when it expires: one paid order in the end.
+    """
+    control: SandboxControl = onlinesim_sandbox_server.control
+    lost = [
+        {"kind": kind, "mode": "poke", "fate": "xcom_lost", "sms_after": 0.3, "incident_after": 0.0}
+        for kind in ("activation", "rent")
+    ]
+    run = _run_flows(control, lost)
+    assert [(r["outcome"], len(set(r["order_ids"]))) for r in run["results"]] == [("completed", 2)] * 2
+    assert (run["summary"]["orders"], run["summary"]["rent_orders"]) == (2, 2)
+    control.advance(21 * 60)
+    summary = control.summary()
+    assert (summary["open_activations"], summary["open_rents"]) == (0, 0)
+    assert summary["refunded"] == "70.00"  # the forgotten activation (10.00) and rent (60.00)
