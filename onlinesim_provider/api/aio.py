@@ -63,7 +63,7 @@ class AsyncOnlineSimClient(ClientBase):
     """Call the OnlineSIM Alternative API from asyncio, without blocking the event loop.
 
     :param api_key: the OnlineSIM API key.
-    :param base_url: the server, ``http://api-conserver.onlinesim.io`` by default.
+    :param base_url: the server, ``https://api-conserver.onlinesim.io`` by default.
     :param auth: ``"header"`` (Bearer, the default) or ``"query"`` (``api_key`` parameter);
         sent with each request, never set on a shared ``http_client``.
     :param timeout: seconds, or ``(connect, read)`` seconds, per request.

@@ -78,7 +78,7 @@ class OnlineSimClient(ClientBase):
     :class:`~onlinesim_provider.api.errors.OnlineSimError`, and none of it shows the key.
 
     :param api_key: the OnlineSIM API key.
-    :param base_url: the server, ``http://api-conserver.onlinesim.io`` by default.
+    :param base_url: the server, ``https://api-conserver.onlinesim.io`` by default.
     :param auth: ``"header"`` (Bearer, the default) or ``"query"`` (``api_key`` parameter).
     :param timeout: seconds, or ``(connect, read)`` seconds, per request.
     :param proxies: proxy URL per scheme, as ``requests`` takes them.

@@ -85,7 +85,7 @@ __all__ = [
     "status_error",
 ]
 
-DEFAULT_BASE_URL = "http://api-conserver.onlinesim.io"
+DEFAULT_BASE_URL = "https://api-conserver.onlinesim.io"
 HANDLER_PATH = "/stubs/handler_api.php"
 #: Longest rent period accepted, in hours (one year).
 MAX_RENT_HOURS = 24 * 365

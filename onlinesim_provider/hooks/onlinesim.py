@@ -307,7 +307,7 @@ class OnlineSimHook(BaseHook):  # type: ignore[misc]
     """Interact with OnlineSIM's Alternative API through an ``onlinesim`` connection.
 
     The connection's password is the API key, its host the base URL (default
-    ``http://api-conserver.onlinesim.io``); extras ``auth``, ``timeout``, ``cancel_status`` and
+    ``https://api-conserver.onlinesim.io``); extras ``auth``, ``timeout``, ``cancel_status`` and
     ``proxies`` tune the client. The client is built on first use.
 
     .. code-block:: python

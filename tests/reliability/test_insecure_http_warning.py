@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 CLIENTS = {"sync": OnlineSimClient, "async": AsyncOnlineSimClient}
 
 INSECURE = {
-    "default-onlinesim": "http://api-conserver.onlinesim.io",
+    "plain-http-onlinesim": "http://api-conserver.onlinesim.io",
     "private-address": "http://10.0.0.5:8080",
     "any-address": "http://0.0.0.0:8765",
     "remote-with-prefix": "http://sms.example.com/api",
