@@ -2,20 +2,24 @@
 
 Airflow clears a task instance's XComs when it starts again, so the record of an order made by an
 earlier try lives in an Airflow Variable named after the task instance. It is written right after
-the order (before anything else can fail) and removed once the task has handed the order on, so
-a retry finds it only when the earlier try failed with a paid order in hand.
+the order (before anything else can fail) and removed only once Airflow has recorded the task's
+success (an ``on_success_callback``), so a retry finds it whenever an earlier try paid but did not
+finish: also when ``execute()`` returned and the worker died before the result was stored.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import Variable
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from airflow.providers.common.compat.sdk import Context
 
-__all__ = ["PendingOrder"]
+__all__ = ["PendingOrder", "forget_on_success"]
 
 
 class PendingOrder:
@@ -56,3 +60,17 @@ class PendingOrder:
     def clear(self) -> None:
         """Forget the order: it was handed on, reattached or cancelled."""
         Variable.delete(self.key)
+
+
+def _forget(kind: str, context: Context) -> None:
+    PendingOrder.of_task(kind, context).clear()
+
+
+def forget_on_success(callbacks: Any, kind: str) -> list[Callable[[Context], None]]:
+    """Return ``callbacks`` (None, one callable or a list) plus one that forgets the task's order.
+
+    :param callbacks: the operator's ``on_success_callback`` as the DAG author gave it.
+    :param kind: ``activation`` or ``rent``.
+    """
+    existing = [] if callbacks is None else list(callbacks) if isinstance(callbacks, list) else [callbacks]
+    return [*existing, partial(_forget, kind)]

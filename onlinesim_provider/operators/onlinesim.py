@@ -24,7 +24,7 @@ from onlinesim_provider.api.errors import (
 from onlinesim_provider.api.models import ACTIVATION_LIFETIME, RENT_FIRST_SMS_WINDOW, ActivationState
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook, airflow_error, airflow_errors
 from onlinesim_provider.operators import _inputs
-from onlinesim_provider.operators._orders import PendingOrder
+from onlinesim_provider.operators._orders import PendingOrder, forget_on_success
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -108,6 +108,7 @@ class OnlineSimGetNumberOperator(_OnlineSimOperator):
         self.service = service
         self.country = country
         self.operator = operator
+        self.on_success_callback = forget_on_success(self.on_success_callback, "activation")  # type: ignore[has-type]
         _check_literals(
             (service, _inputs.service), (country, _inputs.country_list), (operator, _inputs.operator)
         )
@@ -117,9 +118,7 @@ class OnlineSimGetNumberOperator(_OnlineSimOperator):
         service, countries = _inputs.service(self.service), _inputs.country_list(self.country)
         operator = _inputs.operator(self.operator)
         pending = PendingOrder.of_task("activation", context)
-        order = self._reattach(pending, service) or self._order(pending, service, countries, operator)
-        pending.clear()
-        return order
+        return self._reattach(pending, service) or self._order(pending, service, countries, operator)
 
     def _reattach(self, pending: PendingOrder, service: str) -> dict[str, Any] | None:
         order = pending.load()
@@ -274,15 +273,14 @@ class OnlineSimGetRentNumberOperator(_OnlineSimOperator):
         super().__init__(**kwargs)
         self.country = country
         self.hours = hours
+        self.on_success_callback = forget_on_success(self.on_success_callback, "rent")  # type: ignore[has-type]
         _check_literals((country, _inputs.rent_country), (hours, _inputs.hours))
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Reuse the rent an earlier try made, or rent a number in the country."""
         country, hours = _inputs.rent_country(self.country), _inputs.hours(self.hours)
         pending = PendingOrder.of_task("rent", context)
-        rent = self._reattach(pending) or self._rent(pending, country, hours)
-        pending.clear()
-        return rent
+        return self._reattach(pending) or self._rent(pending, country, hours)
 
     def _open_rents(self) -> dict[int, Rent]:
         with airflow_errors("Listing the account's open rents"):

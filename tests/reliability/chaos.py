@@ -262,8 +262,11 @@ class ChaosRun:
                 if try_number == 1 and first_try is not None:
                     return await first_try(operator, context)
                 if main_thread:
-                    return operator.execute(context)
-                return await asyncio.to_thread(operator.execute, context)
+                    value = operator.execute(context)
+                else:
+                    value = await asyncio.to_thread(operator.execute, context)
+                _succeeded(operator, context)
+                return value
             except Incident:
                 self.incidents[f"{name} crashed"] += 1
             except (AirflowFailException, AirflowSensorTimeout):
@@ -404,7 +407,7 @@ class ChaosRun:
     ) -> dict[str, Any]:
         result.stage = "order"
         staged = None
-        if flow.fate == "xcom_lost":  # not in FATES: the known limit, staged on purpose only
+        if flow.fate == "xcom_lost":  # not in FATES: staged on purpose only
 
             async def staged(operator: Any, context: dict[str, Any]) -> Any:
                 result.order_ids.append(operator.execute(context)[key])  # the try finished...
@@ -545,6 +548,13 @@ class ChaosRun:
                 ),
             )
         result.stage = "complete"
+
+
+def _succeeded(operator: Any, context: dict[str, Any]) -> None:
+    """Run the task's success callbacks, as Airflow does once it has stored the result."""
+    callbacks = getattr(operator, "on_success_callback", None) or []
+    for callback in callbacks if isinstance(callbacks, list) else [callbacks]:
+        callback(context)
 
 
 def _paid_and_recorded(flow: FlowPlan, operator: Any, context: dict[str, Any]) -> dict[str, Any]:

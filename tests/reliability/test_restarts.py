@@ -189,12 +189,12 @@ def test_a_task_retried_after_a_crash_still_gets_its_code(crashed: dict[str, Any
     assert (summary["refunded"], summary["open_activations"], summary["completed"]) == ("0.00", 0, 4)
 
 
-def test_known_limit_a_result_lost_after_execute_costs_a_second_order_that_is_refunded(
+def test_a_result_lost_after_execute_is_reused_by_the_retry(
     airflow_db: Any, onlinesim_sandbox_server: Any
 ) -> None:
-    """The ordering task forgets its order once execute() returns; if the worker dies before Airflow
-    stores the result, the retry orders again. The first order was never handed to anyone, so it
-    gets no SMS, and the sandbox refunds it when it expires: one paid order in the end.
+    """The ordering task forgets its order only in its success callback; if the worker dies after
+    execute() returned but before Airflow stored the result, the retry finds the order on record
+    and reuses it: one paid order, nothing to refund.
     """
     control: SandboxControl = onlinesim_sandbox_server.control
     lost = [
@@ -202,9 +202,10 @@ def test_known_limit_a_result_lost_after_execute_costs_a_second_order_that_is_re
         for kind in ("activation", "rent")
     ]
     run = _run_flows(control, lost)
-    assert [(r["outcome"], len(set(r["order_ids"]))) for r in run["results"]] == [("completed", 2)] * 2
-    assert (run["summary"]["orders"], run["summary"]["rent_orders"]) == (2, 2)
+    assert [(r["outcome"], len(set(r["order_ids"]))) for r in run["results"]] == [("completed", 1)] * 2
+    assert (run["summary"]["orders"], run["summary"]["rent_orders"]) == (1, 1)
+    assert run["calls"].count("getNumber") == run["calls"].count("getRentNumber") == 1
     control.advance(21 * 60)
     summary = control.summary()
     assert (summary["open_activations"], summary["open_rents"]) == (0, 0)
-    assert summary["refunded"] == "70.00"  # the forgotten activation (10.00) and rent (60.00)
+    assert summary["refunded"] == "0.00"
