@@ -44,6 +44,8 @@ __all__ = [
     "RentClosedError",
     "UnknownApiError",
     "TOKEN_ERRORS",
+    "ACTIVATION_MAYBE_CLOSED",
+    "RENT_ALREADY_CLOSED",
     "error_for_token",
 ]
 
@@ -324,6 +326,15 @@ TOKEN_ERRORS: dict[str, type[OnlineSimError]] = {
     )
     if cls.default_token is not None
 }
+
+#: What closing an activation answers when it may already be closed; ``getStatus`` tells for sure.
+ACTIVATION_MAYBE_CLOSED: tuple[type[OnlineSimError], ...] = (BadStatusError, NoActivationError)
+#: What closing (or reading) a rent answers when it is already finished or cancelled.
+RENT_ALREADY_CLOSED: tuple[type[OnlineSimError], ...] = (
+    AlreadyFinishError,
+    AlreadyCancelError,
+    RentClosedError,
+)
 
 
 def error_for_token(token: str, *, status_code: int | None = None, body: str = "") -> OnlineSimError:

@@ -28,11 +28,11 @@ from airflow.providers.common.compat.sdk import (
 
 from onlinesim_provider.api.client import OnlineSimClient
 from onlinesim_provider.api.errors import (
+    ACTIVATION_MAYBE_CLOSED,
+    RENT_ALREADY_CLOSED,
     BadKeyError,
-    BadStatusError,
     InvalidInputError,
     NetworkError,
-    NoActivationError,
     OnlineSimError,
     OutcomeUnknownError,
 )
@@ -488,12 +488,19 @@ class OnlineSimHook(BaseHook):  # type: ignore[misc]
         """
         return self.cancel_activation(activation_id, allow_closed=True)
 
-    def close_rent(self, rent_id: int) -> None:
-        """Close a rent (status 2).
+    def close_rent(self, rent_id: int, *, allow_closed: bool = False) -> bool:
+        """Close a rent (status 2); return whether this call closed it.
 
         :param rent_id: the rent id.
+        :param allow_closed: return ``False`` instead of raising when it is already closed.
         """
-        self.client.close_rent(rent_id)
+        try:
+            self.client.close_rent(rent_id)
+        except RENT_ALREADY_CLOSED:
+            if not allow_closed:
+                raise
+            return False
+        return True
 
     def is_activation_closed(self, activation_id: int) -> bool:
         """Return whether ``getStatus`` reports the activation as closed (``STATUS_CANCEL``).
@@ -507,7 +514,7 @@ class OnlineSimHook(BaseHook):  # type: ignore[misc]
     ) -> SetStatusReply | None:
         try:
             return close(activation_id)
-        except (BadStatusError, NoActivationError):
+        except ACTIVATION_MAYBE_CLOSED:
             if allow_closed and self.is_activation_closed(activation_id):
                 return None
             raise

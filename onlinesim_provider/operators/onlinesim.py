@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
 
 from onlinesim_provider.api.errors import (
-    AlreadyCancelError,
-    AlreadyFinishError,
+    RENT_ALREADY_CLOSED,
     NoNumbersError,
     OnlineSimError,
     OutcomeUnknownError,
@@ -365,7 +364,7 @@ class OnlineSimSetRentStatusOperator(_OnlineSimOperator):
         with airflow_errors(f"Setting rent {rent_id} to {status!r}"):
             try:
                 self.hook.set_rent_status(rent_id, RENT_STATUSES[status])
-            except (AlreadyFinishError, AlreadyCancelError):
+            except RENT_ALREADY_CLOSED:
                 if not self.allow_closed:
                     raise
                 self.log.info("Rent %s was already closed", rent_id)

@@ -22,10 +22,7 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from onlinesim_provider.api.errors import (
-    AlreadyCancelError,
-    AlreadyFinishError,
     OnlineSimError,
-    RentClosedError,
 )
 from onlinesim_provider.api.models import ACTIVATION_LIFETIME, RENT_FIRST_SMS_WINDOW
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook, airflow_error
@@ -489,9 +486,7 @@ class OnlineSimRentSmsSensor(_OnlineSimWaitSensor):
     def _clean_up(self) -> None:
         if not self.close_on_failure:
             return
-        try:
-            self.hook.close_rent(self._rent_id)
-        except (AlreadyCancelError, AlreadyFinishError, RentClosedError):
-            self.log.info("Rent %s was already closed", self._rent_id)
-        else:
+        if self.hook.close_rent(self._rent_id, allow_closed=True):
             self.log.info("Closed rent %s", self._rent_id)
+        else:
+            self.log.info("Rent %s was already closed", self._rent_id)

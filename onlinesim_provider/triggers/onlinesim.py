@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from onlinesim_provider.api.errors import OnlineSimError, RateLimitedError
+from onlinesim_provider.api.errors import (
+    ACTIVATION_MAYBE_CLOSED,
+    RENT_ALREADY_CLOSED,
+    OnlineSimError,
+    RateLimitedError,
+)
+from onlinesim_provider.api.models import ActivationState
 from onlinesim_provider.api.retry import RetryPolicy
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook, get_async_client
 from onlinesim_provider.sensors.deadline import parse_instant, utcnow
@@ -226,8 +232,10 @@ class OnlineSimSmsTrigger(_OnlineSimPollTrigger):
             return
         try:
             await client.cancel_activation(self.activation_id)
-        except OnlineSimError as error:
-            self.log.info("Activation %s not cancelled (already closed?): %s", self.activation_id, error)
+        except ACTIVATION_MAYBE_CLOSED:
+            if (await client.get_status(self.activation_id)).state is not ActivationState.CANCEL:
+                raise
+            self.log.info("Activation %s was already closed", self.activation_id)
         else:
             self.log.info("Cancelled activation %s so that its price is refunded", self.activation_id)
 
@@ -289,7 +297,7 @@ class OnlineSimRentSmsTrigger(_OnlineSimPollTrigger):
             return
         try:
             await client.close_rent(self.rent_id)
-        except OnlineSimError as error:
-            self.log.info("Rent %s not closed (already closed?): %s", self.rent_id, error)
+        except RENT_ALREADY_CLOSED:
+            self.log.info("Rent %s was already closed", self.rent_id)
         else:
             self.log.info("Closed rent %s", self.rent_id)

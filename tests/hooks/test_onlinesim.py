@@ -20,6 +20,7 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from onlinesim_provider.api.errors import (
+    AlreadyFinishError,
     BadKeyError,
     BadServiceError,
     BadStatusError,
@@ -274,8 +275,11 @@ def test_rent_methods(onlinesim_conn: SandboxControl) -> None:
 def test_close_rent_helper(onlinesim_conn: SandboxControl) -> None:
     hook = OnlineSimHook()
     rent = hook.get_rent_number("7")
-    hook.close_rent(rent.id)
+    assert hook.close_rent(rent.id) is True
     assert onlinesim_conn.summary()["open_rents"] == 0
+    with pytest.raises(AlreadyFinishError):
+        hook.close_rent(rent.id)
+    assert hook.close_rent(rent.id, allow_closed=True) is False
 
 
 @pytest.mark.parametrize("close", ["cancel_activation", "complete_activation"])
