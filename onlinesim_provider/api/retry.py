@@ -6,6 +6,11 @@ attempts and in total time. Paid orders (``getNumber``, ``getRentNumber``) are r
 the request surely never reached the server: a connect failure or HTTP 429. Any other transient
 failure of an order raises :class:`OutcomeUnknownError` instead of sending it again.
 
+The first attempt runs outside tenacity (most calls succeed at once, and building the retry
+machinery for them cost a poll about a tenth of its CPU); its failure is handed to tenacity as
+attempt 1, so which errors are retried, the waits, the log lines and the time budget (counted from
+the first attempt) are the same either way.
+
 A close (``setStatus`` 6/8, ``setRentStatus``) is repeated like a read; when an earlier attempt
 may have reached the server and a later one hears "already closed", the earlier attempt closed
 it, and the call succeeds (see :class:`Closing`).
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
@@ -143,11 +149,13 @@ def _surely_not_sent(error: BaseException | None) -> bool:
     return isinstance(error, RateLimitedError) or (isinstance(error, NetworkError) and not error.sent)
 
 
-def tenacity_kwargs(policy: RetryPolicy, *, action: str) -> dict[str, Any]:
+def tenacity_kwargs(policy: RetryPolicy, *, action: str, started: float | None = None) -> dict[str, Any]:
     """Return the tenacity settings for one call of ``action``: the one policy both clients use.
 
     :param policy: attempts, backoff and time budget.
     :param action: the API action; orders (:data:`ORDER_ACTIONS`) retry only when surely unsent.
+    :param started: ``time.monotonic()`` of the call's first attempt, when it ran before tenacity
+        started; the time budget counts from it.
     """
     order = action in ORDER_ACTIONS
 
@@ -163,7 +171,7 @@ def tenacity_kwargs(policy: RetryPolicy, *, action: str) -> dict[str, Any]:
         return delay
 
     def stop(state: RetryCallState) -> bool:
-        elapsed = state.seconds_since_start or 0.0
+        elapsed = time.monotonic() - started if started is not None else state.seconds_since_start or 0.0
         upcoming = getattr(state, "upcoming_sleep", 0.0)  # the wait is computed before stop since 8.3
         return state.attempt_number >= policy.max_attempts or elapsed + upcoming > policy.max_total
 
@@ -211,8 +219,19 @@ def call_with_retry(
                 raise
             return guard.settle(error)
 
+    started = time.monotonic()
     try:
-        return Retrying(**tenacity_kwargs(policy, action=action))(run)
+        return run()
+    except OnlineSimError as error:
+        replay = [error]
+
+    def again() -> T:  # attempt 1 is the failure above; from attempt 2 on, run again
+        if replay:
+            raise replay.pop()
+        return run()
+
+    try:
+        return Retrying(**tenacity_kwargs(policy, action=action, started=started))(again)
     except OnlineSimError as error:
         _raise_final(error, action)
 
@@ -233,7 +252,7 @@ async def acall_with_retry(
     """
     guard = _CloseGuard(closing, action) if closing is not None else None
 
-    async def run() -> T:  # a coroutine function, so tenacity awaits each attempt
+    async def run() -> T:
         try:
             return await attempt()
         except OnlineSimError as error:
@@ -241,7 +260,18 @@ async def acall_with_retry(
                 raise
             return guard.settle(error)
 
+    started = time.monotonic()
     try:
-        return await AsyncRetrying(**tenacity_kwargs(policy, action=action))(run)
+        return await run()
+    except OnlineSimError as error:
+        replay = [error]
+
+    async def again() -> T:  # a coroutine function, so tenacity awaits each attempt
+        if replay:
+            raise replay.pop()
+        return await run()
+
+    try:
+        return await AsyncRetrying(**tenacity_kwargs(policy, action=action, started=started))(again)
     except OnlineSimError as error:
         _raise_final(error, action)

@@ -361,6 +361,30 @@ def test_retry_after_beyond_the_time_budget_is_not_waited_for(connect, onlinesim
     assert len(calls(onlinesim_sandbox, "getBalance")) == 1
 
 
+def test_the_time_budget_counts_from_the_first_attempt(connect, onlinesim_sandbox):
+    """The first attempt runs before the retry machinery starts; its time still counts."""
+    budget = RetryPolicy(max_attempts=4, initial_backoff=0.2, max_backoff=0.2, max_total=0.5, jitter=0)
+    client = connect(timeout=(2.0, 0.4), retry=budget)
+    onlinesim_sandbox.inject_fault("delay", action="getBalance", delay=0.6)
+    with pytest.raises(errors.NetworkError):
+        client.get_balance()  # 0.4 s timed out + 0.2 s backoff > 0.5 s: no second attempt
+    time.sleep(0.3)  # let the sandbox finish the slow reply before counting
+    assert len(calls(onlinesim_sandbox, "getBalance")) == 1
+
+
+def test_a_first_attempt_that_fails_is_retried_as_attempt_one(connect, onlinesim_sandbox, caplog):
+    client = connect()
+    onlinesim_sandbox.inject_fault("http_status", action="getBalance", status=503, count=2)
+    with caplog.at_level(logging.WARNING, logger="onlinesim_provider.api.retry"):
+        client.get_balance()
+    retries = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert [m.split(" (")[0] for m in retries] == [
+        "OnlineSIM getBalance failed on attempt 1",
+        "OnlineSIM getBalance failed on attempt 2",
+    ]
+    assert [entry["status"] for entry in calls(onlinesim_sandbox, "getBalance")] == [503, 503, 200]
+
+
 # --- paid orders: never sent twice ------------------------------------------------------------------
 
 
