@@ -37,6 +37,8 @@ from onlinesim_provider.api.models import (
     SetStatusReply,
 )
 from onlinesim_provider.api.retry import RetryPolicy
+from onlinesim_provider.api.transport import KeepAliveTransport
+from onlinesim_provider.triggers.pool import shared_http_client
 from tests.reliability.hostile import (
     FUZZ,
     PARSERS,
@@ -147,14 +149,19 @@ def test_sync_client_returns_the_model_or_a_typed_error(hostile: HostileServer, 
 
 
 class _Loop:
-    """One event loop and one connection pool for all examples (as a triggerer shares one)."""
+    """One event loop and one connection pool for all examples (as a triggerer shares one).
 
-    def __init__(self) -> None:
+    :param transport: ``httpx`` (httpx's own transport) or ``keep-alive`` (the triggers' pool).
+    """
+
+    def __init__(self, transport: str) -> None:
         self.loop = asyncio.new_event_loop()
-        self.pool = self.loop.run_until_complete(self._pool())
+        self.pool = self.loop.run_until_complete(self._pool(transport))
 
     @staticmethod
-    async def _pool() -> httpx.AsyncClient:
+    async def _pool(transport: str) -> httpx.AsyncClient:
+        if transport == "keep-alive":
+            return httpx.AsyncClient(transport=KeepAliveTransport(), trust_env=False)
         return httpx.AsyncClient(trust_env=False)
 
     def close(self) -> None:
@@ -162,9 +169,9 @@ class _Loop:
         self.loop.close()
 
 
-@pytest.fixture(scope="module")
-def loop() -> Iterator[_Loop]:
-    loop = _Loop()
+@pytest.fixture(scope="module", params=["httpx", "keep-alive"])
+def loop(request: pytest.FixtureRequest) -> Iterator[_Loop]:
+    loop = _Loop(request.param)
     yield loop
     loop.close()
 
@@ -187,13 +194,19 @@ def test_async_client_returns_the_model_or_a_typed_error(
 
 
 def call(client_kind: str, hostile: HostileServer, method: str, args: tuple[Any, ...]) -> Any:
-    """Call one client method against the hostile server with a fresh sync or async client."""
+    """Call one client method against the hostile server with a fresh sync or async client.
+
+    ``async-shared`` sends through the triggers' shared pool (its keep-alive transport).
+    """
     if client_kind == "sync":
         with OnlineSimClient("hostile-key", base_url=hostile.url, retry=QUICK) as client:
             return getattr(client, method)(*args)
 
     async def acall() -> Any:
-        async with AsyncOnlineSimClient("hostile-key", base_url=hostile.url, retry=QUICK) as client:
+        shared = shared_http_client() if client_kind == "async-shared" else None
+        async with AsyncOnlineSimClient(
+            "hostile-key", base_url=hostile.url, retry=QUICK, http_client=shared
+        ) as client:
             return await getattr(client, method)(*args)
 
     return asyncio.run(acall())
@@ -204,7 +217,7 @@ def _valid_bytes(action: str) -> bytes:
     return (valid if isinstance(valid, str) else json.dumps(valid)).encode()
 
 
-@pytest.mark.parametrize("client_kind", ["sync", "async"])
+@pytest.mark.parametrize("client_kind", ["sync", "async", "async-shared"])
 @pytest.mark.parametrize("action", list(CALLS))
 def test_a_reply_cut_in_transport_is_a_network_error_never_a_value(
     hostile: HostileServer, action: str, client_kind: str
@@ -223,7 +236,7 @@ def test_a_reply_cut_in_transport_is_a_network_error_never_a_value(
         assert hostile.requests == QUICK.max_attempts
 
 
-@pytest.mark.parametrize("client_kind", ["sync", "async"])
+@pytest.mark.parametrize("client_kind", ["sync", "async", "async-shared"])
 def test_the_hostile_server_serves_valid_replies_faithfully(hostile: HostileServer, client_kind: str) -> None:
     """Control: with honest framing and valid bodies, the same server gives the right values."""
     results = {}
