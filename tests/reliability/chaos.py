@@ -223,6 +223,8 @@ class ChaosRun:
         self.run_id = run_id
         self.incidents: Counter[str] = Counter()
         self.deliveries: list[asyncio.Future[None]] = []
+        #: Per flow: set once its staged incident happened (or the flow ended without one).
+        self.incident_over: dict[int, asyncio.Event] = {}
 
     # --- Airflow's part: tries, retries, contexts -------------------------------------------------
 
@@ -234,6 +236,14 @@ class ChaosRun:
         if store is not None:
             context["task_state_store"] = store
         return context
+
+    def _incident(self, flow: FlowPlan, what: str) -> None:
+        """Count an incident of ``flow``; its SMS, held back until now, may come (:meth:`_deliver_later`)."""
+        self.incidents[what] += 1
+        self._incident_over(flow).set()
+
+    def _incident_over(self, flow: FlowPlan) -> asyncio.Event:
+        return self.incident_over.setdefault(flow.number, asyncio.Event())
 
     async def task(
         self,
@@ -268,7 +278,7 @@ class ChaosRun:
                 _succeeded(operator, context)
                 return value
             except Incident:
-                self.incidents[f"{name} crashed"] += 1
+                self._incident(flow, f"{name} crashed")
             except (AirflowFailException, AirflowSensorTimeout):
                 raise
             except AirflowException:
@@ -307,7 +317,7 @@ class ChaosRun:
         done, _ = await asyncio.wait({running}, timeout=flow.incident_after)
         if done:
             return running.result()
-        self.incidents["wait killed"] += 1
+        self._incident(flow, "wait killed")
         await asyncio.to_thread(sensor.on_kill)  # what the task runner does on SIGTERM...
         with contextlib.suppress(Exception):  # ...before the process dies: its thread's end is moot
             await running
@@ -330,11 +340,11 @@ class ChaosRun:
                     first = first or _now()
                     incident = try_number == 1 and time.monotonic() - started >= flow.incident_after
                     if incident and flow.fate == "kill":
-                        self.incidents["wait killed"] += 1
+                        self._incident(flow, "wait killed")
                         await asyncio.to_thread(sensor.on_kill)
                         raise AirflowFailException("killed by the user") from None
                     if incident and flow.fate == "crash":
-                        self.incidents["wait crashed"] += 1
+                        self._incident(flow, "wait crashed")
                         await asyncio.sleep(RETRY_DELAY)
                         break
                     await asyncio.sleep(max(0.0, (reschedule.reschedule_date - _now()).total_seconds()))
@@ -368,11 +378,11 @@ class ChaosRun:
                 with contextlib.suppress(asyncio.CancelledError):
                     await running
                 if flow.fate == "kill":
-                    self.incidents["wait killed"] += 1
+                    self._incident(flow, "wait killed")
                     if AIRFLOW_V_3_3_PLUS:  # the triggerer calls on_kill when a user kills the task
                         await trigger.on_kill()
                     raise AirflowFailException("killed by the user")
-                self.incidents["triggerer restarted"] += 1
+                self._incident(flow, "triggerer restarted")
                 restarted = _rebuild(*trigger.serialize())
                 result.deadline_kept = restarted.deadline == trigger.deadline
                 running = asyncio.ensure_future(_first_event(restarted))
@@ -400,6 +410,8 @@ class ChaosRun:
         except Exception as error:
             result.outcome = "failed"
             result.error = _describe(error)
+        finally:
+            self._incident_over(flow).set()  # an SMS still held back goes out (and is refused)
         return result
 
     async def _order(
@@ -436,11 +448,20 @@ class ChaosRun:
         return order
 
     def _deliver_later(self, flow: FlowPlan, deliver: Callable[[], Any]) -> None:
+        """Send the flow's SMS ``sms_after`` seconds after the order; with a staged incident, after it.
+
+        Timed from the order alone, a wait that starts late on a loaded machine would find its SMS
+        already there and end before its incident could be staged.
+        """
         if flow.fate == "no_sms":
             return
 
         async def later() -> None:
-            await asyncio.sleep(flow.sms_after)
+            if flow.fate in ("kill", "crash"):
+                await self._incident_over(flow).wait()
+                await asyncio.sleep(flow.sms_after - flow.incident_after)
+            else:
+                await asyncio.sleep(flow.sms_after)
             with contextlib.suppress(ValueError):  # the order was closed first (killed, timed out)
                 await asyncio.to_thread(deliver)
 
