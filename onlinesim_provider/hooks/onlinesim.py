@@ -2,20 +2,15 @@
 
 The hook turns an ``onlinesim`` connection into an :class:`OnlineSimClient` (lazily: building
 the hook does no I/O, because DAG parsing builds it) and exposes the client's twelve methods.
-:func:`get_async_client` does the same for triggers without blocking the event loop (one
-connection lookup per event loop and connection id every :data:`SETTINGS_TTL` seconds, however
-many triggers start together), and :func:`airflow_error` is the one place an API error becomes an
-Airflow exception.
+:func:`get_async_client` (from :mod:`onlinesim_provider.hooks.connection`, re-exported here)
+does the same for triggers without blocking the event loop, and :func:`airflow_error` is the one
+place an API error becomes an Airflow exception.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
-import time
-import weakref
-from functools import cached_property, partial
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
@@ -37,16 +32,13 @@ from onlinesim_provider.api.errors import (
     OutcomeUnknownError,
 )
 from onlinesim_provider.api.models import ActivationState
-from onlinesim_provider.api.protocol import DEFAULT_BASE_URL
 from onlinesim_provider.api.retry import RetryPolicy
 from onlinesim_provider.get_provider_info import CONN_FIELDS, CONN_TYPE, HOOK_NAME, UI_FIELD_BEHAVIOUR
+from onlinesim_provider.hooks.connection import SETTINGS_TTL, client_settings, get_async_client
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Callable, Iterator
 
-    import httpx
-
-    from onlinesim_provider.api.aio import AsyncOnlineSimClient
     from onlinesim_provider.api.models import (
         Activation,
         ActivationStatus,
@@ -70,98 +62,8 @@ __all__ = [
     "get_async_client",
 ]
 
-_AUTH_STYLES = ("header", "query")
 #: The connection test answers at once: one attempt, no backoff.
 _TEST_RETRY = RetryPolicy(max_attempts=1)
-_CANCEL_STATUSES = (6, 8)
-
-
-def client_settings(conn: Any, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Return the client keyword arguments described by an ``onlinesim`` connection.
-
-    The one place a connection becomes client settings, for the sync and the async client.
-    It does not mask the key: the callers that read it do.
-
-    :param conn: the Airflow connection (password = API key, host = base URL).
-    :param extra: the connection's extra, when already read (the async path reads it without
-        blocking); ``conn.extra_dejson`` otherwise.
-    :raises AirflowFailException: naming the connection id (never the key) when a setting is
-        missing or malformed.
-    """
-    conn_id = conn.conn_id
-    if not conn.password:
-        raise AirflowFailException(
-            f"Connection {conn_id!r} has no API key: put the OnlineSIM API key in its password field."
-        )
-    extra = conn.extra_dejson if extra is None else extra
-    settings: dict[str, Any] = {"api_key": conn.password, "base_url": _base_url(conn)}
-    if extra.get("auth") not in (None, ""):
-        settings["auth"] = _choice(conn_id, "auth", extra["auth"], _AUTH_STYLES)
-    if extra.get("timeout") not in (None, ""):
-        settings["timeout"] = _timeout(conn_id, extra["timeout"])
-    if extra.get("cancel_status") not in (None, ""):
-        settings["cancel_status"] = _cancel_status(conn_id, extra["cancel_status"])
-    if extra.get("proxies") not in (None, ""):
-        settings["proxies"] = _proxies(conn_id, extra["proxies"])
-    return settings
-
-
-def _bad_setting(conn_id: str, name: str, value: object, expected: str) -> AirflowFailException:
-    return AirflowFailException(f"Connection {conn_id!r}: extra {name!r} is {value!r}; expected {expected}.")
-
-
-def _base_url(conn: Any) -> str:
-    host = (conn.host or "").strip().rstrip("/")
-    if not host:
-        return DEFAULT_BASE_URL
-    url = host if "://" in host else f"http://{host}"
-    if conn.port and url.count(":") == 1:
-        url = f"{url}:{conn.port}"
-    return url
-
-
-def _choice(conn_id: str, name: str, value: object, allowed: tuple[str, ...]) -> str:
-    text = str(value).strip().lower()
-    if text not in allowed:
-        raise _bad_setting(conn_id, name, value, " or ".join(repr(a) for a in allowed))
-    return text
-
-
-def _timeout(conn_id: str, value: object) -> float | tuple[float, float]:
-    expected = "seconds as a positive number, or [connect, read] seconds"
-    try:
-        if isinstance(value, list | tuple) and len(value) == 2:
-            pair = (float(value[0]), float(value[1]))
-            if min(pair) > 0:
-                return pair
-        elif not isinstance(value, bool):
-            seconds = float(value)  # type: ignore[arg-type]
-            if seconds > 0:
-                return seconds
-    except (TypeError, ValueError):
-        pass
-    raise _bad_setting(conn_id, "timeout", value, expected)
-
-
-def _cancel_status(conn_id: str, value: object) -> int:
-    text = str(value).strip()
-    if isinstance(value, bool) or text not in {str(status) for status in _CANCEL_STATUSES}:
-        raise _bad_setting(conn_id, "cancel_status", value, "6 (OnlineSIM) or 8 (SMS-Activate-style servers)")
-    return int(text)
-
-
-def _proxies(conn_id: str, value: object) -> dict[str, str]:
-    parsed = value
-    if isinstance(value, str):
-        text = value.strip()
-        if "://" in text and not text.startswith("{"):
-            return {"http": text, "https": text}
-        with contextlib.suppress(ValueError):
-            parsed = json.loads(text)
-    if isinstance(parsed, dict) and parsed and all(isinstance(v, str) for v in parsed.values()):
-        return {str(k): v for k, v in parsed.items()}
-    expected = 'a proxy URL or a JSON object such as {"https": "http://proxy:3128"}'
-    raise _bad_setting(conn_id, "proxies", value, expected)
 
 
 def airflow_error(error: OnlineSimError, doing: str) -> AirflowException:
@@ -194,113 +96,6 @@ def airflow_errors(doing: str) -> Iterator[None]:
         yield
     except OnlineSimError as error:
         raise airflow_error(error, doing) from error
-
-
-#: Seconds the triggers of one event loop reuse a connection's settings before looking the
-#: connection up again: a changed connection is picked up within this time.
-SETTINGS_TTL = 60.0
-
-
-class _CachedSettings:
-    """One connection's client settings (API key included), kept in memory for one event loop.
-
-    Never logged or serialized: its repr names only the connection id and it refuses pickling.
-    While ``lookup`` runs, every caller awaits that one lookup; once it is done, ``settings``
-    holds its result and the entry no longer refers to the loop.
-    """
-
-    __slots__ = ("conn_id", "created", "lookup", "settings")
-
-    def __init__(self, conn_id: str, created: float, lookup: asyncio.Task[dict[str, Any]]) -> None:
-        self.conn_id = conn_id
-        self.created = created
-        self.lookup: asyncio.Task[dict[str, Any]] | None = lookup
-        self.settings: dict[str, Any] = {}
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.conn_id!r}>"
-
-    def __reduce__(self) -> Any:
-        raise TypeError(f"{type(self).__name__} holds an API key: it is never serialized")
-
-    def usable(self, now: float, ttl: float) -> bool:
-        """Return whether callers may share this entry: its lookup still runs, or it is recent.
-
-        :param now: the current time on the caller's clock.
-        :param ttl: seconds a finished lookup stays usable.
-        """
-        return self.lookup is not None or now - self.created < ttl
-
-
-_settings_cache: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _CachedSettings]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-async def get_async_client(
-    conn_id: str,
-    http_client: httpx.AsyncClient | None = None,
-    *,
-    ttl: float = SETTINGS_TTL,
-    clock: Callable[[], float] = time.monotonic,
-) -> AsyncOnlineSimClient:
-    """Build an async client from a connection without blocking the event loop.
-
-    Uses Airflow's async connection API where the running Airflow has one, and a worker thread
-    otherwise; the settings are the same as the hook's (:func:`client_settings`). All calls for
-    one connection id on one event loop share one lookup for ``ttl`` seconds, including calls
-    that arrive while it is still running; a failed lookup is not kept.
-
-    :param conn_id: the ``onlinesim`` connection id.
-    :param http_client: a shared ``httpx.AsyncClient`` (one pool per event loop), if any.
-    :param ttl: seconds a lookup's settings are reused (0: look up on every call that does not
-        find one running).
-    :param clock: the monotonic clock the ``ttl`` is measured on.
-    """
-    from onlinesim_provider.api.aio import AsyncOnlineSimClient
-
-    settings = await _shared_settings(conn_id, ttl, clock)
-    return AsyncOnlineSimClient(**settings, http_client=http_client)
-
-
-async def _shared_settings(conn_id: str, ttl: float, clock: Callable[[], float]) -> dict[str, Any]:
-    entries = _settings_cache.setdefault(asyncio.get_running_loop(), {})
-    entry = entries.get(conn_id)
-    if entry is None or not entry.usable(clock(), ttl):
-        lookup = asyncio.ensure_future(_look_up_settings(conn_id))
-        entry = entries[conn_id] = _CachedSettings(conn_id, clock(), lookup)
-        lookup.add_done_callback(partial(_settle, entries, entry))
-    if entry.lookup is None:
-        return entry.settings
-    # Shielded: a caller cancelled while waiting does not cancel the lookup the others await.
-    return await asyncio.shield(entry.lookup)
-
-
-def _settle(entries: dict[str, _CachedSettings], entry: _CachedSettings, lookup: asyncio.Task[Any]) -> None:
-    if lookup.cancelled() or lookup.exception() is not None:
-        if entries.get(entry.conn_id) is entry:
-            del entries[entry.conn_id]
-        return
-    entry.settings = lookup.result()
-    entry.lookup = None
-
-
-async def _look_up_settings(conn_id: str) -> dict[str, Any]:
-    from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
-
-    conn = await get_async_connection(conn_id)
-    settings = client_settings(conn, extra=await get_async_extra_dejson(conn))
-    await _amask_secret(settings["api_key"])
-    return settings
-
-
-async def _amask_secret(secret: str) -> None:
-    try:
-        from airflow.sdk.log import amask_secret
-    except ImportError:  # Airflow < 3.3: masking is local to the process, it does not block
-        mask_secret(secret)
-    else:
-        await amask_secret(secret)
 
 
 class OnlineSimHook(BaseHook):  # type: ignore[misc]

@@ -32,7 +32,7 @@ from onlinesim_provider.api.errors import (
 )
 from onlinesim_provider.api.models import ActivationState, SetStatusReply
 from onlinesim_provider.api.protocol import DEFAULT_BASE_URL
-from onlinesim_provider.hooks import onlinesim as hook_module
+from onlinesim_provider.hooks import connection as connection_module
 from onlinesim_provider.hooks.onlinesim import (
     OnlineSimHook,
     airflow_error,
@@ -458,7 +458,7 @@ def test_a_failed_async_lookup_is_not_kept(
 def test_cached_async_settings_never_show_or_serialize_the_key(onlinesim_conn: SandboxControl) -> None:
     async def cached() -> Any:
         await get_async_client("onlinesim_default")
-        return hook_module._settings_cache[asyncio.get_running_loop()]
+        return connection_module._settings_cache[asyncio.get_running_loop()]
 
     entries = asyncio.run(cached())
     assert onlinesim_conn.api_key not in repr(entries)
