@@ -1,8 +1,11 @@
-"""The asynchronous OnlineSIM client on ``httpx.AsyncClient``: the sync client's twin.
+"""The asynchronous OnlineSIM client on ``aiohttp``: the sync client's twin.
 
-Same constructor, same methods (``async def``), same protocol, retry policy and error
-classification. Pass a shared ``http_client`` to pool connections across many clients (one pool
-per event loop); it is not closed by :meth:`AsyncOnlineSimClient.aclose`.
+Same constructor, same methods (``async def``), same protocol, retry policy, error
+classification and network settings (:class:`~onlinesim_provider.api.network.NetworkSettings`).
+Pass a shared ``http_client`` (an ``aiohttp.ClientSession``) to pool connections across many
+clients, one pool per event loop; it is not closed by :meth:`AsyncOnlineSimClient.aclose`. The
+proxy and TLS settings travel with each request, so clients of different connections can share
+one pool: aiohttp keeps a proxied or differently verified connection apart from the others.
 
 Example::
 
@@ -14,14 +17,17 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlencode
 
-import httpx
+import aiohttp
+from multidict import CIMultiDict
+from yarl import URL
 
 from onlinesim_provider.api import protocol
-from onlinesim_provider.api.base import RENT_CLOSING, AuthStyle, ClientBase, Timeout, activation_closing
+from onlinesim_provider.api.base import RENT_CLOSING, AuthStyle, ClientBase, activation_closing
 from onlinesim_provider.api.retry import acall_with_retry
 
 if TYPE_CHECKING:
@@ -29,7 +35,7 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Self
 
-    from onlinesim_provider.api.errors import NetworkError
+    from onlinesim_provider.api.errors import OnlineSimError
     from onlinesim_provider.api.models import (
         Activation,
         ActivationStatus,
@@ -43,21 +49,46 @@ if TYPE_CHECKING:
         SetStatusCode,
         SetStatusReply,
     )
+    from onlinesim_provider.api.network import NetworkSettings, Timeout, Verify
     from onlinesim_provider.api.retry import Closing, RetryPolicy
 
-__all__ = ["AsyncOnlineSimClient"]
+__all__ = ["AsyncOnlineSimClient", "new_session"]
 
 T = TypeVar("T")
 
-#: Connections of a client's own pool (a shared ``http_client`` brings its own limits).
-LIMITS = httpx.Limits(max_connections=20, max_keepalive_connections=10)
-#: Failures that prove the request never reached the server.
-_UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
+#: Connections of a client's own pool (a shared ``http_client`` brings its own limit).
+POOL_SIZE = 20
+#: Failures that prove the request never reached the server: no connection (refused, DNS, TLS
+#: handshake, proxy refused), no free connection or no connect within the timeout, or a proxy
+#: that refused the tunnel. Everything else may have reached it.
+_UNSENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.ClientHttpProxyError)
+#: What aiohttp raises for a failed exchange (its own errors; timeouts are among them).
+_TRANSPORT_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
 
-def _mount_pattern(key: str) -> str:
-    """Turn a ``requests``-style proxies key (``https``, ``all``, ``http://host``) into an httpx one."""
-    return key if "://" in key else f"{key}://"
+def new_session(limit: int = POOL_SIZE) -> aiohttp.ClientSession:
+    """Return a keep-alive ``aiohttp.ClientSession`` set up for OnlineSIM clients to share.
+
+    Must be called in the event loop that will use it. At most ``limit`` connections at once;
+    further requests wait for a free one (within the connect timeout). Neither proxies nor CA
+    bundles are read from the environment here: each client sends its resolved settings.
+
+    :param limit: connections at once, across all hosts.
+    """
+    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0, keepalive_timeout=30.0, ttl_dns_cache=300)
+    session = aiohttp.ClientSession(
+        connector=connector, trust_env=False, auto_decompress=True, raise_for_status=False
+    )
+    # aiohttp re-sends an idempotent request once when a reused connection drops; an order is a
+    # GET too, and re-sending one could pay twice, so the retry policy alone decides.
+    session._retry_connection = False
+    return session
+
+
+def _client_timeout(network: NetworkSettings) -> aiohttp.ClientTimeout:
+    connect, read = network.timeout
+    # ``connect`` also bounds the wait for a free pooled connection: as long as a read may take.
+    return aiohttp.ClientTimeout(total=None, connect=max(connect, read), sock_connect=connect, sock_read=read)
 
 
 class AsyncOnlineSimClient(ClientBase):
@@ -68,11 +99,13 @@ class AsyncOnlineSimClient(ClientBase):
     :param auth: ``"header"`` (Bearer, the default) or ``"query"`` (``api_key`` parameter);
         sent with each request, never set on a shared ``http_client``.
     :param timeout: seconds, or ``(connect, read)`` seconds, per request.
-    :param proxies: proxy URL per scheme. A client with proxies opens its own pool even when
-        ``http_client`` is given, because a shared pool cannot route through its proxy.
+    :param proxies: proxy URL per scheme; the proxy environment variables when omitted.
+    :param verify: TLS verification: ``True``, ``False`` or a CA bundle path; the CA environment
+        variables, else certifi's bundle, when omitted.
     :param cancel_status: the ``setStatus`` value that cancels: 6 (OnlineSIM) or 8 (SMS-Activate).
     :param retry: attempts, backoff and time budget; :class:`RetryPolicy` defaults when omitted.
-    :param http_client: a shared ``httpx.AsyncClient``; the caller keeps ownership of it.
+    :param http_client: a shared ``aiohttp.ClientSession`` (see :func:`new_session`); the caller
+        keeps ownership of it.
     """
 
     def __init__(
@@ -83,9 +116,10 @@ class AsyncOnlineSimClient(ClientBase):
         auth: AuthStyle = "header",
         timeout: Timeout = (5.0, 30.0),
         proxies: Mapping[str, str] | None = None,
+        verify: Verify | None = None,
         cancel_status: int = 6,
         retry: RetryPolicy | None = None,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: aiohttp.ClientSession | None = None,
     ) -> None:
         super().__init__(
             api_key,
@@ -93,33 +127,26 @@ class AsyncOnlineSimClient(ClientBase):
             auth=auth,
             timeout=timeout,
             proxies=proxies,
+            verify=verify,
             cancel_status=cancel_status,
             retry=retry,
         )
-        connect, read = self.timeout
-        self._httpx_timeout = httpx.Timeout(read, connect=connect)
-        self._owns_client = http_client is None or self.proxies is not None
-        self._client = (
-            http_client if http_client is not None and not self._owns_client else self._new_client()
-        )
-        # Built once: the pool's default headers under ours, and the timeouts; a poll repeats
-        # one query, so its URL is parsed once too (httpx's per-call merging cost a poll ~15%).
-        self._request_headers = httpx.Headers(self._client.headers)
-        self._request_headers.update(self._headers())
-        self._extensions = {"timeout": self._httpx_timeout.as_dict()}
-        self._last_url: tuple[str, httpx.URL] | None = None
-
-    def _new_client(self) -> httpx.AsyncClient:
-        mounts = {
-            _mount_pattern(key): httpx.AsyncHTTPTransport(proxy=url, limits=LIMITS)
-            for key, url in (self.proxies or {}).items()
-        }
-        return httpx.AsyncClient(limits=LIMITS, mounts=mounts or None)
+        self._owns_session = http_client is None
+        self._session = http_client  # an own session is opened on first use, inside the loop
+        # Built once: headers, timeouts, proxy and TLS context; a poll repeats one query, so its
+        # URL is built once too.
+        self._request_headers = CIMultiDict(self._headers())
+        self._client_timeout = _client_timeout(self.network)
+        self._proxy = URL(self.network.proxy) if self.network.proxy is not None else None
+        self._ssl = self.network.ssl
+        self._last_url: tuple[str, URL] | None = None
 
     async def aclose(self) -> None:
         """Close the connection pool, unless it is a shared ``http_client``."""
-        if self._owns_client:
-            await self._client.aclose()
+        if self._owns_session:
+            if self._session is None:  # never used: a closed client stays closed all the same
+                self._session = new_session()
+            await self._session.close()
 
     async def __aenter__(self) -> Self:
         return self
@@ -140,24 +167,34 @@ class AsyncOnlineSimClient(ClientBase):
             closing=closing,
         )
 
-    def _request(self, params: protocol.Params) -> httpx.Request:
+    def _url(self, params: protocol.Params) -> URL:
         query = urlencode(self._query(params))
         if self._last_url is None or self._last_url[0] != query:
-            self._last_url = (query, httpx.URL(f"{self.url}?{query}"))
-        url = self._last_url[1]
-        return httpx.Request("GET", url, headers=self._request_headers, extensions=self._extensions)
+            self._last_url = (query, URL(f"{self.url}?{query}", encoded=True))
+        return self._last_url[1]
+
+    async def _exchange(self, url: URL) -> tuple[int, bytes, Mapping[str, str]]:
+        if self._session is None:
+            self._session = new_session()
+        async with self._session.get(
+            url,
+            headers=self._request_headers,
+            timeout=self._client_timeout,
+            proxy=self._proxy,
+            ssl=self._ssl,
+            allow_redirects=False,
+        ) as response:
+            return response.status, await response.read(), response.headers
 
     async def _attempt(self, params: protocol.Params, parse: Callable[[str, int], T]) -> T:
         started = time.monotonic()
-        error: NetworkError
+        error: OnlineSimError
         try:
-            response = await self._client.send(self._request(params), follow_redirects=False)
-        except httpx.HTTPError as exc:
+            response = await self._exchange(self._url(params))
+        except _TRANSPORT_ERRORS as exc:
             error = self._network_error(params["action"], exc, sent=not isinstance(exc, _UNSENT))
         else:
-            return self._interpret(
-                params, parse, (response.status_code, response.content, response.headers), started
-            )
+            return self._interpret(params, parse, response, started)
         raise error  # outside the handler, so the key-bearing transport error is not chained
 
     # --- profile -----------------------------------------------------------------------------

@@ -10,9 +10,10 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+import ssl
 import time
 import warnings
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 from onlinesim_provider import __version__
@@ -20,11 +21,20 @@ from onlinesim_provider.api import protocol
 from onlinesim_provider.api.errors import (
     AlreadyFinishError,
     BadStatusError,
+    CertificateVerifyError,
     InvalidInputError,
     NetworkError,
     OnlineSimError,
 )
 from onlinesim_provider.api.models import SetStatusCode, SetStatusReply
+from onlinesim_provider.api.network import (
+    NetworkSettings,
+    Timeout,
+    Verify,
+    parse_proxies,
+    parse_timeout,
+    parse_verify,
+)
 from onlinesim_provider.api.retry import Closing, RetryPolicy
 
 if TYPE_CHECKING:
@@ -36,14 +46,15 @@ __all__ = [
     "ClientBase",
     "InsecureTransportWarning",
     "Timeout",
+    "Verify",
     "activation_closing",
+    "check_settings",
 ]
 
 log = logging.getLogger("onlinesim_provider.api")
 
 T = TypeVar("T")
 AuthStyle = Literal["header", "query"]
-Timeout = float | tuple[float, float]
 
 _KEY_CHARS = re.compile(r"[!-~]+")
 _KEY_IN_TEXT = re.compile(r"(api_key=)[^&\s'\"]+|(Bearer\s+)[^\s'\"]+", re.IGNORECASE)
@@ -110,8 +121,8 @@ class _RedactQueryKey(logging.Filter):
 
 
 _REDACT_QUERY_KEY = _RedactQueryKey()
-#: Loggers that write request URLs: urllib3 at DEBUG, httpx at INFO.
-URL_LOGGERS = ("urllib3.connectionpool", "httpx")
+#: Loggers that may write request URLs: urllib3 at DEBUG, aiohttp's client on warnings.
+URL_LOGGERS = ("urllib3.connectionpool", "aiohttp.client")
 
 
 def _guard_url_loggers() -> None:
@@ -119,22 +130,6 @@ def _guard_url_loggers() -> None:
         logger = logging.getLogger(name)
         if _REDACT_QUERY_KEY not in logger.filters:
             logger.addFilter(_REDACT_QUERY_KEY)
-
-
-def _positive_seconds(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        return None
-    return float(value)
-
-
-def _timeout(value: object) -> tuple[float, float]:
-    pair = value if isinstance(value, tuple | list) and len(value) == 2 else (value, value)
-    connect, read = (_positive_seconds(item) for item in pair)
-    if connect is None or read is None:
-        raise InvalidInputError(
-            f"timeout must be seconds > 0 or a (connect, read) pair of them, got {value!r}"
-        )
-    return connect, read
 
 
 def _decode(content: bytes, content_type: str | None) -> str:
@@ -145,6 +140,80 @@ def _decode(content: bytes, content_type: str | None) -> str:
         return content.decode("utf-8", errors="replace")
 
 
+def _key_pattern(api_key: str) -> re.Pattern[str]:
+    forms = sorted({api_key, quote(api_key, safe=""), quote(api_key), quote_plus(api_key)}, key=len)
+    return re.compile("|".join(re.escape(form) for form in reversed(forms)), re.IGNORECASE)
+
+
+def _check_api_key(value: object) -> str:
+    if not isinstance(value, str) or not _KEY_CHARS.fullmatch(value):
+        shown = "no API key" if not value else f"a {type(value).__name__}; its value is not shown"
+        raise InvalidInputError(
+            f"api_key must be a non-empty string of printable ASCII characters without spaces (got {shown})"
+        )
+    return value
+
+
+def _check_base_url(value: object, scrub: Callable[[str], str]) -> str:
+    expected = "an http:// or https:// URL with a host, without credentials, query or fragment"
+    parts = urlsplit(value.strip()) if isinstance(value, str) else None
+    try:
+        valid = bool(parts and parts.scheme in ("http", "https") and parts.hostname and parts.port != 0)
+    except ValueError:  # a port that is not a number
+        valid = False
+    if not parts or not valid or parts.username or parts.password or parts.query or parts.fragment:
+        raise InvalidInputError(f"base_url must be {expected}, got {scrub(repr(value))}")
+    path = parts.path.rstrip("/").removesuffix(protocol.HANDLER_PATH)
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def _check_auth(value: object) -> AuthStyle:
+    text = value.strip().lower() if isinstance(value, str) else value
+    if text == "header" or text == "query":
+        return text
+    raise InvalidInputError(f"auth must be 'header' or 'query', got {value!r}")
+
+
+def _check_cancel_status(value: object) -> SetStatusCode:
+    text = value.strip() if isinstance(value, str) else value
+    for code in (SetStatusCode.CLOSE, SetStatusCode.CANCEL):
+        if not isinstance(value, bool) and text in (int(code), str(int(code))):
+            return code
+    raise InvalidInputError(f"cancel_status must be 6 (OnlineSIM) or 8 (SMS-Activate), got {value!r}")
+
+
+#: Each client setting and its check; a check returns the setting in its normal form.
+_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "auth": _check_auth,
+    "timeout": parse_timeout,
+    "proxies": parse_proxies,
+    "verify": parse_verify,
+    "cancel_status": _check_cancel_status,
+}
+
+
+def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Return client settings checked and in normal form: the one validator of every setting.
+
+    Accepts what a caller passes and what a connection's extra holds (``"7"``, ``"Header"``, a
+    proxy URL or JSON text, ``"false"``), so clients and connections are checked alike.
+
+    :param settings: ``api_key`` and ``base_url``, and any of ``auth``, ``timeout``, ``proxies``,
+        ``verify`` and ``cancel_status``; other keys pass through unchecked.
+    :raises InvalidInputError: naming the setting and the bad value (never the key).
+    """
+    checked = dict(settings)
+    api_key = checked["api_key"] = _check_api_key(settings.get("api_key"))
+    secret = _key_pattern(api_key)
+    checked["base_url"] = _check_base_url(
+        settings.get("base_url"), lambda text: _mask_credentials(secret.sub("***", text))
+    )
+    for name, check in _CHECKS.items():
+        if name in checked:
+            checked[name] = check(checked[name])
+    return checked
+
+
 class ClientBase:
     """Settings and reply handling shared by :class:`OnlineSimClient` and its async twin.
 
@@ -152,7 +221,10 @@ class ClientBase:
     :param base_url: ``http(s)://host[:port][/prefix]``; the handler path is appended.
     :param auth: ``"header"`` (Bearer, the default) or ``"query"`` (``api_key`` parameter).
     :param timeout: seconds, or ``(connect, read)`` seconds, per request.
-    :param proxies: proxy URL per scheme, e.g. ``{"https": "http://proxy:3128"}``.
+    :param proxies: proxy URL per scheme, e.g. ``{"https": "http://proxy:3128"}``; when omitted,
+        the ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``NO_PROXY`` environment variables decide.
+    :param verify: TLS verification: ``True``, ``False`` or a CA bundle path; when omitted,
+        ``REQUESTS_CA_BUNDLE`` or ``SSL_CERT_FILE``, else the default trust store (certifi).
     :param cancel_status: the ``setStatus`` value that cancels: 6 (OnlineSIM) or 8 (SMS-Activate).
     :param retry: attempts, backoff and time budget; :class:`RetryPolicy` defaults when omitted.
     """
@@ -165,35 +237,36 @@ class ClientBase:
         auth: AuthStyle,
         timeout: Timeout,
         proxies: Mapping[str, str] | None,
+        verify: Verify | None,
         cancel_status: int,
         retry: RetryPolicy | None,
     ) -> None:
-        if not isinstance(api_key, str) or not _KEY_CHARS.fullmatch(api_key):
-            raise InvalidInputError(
-                "api_key must be a non-empty string of printable ASCII characters without spaces "
-                f"(got a {type(api_key).__name__}; its value is not shown)"
-            )
-        self._api_key = api_key
-        forms = sorted({api_key, quote(api_key, safe=""), quote(api_key), quote_plus(api_key)}, key=len)
-        self._secret = re.compile("|".join(re.escape(form) for form in reversed(forms)), re.IGNORECASE)
-        self.base_url = self._base_url(base_url)
+        settings = check_settings(
+            {
+                "api_key": api_key,
+                "base_url": base_url,
+                "auth": auth,
+                "timeout": timeout,
+                "proxies": proxies,
+                "verify": verify,
+                "cancel_status": cancel_status,
+            }
+        )
+        self._api_key = settings["api_key"]
+        self._secret = _key_pattern(self._api_key)
+        self.base_url: str = settings["base_url"]
         self.url = self.base_url + protocol.HANDLER_PATH
         _warn_if_insecure(self.base_url)
-        if auth not in ("header", "query"):
-            raise InvalidInputError(f"auth must be 'header' or 'query', got {auth!r}")
-        self.auth: AuthStyle = auth
-        if auth == "query":
+        self.auth: AuthStyle = settings["auth"]
+        if self.auth == "query":
             _guard_url_loggers()
-        self.timeout = _timeout(timeout)
-        self.proxies = self._proxies(proxies)
-        if isinstance(cancel_status, bool) or cancel_status not in (
-            SetStatusCode.CLOSE,
-            SetStatusCode.CANCEL,
-        ):
-            raise InvalidInputError(
-                f"cancel_status must be 6 (OnlineSIM) or 8 (SMS-Activate), got {cancel_status!r}"
-            )
-        self.cancel_status = SetStatusCode(cancel_status)
+        self.proxies: dict[str, str] | None = settings["proxies"]
+        #: Timeouts, the proxy and TLS verification, resolved once for :attr:`url`.
+        self.network = NetworkSettings.resolve(
+            self.url, timeout=settings["timeout"], proxies=self.proxies, verify=settings["verify"]
+        )
+        self.timeout = self.network.timeout
+        self.cancel_status: SetStatusCode = settings["cancel_status"]
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise InvalidInputError(f"retry must be a RetryPolicy or None, got {type(retry).__name__}")
         self.retry = retry or RetryPolicy()
@@ -203,31 +276,6 @@ class ClientBase:
             f"{type(self).__name__}(base_url={self.base_url!r}, auth={self.auth!r}, "
             f"cancel_status={int(self.cancel_status)})"
         )
-
-    def _base_url(self, value: object) -> str:
-        expected = "an http:// or https:// URL with a host, without credentials, query or fragment"
-        parts = urlsplit(value.strip()) if isinstance(value, str) else None
-        try:
-            valid = bool(parts and parts.scheme in ("http", "https") and parts.hostname and parts.port != 0)
-        except ValueError:  # a port that is not a number
-            valid = False
-        if not parts or not valid or parts.username or parts.password or parts.query or parts.fragment:
-            raise InvalidInputError(f"base_url must be {expected}, got {self.scrub(repr(value))}")
-        path = parts.path.rstrip("/").removesuffix(protocol.HANDLER_PATH)
-        return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-    @staticmethod
-    def _proxies(value: object) -> dict[str, str] | None:
-        if value is None:
-            return None
-        items = value.items() if hasattr(value, "items") else None
-        proxies = dict(items) if items is not None else None
-        if not proxies or not all(isinstance(k, str) and isinstance(v, str) for k, v in proxies.items()):
-            raise InvalidInputError(
-                'proxies must map schemes to proxy URLs, e.g. {"https": "http://proxy:3128"}, '
-                f"got a {type(value).__name__}"
-            )
-        return proxies
 
     def scrub(self, text: str) -> str:
         """Return ``text`` with the API key, ``api_key=...`` and Bearer credentials masked.
@@ -276,13 +324,46 @@ class ClientBase:
             error.args = (error.message,)
             raise
 
-    def _network_error(self, action: str, error: Exception, *, sent: bool) -> NetworkError:
-        """Return the scrubbed NetworkError for a transport failure of ``action``.
+    def _network_error(
+        self, action: str, error: Exception, *, sent: bool
+    ) -> NetworkError | CertificateVerifyError:
+        """Return the scrubbed error for a transport failure of ``action``.
+
+        A refused certificate becomes a :class:`CertificateVerifyError` that names the reason (not
+        retried: it will not go away by itself); every other failure a :class:`NetworkError`.
 
         :param action: the API action.
         :param error: the transport library's exception (its text may hold the URL and the key).
         :param sent: False only when the request surely never reached the server.
         """
+        refused = _certificate_refusal(error)
+        if refused is not None:
+            reason = self.scrub(refused.verify_message or refused.reason or str(refused))
+            return CertificateVerifyError(
+                f"{action}: TLS certificate verify failed: {reason}; nothing was sent. Give the "
+                "connection's verify extra the CA bundle that signed the server's certificate"
+            )
         what = "the request may have reached the server" if sent else "could not connect; nothing was sent"
         detail = self.scrub(str(error))[:_MESSAGE_LIMIT]
         return NetworkError(f"{action}: {what} ({type(error).__name__}: {detail})", sent=sent)
+
+
+def _certificate_refusal(error: BaseException) -> ssl.SSLCertVerificationError | None:
+    """Find the certificate verification failure behind a transport error, if that is what it is.
+
+    The libraries wrap it differently (requests: ``args[0].reason.args[0]``; aiohttp:
+    ``certificate_error``), so the causes, reasons and arguments are searched a few levels deep.
+    """
+    queue: list[object] = [error]
+    for _ in range(16):
+        if not queue:
+            return None
+        found = queue.pop(0)
+        if isinstance(found, ssl.SSLCertVerificationError):
+            return found
+        if isinstance(found, BaseException):
+            queue.extend(
+                (found.__cause__, getattr(found, "reason", None), getattr(found, "certificate_error", None))
+            )
+            queue.extend(arg for arg in found.args if isinstance(arg, BaseException))
+    return None

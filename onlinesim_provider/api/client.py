@@ -20,7 +20,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from onlinesim_provider.api import protocol
-from onlinesim_provider.api.base import RENT_CLOSING, AuthStyle, ClientBase, Timeout, activation_closing
+from onlinesim_provider.api.base import RENT_CLOSING, AuthStyle, ClientBase, activation_closing
 from onlinesim_provider.api.retry import call_with_retry
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Self
 
-    from onlinesim_provider.api.errors import NetworkError
+    from onlinesim_provider.api.errors import OnlineSimError
     from onlinesim_provider.api.models import (
         Activation,
         ActivationStatus,
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         SetStatusCode,
         SetStatusReply,
     )
+    from onlinesim_provider.api.network import Timeout, Verify
     from onlinesim_provider.api.retry import Closing, RetryPolicy
 
 __all__ = ["OnlineSimClient"]
@@ -64,6 +65,8 @@ def _sent(error: requests.RequestException) -> bool:
 
 def _new_session() -> requests.Session:
     session = requests.Session()
+    # Proxies and the CA bundle come resolved from NetworkSettings, as for the async client.
+    session.trust_env = False
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -81,7 +84,10 @@ class OnlineSimClient(ClientBase):
     :param base_url: the server, ``https://api-conserver.onlinesim.io`` by default.
     :param auth: ``"header"`` (Bearer, the default) or ``"query"`` (``api_key`` parameter).
     :param timeout: seconds, or ``(connect, read)`` seconds, per request.
-    :param proxies: proxy URL per scheme, as ``requests`` takes them.
+    :param proxies: proxy URL per scheme, as ``requests`` takes them; the proxy environment
+        variables when omitted (see :class:`~onlinesim_provider.api.network.NetworkSettings`).
+    :param verify: TLS verification: ``True``, ``False`` or a CA bundle path; the CA environment
+        variables, else certifi's bundle, when omitted.
     :param cancel_status: the ``setStatus`` value that cancels: 6 (OnlineSIM) or 8 (SMS-Activate).
     :param retry: attempts, backoff and time budget; :class:`RetryPolicy` defaults when omitted.
     :param session: a session to use instead of a new one; the caller keeps ownership of it.
@@ -95,6 +101,7 @@ class OnlineSimClient(ClientBase):
         auth: AuthStyle = "header",
         timeout: Timeout = (5.0, 30.0),
         proxies: Mapping[str, str] | None = None,
+        verify: Verify | None = None,
         cancel_status: int = 6,
         retry: RetryPolicy | None = None,
         session: requests.Session | None = None,
@@ -105,6 +112,7 @@ class OnlineSimClient(ClientBase):
             auth=auth,
             timeout=timeout,
             proxies=proxies,
+            verify=verify,
             cancel_status=cancel_status,
             retry=retry,
         )
@@ -137,14 +145,15 @@ class OnlineSimClient(ClientBase):
 
     def _attempt(self, params: protocol.Params, parse: Callable[[str, int], T]) -> T:
         started = time.monotonic()
-        error: NetworkError
+        error: OnlineSimError
         try:
             response = self._session.get(
                 self.url,
                 params=self._query(params),
                 headers=self._headers(),
-                timeout=self.timeout,
-                proxies=self.proxies,
+                timeout=self.network.timeout,
+                proxies=self.network.requests_proxies,
+                verify=self.network.verify,
                 allow_redirects=False,
             )
         except requests.RequestException as exc:

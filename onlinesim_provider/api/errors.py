@@ -20,6 +20,7 @@ __all__ = [
     "InvalidInputError",
     "ProtocolError",
     "NetworkError",
+    "CertificateVerifyError",
     "RateLimitedError",
     "ServerError",
     "HttpStatusError",
@@ -123,6 +124,17 @@ class NetworkError(TransientError):
         #: False only when the request surely never reached the server (connect failure).
         self.sent = sent
         super().__init__(message, token=token, status_code=status_code, body=body)
+
+
+class CertificateVerifyError(FatalError):
+    """The server's TLS certificate was refused, so nothing was sent; retrying cannot fix it.
+
+    The message names the reason (e.g. ``certificate verify failed: self-signed certificate``).
+    Like a connect failure, it proves the request never reached the server.
+    """
+
+    #: The request surely never reached the server (as :attr:`NetworkError.sent` False says).
+    sent: ClassVar[bool] = False
 
 
 class RateLimitedError(TransientError):

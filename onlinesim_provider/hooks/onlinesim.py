@@ -2,7 +2,7 @@
 
 The hook turns an ``onlinesim`` connection into an :class:`OnlineSimClient` (lazily: building
 the hook does no I/O, because DAG parsing builds it) and exposes the client's twelve methods.
-:func:`get_async_client` (from :mod:`onlinesim_provider.hooks.connection`, re-exported here)
+:func:`get_async_client` (from :mod:`onlinesim_provider.hooks.settings`, re-exported here)
 does the same for triggers without blocking the event loop, and :func:`airflow_error` is the one
 place an API error becomes an Airflow exception.
 """
@@ -34,7 +34,7 @@ from onlinesim_provider.api.errors import (
 from onlinesim_provider.api.models import ActivationState
 from onlinesim_provider.api.retry import RetryPolicy
 from onlinesim_provider.get_provider_info import CONN_FIELDS, CONN_TYPE, HOOK_NAME, UI_FIELD_BEHAVIOUR
-from onlinesim_provider.hooks.connection import SETTINGS_TTL, client_settings, get_async_client
+from onlinesim_provider.hooks.settings import SETTINGS_TTL, client_settings, get_async_client
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

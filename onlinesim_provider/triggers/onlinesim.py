@@ -25,8 +25,8 @@ from onlinesim_provider.api.errors import (
 )
 from onlinesim_provider.api.models import ActivationState
 from onlinesim_provider.api.retry import RetryPolicy
-from onlinesim_provider.hooks.connection import get_async_client
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook
+from onlinesim_provider.hooks.settings import get_async_client
 from onlinesim_provider.sensors.deadline import parse_instant, utcnow
 from onlinesim_provider.sensors.decision import (
     Decision,

@@ -9,6 +9,7 @@ small server stands in for a broken or malicious API server.
 from __future__ import annotations
 
 import json
+import re
 import socketserver
 import threading
 from typing import TYPE_CHECKING, Any
@@ -20,11 +21,14 @@ from onlinesim_provider.api import protocol
 
 if TYPE_CHECKING:
     import socket
+    from collections.abc import Callable
     from types import TracebackType
 
 __all__ = [
+    "FRAMING_ATTACKS",
     "FUZZ",
     "PARSERS",
+    "FramingServer",
     "VALID_REPLIES",
     "HostileReply",
     "HostileServer",
@@ -326,6 +330,145 @@ class HostileServer:
         return self._server.requests
 
     def __enter__(self) -> HostileServer:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+# --- framing attacks on a keep-alive connection ----------------------------------------------------
+
+#: The code of the reply smuggled behind each answer: no request ever asks for it, so a client
+#: that returns it took a reply meant for nobody (or for another request) as its own.
+SMUGGLED_CODE = "999999"
+_SMUGGLED = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 16\r\n\r\nSTATUS_OK:"
+    + SMUGGLED_CODE.encode()
+)
+
+
+def _te_and_length(body: bytes) -> bytes:
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    # Content-Length covers only the chunked body; a reader that trusts it reads the smuggled
+    # reply as the next one on this connection.
+    return b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: %d\r\n\r\n%s%s" % (
+        len(chunked),
+        chunked,
+        _SMUGGLED,
+    )
+
+
+def _gzip_te_and_length(body: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s%s" % (
+        len(body),
+        body,
+        _SMUGGLED,
+    )
+
+
+def _repeated_te(body: bytes) -> bytes:
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    return (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n"
+        b"Content-Length: %d\r\n\r\n%s%s" % (len(chunked), chunked, _SMUGGLED)
+    )
+
+
+def _oversized_head(body: bytes) -> bytes:
+    padding = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"p" * 1000) for i in range(100))
+    return b"HTTP/1.1 200 OK\r\n%sContent-Length: %d\r\n\r\n%s%s" % (padding, len(body), body, _SMUGGLED)
+
+
+def _too_many_headers(body: bytes) -> bytes:
+    headers = b"".join(b"X-H%d: v\r\n" % i for i in range(500))
+    return b"HTTP/1.1 200 OK\r\n%sContent-Length: %d\r\n\r\n%s%s" % (headers, len(body), body, _SMUGGLED)
+
+
+def _bare_lf(body: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\nContent-Type: text/plain\nContent-Length: %d\n\n%s%s" % (
+        len(body),
+        body,
+        _SMUGGLED,
+    )
+
+
+#: Replies whose framing a lax HTTP reader gets wrong, each followed by a smuggled second reply
+#: on the same keep-alive connection: name -> reply bytes for a given body.
+FRAMING_ATTACKS: dict[str, Callable[[bytes], bytes]] = {
+    "te-chunked-and-content-length": _te_and_length,
+    "te-gzip-and-content-length": _gzip_te_and_length,
+    "repeated-te": _repeated_te,
+    "oversized-head-in-one-read": _oversized_head,
+    "too-many-headers": _too_many_headers,
+    "bare-lf": _bare_lf,
+}
+
+_ID = re.compile(rb"[?&]id=(\d+)")
+
+
+class _KeepAliveHandler(socketserver.BaseRequestHandler):
+    server: _FramingTcpServer
+
+    def handle(self) -> None:
+        sock: socket.socket = self.request
+        sock.settimeout(5)
+        received = b""
+        try:
+            while True:
+                while b"\r\n\r\n" not in received:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        return
+                    received += chunk
+                head, _, received = received.partition(b"\r\n\r\n")
+                found = _ID.search(head.split(b"\r\n", 1)[0])
+                body = b"STATUS_OK:" + (found.group(1) if found else b"0")
+                self.server.requests += 1
+                sock.sendall(self.server.attack(body))
+        except OSError:
+            return
+
+
+class _FramingTcpServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    attack: Callable[[bytes], bytes]
+    requests: int
+
+
+class FramingServer:
+    """A keep-alive loopback server: answers ``getStatus`` for the asked id with a framing attack.
+
+    Each answer's honest part is ``STATUS_OK:<id>`` (the code is the activation id asked for);
+    behind it comes a reply with :data:`SMUGGLED_CODE` that no request asked for.
+
+    :param attack: one of :data:`FRAMING_ATTACKS`.
+    """
+
+    def __init__(self, attack: Callable[[bytes], bytes]) -> None:
+        self._server = _FramingTcpServer(("127.0.0.1", 0), _KeepAliveHandler)
+        self._server.attack = attack
+        self._server.requests = 0
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        """Return the base URL."""
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def requests(self) -> int:
+        """Return how many requests were answered."""
+        return self._server.requests
+
+    def __enter__(self) -> FramingServer:
         self._thread.start()
         return self
 

@@ -15,13 +15,12 @@ import math
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from onlinesim_provider.api import protocol
-from onlinesim_provider.api.aio import AsyncOnlineSimClient
+from onlinesim_provider.api.aio import AsyncOnlineSimClient, new_session
 from onlinesim_provider.api.client import OnlineSimClient
 from onlinesim_provider.api.errors import NetworkError, OnlineSimError, OutcomeUnknownError
 from onlinesim_provider.api.models import (
@@ -37,12 +36,14 @@ from onlinesim_provider.api.models import (
     SetStatusReply,
 )
 from onlinesim_provider.api.retry import RetryPolicy
-from onlinesim_provider.api.transport import KeepAliveTransport
-from onlinesim_provider.triggers.pool import shared_http_client
+from onlinesim_provider.triggers.pool import aclose_shared_http_client, shared_http_client
 from tests.reliability.hostile import (
+    FRAMING_ATTACKS,
     FUZZ,
     PARSERS,
+    SMUGGLED_CODE,
     VALID_REPLIES,
+    FramingServer,
     HostileReply,
     HostileServer,
     bodies,
@@ -51,6 +52,8 @@ from tests.reliability.hostile import (
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    import aiohttp
 
 #: Client method and arguments per action.
 CALLS: dict[str, tuple[str, tuple[Any, ...]]] = {
@@ -149,29 +152,24 @@ def test_sync_client_returns_the_model_or_a_typed_error(hostile: HostileServer, 
 
 
 class _Loop:
-    """One event loop and one connection pool for all examples (as a triggerer shares one).
+    """One event loop and one connection pool for all examples (as a triggerer shares one)."""
 
-    :param transport: ``httpx`` (httpx's own transport) or ``keep-alive`` (the triggers' pool).
-    """
-
-    def __init__(self, transport: str) -> None:
+    def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.pool = self.loop.run_until_complete(self._pool(transport))
+        self.pool = self.loop.run_until_complete(self._pool())
 
     @staticmethod
-    async def _pool(transport: str) -> httpx.AsyncClient:
-        if transport == "keep-alive":
-            return httpx.AsyncClient(transport=KeepAliveTransport(), trust_env=False)
-        return httpx.AsyncClient(trust_env=False)
+    async def _pool() -> aiohttp.ClientSession:
+        return new_session()
 
     def close(self) -> None:
-        self.loop.run_until_complete(self.pool.aclose())
+        self.loop.run_until_complete(self.pool.close())
         self.loop.close()
 
 
-@pytest.fixture(scope="module", params=["httpx", "keep-alive"])
-def loop(request: pytest.FixtureRequest) -> Iterator[_Loop]:
-    loop = _Loop(request.param)
+@pytest.fixture(scope="module")
+def loop() -> Iterator[_Loop]:
+    loop = _Loop()
     yield loop
     loop.close()
 
@@ -196,7 +194,7 @@ def test_async_client_returns_the_model_or_a_typed_error(
 def call(client_kind: str, hostile: HostileServer, method: str, args: tuple[Any, ...]) -> Any:
     """Call one client method against the hostile server with a fresh sync or async client.
 
-    ``async-shared`` sends through the triggers' shared pool (its keep-alive transport).
+    ``async-shared`` sends through the triggers' shared pool.
     """
     if client_kind == "sync":
         with OnlineSimClient("hostile-key", base_url=hostile.url, retry=QUICK) as client:
@@ -204,10 +202,13 @@ def call(client_kind: str, hostile: HostileServer, method: str, args: tuple[Any,
 
     async def acall() -> Any:
         shared = shared_http_client() if client_kind == "async-shared" else None
-        async with AsyncOnlineSimClient(
-            "hostile-key", base_url=hostile.url, retry=QUICK, http_client=shared
-        ) as client:
-            return await getattr(client, method)(*args)
+        try:
+            async with AsyncOnlineSimClient(
+                "hostile-key", base_url=hostile.url, retry=QUICK, http_client=shared
+            ) as client:
+                return await getattr(client, method)(*args)
+        finally:
+            await aclose_shared_http_client()
 
     return asyncio.run(acall())
 
@@ -249,3 +250,50 @@ def test_the_hostile_server_serves_valid_replies_faithfully(hostile: HostileServ
     assert results["getStatus"].code == "123456"
     assert results["getFullSms"].text == "Your code is 123456"
     assert results["getRentStatus"].messages[0].text == "code 1"
+
+
+# --- framing attacks on a shared keep-alive pool ------------------------------------------------------
+
+#: Activations asked for at once: several times the shared pool's size, so connections are reused.
+FRAMED_IDS = range(100001, 100201)
+
+
+def _status_or_error(call: Any) -> Any:
+    try:
+        return call()
+    except OnlineSimError as error:
+        return error
+
+
+async def _poll_all(url: str) -> list[Any]:
+    shared = shared_http_client()
+    async with AsyncOnlineSimClient("hostile-key", base_url=url, retry=QUICK, http_client=shared) as client:
+
+        async def one(activation_id: int) -> Any:
+            try:
+                return await client.get_status(activation_id)
+            except OnlineSimError as error:
+                return error
+
+        try:
+            return await asyncio.gather(*(one(i) for i in FRAMED_IDS))
+        finally:
+            await aclose_shared_http_client()
+
+
+@pytest.mark.parametrize("client_kind", ["sync", "async-shared"])
+@pytest.mark.parametrize("attack", list(FRAMING_ATTACKS))
+def test_a_framing_attack_ends_in_a_typed_error_or_the_right_reply(attack: str, client_kind: str) -> None:
+    """Every reply carries a smuggled second reply behind it; none is ever taken for another request's."""
+    with FramingServer(FRAMING_ATTACKS[attack]) as server:
+        if client_kind == "sync":
+            with OnlineSimClient("hostile-key", base_url=server.url, retry=QUICK) as client:
+                outcomes = [_status_or_error(lambda i=i: client.get_status(i)) for i in FRAMED_IDS]
+        else:
+            outcomes = asyncio.run(_poll_all(server.url))
+        assert server.requests >= len(FRAMED_IDS)
+    for activation_id, outcome in zip(FRAMED_IDS, outcomes, strict=True):
+        if isinstance(outcome, OnlineSimError):
+            continue
+        assert isinstance(outcome, ActivationStatus), outcome
+        assert outcome.code == str(activation_id), (activation_id, outcome.code, SMUGGLED_CODE)

@@ -447,9 +447,9 @@ def test_one_shared_pool_per_event_loop(onlinesim_conn):
         first, second = pool.shared_http_client(), pool.shared_http_client()
         hook_client = await get_async_client("onlinesim_default", http_client=first)
         await hook_client.aclose()
-        assert not first.is_closed, "closing an API client leaves the shared pool open"
+        assert not first.closed, "closing an API client leaves the shared pool open"
         await pool.aclose_shared_http_client()
-        assert first.is_closed
+        assert first.closed
         return first, second
 
     a1, a2 = asyncio.run(pools())
@@ -488,29 +488,16 @@ def test_a_burst_of_polls_waits_in_the_pool_queue_never_more_than_the_bound_in_f
         OnlineSimSmsTrigger(activation_id=activation.id, deadline=in_seconds(60), poll_interval=0.1)
         for _ in range(polls)
     ]
-    seen_in_flight = []
-
-    async def watch():
-        while True:
-            seen_in_flight.append(pool.shared_pool_load()[0])
-            await asyncio.sleep(0.01)
 
     async def main():
         await collect(OnlineSimSmsTrigger(activation_id=activation.id, deadline=in_seconds(5)))  # warm up
         onlinesim_conn.inject_fault("delay", action="getStatus", count=polls, delay=delay)
-        watcher = asyncio.create_task(watch())
-        try:
-            results = await asyncio.gather(*(collect(t) for t in triggers))
-        finally:
-            watcher.cancel()
-        return results, pool.shared_pool_load()
+        return await asyncio.gather(*(collect(t) for t in triggers))
 
-    results, (in_flight_after, peak) = asyncio.run(main())
+    results = asyncio.run(main())
     assert [[e.payload["result"]["code"] for e in events] for events in results] == [["909090"]] * polls
-    assert (in_flight_after, peak) == (0, pool.MAX_CONNECTIONS)
-    assert max(seen_in_flight) <= pool.MAX_CONNECTIONS
-    # At the server: a slot holds each request for `delay`, so no window shorter than that sees
-    # more arrivals than there are slots.
+    # Measured at the server: a slot holds each request for `delay`, so no window shorter than
+    # that sees more arrivals than there are slots.
     arrivals = sorted(r["time"] for r in onlinesim_conn.requests() if r["fault"] == "delay")
     assert len(arrivals) == polls
     busiest = max(sum(t <= u < t + delay * 0.75 for u in arrivals) for t in arrivals)

@@ -1,16 +1,15 @@
 """An ``onlinesim`` connection as client settings: the hook's sync path and the triggers' async one.
 
-:func:`client_settings` is the one place a connection becomes client keyword arguments.
-:func:`get_async_client` builds an async client from a connection without blocking the event
-loop: one connection lookup per event loop and connection id every :data:`SETTINGS_TTL`
-seconds, however many triggers start together.
+:func:`client_settings` is the one place a connection becomes client keyword arguments; the
+values themselves are checked by the API layer (:func:`~onlinesim_provider.api.base.check_settings`),
+the same check every client applies. :func:`get_async_client` builds an async client from a
+connection without blocking the event loop: one connection lookup per event loop and connection
+id every :data:`SETTINGS_TTL` seconds, however many triggers start together.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import time
 import weakref
 from functools import partial
@@ -18,19 +17,21 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException, mask_secret
 
+from onlinesim_provider.api.base import check_settings
+from onlinesim_provider.api.errors import InvalidInputError
 from onlinesim_provider.api.protocol import DEFAULT_BASE_URL
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    import httpx
+    import aiohttp
 
     from onlinesim_provider.api.aio import AsyncOnlineSimClient
 
-__all__ = ["SETTINGS_TTL", "client_settings", "get_async_client"]
+__all__ = ["EXTRA_SETTINGS", "SETTINGS_TTL", "client_settings", "get_async_client"]
 
-_AUTH_STYLES = ("header", "query")
-_CANCEL_STATUSES = (6, 8)
+#: The connection extras that are client settings (empty values mean "not set").
+EXTRA_SETTINGS = ("auth", "timeout", "cancel_status", "proxies", "verify")
 
 
 def client_settings(conn: Any, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -39,32 +40,19 @@ def client_settings(conn: Any, extra: Mapping[str, Any] | None = None) -> dict[s
     The one place a connection becomes client settings, for the sync and the async client.
     It does not mask the key: the callers that read it do.
 
-    :param conn: the Airflow connection (password = API key, host = base URL).
+    :param conn: the Airflow connection (password = API key, host = base URL, extras: ``auth``,
+        ``timeout``, ``cancel_status``, ``proxies``, ``verify``).
     :param extra: the connection's extra, when already read (the async path reads it without
         blocking); ``conn.extra_dejson`` otherwise.
     :raises AirflowFailException: naming the connection id (never the key) when a setting is
         missing or malformed.
     """
-    conn_id = conn.conn_id
-    if not conn.password:
-        raise AirflowFailException(
-            f"Connection {conn_id!r} has no API key: put the OnlineSIM API key in its password field."
-        )
     extra = conn.extra_dejson if extra is None else extra
-    settings: dict[str, Any] = {"api_key": conn.password, "base_url": _base_url(conn)}
-    if extra.get("auth") not in (None, ""):
-        settings["auth"] = _choice(conn_id, "auth", extra["auth"], _AUTH_STYLES)
-    if extra.get("timeout") not in (None, ""):
-        settings["timeout"] = _timeout(conn_id, extra["timeout"])
-    if extra.get("cancel_status") not in (None, ""):
-        settings["cancel_status"] = _cancel_status(conn_id, extra["cancel_status"])
-    if extra.get("proxies") not in (None, ""):
-        settings["proxies"] = _proxies(conn_id, extra["proxies"])
-    return settings
-
-
-def _bad_setting(conn_id: str, name: str, value: object, expected: str) -> AirflowFailException:
-    return AirflowFailException(f"Connection {conn_id!r}: extra {name!r} is {value!r}; expected {expected}.")
+    raw = {name: extra[name] for name in EXTRA_SETTINGS if extra.get(name) not in (None, "")}
+    try:
+        return check_settings({"api_key": conn.password, "base_url": _base_url(conn), **raw})
+    except InvalidInputError as error:
+        raise AirflowFailException(f"Connection {conn.conn_id!r}: {error.message}") from None
 
 
 def _base_url(conn: Any) -> str:
@@ -75,50 +63,6 @@ def _base_url(conn: Any) -> str:
     if conn.port and url.count(":") == 1:
         url = f"{url}:{conn.port}"
     return url
-
-
-def _choice(conn_id: str, name: str, value: object, allowed: tuple[str, ...]) -> str:
-    text = str(value).strip().lower()
-    if text not in allowed:
-        raise _bad_setting(conn_id, name, value, " or ".join(repr(a) for a in allowed))
-    return text
-
-
-def _timeout(conn_id: str, value: object) -> float | tuple[float, float]:
-    expected = "seconds as a positive number, or [connect, read] seconds"
-    try:
-        if isinstance(value, list | tuple) and len(value) == 2:
-            pair = (float(value[0]), float(value[1]))
-            if min(pair) > 0:
-                return pair
-        elif not isinstance(value, bool):
-            seconds = float(value)  # type: ignore[arg-type]
-            if seconds > 0:
-                return seconds
-    except (TypeError, ValueError):
-        pass
-    raise _bad_setting(conn_id, "timeout", value, expected)
-
-
-def _cancel_status(conn_id: str, value: object) -> int:
-    text = str(value).strip()
-    if isinstance(value, bool) or text not in {str(status) for status in _CANCEL_STATUSES}:
-        raise _bad_setting(conn_id, "cancel_status", value, "6 (OnlineSIM) or 8 (SMS-Activate-style servers)")
-    return int(text)
-
-
-def _proxies(conn_id: str, value: object) -> dict[str, str]:
-    parsed = value
-    if isinstance(value, str):
-        text = value.strip()
-        if "://" in text and not text.startswith("{"):
-            return {"http": text, "https": text}
-        with contextlib.suppress(ValueError):
-            parsed = json.loads(text)
-    if isinstance(parsed, dict) and parsed and all(isinstance(v, str) for v in parsed.values()):
-        return {str(k): v for k, v in parsed.items()}
-    expected = 'a proxy URL or a JSON object such as {"https": "http://proxy:3128"}'
-    raise _bad_setting(conn_id, "proxies", value, expected)
 
 
 #: Seconds the triggers of one event loop reuse a connection's settings before looking the
@@ -164,7 +108,7 @@ _settings_cache: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, 
 
 async def get_async_client(
     conn_id: str,
-    http_client: httpx.AsyncClient | None = None,
+    http_client: aiohttp.ClientSession | None = None,
     *,
     ttl: float = SETTINGS_TTL,
     clock: Callable[[], float] = time.monotonic,
@@ -177,7 +121,7 @@ async def get_async_client(
     that arrive while it is still running; a failed lookup is not kept.
 
     :param conn_id: the ``onlinesim`` connection id.
-    :param http_client: a shared ``httpx.AsyncClient`` (one pool per event loop), if any.
+    :param http_client: a shared ``aiohttp.ClientSession`` (one pool per event loop), if any.
     :param ttl: seconds a lookup's settings are reused (0: look up on every call that does not
         find one running).
     :param clock: the monotonic clock the ``ttl`` is measured on.
