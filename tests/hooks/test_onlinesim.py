@@ -32,7 +32,7 @@ from onlinesim_provider.api.errors import (
 )
 from onlinesim_provider.api.models import ActivationState, SetStatusReply
 from onlinesim_provider.api.protocol import DEFAULT_BASE_URL
-from onlinesim_provider.hooks import connection as connection_module
+from onlinesim_provider.hooks import settings as connection_module
 from onlinesim_provider.hooks.onlinesim import (
     OnlineSimHook,
     airflow_error,
@@ -100,8 +100,8 @@ def test_init_does_not_read_the_connection() -> None:
         (_conn(host="https://api.example.test"), {"base_url": "https://api.example.test"}),
         (_conn(auth="query"), {"auth": "query"}),
         (_conn(auth="Header"), {"auth": "header"}),
-        (_conn(timeout=12.5), {"timeout": 12.5}),
-        (_conn(timeout="7"), {"timeout": 7.0}),
+        (_conn(timeout=12.5), {"timeout": (12.5, 12.5)}),
+        (_conn(timeout="7"), {"timeout": (7.0, 7.0)}),
         (_conn(timeout=[3, 20]), {"timeout": (3.0, 20.0)}),
         (_conn(cancel_status=8), {"cancel_status": 8}),
         (_conn(cancel_status="6"), {"cancel_status": 6}),
@@ -351,7 +351,8 @@ def test_test_connection_missing_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(CONN_ENV, json.dumps({"conn_type": "onlinesim", "host": "http://127.0.0.1:9"}))
     ok, message = OnlineSimHook().test_connection()
     assert not ok
-    assert "'onlinesim_default' has no API key" in message
+    assert "'onlinesim_default'" in message
+    assert "no API key" in message
 
 
 def test_key_is_masked_and_absent_from_repr_and_errors(
