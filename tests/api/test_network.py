@@ -1,0 +1,389 @@
+"""Network settings: one resolution of proxies, TLS verification and timeouts for both clients.
+
+The settings are checked on their own first; then every scenario runs in poke mode (the hook's
+sync client, requests) and in deferrable mode (the triggers' path: :func:`get_async_client` on the
+shared aiohttp pool, and a trigger itself where the outcome is an event), against the sandbox
+through a real forwarding proxy (proxy.py on loopback) and over TLS with trustme certificates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import proxy
+import pytest
+import trustme
+
+from onlinesim_provider.api import errors
+from onlinesim_provider.api.aio import AsyncOnlineSimClient
+from onlinesim_provider.api.client import OnlineSimClient
+from onlinesim_provider.api.network import NetworkSettings, parse_proxies, parse_timeout, parse_verify
+from onlinesim_provider.hooks.onlinesim import OnlineSimHook, get_async_client
+from onlinesim_provider.sandbox.config import SandboxConfig
+from onlinesim_provider.sandbox.server import SandboxServer
+from onlinesim_provider.sensors.deadline import utcnow
+from onlinesim_provider.triggers.onlinesim import OnlineSimSmsTrigger
+from onlinesim_provider.triggers.pool import aclose_shared_http_client, shared_http_client
+from tests.conftest import CONN_ENV, connection_uri_json
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from onlinesim_provider.sandbox.control import SandboxControl
+
+MODES = ["poke", "deferrable"]
+PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
+CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start every test without proxy or CA variables (in either letter case)."""
+    for name in (*PROXY_VARIABLES, *CA_VARIABLES):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+# --- the settings on their own --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(7, (7.0, 7.0)), ("2.5", (2.5, 2.5)), ([3, "30"], (3.0, 30.0)), ((1, 2), (1.0, 2.0))],
+    ids=["number", "text", "pair-list", "pair-tuple"],
+)
+def test_timeouts_in_every_form(value: object, expected: tuple[float, float]) -> None:
+    assert parse_timeout(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("http://p.test:3128", {"http": "http://p.test:3128", "https": "http://p.test:3128"}),
+        ('{"https": "http://p.test:1"}', {"https": "http://p.test:1"}),
+        ({"all": "http://p.test:1"}, {"all": "http://p.test:1"}),
+    ],
+    ids=["none", "empty", "one-url", "json", "mapping"],
+)
+def test_proxies_in_every_form(value: object, expected: object) -> None:
+    assert parse_proxies(value) == expected
+
+
+def test_verify_in_every_form(tmp_path: Path) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    assert [parse_verify(v) for v in (None, "", True, False, "true", " False ", "0")] == [
+        None,
+        None,
+        True,
+        False,
+        True,
+        False,
+        False,
+    ]
+    assert parse_verify(str(bundle)) == str(bundle)
+    assert parse_verify(str(tmp_path)) == str(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("parse", "value", "named"),
+    [
+        (parse_timeout, "soon", "'soon'"),
+        (parse_timeout, [1, 2, 3], "[1, 2, 3]"),
+        (parse_timeout, True, "True"),
+        (parse_proxies, "proxy.test", "'proxy.test'"),
+        (parse_proxies, {"https": 5}, "{'https': 5}"),
+        (parse_verify, 2, "2"),
+        (parse_verify, "/no/such/bundle.pem", "/no/such/bundle.pem"),
+    ],
+    ids=[
+        "timeout-text",
+        "timeout-triple",
+        "timeout-bool",
+        "proxy-no-scheme",
+        "proxy-not-text",
+        "verify-int",
+        "verify-missing",
+    ],
+)
+def test_bad_settings_name_the_value(parse: Any, value: object, named: str) -> None:
+    with pytest.raises(errors.InvalidInputError, match=r"timeout|proxies|verify") as caught:
+        parse(value)
+    assert named in str(caught.value)
+
+
+def resolve(url: str = "http://api.test/x", **kwargs: Any) -> NetworkSettings:
+    settings: dict[str, Any] = {"timeout": 5, "proxies": None, "verify": None, **kwargs}
+    return NetworkSettings.resolve(url, **settings)
+
+
+def test_the_connection_proxies_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://env.test:1")
+    proxies = {
+        "https://api.test": "http://host.test:2",
+        "https": "http://scheme.test:3",
+        "all": "http://all.test:4",
+    }
+    assert resolve("https://api.test/x", proxies=proxies).proxy == "http://host.test:2"
+    assert resolve("https://other.test/x", proxies=proxies).proxy == "http://scheme.test:3"
+    assert resolve("http://other.test/x", proxies=proxies).proxy == "http://all.test:4"
+    assert resolve("http://other.test/x", proxies={"https": "http://p.test:1"}).proxy is None
+
+
+def test_the_environment_proxies_and_no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://secure.test:1")
+    monkeypatch.setenv("HTTP_PROXY", "http://plain.test:2")
+    monkeypatch.setenv("NO_PROXY", "internal.test,127.0.0.1")
+    assert resolve("https://api.test/x").proxy == "http://secure.test:1"
+    assert resolve("http://api.test/x").proxy == "http://plain.test:2"
+    assert resolve("https://sub.internal.test/x").proxy is None
+    assert resolve("http://127.0.0.1:8080/x").proxy is None
+    assert resolve("http://api.test/x").requests_proxies == {
+        "http": "http://plain.test:2",
+        "https": "http://plain.test:2",
+    }
+
+
+def test_the_ca_variables_in_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    first, second = tmp_path / "first.pem", tmp_path / "second.pem"
+    for path in (first, second):
+        path.write_text("")
+    assert resolve().verify is True
+    monkeypatch.setenv("SSL_CERT_FILE", str(second))
+    assert resolve().verify == str(second)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(first))
+    assert resolve().verify == str(first)
+    assert resolve(verify=False).verify is False, "the connection's verify wins"
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "gone.pem"))
+    with pytest.raises(errors.InvalidInputError, match=r"REQUESTS_CA_BUNDLE.*gone\.pem"):
+        resolve()
+
+
+def test_one_tls_context_per_ca_bundle(ca_bundle: str) -> None:
+    assert resolve(verify=ca_bundle).ssl is resolve(verify=ca_bundle).ssl
+    assert resolve(verify=True).ssl is not resolve(verify=ca_bundle).ssl
+    assert resolve(verify=False).ssl is False
+
+
+# --- a forwarding proxy and a TLS sandbox, in poke and deferrable mode -------------------------------
+
+
+@pytest.fixture(scope="module")
+def forwarding_proxy() -> Iterator[str]:
+    """Run proxy.py on a free loopback port; return its URL."""
+    flags = [
+        "--hostname",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--num-workers",
+        "1",
+        "--num-acceptors",
+        "1",
+        "--threaded",
+    ]
+    with proxy.Proxy(flags) as running:
+        yield f"http://127.0.0.1:{running.flags.port}"
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def ca_bundle(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return str(path)
+
+
+def _tls_sandbox(context: ssl.SSLContext) -> Iterator[SandboxServer]:
+    try:
+        server = SandboxServer(SandboxConfig(), ssl_context=context)  # type: ignore[call-arg]
+    except TypeError:
+        pytest.skip("this sandbox serves plain HTTP only")
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def tls_sandbox(ca: trustme.CA) -> Iterator[SandboxServer]:
+    """The sandbox over HTTPS, its certificate issued by the trustme CA."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    yield from _tls_sandbox(context)
+
+
+@pytest.fixture(scope="module")
+def self_signed_sandbox(ca: trustme.CA) -> Iterator[SandboxServer]:
+    """The sandbox over HTTPS with a self-signed certificate (the CA's own)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    with ca.private_key_pem.tempfile() as key, ca.cert_pem.tempfile() as cert:
+        context.load_cert_chain(cert, key)
+    yield from _tls_sandbox(context)
+
+
+def use_connection(monkeypatch: pytest.MonkeyPatch, url: str, api_key: str, **extra: Any) -> None:
+    monkeypatch.setenv(CONN_ENV, connection_uri_json(url, api_key, **extra))
+
+
+def balance(mode: str) -> str:
+    """Read the balance through the ``onlinesim_default`` connection, as ``mode`` would."""
+    if mode == "poke":
+        return str(OnlineSimHook().client.get_balance().amount)
+
+    async def deferred() -> str:
+        try:
+            async with await get_async_client(
+                "onlinesim_default", http_client=shared_http_client()
+            ) as client:
+                return str((await client.get_balance()).amount)
+        finally:
+            await aclose_shared_http_client()
+
+    return asyncio.run(deferred())
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_through_the_connection_proxies(
+    mode: str, onlinesim_sandbox: SandboxControl, forwarding_proxy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_connection(monkeypatch, onlinesim_sandbox.url, onlinesim_sandbox.api_key, proxies=forwarding_proxy)
+    assert balance(mode) == "1000.00"
+    assert [r["action"] for r in onlinesim_sandbox.requests()] == ["getBalance"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_through_the_environment_proxy(
+    mode: str, onlinesim_sandbox: SandboxControl, forwarding_proxy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_connection(monkeypatch, onlinesim_sandbox.url, onlinesim_sandbox.api_key)
+    monkeypatch.setenv("HTTP_PROXY", forwarding_proxy)
+    assert balance(mode) == "1000.00"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_dead_environment_proxy_is_used_unless_no_proxy_names_the_host(
+    mode: str, onlinesim_sandbox: SandboxControl, closed_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_connection(monkeypatch, onlinesim_sandbox.url, onlinesim_sandbox.api_key, timeout=5)
+    monkeypatch.setenv("HTTP_PROXY", closed_url)
+    with pytest.raises(errors.NetworkError) as caught:
+        balance(mode)
+    assert not caught.value.sent
+    assert onlinesim_sandbox.requests() == [], "the proxy refused: nothing reached the server"
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert balance(mode) == "1000.00"
+
+
+def test_the_shared_pool_keeps_proxied_and_direct_clients_apart(
+    onlinesim_sandbox: SandboxControl, forwarding_proxy: str, closed_url: str
+) -> None:
+    """Clients of three connections on one pool: direct, through a live proxy, through a dead one."""
+
+    async def scenario() -> list[object]:
+        pool = shared_http_client()
+        key, url = onlinesim_sandbox.api_key, onlinesim_sandbox.url
+        clients = [
+            AsyncOnlineSimClient(key, base_url=url, http_client=pool),
+            AsyncOnlineSimClient(key, base_url=url, proxies={"http": forwarding_proxy}, http_client=pool),
+            AsyncOnlineSimClient(key, base_url=url, proxies={"http": closed_url}, http_client=pool),
+        ]
+        try:
+            outcomes = await asyncio.gather(*(c.get_balance() for c in clients * 3), return_exceptions=True)
+        finally:
+            await aclose_shared_http_client()
+        return [type(o).__name__ for o in outcomes]
+
+    assert asyncio.run(scenario()) == ["Balance", "Balance", "NetworkError"] * 3
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_tls_with_the_ca_given_by_the_verify_extra(
+    mode: str, tls_sandbox: SandboxServer, ca_bundle: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tls_sandbox.control.reset()
+    use_connection(monkeypatch, tls_sandbox.url, tls_sandbox.api_key, verify=ca_bundle)
+    assert tls_sandbox.url.startswith("https://")
+    assert balance(mode) == "1000.00"
+
+
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"])
+@pytest.mark.parametrize("mode", MODES)
+def test_tls_with_the_ca_from_the_environment(
+    mode: str, variable: str, tls_sandbox: SandboxServer, ca_bundle: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_connection(monkeypatch, tls_sandbox.url, tls_sandbox.api_key)
+    monkeypatch.setenv(variable, ca_bundle)
+    assert balance(mode) == "1000.00"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_tls_through_the_proxy(
+    mode: str,
+    tls_sandbox: SandboxServer,
+    ca_bundle: str,
+    forwarding_proxy: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    use_connection(
+        monkeypatch, tls_sandbox.url, tls_sandbox.api_key, verify=ca_bundle, proxies=forwarding_proxy
+    )
+    assert balance(mode) == "1000.00"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_untrusted_certificate_fails_at_once_with_its_reason_and_nothing_sent(
+    mode: str,
+    self_signed_sandbox: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    self_signed_sandbox.control.reset()
+    use_connection(monkeypatch, self_signed_sandbox.url, self_signed_sandbox.api_key)
+    caplog.set_level(logging.WARNING, logger="onlinesim_provider")
+    with pytest.raises(errors.CertificateVerifyError) as caught:
+        balance(mode)
+    assert "certificate verify failed: self-signed certificate" in str(caught.value)
+    assert caught.value.sent is False
+    assert not caught.value.retryable
+    assert self_signed_sandbox.api_key not in str(caught.value)
+    assert not [r for r in caplog.records if "retrying" in r.getMessage()], "no retry"
+    assert self_signed_sandbox.control.requests() == []
+
+
+def test_an_untrusted_certificate_ends_a_deferred_wait_at_once(
+    self_signed_sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trigger fires one error event naming the reason; it does not poll on until its deadline."""
+    use_connection(monkeypatch, self_signed_sandbox.url, self_signed_sandbox.api_key)
+    deadline = (utcnow() + timedelta(hours=1)).isoformat()
+    trigger = OnlineSimSmsTrigger(activation_id=1, deadline=deadline, poll_interval=0.05)
+
+    async def events() -> list[Any]:
+        try:
+            return [event async for event in trigger.run()]
+        finally:
+            await aclose_shared_http_client()
+
+    (event,) = asyncio.run(asyncio.wait_for(events(), timeout=60))
+    assert event.payload["status"] == "error"
+    assert "certificate verify failed: self-signed certificate" in event.payload["message"]
+
+
+@pytest.mark.parametrize("client_class", [OnlineSimClient, AsyncOnlineSimClient], ids=["sync", "async"])
+def test_the_clients_resolve_alike(
+    client_class: type, monkeypatch: pytest.MonkeyPatch, ca_bundle: str
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
+    monkeypatch.setenv("SSL_CERT_FILE", ca_bundle)
+    client = client_class("k", base_url="https://api.test", timeout=(2, 9))
+    assert client.network == NetworkSettings((2.0, 9.0), "http://proxy.test:3128", ca_bundle)
