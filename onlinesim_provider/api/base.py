@@ -336,11 +336,10 @@ class ClientBase:
         :param error: the transport library's exception (its text may hold the URL and the key).
         :param sent: False only when the request surely never reached the server.
         """
-        refused = _certificate_refusal(error)
-        if refused is not None:
-            reason = self.scrub(refused.verify_message or refused.reason or str(refused))
+        reason = _certificate_refusal(error)
+        if reason is not None:
             return CertificateVerifyError(
-                f"{action}: TLS certificate verify failed: {reason}; nothing was sent. Give the "
+                f"{action}: TLS certificate verify failed: {self.scrub(reason).rstrip('.')}; nothing was sent. Give the "
                 "connection's verify extra the CA bundle that signed the server's certificate"
             )
         what = "the request may have reached the server" if sent else "could not connect; nothing was sent"
@@ -348,22 +347,25 @@ class ClientBase:
         return NetworkError(f"{action}: {what} ({type(error).__name__}: {detail})", sent=sent)
 
 
-def _certificate_refusal(error: BaseException) -> ssl.SSLCertVerificationError | None:
-    """Find the certificate verification failure behind a transport error, if that is what it is.
+def _certificate_refusal(error: BaseException) -> str | None:
+    """Return why the server's certificate was refused, if that is what ``error`` comes down to.
 
-    The libraries wrap it differently (requests: ``args[0].reason.args[0]``; aiohttp:
-    ``certificate_error``), so the causes, reasons and arguments are searched a few levels deep.
+    The libraries wrap OpenSSL's error differently (requests: ``args[0].reason.args[0]``; aiohttp:
+    an error that is itself a certificate error and holds OpenSSL's as ``certificate_error``), so
+    causes, reasons and arguments are searched a few levels deep for its ``verify_message``.
     """
     queue: list[object] = [error]
+    refused: ssl.SSLCertVerificationError | None = None
     for _ in range(16):
         if not queue:
-            return None
+            break
         found = queue.pop(0)
         if isinstance(found, ssl.SSLCertVerificationError):
-            return found
+            if getattr(found, "verify_message", None):
+                return str(found.verify_message)
+            refused = refused or found
         if isinstance(found, BaseException):
-            queue.extend(
-                (found.__cause__, getattr(found, "reason", None), getattr(found, "certificate_error", None))
-            )
+            queue.extend((found.__cause__, getattr(found, "reason", None)))
+            queue.append(getattr(found, "certificate_error", None))
             queue.extend(arg for arg in found.args if isinstance(arg, BaseException))
-    return None
+    return None if refused is None else str(refused)

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 #: Seed of everything random in this suite (sandbox codes, fault draws, chaos choices).
 SEED = 20240531
 #: Loggers whose DEBUG records are captured and scanned: ours and the HTTP libraries'.
-SCANNED_LOGGERS = ("onlinesim_provider", "urllib3", "httpx", "httpcore", "airflow.task")
+SCANNED_LOGGERS = ("onlinesim_provider", "urllib3", "aiohttp", "airflow.task")
 
 SUITE_SCAN = SecretScan()
 #: Sections printed at the end of the run: (title, lines).

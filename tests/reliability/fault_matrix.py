@@ -34,7 +34,7 @@ from onlinesim_provider.triggers.pool import shared_http_client
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    import httpx
+    import aiohttp
 
     from onlinesim_provider.sandbox import SandboxControl
 
@@ -186,7 +186,7 @@ def _call_sync(control: SandboxControl, method: str, args: tuple[Any, ...]) -> t
 
 
 async def _call_async(
-    control: SandboxControl, pool: httpx.AsyncClient, method: str, args: tuple[Any, ...]
+    control: SandboxControl, pool: aiohttp.ClientSession, method: str, args: tuple[Any, ...]
 ) -> tuple[str, Any]:
     async with AsyncOnlineSimClient(control.api_key, **_settings(control), http_client=pool) as client:
         try:
