@@ -338,8 +338,9 @@ class ClientBase:
         """
         reason = _certificate_refusal(error)
         if reason is not None:
+            reason = self.scrub(reason).rstrip(".")
             return CertificateVerifyError(
-                f"{action}: TLS certificate verify failed: {self.scrub(reason).rstrip('.')}; nothing was sent. Give the "
+                f"{action}: TLS certificate verify failed: {reason}; nothing was sent. Give the "
                 "connection's verify extra the CA bundle that signed the server's certificate"
             )
         what = "the request may have reached the server" if sent else "could not connect; nothing was sent"

@@ -140,9 +140,12 @@ def _environment_proxy(scheme: str, host: str) -> str | None:
 @functools.lru_cache(maxsize=16)
 def _ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
     """Build a verifying TLS context once per CA bundle, so pooled connections can be shared."""
-    if ca_bundle is not None and os.path.isdir(ca_bundle):
-        return ssl.create_default_context(capath=ca_bundle)
-    return ssl.create_default_context(cafile=ca_bundle or certifi.where())
+    try:
+        if ca_bundle is not None and os.path.isdir(ca_bundle):
+            return ssl.create_default_context(capath=ca_bundle)
+        return ssl.create_default_context(cafile=ca_bundle or certifi.where())
+    except (ssl.SSLError, OSError) as error:
+        raise InvalidInputError(f"the CA bundle {ca_bundle!r} could not be loaded: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -188,7 +191,9 @@ class NetworkSettings:
             verify = next(
                 (_ca_bundle(environ[name], name) for name in CA_BUNDLE_VARIABLES if environ.get(name)), True
             )
-        return cls(parse_timeout(timeout), proxy, verify)
+        settings = cls(parse_timeout(timeout), proxy, verify)
+        settings.ssl  # noqa: B018  (a bundle that cannot be loaded fails here, alike for both clients)
+        return settings
 
     @property
     def requests_proxies(self) -> dict[str, str]:

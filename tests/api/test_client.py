@@ -503,8 +503,8 @@ def test_bad_input_fails_before_any_request(client, onlinesim_sandbox, call, fra
         pytest.param({"timeout": (5, -1)}, "(5, -1)", id="timeout-pair"),
         pytest.param({"cancel_status": 7}, "cancel_status must be 6 (OnlineSIM) or 8", id="cancel-7"),
         pytest.param({"proxies": "proxy.test"}, "proxies must be a proxy URL", id="proxies-no-scheme"),
-            pytest.param({"verify": 3}, "verify must be true, false or the path", id="verify-int"),
-            pytest.param({"verify": "/no/such/ca.pem"}, "/no/such/ca.pem", id="verify-missing-path"),
+        pytest.param({"verify": 3}, "verify must be true, false or the path", id="verify-int"),
+        pytest.param({"verify": "/no/such/ca.pem"}, "/no/such/ca.pem", id="verify-missing-path"),
         pytest.param({"retry": 3}, "retry must be a RetryPolicy", id="retry"),
     ],
 )

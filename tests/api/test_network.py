@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import ssl
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+import certifi
 import proxy
 import pytest
 import trustme
@@ -154,7 +156,7 @@ def test_the_environment_proxies_and_no_proxy(monkeypatch: pytest.MonkeyPatch) -
 def test_the_ca_variables_in_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     first, second = tmp_path / "first.pem", tmp_path / "second.pem"
     for path in (first, second):
-        path.write_text("")
+        shutil.copy(certifi.where(), path)
     assert resolve().verify is True
     monkeypatch.setenv("SSL_CERT_FILE", str(second))
     assert resolve().verify == str(second)
@@ -164,6 +166,13 @@ def test_the_ca_variables_in_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "gone.pem"))
     with pytest.raises(errors.InvalidInputError, match=r"REQUESTS_CA_BUNDLE.*gone\.pem"):
         resolve()
+
+
+def test_a_ca_bundle_that_cannot_be_loaded_is_named(tmp_path: Path) -> None:
+    bundle = tmp_path / "not-pem.txt"
+    bundle.write_text("not a certificate")
+    with pytest.raises(errors.InvalidInputError, match=r"CA bundle .*not-pem\.txt.* could not be loaded"):
+        resolve(verify=str(bundle))
 
 
 def test_one_tls_context_per_ca_bundle(ca_bundle: str) -> None:

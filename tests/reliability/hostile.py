@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import socket
     from collections.abc import Callable
     from types import TracebackType
+    from typing import Self
 
 __all__ = [
     "FRAMING_ATTACKS",
@@ -275,20 +276,34 @@ def hostile_replies(draw: st.DrawFn, action: str) -> HostileReply:
 
 
 class _Handler(socketserver.BaseRequestHandler):
+    """Read each request head and send :meth:`answer`; one request per connection unless kept alive."""
+
     server: _TcpServer
+    keep_alive = False
+
+    def answer(self, head: bytes) -> bytes:
+        """Return the bytes to send for a request.
+
+        :param head: the request line and headers.
+        """
+        return self.server.reply.wire()
 
     def handle(self) -> None:
         sock: socket.socket = self.request
         sock.settimeout(5)
         received = b""
         try:
-            while b"\r\n\r\n" not in received:
-                chunk = sock.recv(65536)
-                if not chunk:
+            while True:
+                while b"\r\n\r\n" not in received:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        return
+                    received += chunk
+                head, _, received = received.partition(b"\r\n\r\n")
+                self.server.requests += 1  # counted before the reply, so the client never sees it first
+                sock.sendall(self.answer(head))
+                if not self.keep_alive:
                     return
-                received += chunk
-            self.server.requests += 1  # counted before the reply, so the client never sees it first
-            sock.sendall(self.server.reply.wire())
         except OSError:
             return
 
@@ -297,15 +312,18 @@ class _TcpServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
     reply: HostileReply
+    attack: Callable[[bytes], bytes]
     requests: int
 
 
-class HostileServer:
-    """A loopback server that answers every request with the scripted :class:`HostileReply`."""
+class _LoopbackServer:
+    """A threaded TCP server on a free loopback port, run while in a ``with`` block.
 
-    def __init__(self) -> None:
-        self._server = _TcpServer(("127.0.0.1", 0), _Handler)
-        self._server.reply = HostileReply(200, b"")
+    :param handler: the request handler class.
+    """
+
+    def __init__(self, handler: type[socketserver.BaseRequestHandler]) -> None:
+        self._server = _TcpServer(("127.0.0.1", 0), handler)
         self._server.requests = 0
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
@@ -316,20 +334,12 @@ class HostileServer:
         """Return the base URL."""
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def serve(self, reply: HostileReply) -> None:
-        """Answer every following request with ``reply``.
-
-        :param reply: the scripted reply.
-        """
-        self._server.reply = reply
-        self._server.requests = 0
-
     @property
     def requests(self) -> int:
-        """Return how many requests were answered since the last :meth:`serve`."""
+        """Return how many requests were answered (since the last :meth:`HostileServer.serve`)."""
         return self._server.requests
 
-    def __enter__(self) -> HostileServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -339,6 +349,22 @@ class HostileServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+class HostileServer(_LoopbackServer):
+    """A loopback server that answers every request with the scripted :class:`HostileReply`."""
+
+    def __init__(self) -> None:
+        super().__init__(_Handler)
+        self._server.reply = HostileReply(200, b"")
+
+    def serve(self, reply: HostileReply) -> None:
+        """Answer every following request with ``reply``.
+
+        :param reply: the scripted reply.
+        """
+        self._server.reply = reply
+        self._server.requests = 0
 
 
 # --- framing attacks on a keep-alive connection ----------------------------------------------------
@@ -411,37 +437,19 @@ FRAMING_ATTACKS: dict[str, Callable[[bytes], bytes]] = {
 _ID = re.compile(rb"[?&]id=(\d+)")
 
 
-class _KeepAliveHandler(socketserver.BaseRequestHandler):
-    server: _FramingTcpServer
+class _KeepAliveHandler(_Handler):
+    keep_alive = True
 
-    def handle(self) -> None:
-        sock: socket.socket = self.request
-        sock.settimeout(5)
-        received = b""
-        try:
-            while True:
-                while b"\r\n\r\n" not in received:
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        return
-                    received += chunk
-                head, _, received = received.partition(b"\r\n\r\n")
-                found = _ID.search(head.split(b"\r\n", 1)[0])
-                body = b"STATUS_OK:" + (found.group(1) if found else b"0")
-                self.server.requests += 1
-                sock.sendall(self.server.attack(body))
-        except OSError:
-            return
+    def answer(self, head: bytes) -> bytes:
+        """Return the attack for the activation id the request asks about.
+
+        :param head: the request line and headers.
+        """
+        found = _ID.search(head.split(b"\r\n", 1)[0])
+        return self.server.attack(b"STATUS_OK:" + (found.group(1) if found else b"0"))
 
 
-class _FramingTcpServer(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    attack: Callable[[bytes], bytes]
-    requests: int
-
-
-class FramingServer:
+class FramingServer(_LoopbackServer):
     """A keep-alive loopback server: answers ``getStatus`` for the asked id with a framing attack.
 
     Each answer's honest part is ``STATUS_OK:<id>`` (the code is the activation id asked for);
@@ -451,30 +459,5 @@ class FramingServer:
     """
 
     def __init__(self, attack: Callable[[bytes], bytes]) -> None:
-        self._server = _FramingTcpServer(("127.0.0.1", 0), _KeepAliveHandler)
+        super().__init__(_KeepAliveHandler)
         self._server.attack = attack
-        self._server.requests = 0
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        """Return the base URL."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    @property
-    def requests(self) -> int:
-        """Return how many requests were answered."""
-        return self._server.requests
-
-    def __enter__(self) -> FramingServer:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
