@@ -7,6 +7,7 @@ turns a finished HTTP exchange into a model or a typed error, and builds the scr
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import re
@@ -83,6 +84,7 @@ class InsecureTransportWarning(UserWarning):
     """The API key would travel unencrypted: plain ``http://`` to a host other than this machine."""
 
 
+@functools.lru_cache(maxsize=64)
 def _is_loopback(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
@@ -174,12 +176,18 @@ def _check_auth(value: object) -> AuthStyle:
     raise InvalidInputError(f"auth must be 'header' or 'query', got {value!r}")
 
 
+#: The accepted forms of each cancel status: the number, or its text (a connection's extra).
+_CANCEL_STATUSES: dict[object, SetStatusCode] = {
+    form: code for code in (SetStatusCode.CLOSE, SetStatusCode.CANCEL) for form in (int(code), str(int(code)))
+}
+
+
 def _check_cancel_status(value: object) -> SetStatusCode:
-    text = value.strip() if isinstance(value, str) else value
-    for code in (SetStatusCode.CLOSE, SetStatusCode.CANCEL):
-        if not isinstance(value, bool) and text in (int(code), str(int(code))):
-            return code
-    raise InvalidInputError(f"cancel_status must be 6 (OnlineSIM) or 8 (SMS-Activate), got {value!r}")
+    key = value.strip() if isinstance(value, str) else value
+    code = None if isinstance(value, bool) or not isinstance(key, int | str) else _CANCEL_STATUSES.get(key)
+    if code is None:
+        raise InvalidInputError(f"cancel_status must be 6 (OnlineSIM) or 8 (SMS-Activate), got {value!r}")
+    return code
 
 
 #: Each client setting and its check; a check returns the setting in its normal form.
@@ -204,9 +212,8 @@ def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     """
     checked = dict(settings)
     api_key = checked["api_key"] = _check_api_key(settings.get("api_key"))
-    secret = _key_pattern(api_key)
     checked["base_url"] = _check_base_url(
-        settings.get("base_url"), lambda text: _mask_credentials(secret.sub("***", text))
+        settings.get("base_url"), lambda text: _mask_credentials(_key_pattern(api_key).sub("***", text))
     )
     for name, check in _CHECKS.items():
         if name in checked:

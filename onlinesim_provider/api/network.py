@@ -129,8 +129,18 @@ def _select(proxies: Mapping[str, str], scheme: str, host: str) -> str | None:
     return None
 
 
-def _environment_proxy(scheme: str, host: str) -> str | None:
-    found = urllib.request.getproxies_environment()
+def _proxy_environment() -> tuple[tuple[str, str], ...]:
+    """Return the proxy variables that are set, as urllib reads them (lower case first)."""
+    found = []
+    for scheme in ("all", "http", "https", "no"):
+        value = os.environ.get(f"{scheme}_proxy") or os.environ.get(f"{scheme.upper()}_PROXY")
+        if value:
+            found.append((scheme, value))
+    return tuple(found)
+
+
+def _environment_proxy(scheme: str, host: str, environment: tuple[tuple[str, str], ...]) -> str | None:
+    found = dict(environment)
     # NO_PROXY as urllib reads it (host suffixes, ports, "*"); public, though missing from typeshed.
     if not found or urllib.request.proxy_bypass_environment(host, found):  # type: ignore[attr-defined]
         return None
@@ -164,36 +174,26 @@ class NetworkSettings:
 
     @classmethod
     def resolve(
-        cls,
-        url: str,
-        *,
-        timeout: object,
-        proxies: Mapping[str, str] | None,
-        verify: Verify | None,
-        environ: Mapping[str, str] = os.environ,
+        cls, url: str, *, timeout: object, proxies: Mapping[str, str] | None, verify: Verify | None
     ) -> NetworkSettings:
         """Resolve the settings for ``url``: the given values first, else the environment.
+
+        Resolved once per distinct input and environment (every trigger of a connection builds
+        a client with the same settings).
 
         :param url: the server URL the client calls.
         :param timeout: seconds or ``(connect, read)`` seconds.
         :param proxies: proxy URL per scheme; the proxy environment variables when None.
         :param verify: see :func:`parse_verify`; the CA variables, else ``True``, when None.
-        :param environ: the environment to read the CA variables from.
         """
-        scheme, _, rest = url.partition("://")
-        host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
-        hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        if proxies is not None:
-            proxy = _select(proxies, scheme, hostname)
-        else:
-            proxy = _environment_proxy(scheme, host)
-        if verify is None:
-            verify = next(
-                (_ca_bundle(environ[name], name) for name in CA_BUNDLE_VARIABLES if environ.get(name)), True
-            )
-        settings = cls(parse_timeout(timeout), proxy, verify)
-        settings.ssl  # noqa: B018  (a bundle that cannot be loaded fails here, alike for both clients)
-        return settings
+        return _resolve(
+            url,
+            parse_timeout(timeout),
+            None if proxies is None else tuple(sorted(proxies.items())),
+            verify,
+            _proxy_environment(),
+            tuple((name, os.environ.get(name) or "") for name in CA_BUNDLE_VARIABLES),
+        )
 
     @property
     def requests_proxies(self) -> dict[str, str]:
@@ -206,3 +206,26 @@ class NetworkSettings:
         if self.verify is False:
             return False
         return _ssl_context(None if self.verify is True else self.verify)
+
+
+@functools.lru_cache(maxsize=256)
+def _resolve(
+    url: str,
+    timeout: tuple[float, float],
+    proxies: tuple[tuple[str, str], ...] | None,
+    verify: Verify | None,
+    proxy_environment: tuple[tuple[str, str], ...],
+    ca_environment: tuple[tuple[str, str], ...],
+) -> NetworkSettings:
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    if proxies is not None:
+        proxy = _select(dict(proxies), scheme, hostname)
+    else:
+        proxy = _environment_proxy(scheme, host, proxy_environment)
+    if verify is None:
+        verify = next((_ca_bundle(path, name) for name, path in ca_environment if path), True)
+    settings = NetworkSettings(timeout, proxy, verify)
+    settings.ssl  # noqa: B018  (a bundle that cannot be loaded fails here, alike for both clients)
+    return settings
