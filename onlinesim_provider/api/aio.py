@@ -91,6 +91,20 @@ def _client_timeout(network: NetworkSettings) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=None, connect=max(connect, read), sock_connect=connect, sock_read=read)
 
 
+def _proxy_and_headers(proxy: str | None) -> tuple[URL | None, dict[str, str] | None]:
+    """Split a proxy URL's credentials into a ``Proxy-Authorization`` header, as requests does.
+
+    aiohttp sends credentials of an explicit proxy URL only when given as a header.
+    """
+    if proxy is None:
+        return None, None
+    url = URL(proxy)
+    if url.user is None:
+        return url, None
+    header = aiohttp.BasicAuth(url.user, url.password or "").encode()
+    return url.with_user(None), {"Proxy-Authorization": header}
+
+
 class AsyncOnlineSimClient(ClientBase):
     """Call the OnlineSIM Alternative API from asyncio, without blocking the event loop.
 
@@ -137,7 +151,7 @@ class AsyncOnlineSimClient(ClientBase):
         # URL is built once too.
         self._request_headers = CIMultiDict(self._headers())
         self._client_timeout = _client_timeout(self.network)
-        self._proxy = URL(self.network.proxy) if self.network.proxy is not None else None
+        self._proxy, self._proxy_headers = _proxy_and_headers(self.network.proxy)
         self._ssl = self.network.ssl
         self._last_url: tuple[str, URL] | None = None
 
@@ -181,6 +195,7 @@ class AsyncOnlineSimClient(ClientBase):
             headers=self._request_headers,
             timeout=self._client_timeout,
             proxy=self._proxy,
+            proxy_headers=self._proxy_headers,
             ssl=self._ssl,
             allow_redirects=False,
         ) as response:

@@ -169,3 +169,19 @@ def test_concurrent_calls_share_one_client(onlinesim_sandbox):
     codes = asyncio.run(scenario())
     assert len(codes) == 15
     assert len(set(codes)) == 3
+
+
+def test_an_order_lost_on_a_reused_connection_is_not_re_sent_by_aiohttp(onlinesim_sandbox):
+    """aiohttp re-sends an idempotent request once when a kept-alive connection drops; not ours."""
+
+    async def scenario() -> type[BaseException]:
+        async with AsyncOnlineSimClient(onlinesim_sandbox.api_key, base_url=onlinesim_sandbox.url) as client:
+            await client.get_balance()  # the connection the order will reuse
+            onlinesim_sandbox.inject_fault("reset", action="getNumber", processed=True, count=1)
+            with pytest.raises(errors.OnlineSimError) as caught:
+                await client.get_number("tg", "7")
+            return type(caught.value)
+
+    assert asyncio.run(scenario()) is errors.OutcomeUnknownError
+    assert [r["action"] for r in onlinesim_sandbox.requests()] == ["getBalance", "getNumber"]
+    assert onlinesim_sandbox.summary()["orders"] == 1

@@ -203,6 +203,24 @@ def forwarding_proxy() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
+def authenticating_proxy() -> Iterator[str]:
+    """Run proxy.py asking for Basic credentials ``user:secret``; return its URL without them."""
+    flags = [
+        "--hostname",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--num-workers",
+        "1",
+        "--num-acceptors",
+        "1",
+        "--threaded",
+    ]
+    with proxy.Proxy([*flags, "--basic-auth", "user:secret"]) as running:
+        yield f"http://127.0.0.1:{running.flags.port}"
+
+
+@pytest.fixture(scope="module")
 def ca() -> trustme.CA:
     return trustme.CA()
 
@@ -268,6 +286,19 @@ def test_through_the_connection_proxies(
     use_connection(monkeypatch, onlinesim_sandbox.url, onlinesim_sandbox.api_key, proxies=forwarding_proxy)
     assert balance(mode) == "1000.00"
     assert [r["action"] for r in onlinesim_sandbox.requests()] == ["getBalance"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_proxy_credentials_in_the_url_are_sent(
+    mode: str, onlinesim_sandbox: SandboxControl, authenticating_proxy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key, url = onlinesim_sandbox.api_key, onlinesim_sandbox.url
+    use_connection(monkeypatch, url, key, proxies=authenticating_proxy)
+    with pytest.raises(errors.OnlineSimError):
+        balance(mode)  # no credentials: the proxy refuses
+    assert onlinesim_sandbox.requests() == []
+    use_connection(monkeypatch, url, key, proxies=authenticating_proxy.replace("://", "://user:secret@"))
+    assert balance(mode) == "1000.00"
 
 
 @pytest.mark.parametrize("mode", MODES)
