@@ -9,6 +9,15 @@ Override ``onlinesim_sandbox_config`` in a ``conftest.py`` to change the setting
 
     def test_my_dag(onlinesim_sandbox):
         conn_uri = f"onlinesim://:{onlinesim_sandbox.api_key}@{onlinesim_sandbox.url}"
+
+Override ``onlinesim_sandbox_ssl_context`` to serve HTTPS instead (``onlinesim_sandbox.url`` then
+starts with ``https://``; point your client's CA bundle at the certificate's issuer)::
+
+    @pytest.fixture(scope="session")
+    def onlinesim_sandbox_ssl_context():
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain("tests/tls/sandbox.crt", "tests/tls/sandbox.key")
+        return context
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from onlinesim_provider.sandbox.config import SandboxConfig
 from onlinesim_provider.sandbox.server import SandboxServer
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Iterator
 
     from onlinesim_provider.sandbox.control import SandboxControl
@@ -33,12 +43,21 @@ def onlinesim_sandbox_config() -> SandboxConfig:
 
 
 @pytest.fixture(scope="session")
-def onlinesim_sandbox_server(onlinesim_sandbox_config: SandboxConfig) -> Iterator[SandboxServer]:
+def onlinesim_sandbox_ssl_context() -> ssl.SSLContext | None:
+    """Return the server TLS context of the session's sandbox (``None``: plain HTTP; override for HTTPS)."""
+    return None
+
+
+@pytest.fixture(scope="session")
+def onlinesim_sandbox_server(
+    onlinesim_sandbox_config: SandboxConfig, onlinesim_sandbox_ssl_context: ssl.SSLContext | None
+) -> Iterator[SandboxServer]:
     """Run one sandbox server on a free loopback port for the whole session.
 
     :param onlinesim_sandbox_config: the settings of the sandbox.
+    :param onlinesim_sandbox_ssl_context: serve HTTPS with this context (``None``: plain HTTP).
     """
-    with SandboxServer(onlinesim_sandbox_config) as server:
+    with SandboxServer(onlinesim_sandbox_config, ssl_context=onlinesim_sandbox_ssl_context) as server:
         yield server
 
 
