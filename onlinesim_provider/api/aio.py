@@ -18,6 +18,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlencode
@@ -91,18 +92,21 @@ def _client_timeout(network: NetworkSettings) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=None, connect=max(connect, read), sock_connect=connect, sock_read=read)
 
 
-def _proxy_and_headers(proxy: str | None) -> tuple[URL | None, dict[str, str] | None]:
-    """Split a proxy URL's credentials into a ``Proxy-Authorization`` header, as requests does.
+def _proxy_credentials(proxy: str | None) -> tuple[URL | None, dict[str, str]]:
+    """Split a proxy URL into the URL without credentials and its ``Proxy-Authorization`` header.
 
-    aiohttp sends credentials of an explicit proxy URL only when given as a header.
+    aiohttp takes proxy credentials only as a header: on the request itself to an ``http://``
+    server (the proxy reads it), on the ``CONNECT`` to an ``https://`` one (never sent inside the
+    tunnel). requests reads them from the URL; both clients send them alike.
     """
     if proxy is None:
-        return None, None
+        return None, {}
     url = URL(proxy)
     if url.user is None:
-        return url, None
-    header = aiohttp.BasicAuth(url.user, url.password or "").encode()
-    return url.with_user(None), {"Proxy-Authorization": header}
+        return url, {}
+    # Basic credentials encoded as requests encodes them (latin-1), so both clients send the same.
+    token = base64.b64encode(f"{url.user}:{url.password or ''}".encode("latin-1")).decode("ascii")
+    return url.with_user(None), {"Proxy-Authorization": f"Basic {token}"}
 
 
 class AsyncOnlineSimClient(ClientBase):
@@ -149,9 +153,11 @@ class AsyncOnlineSimClient(ClientBase):
         self._session = http_client  # an own session is opened on first use, inside the loop
         # Built once: headers, timeouts, proxy and TLS context; a poll repeats one query, so its
         # URL is built once too.
-        self._request_headers = CIMultiDict(self._headers())
+        self._proxy, proxy_authorization = _proxy_credentials(self.network.proxy)
+        tunnelled = self.url.startswith("https://")
+        self._proxy_headers = proxy_authorization if tunnelled else None
+        self._request_headers = CIMultiDict({**self._headers(), **({} if tunnelled else proxy_authorization)})
         self._client_timeout = _client_timeout(self.network)
-        self._proxy, self._proxy_headers = _proxy_and_headers(self.network.proxy)
         self._ssl = self.network.ssl
         self._last_url: tuple[str, URL] | None = None
 

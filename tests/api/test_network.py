@@ -366,17 +366,17 @@ def test_tls_with_the_ca_from_the_environment(
     assert balance(mode) == "1000.00"
 
 
+@pytest.mark.parametrize("credentials", [False, True], ids=["open-proxy", "proxy-with-credentials"])
 @pytest.mark.parametrize("mode", MODES)
 def test_tls_through_the_proxy(
-    mode: str,
-    tls_sandbox: SandboxServer,
-    ca_bundle: str,
-    forwarding_proxy: str,
-    monkeypatch: pytest.MonkeyPatch,
+    mode: str, credentials: bool, tls_sandbox: SandboxServer, ca_bundle: str, request: pytest.FixtureRequest
 ) -> None:
-    use_connection(
-        monkeypatch, tls_sandbox.url, tls_sandbox.api_key, verify=ca_bundle, proxies=forwarding_proxy
-    )
+    """A CONNECT tunnel to the TLS sandbox; with credentials, they go on the CONNECT only."""
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    proxy_url = request.getfixturevalue("authenticating_proxy" if credentials else "forwarding_proxy")
+    if credentials:
+        proxy_url = proxy_url.replace("://", "://user:secret@")
+    use_connection(monkeypatch, tls_sandbox.url, tls_sandbox.api_key, verify=ca_bundle, proxies=proxy_url)
     assert balance(mode) == "1000.00"
 
 
