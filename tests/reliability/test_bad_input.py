@@ -208,7 +208,7 @@ CASES = {
         _execute,
     ),
     "connection-without-key": Bad(
-        order(), "'onlinesim_default'", "put the OnlineSIM API key", _execute, conn(password="")
+        order(), "'onlinesim_default'", "got no API key", _execute, conn(password="")
     ),
     "connection-wrong-key": Bad(
         order(), "BAD_KEY", "The API key is invalid or missing", _execute, conn(password="not-the-key"), True
@@ -234,10 +234,10 @@ CASES = {
         order(), "'cookie'", "'header' or 'query'", _execute, conn(extra={"auth": "cookie"})
     ),
     "connection-timeout-words": Bad(
-        order(), "'fast'", "seconds as a positive number", _execute, conn(extra={"timeout": "fast"})
+        order(), "'fast'", "seconds > 0 or a (connect, read) pair", _execute, conn(extra={"timeout": "fast"})
     ),
     "connection-timeout-negative": Bad(
-        order(), "-1", "seconds as a positive number", _execute, conn(extra={"timeout": -1})
+        order(), "-1", "seconds > 0 or a (connect, read) pair", _execute, conn(extra={"timeout": -1})
     ),
     "connection-cancel-status-7": Bad(
         order(), "7", "6 (OnlineSIM) or 8", _execute, conn(extra={"cancel_status": 7})
@@ -245,7 +245,7 @@ CASES = {
     "connection-proxies-not-a-url": Bad(
         order(),
         "'proxy please'",
-        "a proxy URL or a JSON object",
+        "a proxy URL or map schemes to proxy URLs",
         _execute,
         conn(extra={"proxies": "proxy please"}),
     ),
