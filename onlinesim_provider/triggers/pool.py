@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from onlinesim_provider.api.aio import new_session
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
+
     import aiohttp
 
 __all__ = ["MAX_CONNECTIONS", "aclose_shared_http_client", "shared_http_client"]
@@ -28,6 +30,25 @@ MAX_CONNECTIONS = 64
 _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession] = (
     weakref.WeakKeyDictionary()
 )
+#: Per loop, the async generators that close its pools when the loop shuts down (and the tasks
+#: that start them), held here because the loop holds its async generators only weakly.
+_closers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[object]] = weakref.WeakKeyDictionary()
+
+
+async def _closed_with_the_loop(pool: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+    """Close ``pool`` when its loop shuts down: ``asyncio.run`` closes every open async generator.
+
+    Without it, a loop that ends (a test, ``dag.test``, a stopping triggerer) leaves the pool to
+    the garbage collector, and aiohttp logs an "Unclosed connector" error for it.
+    """
+    try:
+        yield
+    finally:
+        await pool.close()
+
+
+async def _start(closer: AsyncGenerator[None, None]) -> None:
+    await anext(closer)
 
 
 def shared_http_client() -> aiohttp.ClientSession:
@@ -40,6 +61,8 @@ def shared_http_client() -> aiohttp.ClientSession:
     pool = _pools.get(loop)
     if pool is None or pool.closed:
         pool = _pools[loop] = new_session(limit=MAX_CONNECTIONS)
+        closer = _closed_with_the_loop(pool)
+        _closers.setdefault(loop, []).extend((closer, loop.create_task(_start(closer))))
     return pool
 
 

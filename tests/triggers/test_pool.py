@@ -35,3 +35,13 @@ def test_the_pool_is_bounded_and_leaves_proxies_and_retries_to_each_client() -> 
 
 def test_closing_without_a_pool_does_nothing() -> None:
     asyncio.run(pool.aclose_shared_http_client())
+
+
+def test_the_pool_is_closed_when_its_loop_shuts_down() -> None:
+    """``asyncio.run`` ends the loop: the pool closes then, not later in the garbage collector."""
+
+    async def open_pool() -> object:
+        return pool.shared_http_client()
+
+    session = asyncio.run(open_pool())
+    assert session.closed
