@@ -184,40 +184,23 @@ def test_one_tls_context_per_ca_bundle(ca_bundle: str) -> None:
 # --- a forwarding proxy and a TLS sandbox, in poke and deferrable mode -------------------------------
 
 
+def _proxy_py(*extra: str) -> Iterator[str]:
+    """Run proxy.py on a free loopback port with ``extra`` flags; yield its URL."""
+    flags = ["--hostname", "127.0.0.1", "--port", "0", "--num-workers", "1", "--num-acceptors", "1"]
+    with proxy.Proxy([*flags, "--threaded", *extra]) as running:
+        yield f"http://127.0.0.1:{running.flags.port}"
+
+
 @pytest.fixture(scope="module")
 def forwarding_proxy() -> Iterator[str]:
-    """Run proxy.py on a free loopback port; return its URL."""
-    flags = [
-        "--hostname",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--num-workers",
-        "1",
-        "--num-acceptors",
-        "1",
-        "--threaded",
-    ]
-    with proxy.Proxy(flags) as running:
-        yield f"http://127.0.0.1:{running.flags.port}"
+    """Run proxy.py as an open forwarding proxy; return its URL."""
+    yield from _proxy_py()
 
 
 @pytest.fixture(scope="module")
 def authenticating_proxy() -> Iterator[str]:
     """Run proxy.py asking for Basic credentials ``user:secret``; return its URL without them."""
-    flags = [
-        "--hostname",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--num-workers",
-        "1",
-        "--num-acceptors",
-        "1",
-        "--threaded",
-    ]
-    with proxy.Proxy([*flags, "--basic-auth", "user:secret"]) as running:
-        yield f"http://127.0.0.1:{running.flags.port}"
+    yield from _proxy_py("--basic-auth", "user:secret")
 
 
 @pytest.fixture(scope="module")
