@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from onlinesim_provider.sandbox import SandboxControl
+from tests.sandbox.tls import make_tls_files
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -128,6 +129,56 @@ def test_cli_reports_a_busy_port(onlinesim_sandbox: SandboxControl) -> None:
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
 
 
+def test_cli_serves_https_with_a_certificate_and_key(tmp_path: Path) -> None:
+    tls = make_tls_files(tmp_path)
+    process = _start("--tls-cert", str(tls.cert), "--tls-key", str(tls.key))
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        match = re.search(r"listening on (https://127\.0\.0\.1:\d+)", first)
+        assert match, first
+        reply = requests.get(
+            match.group(1) + "/stubs/handler_api.php",
+            params={"action": "getBalance"},
+            headers={"Authorization": "Bearer sandbox-key"},
+            timeout=10,
+            verify=str(tls.ca_cert),
+        )
+        assert reply.text == "ACCESS_BALANCE:1000.00"
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0
+    assert "stopped" in out
+
+
+@pytest.mark.parametrize(
+    ("which", "message"),
+    [
+        ("cert-only", "--tls-cert and --tls-key go together"),
+        ("missing-key", "cannot load --tls-cert"),
+        ("key-is-cert", "cannot load --tls-cert"),
+    ],
+)
+def test_cli_refuses_bad_tls_files(tmp_path: Path, which: str, message: str) -> None:
+    tls = make_tls_files(tmp_path)
+    args = {
+        "cert-only": ["--tls-cert", str(tls.cert)],
+        "missing-key": ["--tls-cert", str(tls.cert), "--tls-key", str(tmp_path / "absent.key")],
+        "key-is-cert": ["--tls-cert", str(tls.cert), "--tls-key", str(tls.ca_cert)],
+    }[which]
+    result = subprocess.run(
+        [sys.executable, "-m", "onlinesim_provider.sandbox", "--port", "0", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
 PLUGIN_TESTS = """
     from decimal import Decimal
 
@@ -180,3 +231,52 @@ def test_pytest_plugin_is_registered_and_resets_between_tests(tmp_path: Path) ->
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
+
+
+PLUGIN_HTTPS_TESTS = """
+    import requests
+
+
+    def test_the_sandbox_speaks_https(onlinesim_sandbox):
+        assert onlinesim_sandbox.url.startswith("https://127.0.0.1:")
+        reply = requests.get(
+            onlinesim_sandbox.api_url,
+            params={"action": "getBalance"},
+            headers={"Authorization": f"Bearer {onlinesim_sandbox.api_key}"},
+            timeout=5,
+            verify=CA,
+        )
+        assert reply.text == "ACCESS_BALANCE:1000.00"
+        onlinesim_sandbox.set_balance("2.00")
+"""
+
+PLUGIN_HTTPS_CONFTEST = """
+    import ssl
+
+    import pytest
+
+
+    @pytest.fixture(scope="session")
+    def onlinesim_sandbox_ssl_context():
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(CERT, KEY)
+        return context
+"""
+
+
+def test_pytest_plugin_serves_https_when_given_a_context(tmp_path: Path) -> None:
+    tls = make_tls_files(tmp_path)
+    tests = textwrap.dedent(PLUGIN_HTTPS_TESTS).replace("CA", repr(str(tls.ca_cert)))
+    conftest = textwrap.dedent(PLUGIN_HTTPS_CONFTEST)
+    conftest = conftest.replace("CERT", repr(str(tls.cert))).replace("KEY", repr(str(tls.key)))
+    (tmp_path / "test_user_dag.py").write_text(tests)
+    (tmp_path / "conftest.py").write_text(conftest)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
