@@ -27,9 +27,9 @@ if TYPE_CHECKING:
 __all__ = ["API_PATH", "CONTROL_PREFIX", "SandboxServer"]
 
 #: Event loops (threads) accepting from the one listening socket side by side. Their socket calls
-#: run in parallel on a second core while another loop runs Python, which a single loop cannot
-#: do; ``benchmarks/sandbox_throughput.py`` on a loaded two-core machine saturated higher with 4
-#: than with 1 or 2. The state has its own lock.
+#: can run on a second core while another loop runs Python, which a single loop cannot do;
+#: ``benchmarks/sandbox_throughput.py`` on a loaded two-core machine saturated a little higher on
+#: average with 4 than with 1 or 2 (noisy runs). The state has its own lock.
 LOOPS = 4
 #: Seconds an idle keep-alive connection stays open.
 KEEPALIVE_TIMEOUT = 120.0
