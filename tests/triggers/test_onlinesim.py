@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -76,6 +78,19 @@ def activation(onlinesim_conn):
 @pytest.fixture
 def rent(onlinesim_conn):
     return OnlineSimHook().client.get_rent_number("7", 1)
+
+
+# --- what the triggerer loads -------------------------------------------------------------------
+
+
+def test_the_triggerer_loads_neither_the_sync_hook_nor_the_sensors():
+    code = (
+        "import sys, onlinesim_provider.triggers.onlinesim; "
+        "print(sorted(m for m in sys.modules if m.startswith(('onlinesim_provider.hooks.onlinesim', "
+        "'onlinesim_provider.sensors', 'onlinesim_provider.operators'))))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines()[-1] == "[]", "the last line is the list (Airflow may log first)"
 
 
 # --- serialize() and restart -------------------------------------------------------------------
@@ -209,6 +224,7 @@ def test_timeout_fires_once_at_the_deadline_and_stops(onlinesim_conn, activation
     polls = actions(onlinesim_conn)[1:]
     assert polls == ["getStatus"] * (len(pacing.pauses) + 1), "a poll before each pause, one at the deadline"
     assert onlinesim_conn.summary()["refunded"] == "0.00", "the trigger only reads; the sensor cancels"
+    assert not {"clock", "sleep"} & set(trigger.serialize()[1]), "a restarted trigger uses real time"
 
 
 def test_past_deadline_still_reads_once_then_times_out(onlinesim_conn, activation):
