@@ -1,4 +1,4 @@
-"""The OnlineSIM operators in real DAG runs against the sandbox, and their input validation."""
+"""The OnlineSIM operators: real DAG runs, focused execute() calls and input validation, on the sandbox."""
 
 from __future__ import annotations
 
