@@ -313,6 +313,7 @@ class OnlineSimSmsSensor(_OnlineSimWaitSensor):
     :param deferrable: wait in the triggerer; defaults to ``[operators] default_deferrable``.
     :param poke_interval: seconds between polls.
     :param timeout: longest wait in seconds (default 15 minutes, the number's lifetime).
+    :param clock: returns the current time, aware (default: the system clock; for tests).
     """
 
     template_fields: Sequence[str] = ("activation_id", "expires_at")
@@ -416,6 +417,7 @@ class OnlineSimRentSmsSensor(_OnlineSimWaitSensor):
     :param deferrable: wait in the triggerer; defaults to ``[operators] default_deferrable``.
     :param poke_interval: seconds between polls.
     :param timeout: longest wait in seconds (default 20 minutes, the first-SMS window).
+    :param clock: returns the current time, aware (default: the system clock; for tests).
     """
 
     template_fields: Sequence[str] = ("rent_id", "sender", "received_after", "first_sms_deadline")
