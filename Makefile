@@ -31,9 +31,10 @@ install: $(VENV)/.installed  ## create .venv with Airflow $(AIRFLOW_VERSION) and
 
 install-airflow2: $(VENV2)/.installed  ## create .venv-airflow2 with Airflow $(AIRFLOW2_VERSION)
 
-lint: install  ## ruff on everything
+lint: install  ## ruff on everything, and the import-linter contracts (one-way layers)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 typecheck: install  ## mypy --strict on the package
 	$(VENV)/bin/mypy --strict onlinesim_provider
