@@ -1,6 +1,6 @@
 """Where Airflow finds the OnlineSIM provider's example DAGs; import nothing from here.
 
-Airflow 3 discovers a provider's example DAGs by importing the module named after its
+Airflow 3.3 discovers a provider's example DAGs by importing the module named after its
 distribution (``airflow-provider-onlinesim`` gives ``airflow_provider_onlinesim``) and looking
 for an ``example_dags`` folder in that module's ``__path__``. The example DAGs are installed as
 ``onlinesim_provider.example_dags``, so this module's path is the folder that holds them:
