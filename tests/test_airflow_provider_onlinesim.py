@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 
-import airflow_provider_onlinesim
-from onlinesim_provider import example_dags
 from tests.dags.test_example_dags import EXAMPLE_IDS
 
 pytestmark = pytest.mark.airflow
@@ -45,6 +43,9 @@ def _discovers_provider_examples() -> bool:
 
 
 def test_discovery_module_path_holds_the_example_dags() -> None:
+    import airflow_provider_onlinesim
+    from onlinesim_provider import example_dags
+
     folders = [Path(p) / "example_dags" for p in airflow_provider_onlinesim.__path__]
     assert folders == [Path(p) for p in example_dags.__path__]
     assert all((folder / "example_onlinesim_verification.py").is_file() for folder in folders)
@@ -82,10 +83,10 @@ def test_fresh_home_with_examples_lists_ours_and_logs_no_provider_error(tmp_path
     table = next(line for line in reversed(listing.splitlines()) if line.startswith("["))
     logs += listing.replace(table, "")
     rows = json.loads(table)
+    assert _provider_problems(logs) == []
     listed = {row["dag_id"] for row in rows}
     assert "example_bash_operator" in listed  # Airflow's own examples: load_examples is on
     if _discovers_provider_examples():
         assert listed >= EXAMPLE_IDS
     else:
         assert not EXAMPLE_IDS & listed
-    assert _provider_problems(logs) == []
