@@ -40,8 +40,10 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     },
     "timeout": {
         "label": "Timeout (seconds)",
-        "description": "Timeout of each request in seconds (default: 5 s to connect, 30 s to read).",
-        "schema": {"type": ["number", "null"], "minimum": 0},
+        "description": "Seconds per request, such as 30, or connect and read seconds, such as 5,30 "
+        "or [5, 30] (default: 5 s to connect, 30 s to read).",
+        # A string: one field takes both forms; the connection settings code parses and checks it.
+        "schema": {"type": ["string", "null"]},
     },
     "cancel_status": {
         "label": "Cancel status",
@@ -64,7 +66,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "host": DEFAULT_BASE_URL,
         "password": "OnlineSIM API key",
         "auth": "header",
-        "timeout": "30",
+        "timeout": "5,30",
         "cancel_status": "6",
         "proxies": "http://proxy.example:3128",
     },
