@@ -10,7 +10,7 @@ CONSTRAINTS2 := constraints/constraints-$(AIRFLOW2_VERSION).txt
 PIP_FLAGS ?= --quiet --disable-pip-version-check
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install install-airflow2 lint typecheck unit test test-airflow2 test-deployment demo bench sandbox clean
+.PHONY: help install install-airflow2 lint typecheck dist docs unit test test-airflow2 test-deployment demo bench sandbox clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -18,7 +18,7 @@ help:  ## list the targets
 $(VENV)/.installed: pyproject.toml $(CONSTRAINTS)
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip
-	$(VENV)/bin/pip install $(PIP_FLAGS) -c $(CONSTRAINTS) "apache-airflow==$(AIRFLOW_VERSION)" -e ".[dev,deployment]"
+	$(VENV)/bin/pip install $(PIP_FLAGS) -c $(CONSTRAINTS) "apache-airflow==$(AIRFLOW_VERSION)" -e ".[dev,deployment,docs]"
 	touch $@
 
 $(VENV2)/.installed: pyproject.toml $(CONSTRAINTS2)
@@ -31,12 +31,22 @@ install: $(VENV)/.installed  ## create .venv with Airflow $(AIRFLOW_VERSION) and
 
 install-airflow2: $(VENV2)/.installed  ## create .venv-airflow2 with Airflow $(AIRFLOW2_VERSION)
 
-lint: install  ## ruff on everything
+lint: install  ## ruff on everything, and the import-linter contracts (one-way layers)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 typecheck: install  ## mypy --strict on the package
 	$(VENV)/bin/mypy --strict onlinesim_provider
+
+dist: install  ## build the sdist and the wheel into dist/ and check them with twine
+	rm -rf dist
+	$(VENV)/bin/python -m build --outdir dist .
+	$(VENV)/bin/twine check --strict dist/*
+
+docs: install  ## the Sphinx site in docs/_build/html (warnings are errors)
+	rm -rf docs/_build docs/_api
+	$(VENV)/bin/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
 unit: install  ## pytest on Airflow $(AIRFLOW_VERSION)
 	$(VENV)/bin/python -m pytest
@@ -50,7 +60,7 @@ test-deployment: install  ## the provider in a real deployment: PostgreSQL, sche
 
 test:  ## everything CI checks (the two Airflow versions' suites run side by side)
 	$(MAKE) --no-print-directory -j2 --output-sync=target install install-airflow2
-	$(MAKE) --no-print-directory lint typecheck
+	$(MAKE) --no-print-directory lint typecheck dist docs
 	$(MAKE) --no-print-directory -j2 --output-sync=target unit test-airflow2
 	$(MAKE) --no-print-directory test-deployment
 
@@ -68,4 +78,4 @@ sandbox: install  ## run the sandbox in the foreground (Ctrl-C to stop)
 	$(VENV)/bin/onlinesim-sandbox
 
 clean:  ## remove the virtualenvs and caches
-	rm -rf $(VENV) $(VENV2) .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(VENV2) .mypy_cache .ruff_cache build dist docs/_build *.egg-info

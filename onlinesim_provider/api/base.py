@@ -20,14 +20,12 @@ from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 from onlinesim_provider import __version__
 from onlinesim_provider.api import protocol
 from onlinesim_provider.api.errors import (
-    AlreadyFinishError,
-    BadStatusError,
     CertificateVerifyError,
     InvalidInputError,
     NetworkError,
     OnlineSimError,
 )
-from onlinesim_provider.api.models import SetStatusCode, SetStatusReply
+from onlinesim_provider.api.models import SetStatusCode
 from onlinesim_provider.api.network import (
     NetworkSettings,
     Timeout,
@@ -36,19 +34,17 @@ from onlinesim_provider.api.network import (
     parse_timeout,
     parse_verify,
 )
-from onlinesim_provider.api.retry import Closing, RetryPolicy
+from onlinesim_provider.api.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
 __all__ = [
-    "RENT_CLOSING",
     "AuthStyle",
     "ClientBase",
     "InsecureTransportWarning",
     "Timeout",
     "Verify",
-    "activation_closing",
     "check_settings",
 ]
 
@@ -61,23 +57,6 @@ _KEY_CHARS = re.compile(r"[!-~]+")
 _KEY_IN_TEXT = re.compile(r"(api_key=)[^&\s'\"]+|(Bearer\s+)[^\s'\"]+", re.IGNORECASE)
 _CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
 _MESSAGE_LIMIT = 300
-
-
-#: A repeated ``setRentStatus`` hears ALREADY_FINISH once an earlier attempt closed the rent.
-RENT_CLOSING: Closing[None] = Closing(AlreadyFinishError, None)
-_ACTIVATION_CLOSED = {
-    SetStatusCode.CLOSE: SetStatusReply.ACTIVATION,
-    SetStatusCode.CANCEL: SetStatusReply.CANCEL,
-}
-
-
-def activation_closing(status: int) -> Closing[SetStatusReply] | None:
-    """Return how a repeated ``setStatus`` close (6 or 8) recognises it worked; None for 1 and 3.
-
-    :param status: the ``setStatus`` value sent.
-    """
-    reply = _ACTIVATION_CLOSED.get(SetStatusCode(status))
-    return Closing(BadStatusError, reply) if reply is not None else None
 
 
 class InsecureTransportWarning(UserWarning):
@@ -332,7 +311,7 @@ class ClientBase:
             raise
 
     def _network_error(
-        self, action: str, error: Exception, *, sent: bool
+        self, action: str, error: Exception, *, maybe_sent: bool
     ) -> NetworkError | CertificateVerifyError:
         """Return the scrubbed error for a transport failure of ``action``.
 
@@ -341,7 +320,7 @@ class ClientBase:
 
         :param action: the API action.
         :param error: the transport library's exception (its text may hold the URL and the key).
-        :param sent: False only when the request surely never reached the server.
+        :param maybe_sent: False only when the request surely never reached the server.
         """
         reason = _certificate_refusal(error)
         if reason is not None:
@@ -350,9 +329,11 @@ class ClientBase:
                 f"{action}: TLS certificate verify failed: {reason}; nothing was sent. Give the "
                 "connection's verify extra the CA bundle that signed the server's certificate"
             )
-        what = "the request may have reached the server" if sent else "could not connect; nothing was sent"
+        what = (
+            "the request may have reached the server" if maybe_sent else "could not connect; nothing was sent"
+        )
         detail = self.scrub(str(error))[:_MESSAGE_LIMIT]
-        return NetworkError(f"{action}: {what} ({type(error).__name__}: {detail})", sent=sent)
+        return NetworkError(f"{action}: {what} ({type(error).__name__}: {detail})", maybe_sent=maybe_sent)
 
 
 def _certificate_refusal(error: BaseException) -> str | None:

@@ -60,10 +60,13 @@ def _positive_seconds(value: object) -> float | None:
 def parse_timeout(value: object) -> tuple[float, float]:
     """Return ``(connect, read)`` seconds from seconds or a pair of them (numbers or numeric text).
 
-    :param value: e.g. ``10``, ``"10"``, ``(3, 30)`` or ``[3, 30]``.
+    :param value: e.g. ``10``, ``"10"``, ``(3, 30)``, ``[3, 30]`` or ``"3,30"``.
     :raises InvalidInputError: naming the value, when it is not that.
     """
-    pair = value if isinstance(value, tuple | list) and len(value) == 2 else (value, value)
+    parts = value
+    if isinstance(value, str) and "," in value:  # a form field's "5,30" or "[5, 30]"
+        parts = value.strip().removeprefix("[").removesuffix("]").split(",")
+    pair = parts if isinstance(parts, tuple | list) and len(parts) == 2 else (parts, parts)
     connect, read = (_positive_seconds(item) for item in pair)
     if connect is None or read is None:
         raise InvalidInputError(

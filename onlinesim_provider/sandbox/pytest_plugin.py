@@ -7,8 +7,19 @@ Override ``onlinesim_sandbox_config`` in a ``conftest.py`` to change the setting
     def onlinesim_sandbox_config():
         return SandboxConfig(balance="50.00", sms_delay=5)
 
-    def test_my_dag(onlinesim_sandbox):
-        conn_uri = f"onlinesim://:{onlinesim_sandbox.api_key}@{onlinesim_sandbox.url}"
+Point the ``onlinesim_default`` connection at it, as JSON (any base URL goes in ``host``)::
+
+    def test_my_dag(onlinesim_sandbox, monkeypatch):
+        sandbox = onlinesim_sandbox
+        conn = {"conn_type": "onlinesim", "host": sandbox.url, "password": sandbox.api_key}
+        monkeypatch.setenv("AIRFLOW_CONN_ONLINESIM_DEFAULT", json.dumps(conn))
+
+or as a URI: Airflow wants the base URL's scheme right after ``onlinesim://`` (a host without
+one gets ``http://``) and the key URL-quoted::
+
+        host_port = urllib.parse.urlsplit(sandbox.url).netloc
+        key = urllib.parse.quote(sandbox.api_key, safe="")
+        monkeypatch.setenv("AIRFLOW_CONN_ONLINESIM_DEFAULT", f"onlinesim://http://:{key}@{host_port}")
 
 Override ``onlinesim_sandbox_ssl_context`` to serve HTTPS instead (``onlinesim_sandbox.url`` then
 starts with ``https://``; point your client's CA bundle at the certificate's issuer)::

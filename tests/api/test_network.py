@@ -27,7 +27,7 @@ from onlinesim_provider.api.network import NetworkSettings, parse_proxies, parse
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook, get_async_client
 from onlinesim_provider.sandbox.config import SandboxConfig
 from onlinesim_provider.sandbox.server import SandboxServer
-from onlinesim_provider.sensors.deadline import utcnow
+from onlinesim_provider.waits.deadline import utcnow
 from onlinesim_provider.triggers.onlinesim import OnlineSimSmsTrigger
 from onlinesim_provider.triggers.pool import aclose_shared_http_client, shared_http_client
 from tests.conftest import CONN_ENV, connection_uri_json
@@ -301,7 +301,7 @@ def test_a_dead_environment_proxy_is_used_unless_no_proxy_names_the_host(
     monkeypatch.setenv("HTTP_PROXY", closed_url)
     with pytest.raises(errors.NetworkError) as caught:
         balance(mode)
-    assert not caught.value.sent
+    assert not caught.value.maybe_sent
     assert onlinesim_sandbox.requests() == [], "the proxy refused: nothing reached the server"
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     assert balance(mode) == "1000.00"
@@ -376,7 +376,7 @@ def test_an_untrusted_certificate_fails_at_once_with_its_reason_and_nothing_sent
     with pytest.raises(errors.CertificateVerifyError) as caught:
         balance(mode)
     assert "certificate verify failed: self-signed certificate" in str(caught.value)
-    assert caught.value.sent is False
+    assert caught.value.maybe_sent is False
     assert not caught.value.retryable
     assert self_signed_sandbox.api_key not in str(caught.value)
     assert not [r for r in caplog.records if "retrying" in r.getMessage()], "no retry"

@@ -135,3 +135,14 @@ def test_stop_closes_idle_keep_alive_connections() -> None:
     conn.close()
     with pytest.raises(RuntimeError, match="not running"):
         _ = server.url
+
+
+def test_faults_work_over_https(tls: TlsFiles) -> None:
+    with SandboxServer(ssl_context=tls.server_context()) as server:
+        server.control.inject_fault("reset", action="getBalance")
+        server.control.inject_fault("http_status", action="getBalance", status=429, retry_after=7)
+        with pytest.raises(requests.ConnectionError):
+            _balance(server.url, server.api_key, verify=str(tls.ca_cert))
+        limited = _balance(server.url, server.api_key, verify=str(tls.ca_cert))
+        assert (limited.status_code, limited.headers["Retry-After"]) == (429, "7")
+        assert _balance(server.url, server.api_key, verify=str(tls.ca_cert)).text == "ACCESS_BALANCE:1000.00"
