@@ -56,6 +56,11 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "description": 'One proxy URL for every request, or JSON such as {"https": "http://proxy:3128"}.',
         "schema": {"type": ["string", "null"]},
     },
+    "verify": {
+        "label": "TLS verification",
+        "description": "true, false, or the path of a CA bundle; empty: REQUESTS_CA_BUNDLE / SSL_CERT_FILE.",
+        "schema": {"type": ["string", "null"]},
+    },
 }
 
 #: How the standard connection fields are shown (keys as in provider.yaml).
@@ -69,6 +74,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "timeout": "5,30",
         "cancel_status": "6",
         "proxies": "http://proxy.example:3128",
+        "verify": "/etc/ssl/certs/corporate-ca.pem",
     },
 }
 

@@ -62,7 +62,7 @@ def test_provider_info_names_every_module_and_the_connection_type() -> None:
     assert conn_type["hook-name"] == OnlineSimHook.hook_name
     assert conn_type["ui-field-behaviour"]["relabeling"] == {"password": "API key", "host": "Base URL"}
     assert conn_type["ui-field-behaviour"]["placeholders"]["host"] == DEFAULT_BASE_URL
-    assert set(conn_type["conn-fields"]) == {"auth", "timeout", "cancel_status", "proxies"}
+    assert set(conn_type["conn-fields"]) == {"auth", "timeout", "cancel_status", "proxies", "verify"}
 
 
 def test_legacy_field_behaviour_matches_the_declaration() -> None:
