@@ -27,9 +27,9 @@ from onlinesim_provider.api.network import NetworkSettings, parse_proxies, parse
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook, get_async_client
 from onlinesim_provider.sandbox.config import SandboxConfig
 from onlinesim_provider.sandbox.server import SandboxServer
-from onlinesim_provider.waits.deadline import utcnow
 from onlinesim_provider.triggers.onlinesim import OnlineSimSmsTrigger
 from onlinesim_provider.triggers.pool import aclose_shared_http_client, shared_http_client
+from onlinesim_provider.waits.deadline import utcnow
 from tests.conftest import CONN_ENV, connection_uri_json
 
 if TYPE_CHECKING:
