@@ -42,9 +42,10 @@ lint: install  ## ruff on everything
 typecheck: install  ## mypy --strict on the package
 	$(VENV)/bin/mypy --strict onlinesim_provider
 
+# --dist loadscope keeps a module on one worker, so a module's costly fixture is built once.
 check: install  ## the loop while working: lint, types and the fast unit layer on both cores (< 60 s)
 	$(MAKE) --no-print-directory lint typecheck
-	$(VENV)/bin/python -m pytest -q -n 2 -m "$(FAST)"
+	$(VENV)/bin/python -m pytest -q -n 2 --dist loadscope -m "$(FAST)"
 
 unit: install  ## pytest on Airflow $(AIRFLOW_VERSION): every layer but the deployment, with coverage
 	$(COVERAGE) $(VENV)/bin/coverage run -m pytest -m "not deployment"
