@@ -14,7 +14,7 @@ FAST := not airflow and not chaos and not deployment and not benchmark
 #: Both Airflow versions' runs (and the children they start) write their coverage data here.
 COVERAGE := COVERAGE_FILE=$(CURDIR)/.coverage
 
-.PHONY: help install install-airflow2 lint typecheck check unit test test-airflow2 test-deployment coverage demo bench sandbox clean
+.PHONY: help install install-airflow2 lint typecheck check dist docs unit test test-airflow2 test-deployment coverage demo bench sandbox clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -22,7 +22,7 @@ help:  ## list the targets
 $(VENV)/.installed: pyproject.toml $(CONSTRAINTS)
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip
-	$(VENV)/bin/pip install $(PIP_FLAGS) -c $(CONSTRAINTS) "apache-airflow==$(AIRFLOW_VERSION)" -e ".[dev,deployment]"
+	$(VENV)/bin/pip install $(PIP_FLAGS) -c $(CONSTRAINTS) "apache-airflow==$(AIRFLOW_VERSION)" -e ".[dev,deployment,docs]"
 	touch $@
 
 $(VENV2)/.installed: pyproject.toml $(CONSTRAINTS2)
@@ -35,9 +35,10 @@ install: $(VENV)/.installed  ## create .venv with Airflow $(AIRFLOW_VERSION) and
 
 install-airflow2: $(VENV2)/.installed  ## create .venv-airflow2 with Airflow $(AIRFLOW2_VERSION)
 
-lint: install  ## ruff on everything
+lint: install  ## ruff on everything, and the import-linter contracts (one-way layers)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 typecheck: install  ## mypy --strict on the package
 	$(VENV)/bin/mypy --strict onlinesim_provider
@@ -46,6 +47,15 @@ typecheck: install  ## mypy --strict on the package
 check: install  ## the loop while working: lint, types and the fast unit layer on both cores (< 60 s)
 	$(MAKE) --no-print-directory lint typecheck
 	$(VENV)/bin/python -m pytest -q -n 2 --dist loadscope -m "$(FAST)"
+
+dist: install  ## build the sdist and the wheel into dist/ and check them with twine
+	rm -rf dist
+	$(VENV)/bin/python -m build --outdir dist .
+	$(VENV)/bin/twine check --strict dist/*
+
+docs: install  ## the Sphinx site in docs/_build/html (warnings are errors)
+	rm -rf docs/_build docs/_api
+	$(VENV)/bin/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
 unit: install  ## pytest on Airflow $(AIRFLOW_VERSION): every layer but the deployment, with coverage
 	$(COVERAGE) $(VENV)/bin/coverage run -m pytest -m "not deployment"
@@ -63,7 +73,7 @@ test-deployment: install  ## the provider in a real deployment: PostgreSQL, sche
 
 test:  ## everything CI checks (the two Airflow versions' suites run side by side)
 	$(MAKE) --no-print-directory -j2 --output-sync=target install install-airflow2
-	$(MAKE) --no-print-directory lint typecheck
+	$(MAKE) --no-print-directory lint typecheck dist docs
 	rm -f .coverage .coverage.*
 	$(MAKE) --no-print-directory -j2 --output-sync=target unit test-airflow2
 	$(MAKE) --no-print-directory coverage
@@ -83,4 +93,4 @@ sandbox: install  ## run the sandbox in the foreground (Ctrl-C to stop)
 	$(VENV)/bin/onlinesim-sandbox
 
 clean:  ## remove the virtualenvs and caches
-	rm -rf $(VENV) $(VENV2) .mypy_cache .ruff_cache build *.egg-info .coverage .coverage.*
+	rm -rf $(VENV) $(VENV2) .mypy_cache .ruff_cache build dist docs/_build *.egg-info .coverage .coverage.*

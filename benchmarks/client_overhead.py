@@ -1,4 +1,4 @@
-"""Benchmark 2: calls per second of ``OnlineSimHook.get_status`` against the alternatives.
+"""Benchmark 2: calls per second of ``OnlineSimHook().client.get_status`` against the alternatives.
 
 Four loops make the same ``getStatus`` call of a waiting activation, against the same sandbox (a
 child process), in this process, one after another, in rounds with the order rotated so that
@@ -7,7 +7,7 @@ the machine only ever slows a loop down, as with ``timeit``):
 
 - raw ``http.client`` on one keep-alive connection, reply read, not parsed (the floor);
 - a bare ``requests.Session`` loop (what a hand-written script does), reply text read;
-- ``OnlineSimHook.get_status`` (connection lookup once, keep-alive session, retry policy,
+- ``OnlineSimHook().client.get_status`` (connection lookup once, keep-alive session, retry policy,
   typed reply);
 - ``HttpHook.run`` of the HTTP provider (what a DAG author gets from the generic path).
 
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 BENCH = "2 client"
-HOOK = "OnlineSimHook.get_status"
+HOOK = "hook.client.get_status"
 SESSION = "requests.Session loop"
 RAW = "http.client keep-alive"
 HTTPHOOK = "HttpHook.run"
@@ -67,7 +67,7 @@ def _loops(sandbox: SandboxProcess, activation: int) -> dict[str, Callable[[], A
     hook = OnlineSimHook(onlinesim_conn_id=ONLINESIM_CONN_ID)
 
     def hook_call() -> str:
-        return str(hook.get_status(activation).state)
+        return str(hook.client.get_status(activation).state)
 
     http_hook = HttpHook(method="GET", http_conn_id=HTTP_CONN_ID)
 

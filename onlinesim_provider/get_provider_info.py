@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from onlinesim_provider import __version__
 from onlinesim_provider.api.protocol import DEFAULT_BASE_URL
 
 __all__ = [
     "CONN_TYPE",
     "CONN_FIELDS",
+    "DEFAULT_CONN_ID",
     "HOOK_CLASS",
     "HOOK_NAME",
     "UI_FIELD_BEHAVIOUR",
@@ -25,6 +27,8 @@ INTEGRATION = "OnlineSIM"
 CONN_TYPE = "onlinesim"
 HOOK_NAME = "OnlineSIM"
 HOOK_CLASS = "onlinesim_provider.hooks.onlinesim.OnlineSimHook"
+#: The connection id every hook, operator, sensor and trigger uses unless told otherwise.
+DEFAULT_CONN_ID = "onlinesim_default"
 
 #: Extra fields of the ``onlinesim`` connection (stored in ``Connection.extra``).
 CONN_FIELDS: dict[str, dict[str, Any]] = {
@@ -36,8 +40,10 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     },
     "timeout": {
         "label": "Timeout (seconds)",
-        "description": "Timeout of each request in seconds (default: 5 s to connect, 30 s to read).",
-        "schema": {"type": ["number", "null"], "minimum": 0},
+        "description": "Seconds per request, such as 30, or connect and read seconds, such as 5,30 "
+        "or [5, 30] (default: 5 s to connect, 30 s to read).",
+        # A string: one field takes both forms; the connection settings code parses and checks it.
+        "schema": {"type": ["string", "null"]},
     },
     "cancel_status": {
         "label": "Cancel status",
@@ -60,7 +66,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "host": DEFAULT_BASE_URL,
         "password": "OnlineSIM API key",
         "auth": "header",
-        "timeout": "30",
+        "timeout": "5,30",
         "cancel_status": "6",
         "proxies": "http://proxy.example:3128",
     },
@@ -74,7 +80,7 @@ def get_provider_info() -> dict[str, Any]:
         "name": "OnlineSIM",
         "description": "OnlineSIM Alternative API (SMS-Activate compatible): order virtual numbers, "
         "wait for SMS codes, always clean up.",
-        "versions": ["0.1.0"],
+        "versions": [__version__],
         "integrations": [
             {
                 "integration-name": INTEGRATION,

@@ -7,12 +7,14 @@ import os
 import subprocess
 import sys
 import warnings
-from importlib import resources
+from importlib import metadata, resources
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
+import onlinesim_provider
 from onlinesim_provider.api.protocol import DEFAULT_BASE_URL
 from onlinesim_provider.get_provider_info import (
     CONN_FIELDS,
@@ -32,6 +34,14 @@ def test_provider_info_is_valid_for_the_installed_airflow() -> None:
     # provider.yaml's schema also describes conn-fields and ui-field-behaviour (where it knows them)
     item_schema = _airflow_schema("provider.yaml.schema.json")["properties"]["connection-types"]
     jsonschema.validate(info["connection-types"], item_schema)
+
+
+def test_the_version_is_written_once() -> None:
+    # __init__ holds it; the build (setuptools dynamic version) and get_provider_info() read it
+    assert get_provider_info()["versions"] == [onlinesim_provider.__version__]
+    assert metadata.version("airflow-provider-onlinesim") == onlinesim_provider.__version__
+    pyproject = (Path(__file__).parent.parent / "pyproject.toml").read_text()
+    assert onlinesim_provider.__version__ not in pyproject
 
 
 def test_provider_info_names_every_module_and_the_connection_type() -> None:

@@ -17,26 +17,18 @@ from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 from onlinesim_provider import __version__
 from onlinesim_provider.api import protocol
-from onlinesim_provider.api.errors import (
-    AlreadyFinishError,
-    BadStatusError,
-    InvalidInputError,
-    NetworkError,
-    OnlineSimError,
-)
-from onlinesim_provider.api.models import SetStatusCode, SetStatusReply
-from onlinesim_provider.api.retry import Closing, RetryPolicy
+from onlinesim_provider.api.errors import InvalidInputError, NetworkError, OnlineSimError
+from onlinesim_provider.api.models import SetStatusCode
+from onlinesim_provider.api.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
 __all__ = [
-    "RENT_CLOSING",
     "AuthStyle",
     "ClientBase",
     "InsecureTransportWarning",
     "Timeout",
-    "activation_closing",
 ]
 
 log = logging.getLogger("onlinesim_provider.api")
@@ -49,23 +41,6 @@ _KEY_CHARS = re.compile(r"[!-~]+")
 _KEY_IN_TEXT = re.compile(r"(api_key=)[^&\s'\"]+|(Bearer\s+)[^\s'\"]+", re.IGNORECASE)
 _CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
 _MESSAGE_LIMIT = 300
-
-
-#: A repeated ``setRentStatus`` hears ALREADY_FINISH once an earlier attempt closed the rent.
-RENT_CLOSING: Closing[None] = Closing(AlreadyFinishError, None)
-_ACTIVATION_CLOSED = {
-    SetStatusCode.CLOSE: SetStatusReply.ACTIVATION,
-    SetStatusCode.CANCEL: SetStatusReply.CANCEL,
-}
-
-
-def activation_closing(status: int) -> Closing[SetStatusReply] | None:
-    """Return how a repeated ``setStatus`` close (6 or 8) recognises it worked; None for 1 and 3.
-
-    :param status: the ``setStatus`` value sent.
-    """
-    reply = _ACTIVATION_CLOSED.get(SetStatusCode(status))
-    return Closing(BadStatusError, reply) if reply is not None else None
 
 
 class InsecureTransportWarning(UserWarning):
@@ -276,13 +251,15 @@ class ClientBase:
             error.args = (error.message,)
             raise
 
-    def _network_error(self, action: str, error: Exception, *, sent: bool) -> NetworkError:
+    def _network_error(self, action: str, error: Exception, *, maybe_sent: bool) -> NetworkError:
         """Return the scrubbed NetworkError for a transport failure of ``action``.
 
         :param action: the API action.
         :param error: the transport library's exception (its text may hold the URL and the key).
-        :param sent: False only when the request surely never reached the server.
+        :param maybe_sent: False only when the request surely never reached the server.
         """
-        what = "the request may have reached the server" if sent else "could not connect; nothing was sent"
+        what = (
+            "the request may have reached the server" if maybe_sent else "could not connect; nothing was sent"
+        )
         detail = self.scrub(str(error))[:_MESSAGE_LIMIT]
-        return NetworkError(f"{action}: {what} ({type(error).__name__}: {detail})", sent=sent)
+        return NetworkError(f"{action}: {what} ({type(error).__name__}: {detail})", maybe_sent=maybe_sent)

@@ -19,8 +19,9 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-from onlinesim_provider.api import protocol
-from onlinesim_provider.api.base import RENT_CLOSING, AuthStyle, ClientBase, Timeout, activation_closing
+from onlinesim_provider.api import actions, protocol
+from onlinesim_provider.api.actions import sync_method
+from onlinesim_provider.api.base import AuthStyle, ClientBase, Timeout
 from onlinesim_provider.api.retry import call_with_retry
 
 if TYPE_CHECKING:
@@ -28,21 +29,9 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Self
 
+    from onlinesim_provider.api.actions import Call
     from onlinesim_provider.api.errors import NetworkError
-    from onlinesim_provider.api.models import (
-        Activation,
-        ActivationStatus,
-        Balance,
-        Country,
-        FullSms,
-        Rent,
-        RentOffer,
-        RentStatus,
-        ServiceStock,
-        SetStatusCode,
-        SetStatusReply,
-    )
-    from onlinesim_provider.api.retry import Closing, RetryPolicy
+    from onlinesim_provider.api.retry import RetryPolicy
 
 __all__ = ["OnlineSimClient"]
 
@@ -52,7 +41,7 @@ T = TypeVar("T")
 POOL_SIZE = 10
 
 
-def _sent(error: requests.RequestException) -> bool:
+def _maybe_sent(error: requests.RequestException) -> bool:
     """Return False only when ``error`` proves the request never reached the server."""
     if isinstance(error, requests.ConnectTimeout | requests.exceptions.ProxyError):
         return False
@@ -124,16 +113,9 @@ class OnlineSimClient(ClientBase):
     ) -> None:
         self.close()
 
-    def _send(
-        self, params: protocol.Params, parse: Callable[[str, int], T], closing: Closing[T] | None = None
-    ) -> T:
-        """Send one action through the retry policy and parse its reply."""
-        return call_with_retry(
-            lambda: self._attempt(params, parse),
-            action=params["action"],
-            policy=self.retry,
-            closing=closing,
-        )
+    def _send(self, call: Call[T]) -> T:
+        """Send one call of an action through the retry policy and parse its reply."""
+        return call_with_retry(lambda: self._attempt(call.params, call.parse), call, self.retry)
 
     def _attempt(self, params: protocol.Params, parse: Callable[[str, int], T]) -> T:
         started = time.monotonic()
@@ -148,7 +130,7 @@ class OnlineSimClient(ClientBase):
                 allow_redirects=False,
             )
         except requests.RequestException as exc:
-            error = self._network_error(params["action"], exc, sent=_sent(exc))
+            error = self._network_error(params["action"], exc, maybe_sent=_maybe_sent(exc))
         else:
             with response:
                 return self._interpret(
@@ -156,142 +138,22 @@ class OnlineSimClient(ClientBase):
                 )
         raise error  # outside the handler, so the key-bearing transport error is not chained
 
-    # --- profile -----------------------------------------------------------------------------
+    # --- the actions and intent helpers, defined once in actions.py -----------------------------
 
-    def get_balance(self) -> Balance:
-        """Return the account balance."""
-        return self._send(protocol.get_balance_params(), protocol.parse_get_balance)
-
-    def get_countries(self) -> list[Country]:
-        """Return the countries the server knows, with their opaque keys."""
-        return self._send(protocol.get_countries_params(), protocol.parse_get_countries)
-
-    # --- single-service activations --------------------------------------------------------------
-
-    def get_numbers_status(
-        self, country: str | int | None = None, operator: str | None = None
-    ) -> list[ServiceStock]:
-        """Return how many numbers each service has available.
-
-        :param country: country key from :meth:`get_countries`; all countries when omitted.
-        :param operator: operator name; any operator when omitted.
-        """
-        params = protocol.get_numbers_status_params(country, operator)
-        return self._send(params, protocol.parse_get_numbers_status)
-
-    def get_number(
-        self, service: str, country: str | int | None = None, operator: str | None = None
-    ) -> Activation:
-        """Order a number for ``service`` (paid; never re-sent when its outcome is unknown).
-
-        :param service: service code such as ``tg``.
-        :param country: country key from :meth:`get_countries`.
-        :param operator: operator name.
-        :raises OutcomeUnknownError: the order may have reached the server; it was not re-sent.
-        """
-        params = protocol.get_number_params(service, country, operator)
-        return self._send(params, protocol.parse_get_number)
-
-    def get_status(self, activation_id: int) -> ActivationStatus:
-        """Return the state of an activation and its code, once one arrived.
-
-        :param activation_id: id from :meth:`get_number`.
-        """
-        return self._send(protocol.get_status_params(activation_id), protocol.parse_get_status)
-
-    def get_full_sms(self, activation_id: int) -> FullSms:
-        """Return the whole text of the SMS an activation received.
-
-        :param activation_id: id from :meth:`get_number`.
-        """
-        return self._send(protocol.get_full_sms_params(activation_id), protocol.parse_get_full_sms)
-
-    def set_status(self, activation_id: int, status: int | SetStatusCode) -> SetStatusReply:
-        """Set the status of an activation (1 ready, 3 another code, 6 close, 8 cancel).
-
-        :param activation_id: id from :meth:`get_number`.
-        :param status: a :class:`SetStatusCode` or its number.
-        """
-        params = protocol.set_status_params(activation_id, status)
-        return self._send(params, protocol.parse_set_status, activation_closing(status))
-
-    def mark_ready(self, activation_id: int) -> SetStatusReply:
-        """Tell the server the SMS was requested on the number (status 1).
-
-        :param activation_id: id from :meth:`get_number`.
-        """
-        return self.set_status(activation_id, 1)
-
-    def request_another_code(self, activation_id: int) -> SetStatusReply:
-        """Ask for another code on the same number (status 3).
-
-        :param activation_id: id from :meth:`get_number`.
-        """
-        return self.set_status(activation_id, 3)
-
-    def complete_activation(self, activation_id: int) -> SetStatusReply:
-        """Close the activation after use (status 6, irreversible).
-
-        :param activation_id: id from :meth:`get_number`.
-        """
-        return self.set_status(activation_id, 6)
-
-    def cancel_activation(self, activation_id: int) -> SetStatusReply:
-        """Cancel the activation so the money comes back (status :attr:`cancel_status`).
-
-        :param activation_id: id from :meth:`get_number`.
-        """
-        return self.set_status(activation_id, self.cancel_status)
-
-    # --- rent ------------------------------------------------------------------------------------------
-
-    def get_rent_services_and_countries(
-        self, hours: int | None = None, country: str | int | None = None, operator: str | None = None
-    ) -> RentOffer:
-        """Return the countries, operators and services offered for rent, with prices.
-
-        :param hours: rent period in hours; the server's default when omitted.
-        :param country: country key.
-        :param operator: operator name.
-        """
-        params = protocol.get_rent_services_and_countries_params(hours, country, operator)
-        return self._send(params, protocol.parse_get_rent_services_and_countries)
-
-    def get_rent_number(self, country: str | int, hours: int = 1) -> Rent:
-        """Rent a number (paid; never re-sent when its outcome is unknown: see :meth:`get_rent_list`).
-
-        :param country: country key from :meth:`get_rent_services_and_countries`.
-        :param hours: rent period in hours, rounded up to whole days by the server.
-        :raises OutcomeUnknownError: the order may have reached the server; it was not re-sent.
-        """
-        params = protocol.get_rent_number_params(country, hours)
-        return self._send(params, protocol.parse_get_rent_number)
-
-    def get_rent_list(self) -> list[Rent]:
-        """Return the account's active rents (empty when there are none)."""
-        return self._send(protocol.get_rent_list_params(), protocol.parse_get_rent_list)
-
-    def get_rent_status(self, rent_id: int) -> RentStatus:
-        """Return the messages a rented number received so far.
-
-        :param rent_id: id from :meth:`get_rent_number`.
-        :raises RentClosedError: the rent is cancelled or finished.
-        """
-        return self._send(protocol.get_rent_status_params(rent_id), protocol.parse_get_rent_status)
-
-    def set_rent_status(self, rent_id: int, status: int = 2) -> None:
-        """Set the status of a rent (2 closes it, irreversibly).
-
-        :param rent_id: id from :meth:`get_rent_number`.
-        :param status: 2 (close; the only value OnlineSIM accepts) or 1 (finish, on clones).
-        """
-        self._send(
-            protocol.set_rent_status_params(rent_id, status), protocol.parse_set_rent_status, RENT_CLOSING
-        )
-
-    def close_rent(self, rent_id: int) -> None:
-        """Close a rent (status 2, irreversible).
-
-        :param rent_id: id from :meth:`get_rent_number`.
-        """
-        self.set_rent_status(rent_id, 2)
+    get_balance = sync_method(actions.get_balance)
+    get_countries = sync_method(actions.get_countries)
+    get_numbers_status = sync_method(actions.get_numbers_status)
+    get_number = sync_method(actions.get_number)
+    get_status = sync_method(actions.get_status)
+    get_full_sms = sync_method(actions.get_full_sms)
+    set_status = sync_method(actions.set_status)
+    mark_ready = sync_method(actions.mark_ready)
+    request_another_code = sync_method(actions.request_another_code)
+    complete_activation = sync_method(actions.complete_activation)
+    cancel_activation = sync_method(actions.cancel_activation)
+    get_rent_services_and_countries = sync_method(actions.get_rent_services_and_countries)
+    get_rent_number = sync_method(actions.get_rent_number)
+    get_rent_list = sync_method(actions.get_rent_list)
+    get_rent_status = sync_method(actions.get_rent_status)
+    set_rent_status = sync_method(actions.set_rent_status)
+    close_rent = sync_method(actions.close_rent)

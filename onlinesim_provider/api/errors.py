@@ -115,13 +115,14 @@ class NetworkError(TransientError):
         self,
         message: str | None = None,
         *,
-        sent: bool = True,
+        maybe_sent: bool = True,
         token: str | None = None,
         status_code: int | None = None,
         body: str = "",
     ) -> None:
-        #: False only when the request surely never reached the server (connect failure).
-        self.sent = sent
+        #: True when the request may have reached the server; False only when it surely did not
+        #: (a connect failure), which makes even a paid order safe to send again.
+        self.maybe_sent = maybe_sent
         super().__init__(message, token=token, status_code=status_code, body=body)
 
 

@@ -169,7 +169,7 @@ def get_countries_params() -> Params:
 def get_numbers_status_params(country: str | int | None = None, operator: str | None = None) -> Params:
     """Build the query of ``getNumbersStatus``.
 
-    :param country: country key from ``getCountries``; all countries when omitted.
+    :param country: country key from ``getCountries``; the server's default when omitted.
     :param operator: operator name; any operator when omitted.
     """
     return _optional({"action": "getNumbersStatus"}, country, operator)

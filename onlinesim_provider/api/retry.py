@@ -2,27 +2,27 @@
 
 Reads (and ``setStatus`` / ``setRentStatus``, which are harmless to repeat) are retried on any
 :class:`TransientError` with exponential backoff and jitter, honouring ``Retry-After``, bounded in
-attempts and in total time. Paid orders (``getNumber``, ``getRentNumber``) are retried only when
-the request surely never reached the server: a connect failure or HTTP 429. Any other transient
-failure of an order raises :class:`OutcomeUnknownError` instead of sending it again.
-
-The first attempt runs outside tenacity (most calls succeed at once, and building the retry
-machinery for them cost a poll about a tenth of its CPU); its failure is handed to tenacity as
-attempt 1, so which errors are retried, the waits, the log lines and the time budget (counted from
-the first attempt) are the same either way.
+attempts and in total time (counted from the first attempt). Paid orders (``getNumber``,
+``getRentNumber``) are retried only when the request surely never reached the server: a connect
+failure or HTTP 429. Any other transient failure of an order raises :class:`OutcomeUnknownError`
+instead of sending it again.
 
 A close (``setStatus`` 6/8, ``setRentStatus``) is repeated like a read; when an earlier attempt
 may have reached the server and a later one hears "already closed", the earlier attempt closed
 it, and the call succeeds (see :class:`Closing`).
+
+:func:`call_with_retry` and :func:`acall_with_retry` run the same tenacity settings
+(:meth:`RetryPolicy.tenacity_kwargs`) with ``Retrying`` and ``AsyncRetrying``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, Retrying
 
@@ -38,29 +38,13 @@ from onlinesim_provider.api.errors import (
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-__all__ = [
-    "ORDER_ACTIONS",
-    "Closing",
-    "RetryPolicy",
-    "call_with_retry",
-    "acall_with_retry",
-    "tenacity_kwargs",
-]
+    from onlinesim_provider.api.actions import Call
+
+__all__ = ["Closing", "RetryPolicy", "acall_with_retry", "call_with_retry"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-#: Actions that spend money and are not idempotent.
-ORDER_ACTIONS = frozenset({"getNumber", "getRentNumber"})
-
-_RECONCILE = {
-    "getRentNumber": "call get_rent_list() to see whether the rent was created",
-    "getNumber": (
-        "check the account's active activations before ordering again (an activation that "
-        "receives no SMS is refunded when it expires)"
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -72,6 +56,10 @@ class RetryPolicy:
     :param max_backoff: longest wait between two attempts, in seconds.
     :param max_total: no retry starts later than this many seconds after the first attempt.
     :param jitter: fraction of each wait drawn at random (0 = fixed waits, 1 = anywhere from 0).
+    :param clock: seconds from a monotonic clock; the time budget is measured with it.
+    :param sleep: called with the seconds to wait between attempts, instead of ``time.sleep``
+        (sync client) or ``asyncio.sleep`` (async client). Tests pass one that advances their
+        ``clock``; it must not block, since the async client calls it on the event loop.
     """
 
     max_attempts: int = 5
@@ -79,6 +67,8 @@ class RetryPolicy:
     max_backoff: float = 8.0
     max_total: float = 60.0
     jitter: float = 0.5
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
+    sleep: Callable[[float], None] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         """Reject settings that would retry forever or never wait."""
@@ -98,6 +88,10 @@ class RetryPolicy:
             or not 0 <= self.jitter <= 1
         ):
             raise InvalidInputError(f"jitter must be a fraction from 0 to 1, got {self.jitter!r}")
+        for name in ("clock", "sleep"):
+            value = getattr(self, name)
+            if not callable(value) and not (name == "sleep" and value is None):
+                raise InvalidInputError(f"{name} must be a function, got {type(value).__name__}")
 
     def backoff(self, attempt: int) -> float:
         """Return the wait after failed attempt number ``attempt`` (1-based), jitter applied.
@@ -106,6 +100,41 @@ class RetryPolicy:
         """
         base = min(self.max_backoff, self.initial_backoff * 2.0 ** (attempt - 1))
         return base * (1 - self.jitter * random.random())
+
+    def tenacity_kwargs(self, call: Call[Any], started: float) -> dict[str, Any]:
+        """Return the ``retry``, ``wait``, ``stop`` and ``before_sleep`` of one call of an action.
+
+        :param call: the call; paid orders (:attr:`Call.paid`) retry only when surely unsent.
+        :param started: :attr:`clock` at the first attempt; the time budget counts from it.
+        """
+        action = call.action
+
+        def retry(state: RetryCallState) -> bool:
+            error = _error(state)
+            return _surely_not_sent(error) if call.paid else isinstance(error, TransientError)
+
+        def wait(state: RetryCallState) -> float:
+            error = _error(state)
+            delay = self.backoff(state.attempt_number)
+            if isinstance(error, RateLimitedError) and error.retry_after is not None:
+                delay = max(delay, error.retry_after)
+            return delay
+
+        def stop(state: RetryCallState) -> bool:
+            upcoming = getattr(state, "upcoming_sleep", 0.0)  # the wait is computed before stop since 8.3
+            elapsed = self.clock() - started
+            return state.attempt_number >= self.max_attempts or elapsed + upcoming > self.max_total
+
+        def before_sleep(state: RetryCallState) -> None:
+            log.warning(
+                "OnlineSIM %s failed on attempt %d (%s); retrying in %.2f s",
+                action,
+                state.attempt_number,
+                type(_error(state)).__name__,
+                state.upcoming_sleep,
+            )
+
+        return {"retry": retry, "wait": wait, "stop": stop, "before_sleep": before_sleep, "reraise": True}
 
 
 @dataclass(frozen=True)
@@ -120,158 +149,88 @@ class Closing(Generic[T]):
     reply: T
 
 
-class _CloseGuard(Generic[T]):
-    """Follow the attempts of one close: did one of them possibly reach the server?"""
-
-    def __init__(self, closing: Closing[T], action: str) -> None:
-        self.closing = closing
-        self.action = action
-        self.maybe_applied = False
-
-    def settle(self, error: OnlineSimError) -> T:
-        """Return the close's reply when ``error`` is "already closed" after a possibly applied attempt.
-
-        :param error: the error of the latest attempt; re-raised in every other case.
-        """
-        if self.maybe_applied and isinstance(error, self.closing.closed_error):
-            log.info("OnlineSIM %s: already closed, by the earlier attempt whose reply was lost", self.action)
-            return self.closing.reply
-        if isinstance(error, TransientError) and not _surely_not_sent(error):
-            self.maybe_applied = True
-        raise error
-
-
 def _error(state: RetryCallState) -> BaseException | None:
     return state.outcome.exception() if state.outcome is not None else None
 
 
 def _surely_not_sent(error: BaseException | None) -> bool:
-    return isinstance(error, RateLimitedError) or (isinstance(error, NetworkError) and not error.sent)
+    return isinstance(error, RateLimitedError) or (isinstance(error, NetworkError) and not error.maybe_sent)
 
 
-def tenacity_kwargs(policy: RetryPolicy, *, action: str, started: float | None = None) -> dict[str, Any]:
-    """Return the tenacity settings for one call of ``action``: the one policy both clients use.
+class _Attempts(Generic[T]):
+    """The attempts of one call: the tenacity settings for them, and how the call ends on an error."""
 
-    :param policy: attempts, backoff and time budget.
-    :param action: the API action; orders (:data:`ORDER_ACTIONS`) retry only when surely unsent.
-    :param started: ``time.monotonic()`` of the call's first attempt, when it ran before tenacity
-        started; the time budget counts from it.
-    """
-    order = action in ORDER_ACTIONS
+    def __init__(self, call: Call[T], policy: RetryPolicy) -> None:
+        self.call = call
+        self.maybe_applied = False  # did a retried attempt possibly reach the server?
+        self.kwargs = policy.tenacity_kwargs(call, started=policy.clock())
+        retried = self.kwargs["before_sleep"]
 
-    def retry(state: RetryCallState) -> bool:
-        error = _error(state)
-        return _surely_not_sent(error) if order else isinstance(error, TransientError)
+        def before_sleep(state: RetryCallState) -> None:
+            error = _error(state)
+            self.maybe_applied |= isinstance(error, TransientError) and not _surely_not_sent(error)
+            retried(state)
 
-    def wait(state: RetryCallState) -> float:
-        error = _error(state)
-        delay = policy.backoff(state.attempt_number)
-        if isinstance(error, RateLimitedError) and error.retry_after is not None:
-            delay = max(delay, error.retry_after)
-        return delay
+        self.kwargs["before_sleep"] = before_sleep
 
-    def stop(state: RetryCallState) -> bool:
-        elapsed = time.monotonic() - started if started is not None else state.seconds_since_start or 0.0
-        upcoming = getattr(state, "upcoming_sleep", 0.0)  # the wait is computed before stop since 8.3
-        return state.attempt_number >= policy.max_attempts or elapsed + upcoming > policy.max_total
+    def conclude(self, error: OnlineSimError) -> T:
+        """Return or raise what the call ends with after its last attempt raised ``error``.
 
-    def before_sleep(state: RetryCallState) -> None:
-        log.warning(
-            "OnlineSIM %s failed on attempt %d (%s); retrying in %.2f s",
-            action,
-            state.attempt_number,
-            type(_error(state)).__name__,
-            state.upcoming_sleep,
-        )
+        A close that hears "already closed" after an attempt that may have closed it succeeds; a
+        paid order whose outcome is unknown raises :class:`OutcomeUnknownError`; anything else is
+        re-raised.
 
-    return {"retry": retry, "wait": wait, "stop": stop, "before_sleep": before_sleep, "reraise": True}
-
-
-def _raise_final(error: OnlineSimError, action: str) -> NoReturn:
-    """Raise what the caller gets once retrying is over: a doubtful order becomes OutcomeUnknownError."""
-    if action not in ORDER_ACTIONS or not isinstance(error, TransientError) or _surely_not_sent(error):
-        raise error
-    raise OutcomeUnknownError(
-        f"{action} may have reached the server ({type(error).__name__}: {error.message}); it was not "
-        f"re-sent, to avoid paying twice: {_RECONCILE[action]}",
-        action=action,
-        cause=error,
-    ) from error
+        :param error: the error of the last attempt.
+        """
+        call = self.call
+        if call.closing is not None and self.maybe_applied and isinstance(error, call.closing.closed_error):
+            log.info("OnlineSIM %s: already closed, by the earlier attempt whose reply was lost", call.action)
+            return call.closing.reply
+        if call.reconcile is None or not isinstance(error, TransientError) or _surely_not_sent(error):
+            raise error
+        raise OutcomeUnknownError(
+            f"{call.action} may have reached the server ({type(error).__name__}: {error.message}); it "
+            f"was not re-sent, to avoid paying twice: {call.reconcile}",
+            action=call.action,
+            cause=error,
+        ) from error
 
 
-def call_with_retry(
-    attempt: Callable[[], T], *, action: str, policy: RetryPolicy, closing: Closing[T] | None = None
-) -> T:
-    """Run ``attempt`` under the retry policy of ``action``.
+def call_with_retry(attempt: Callable[[], T], call: Call[T], policy: RetryPolicy) -> T:
+    """Run ``attempt`` under the retry policy of ``call``.
 
     :param attempt: one request and its interpretation.
-    :param action: the API action.
-    :param policy: attempts, backoff and time budget.
-    :param closing: for a close, how a repeat recognises that an earlier attempt closed it.
+    :param call: the action's call: its name, whether it is a paid order or a close.
+    :param policy: attempts, backoff, time budget, clock and sleep.
     """
-    guard = _CloseGuard(closing, action) if closing is not None else None
-
-    def run() -> T:
-        try:
-            return attempt()
-        except OnlineSimError as error:
-            if guard is None:
-                raise
-            return guard.settle(error)
-
-    started = time.monotonic()
+    attempts = _Attempts(call, policy)
     try:
-        return run()
+        return Retrying(sleep=policy.sleep or time.sleep, **attempts.kwargs)(attempt)
     except OnlineSimError as error:
-        replay = [error]
-
-    def again() -> T:  # attempt 1 is the failure above; from attempt 2 on, run again
-        if replay:
-            raise replay.pop()
-        return run()
-
-    try:
-        return Retrying(**tenacity_kwargs(policy, action=action, started=started))(again)
-    except OnlineSimError as error:
-        _raise_final(error, action)
+        return attempts.conclude(error)
 
 
-async def acall_with_retry(
-    attempt: Callable[[], Awaitable[T]],
-    *,
-    action: str,
-    policy: RetryPolicy,
-    closing: Closing[T] | None = None,
-) -> T:
-    """Await ``attempt`` under the retry policy of ``action`` (the async twin of :func:`call_with_retry`).
+async def acall_with_retry(attempt: Callable[[], Awaitable[T]], call: Call[T], policy: RetryPolicy) -> T:
+    """Await ``attempt`` under the retry policy of ``call`` (:func:`call_with_retry` for asyncio).
 
-    :param attempt: one request and its interpretation.
-    :param action: the API action.
-    :param policy: attempts, backoff and time budget.
-    :param closing: for a close, how a repeat recognises that an earlier attempt closed it.
+    :param attempt: a coroutine function: one request and its interpretation.
+    :param call: the action's call: its name, whether it is a paid order or a close.
+    :param policy: attempts, backoff, time budget, clock and sleep.
     """
-    guard = _CloseGuard(closing, action) if closing is not None else None
+    attempts = _Attempts(call, policy)
+    sleep = _awaitable(policy.sleep) if policy.sleep is not None else asyncio.sleep
 
-    async def run() -> T:
-        try:
-            return await attempt()
-        except OnlineSimError as error:
-            if guard is None:
-                raise
-            return guard.settle(error)
-
-    started = time.monotonic()
-    try:
-        return await run()
-    except OnlineSimError as error:
-        replay = [error]
-
-    async def again() -> T:  # a coroutine function, so tenacity awaits each attempt
-        if replay:
-            raise replay.pop()
-        return await run()
+    async def attempt_once() -> T:  # a coroutine function, so tenacity awaits each attempt
+        return await attempt()
 
     try:
-        return await AsyncRetrying(**tenacity_kwargs(policy, action=action, started=started))(again)
+        return await AsyncRetrying(sleep=sleep, **attempts.kwargs)(attempt_once)
     except OnlineSimError as error:
-        _raise_final(error, action)
+        return attempts.conclude(error)
+
+
+def _awaitable(sleep: Callable[[float], None]) -> Callable[[float], Awaitable[None]]:
+    async def pause(seconds: float) -> None:
+        sleep(seconds)
+
+    return pause

@@ -85,14 +85,17 @@ def _choice(conn_id: str, name: str, value: object, allowed: tuple[str, ...]) ->
 
 
 def _timeout(conn_id: str, value: object) -> float | tuple[float, float]:
-    expected = "seconds as a positive number, or [connect, read] seconds"
+    expected = "seconds as a positive number, or [connect, read] seconds such as 5,30"
+    parts = value
+    if isinstance(value, str) and "," in value:  # the form field's "5,30" or "[5, 30]"
+        parts = value.strip().removeprefix("[").removesuffix("]").split(",")
     try:
-        if isinstance(value, list | tuple) and len(value) == 2:
-            pair = (float(value[0]), float(value[1]))
+        if isinstance(parts, list | tuple) and len(parts) == 2:
+            pair = (float(parts[0]), float(parts[1]))
             if min(pair) > 0:
                 return pair
-        elif not isinstance(value, bool):
-            seconds = float(value)  # type: ignore[arg-type]
+        elif not isinstance(parts, bool):
+            seconds = float(parts)  # type: ignore[arg-type]
             if seconds > 0:
                 return seconds
     except (TypeError, ValueError):

@@ -1,10 +1,13 @@
 """Airflow hook for OnlineSIM's Alternative API: a thin wrapper around the client.
 
 The hook turns an ``onlinesim`` connection into an :class:`OnlineSimClient` (lazily: building
-the hook does no I/O, because DAG parsing builds it) and exposes the client's twelve methods.
+the hook does no I/O, because DAG parsing builds it) and exposes it as :attr:`OnlineSimHook.client`,
+as the Slack provider's hook exposes its SDK client: the twelve API methods are called on the
+client (``hook.client.get_number(...)``). The hook keeps only what adds behaviour: closing helpers
+that accept an order already closed, the connection test and the connection form.
 :func:`get_async_client` (from :mod:`onlinesim_provider.hooks.connection`, re-exported here)
-does the same for triggers without blocking the event loop, and :func:`airflow_error` is the one
-place an API error becomes an Airflow exception.
+builds an async client for triggers without blocking the event loop, and :func:`airflow_error`
+is the one place an API error becomes an Airflow exception.
 """
 
 from __future__ import annotations
@@ -33,25 +36,20 @@ from onlinesim_provider.api.errors import (
 )
 from onlinesim_provider.api.models import ActivationState
 from onlinesim_provider.api.retry import RetryPolicy
-from onlinesim_provider.get_provider_info import CONN_FIELDS, CONN_TYPE, HOOK_NAME, UI_FIELD_BEHAVIOUR
+from onlinesim_provider.get_provider_info import (
+    CONN_FIELDS,
+    CONN_TYPE,
+    DEFAULT_CONN_ID,
+    HOOK_NAME,
+    UI_FIELD_BEHAVIOUR,
+)
 from onlinesim_provider.hooks.connection import SETTINGS_TTL, client_settings, get_async_client
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from onlinesim_provider.api.models import (
-        Activation,
-        ActivationStatus,
-        Balance,
-        Country,
-        FullSms,
-        Rent,
-        RentOffer,
-        RentStatus,
-        ServiceStock,
-        SetStatusCode,
-        SetStatusReply,
-    )
+    from onlinesim_provider.api.aio import AsyncOnlineSimClient
+    from onlinesim_provider.api.models import SetStatusReply
 
 __all__ = [
     "SETTINGS_TTL",
@@ -103,19 +101,19 @@ class OnlineSimHook(BaseHook):  # type: ignore[misc]
 
     The connection's password is the API key, its host the base URL (default
     ``https://api-conserver.onlinesim.io``); extras ``auth``, ``timeout``, ``cancel_status`` and
-    ``proxies`` tune the client. The client is built on first use.
+    ``proxies`` tune the client. The client is built on first use; call the API on it.
 
     .. code-block:: python
 
         hook = OnlineSimHook()
-        activation = hook.get_number("tg", country="7")
-        hook.cancel_activation(activation.id)
+        activation = hook.client.get_number("tg", country="7")
+        hook.cancel_activation(activation.id, allow_closed=True)
 
     :param onlinesim_conn_id: the ``onlinesim`` connection to use.
     """
 
     conn_name_attr = "onlinesim_conn_id"
-    default_conn_name = "onlinesim_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = CONN_TYPE
     hook_name = HOOK_NAME
 
@@ -150,115 +148,17 @@ class OnlineSimHook(BaseHook):  # type: ignore[misc]
         """Return the client (Airflow's generic hook entry point)."""
         return self.client
 
-    @property
-    def cancel_status(self) -> int:
-        """Return the ``setStatus`` value that cancels an activation on this connection."""
-        return int(self.client.cancel_status)
+    async def get_async_client(self, **kwargs: Any) -> AsyncOnlineSimClient:
+        """Return an async client of this connection, without blocking the event loop.
 
-    # --- the twelve API methods -------------------------------------------------------------
+        The same as the module's :func:`get_async_client` for :attr:`onlinesim_conn_id`; triggers
+        call that function directly, so that the triggerer never imports this sync hook.
 
-    def get_balance(self) -> Balance:
-        """Return the account balance."""
-        return self.client.get_balance()
-
-    def get_countries(self) -> list[Country]:
-        """Return the countries the server offers."""
-        return self.client.get_countries()
-
-    def get_numbers_status(
-        self, country: str | None = None, operator: str | None = None
-    ) -> list[ServiceStock]:
-        """Return how many numbers each service has.
-
-        :param country: the country key; the server's default when omitted.
-        :param operator: the mobile operator; any when omitted.
+        :param kwargs: passed on, e.g. the event loop's shared ``http_client``.
         """
-        return self.client.get_numbers_status(country, operator)
+        return await get_async_client(self.onlinesim_conn_id, **kwargs)
 
-    def get_number(self, service: str, country: str | None = None, operator: str | None = None) -> Activation:
-        """Order (and pay for) a number that receives one service's SMS.
-
-        :param service: the service code, e.g. ``tg``.
-        :param country: the country key; the server's default when omitted.
-        :param operator: the mobile operator; any when omitted.
-        """
-        return self.client.get_number(service, country, operator)
-
-    def get_status(self, activation_id: int) -> ActivationStatus:
-        """Return an activation's state and code.
-
-        :param activation_id: the activation id.
-        """
-        return self.client.get_status(activation_id)
-
-    def get_full_sms(self, activation_id: int) -> FullSms:
-        """Return an activation's state and the whole text of its SMS.
-
-        :param activation_id: the activation id.
-        """
-        return self.client.get_full_sms(activation_id)
-
-    def set_status(self, activation_id: int, status: int | SetStatusCode) -> SetStatusReply:
-        """Send a raw ``setStatus`` value (prefer the intent helpers below).
-
-        :param activation_id: the activation id.
-        :param status: 1, 3, 6 or 8.
-        """
-        return self.client.set_status(activation_id, status)
-
-    def get_rent_services_and_countries(
-        self, hours: int | None = None, country: str | None = None, operator: str | None = None
-    ) -> RentOffer:
-        """Return what can be rented, and at what price.
-
-        :param hours: the rent duration.
-        :param country: the country key.
-        :param operator: the mobile operator.
-        """
-        return self.client.get_rent_services_and_countries(hours, country, operator)
-
-    def get_rent_number(self, country: str, hours: int = 1) -> Rent:
-        """Rent (and pay for) a number that receives every service's SMS.
-
-        :param country: the country key.
-        :param hours: the rent duration in hours.
-        """
-        return self.client.get_rent_number(country, hours)
-
-    def get_rent_list(self) -> list[Rent]:
-        """Return the account's active rents."""
-        return self.client.get_rent_list()
-
-    def get_rent_status(self, rent_id: int) -> RentStatus:
-        """Return the messages a rented number has received.
-
-        :param rent_id: the rent id.
-        """
-        return self.client.get_rent_status(rent_id)
-
-    def set_rent_status(self, rent_id: int, status: int = 2) -> None:
-        """Send a raw ``setRentStatus`` value (prefer :meth:`close_rent`).
-
-        :param rent_id: the rent id.
-        :param status: 1 (finish) or 2 (cancel).
-        """
-        self.client.set_rent_status(rent_id, status)
-
-    # --- intent helpers ---------------------------------------------------------------------
-
-    def mark_ready(self, activation_id: int) -> SetStatusReply:
-        """Tell the server the number was submitted and an SMS is expected (status 1).
-
-        :param activation_id: the activation id.
-        """
-        return self.client.mark_ready(activation_id)
-
-    def request_another_code(self, activation_id: int) -> SetStatusReply:
-        """Ask for another SMS on the same number (status 3).
-
-        :param activation_id: the activation id.
-        """
-        return self.client.request_another_code(activation_id)
+    # --- closing helpers: an order already closed is no error where the caller says so ----------
 
     def complete_activation(self, activation_id: int, *, allow_closed: bool = False) -> SetStatusReply | None:
         """Close an activation whose code was used (status 6).
@@ -271,17 +171,14 @@ class OnlineSimHook(BaseHook):  # type: ignore[misc]
     def cancel_activation(self, activation_id: int, *, allow_closed: bool = False) -> SetStatusReply | None:
         """Cancel an activation so its money comes back (status 6 or 8, per connection).
 
+        With ``allow_closed=True`` (cleanup), an activation the server reports as already closed
+        gives ``None``; any other error, including a refusal to cancel an open activation, is
+        raised.
+
         :param activation_id: the activation id.
         :param allow_closed: return ``None`` instead of raising when it is already closed.
         """
         return self._close(activation_id, self.client.cancel_activation, allow_closed)
-
-    def close_activation_quietly(self, activation_id: int) -> SetStatusReply | None:
-        """Cancel an activation for cleanup; ``None`` when it was already closed.
-
-        :param activation_id: the activation id.
-        """
-        return self.cancel_activation(activation_id, allow_closed=True)
 
     def close_rent(self, rent_id: int, *, allow_closed: bool = False) -> bool:
         """Close a rent (status 2); return whether this call closed it.

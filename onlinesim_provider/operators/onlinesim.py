@@ -22,8 +22,8 @@ from onlinesim_provider.api.errors import (
 )
 from onlinesim_provider.api.models import ACTIVATION_LIFETIME, RENT_FIRST_SMS_WINDOW, ActivationState
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook, airflow_error, airflow_errors
-from onlinesim_provider.operators import _inputs
 from onlinesim_provider.operators._orders import PendingOrder, forget_on_success
+from onlinesim_provider.waits import inputs
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -49,7 +49,7 @@ RENT_STATUSES = {"close": 2, "finish": 1}
 def _check_literals(*checks: tuple[object, Callable[[object], object]]) -> None:
     """Run each check on its value unless the value is still a template or an XCom reference."""
     for value, check in checks:
-        if _inputs.resolved(value):
+        if inputs.resolved(value):
             check(value)
 
 
@@ -109,13 +109,13 @@ class OnlineSimGetNumberOperator(_OnlineSimOperator):
         self.operator = operator
         self.on_success_callback = forget_on_success(self.on_success_callback, "activation")  # type: ignore[has-type]
         _check_literals(
-            (service, _inputs.service), (country, _inputs.country_list), (operator, _inputs.operator)
+            (service, inputs.service), (country, inputs.country_list), (operator, inputs.operator)
         )
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Reuse the number an earlier try left, or order one in the first country that has one."""
-        service, countries = _inputs.service(self.service), _inputs.country_list(self.country)
-        operator = _inputs.operator(self.operator)
+        service, countries = inputs.service(self.service), inputs.country_list(self.country)
+        operator = inputs.operator(self.operator)
         pending = PendingOrder.of_task("activation", context)
         return self._reattach(pending, service) or self._order(pending, service, countries, operator)
 
@@ -126,14 +126,14 @@ class OnlineSimGetNumberOperator(_OnlineSimOperator):
         activation_id = order["activation_id"]
         with airflow_errors(f"Checking activation {activation_id} ordered by an earlier try"):
             time_left = datetime.fromisoformat(order["expires_at"]) - _now()
-            waiting = self.hook.get_status(activation_id).state is ActivationState.WAIT_CODE
+            waiting = self.hook.client.get_status(activation_id).state is ActivationState.WAIT_CODE
             if waiting and time_left >= self.reattach_min_left and order["service"] == service:
                 self.log.info(
                     "Reusing activation %s (+%s) ordered by an earlier try", activation_id, order["phone"]
                 )
                 return order
             self.log.info("Cancelling activation %s left by an earlier try", activation_id)
-            self.hook.close_activation_quietly(activation_id)
+            self.hook.cancel_activation(activation_id, allow_closed=True)
         pending.clear()
         return None
 
@@ -149,7 +149,7 @@ class OnlineSimGetNumberOperator(_OnlineSimOperator):
             "ordered_at": ordered_at.isoformat(),
             "expires_at": (ordered_at + ACTIVATION_LIFETIME).isoformat(),
         }
-        _remember(pending, order, lambda: self.hook.close_activation_quietly(activation.id))
+        _remember(pending, order, lambda: self.hook.cancel_activation(activation.id, allow_closed=True))
         self.log.info(
             "Ordered activation %s: +%s, expires %s", activation.id, activation.phone, order["expires_at"]
         )
@@ -161,7 +161,7 @@ class OnlineSimGetNumberOperator(_OnlineSimOperator):
         """Order in the first country that has a number (one order at most)."""
         for country in countries:
             try:
-                return self.hook.get_number(service, country, operator), country
+                return self.hook.client.get_number(service, country, operator), country
             except NoNumbersError:
                 self.log.warning("No numbers for service %s in country %s", service, country or "default")
             except OnlineSimError as error:
@@ -215,11 +215,11 @@ class OnlineSimSetStatusOperator(_OnlineSimOperator):
         self.activation_id = activation_id
         self.status = status
         self.allow_closed = allow_closed
-        _check_literals((activation_id, _inputs.activation_id), (status, _activation_status))
+        _check_literals((activation_id, inputs.activation_id), (status, _activation_status))
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Send the named status for the activation."""
-        activation_id = _inputs.activation_id(self.activation_id)
+        activation_id = inputs.activation_id(self.activation_id)
         status = _activation_status(self.status)
         with airflow_errors(f"Setting activation {activation_id} to {status!r}"):
             reply = self._send(activation_id, status)
@@ -235,15 +235,15 @@ class OnlineSimSetStatusOperator(_OnlineSimOperator):
 
     def _send(self, activation_id: int, status: str) -> Any:
         if status == "ready":
-            return self.hook.mark_ready(activation_id)
+            return self.hook.client.mark_ready(activation_id)
         if status == "request_another_code":
-            return self.hook.request_another_code(activation_id)
+            return self.hook.client.request_another_code(activation_id)
         close = self.hook.complete_activation if status == "complete" else self.hook.cancel_activation
         return close(activation_id, allow_closed=self.allow_closed)
 
 
 def _activation_status(value: object) -> str:
-    return _inputs.choice("status", value, ACTIVATION_STATUSES)
+    return inputs.choice("status", value, ACTIVATION_STATUSES)
 
 
 class OnlineSimGetRentNumberOperator(_OnlineSimOperator):
@@ -273,17 +273,17 @@ class OnlineSimGetRentNumberOperator(_OnlineSimOperator):
         self.country = country
         self.hours = hours
         self.on_success_callback = forget_on_success(self.on_success_callback, "rent")  # type: ignore[has-type]
-        _check_literals((country, _inputs.rent_country), (hours, _inputs.hours))
+        _check_literals((country, inputs.rent_country), (hours, inputs.hours))
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Reuse the rent an earlier try made, or rent a number in the country."""
-        country, hours = _inputs.rent_country(self.country), _inputs.hours(self.hours)
+        country, hours = inputs.rent_country(self.country), inputs.hours(self.hours)
         pending = PendingOrder.of_task("rent", context)
         return self._reattach(pending) or self._rent(pending, country, hours)
 
     def _open_rents(self) -> dict[int, Rent]:
         with airflow_errors("Listing the account's open rents"):
-            return {rent.id: rent for rent in self.hook.get_rent_list()}
+            return {rent.id: rent for rent in self.hook.client.get_rent_list()}
 
     def _reattach(self, pending: PendingOrder) -> dict[str, Any] | None:
         order = pending.load()
@@ -298,7 +298,7 @@ class OnlineSimGetRentNumberOperator(_OnlineSimOperator):
         before = self._open_rents()
         doing = f"Renting a number in country {country!r} for {hours} h"
         try:
-            rent = self.hook.get_rent_number(country, hours)
+            rent = self.hook.client.get_rent_number(country, hours)
         except OutcomeUnknownError as error:
             rent = self._reconcile(before, error, doing)
         except OnlineSimError as error:
@@ -355,15 +355,15 @@ class OnlineSimSetRentStatusOperator(_OnlineSimOperator):
         self.rent_id = rent_id
         self.status = status
         self.allow_closed = allow_closed
-        _check_literals((rent_id, _inputs.rent_id), (status, _rent_status))
+        _check_literals((rent_id, inputs.rent_id), (status, _rent_status))
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Close the rent."""
-        rent_id, status = _inputs.rent_id(self.rent_id), _rent_status(self.status)
+        rent_id, status = inputs.rent_id(self.rent_id), _rent_status(self.status)
         already_closed = False
         with airflow_errors(f"Setting rent {rent_id} to {status!r}"):
             try:
-                self.hook.set_rent_status(rent_id, RENT_STATUSES[status])
+                self.hook.client.set_rent_status(rent_id, RENT_STATUSES[status])
             except RENT_ALREADY_CLOSED:
                 if not self.allow_closed:
                     raise
@@ -373,7 +373,7 @@ class OnlineSimSetRentStatusOperator(_OnlineSimOperator):
 
 
 def _rent_status(value: object) -> str:
-    return _inputs.choice("status", value, RENT_STATUSES)
+    return inputs.choice("status", value, RENT_STATUSES)
 
 
 class OnlineSimGetBalanceOperator(_OnlineSimOperator):
@@ -396,13 +396,13 @@ class OnlineSimGetBalanceOperator(_OnlineSimOperator):
     def __init__(self, *, minimum: str | int | float | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.minimum = minimum
-        _check_literals((minimum, _inputs.minimum))
+        _check_literals((minimum, inputs.minimum))
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Read the balance and check it against the minimum."""
-        minimum = _inputs.minimum(self.minimum)
+        minimum = inputs.minimum(self.minimum)
         with airflow_errors("Reading the account balance"):
-            balance = self.hook.get_balance()
+            balance = self.hook.client.get_balance()
         if minimum is not None and balance.amount < minimum:
             raise AirflowFailException(
                 f"The balance {balance.amount} is below the required minimum {minimum}: "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import ssl
 import sys
 import threading
 from typing import TYPE_CHECKING
@@ -40,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--number-format", choices=("national", "international"), default="national", help="rent numbers")
     add("--auth", choices=("any", "header", "query"), default="any", help="accepted key transport")
     add("--early-cancel-seconds", type=float, default=0.0, help="refuse status 8 this soon after the order")
+    add("--tls-cert", metavar="FILE", default=None, help="serve HTTPS with this PEM certificate (chain)")
+    add("--tls-key", metavar="FILE", default=None, help="the PEM private key of --tls-cert")
     return parser
 
 
@@ -62,6 +65,27 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
     )
 
 
+def ssl_context_from_args(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """Return the server TLS context named by ``--tls-cert``/``--tls-key`` (``None``: plain HTTP).
+
+    :param args: the parsed arguments.
+    :raises ValueError: only one of the two is given, or the files cannot be loaded.
+    """
+    if args.tls_cert is None and args.tls_key is None:
+        return None
+    if args.tls_cert is None or args.tls_key is None:
+        raise ValueError("--tls-cert and --tls-key go together: expected both files or neither")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+    except (OSError, ssl.SSLError) as bad:
+        raise ValueError(
+            f"cannot load --tls-cert {args.tls_cert!r} with --tls-key {args.tls_key!r}: {bad}"
+            " (expected a PEM certificate and its PEM private key)"
+        ) from bad
+    return context
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the sandbox until interrupted; return the exit status.
 
@@ -71,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = config_from_args(args)
+        context = ssl_context_from_args(args)
     except ValueError as bad:
         parser.error(str(bad))
     stop = threading.Event()
@@ -81,7 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
     try:
-        server = SandboxServer(config, host=args.host, port=args.port, seed=args.seed).start()
+        server = SandboxServer(
+            config, host=args.host, port=args.port, seed=args.seed, ssl_context=context
+        ).start()
     except OSError as failure:
         print(f"onlinesim-sandbox: cannot listen on {args.host}:{args.port}: {failure}", file=sys.stderr)
         return 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import ssl
 import threading
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,9 +21,11 @@ class SandboxControl:
 
     Uses one keep-alive HTTP connection (stdlib only); safe to share between threads.
 
-    :param url: the sandbox base URL, e.g. ``http://127.0.0.1:8765``.
+    :param url: the sandbox base URL, e.g. ``http://127.0.0.1:8765`` (or ``https://...``).
     :param api_key: the sandbox's API key; ``None`` = ask the sandbox on first use.
     :param timeout: seconds to wait for each control reply.
+    :param ssl_context: for an ``https`` URL, the client context that trusts the sandbox's
+        certificate (default: the system's trusted CAs).
 
     Example::
 
@@ -32,11 +35,18 @@ class SandboxControl:
         assert ctl.summary()["refunded"] == "0.00"
     """
 
-    def __init__(self, url: str, api_key: str | None = None, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None = None,
+        timeout: float = 30.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         parts = urlsplit(url)
-        if parts.scheme != "http" or not parts.hostname or parts.port is None:
-            raise ValueError(f"invalid sandbox url {url!r}: expected http://<host>:<port>")
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.port is None:
+            raise ValueError(f"invalid sandbox url {url!r}: expected http(s)://<host>:<port>")
         self.url = url.rstrip("/")
+        self._ssl_context = (ssl_context or ssl.create_default_context()) if parts.scheme == "https" else None
         self._host, self._port = parts.hostname, parts.port
         self._api_key = api_key
         self._timeout = timeout
@@ -82,11 +92,18 @@ class SandboxControl:
             )
         return document["result"]
 
+    def _connect(self) -> http.client.HTTPConnection:
+        if self._ssl_context is None:
+            return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+        return http.client.HTTPSConnection(
+            self._host, self._port, timeout=self._timeout, context=self._ssl_context
+        )
+
     def _post(self, path: str, body: bytes) -> tuple[int, bytes]:
         headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
         for attempt in (1, 2):
             if self._conn is None:
-                self._conn = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+                self._conn = self._connect()
             try:
                 self._conn.request("POST", path, body, headers)
                 response = self._conn.getresponse()

@@ -7,8 +7,28 @@ Override ``onlinesim_sandbox_config`` in a ``conftest.py`` to change the setting
     def onlinesim_sandbox_config():
         return SandboxConfig(balance="50.00", sms_delay=5)
 
-    def test_my_dag(onlinesim_sandbox):
-        conn_uri = f"onlinesim://:{onlinesim_sandbox.api_key}@{onlinesim_sandbox.url}"
+Point the ``onlinesim_default`` connection at it, as JSON (any base URL goes in ``host``)::
+
+    def test_my_dag(onlinesim_sandbox, monkeypatch):
+        sandbox = onlinesim_sandbox
+        conn = {"conn_type": "onlinesim", "host": sandbox.url, "password": sandbox.api_key}
+        monkeypatch.setenv("AIRFLOW_CONN_ONLINESIM_DEFAULT", json.dumps(conn))
+
+or as a URI: Airflow wants the base URL's scheme right after ``onlinesim://`` (a host without
+one gets ``http://``) and the key URL-quoted::
+
+        host_port = urllib.parse.urlsplit(sandbox.url).netloc
+        key = urllib.parse.quote(sandbox.api_key, safe="")
+        monkeypatch.setenv("AIRFLOW_CONN_ONLINESIM_DEFAULT", f"onlinesim://http://:{key}@{host_port}")
+
+Override ``onlinesim_sandbox_ssl_context`` to serve HTTPS instead (``onlinesim_sandbox.url`` then
+starts with ``https://``; point your client's CA bundle at the certificate's issuer)::
+
+    @pytest.fixture(scope="session")
+    def onlinesim_sandbox_ssl_context():
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain("tests/tls/sandbox.crt", "tests/tls/sandbox.key")
+        return context
 """
 
 from __future__ import annotations
@@ -21,6 +41,7 @@ from onlinesim_provider.sandbox.config import SandboxConfig
 from onlinesim_provider.sandbox.server import SandboxServer
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Iterator
 
     from onlinesim_provider.sandbox.control import SandboxControl
@@ -33,12 +54,21 @@ def onlinesim_sandbox_config() -> SandboxConfig:
 
 
 @pytest.fixture(scope="session")
-def onlinesim_sandbox_server(onlinesim_sandbox_config: SandboxConfig) -> Iterator[SandboxServer]:
+def onlinesim_sandbox_ssl_context() -> ssl.SSLContext | None:
+    """Return the server TLS context of the session's sandbox (``None``: plain HTTP; override for HTTPS)."""
+    return None
+
+
+@pytest.fixture(scope="session")
+def onlinesim_sandbox_server(
+    onlinesim_sandbox_config: SandboxConfig, onlinesim_sandbox_ssl_context: ssl.SSLContext | None
+) -> Iterator[SandboxServer]:
     """Run one sandbox server on a free loopback port for the whole session.
 
     :param onlinesim_sandbox_config: the settings of the sandbox.
+    :param onlinesim_sandbox_ssl_context: serve HTTPS with this context (``None``: plain HTTP).
     """
-    with SandboxServer(onlinesim_sandbox_config) as server:
+    with SandboxServer(onlinesim_sandbox_config, ssl_context=onlinesim_sandbox_ssl_context) as server:
         yield server
 
 

@@ -1,7 +1,7 @@
 """Sensors that wait for an SMS: an activation's code, or a message on a rented number.
 
 Both sensors work in ``poke``, ``reschedule`` and deferrable mode with the same meaning: every
-reply goes through :func:`~onlinesim_provider.sensors.decision.decide`, the wait has one absolute
+reply goes through :func:`~onlinesim_provider.waits.decision.decide`, the wait has one absolute
 deadline (``timeout`` capped by the order's lifetime), and a wait that fails, times out or is
 killed cleans up after itself (an activation is cancelled so its money comes back).
 """
@@ -21,26 +21,24 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
-from onlinesim_provider.api.errors import (
-    OnlineSimError,
-)
+from onlinesim_provider.api.errors import OnlineSimError
 from onlinesim_provider.api.models import ACTIVATION_LIFETIME, RENT_FIRST_SMS_WINDOW
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook, airflow_error
-from onlinesim_provider.operators import _inputs
-from onlinesim_provider.sensors.deadline import parse_instant, utcnow, wait_deadline
-from onlinesim_provider.sensors.decision import (
+from onlinesim_provider.triggers.onlinesim import OnlineSimRentSmsTrigger, OnlineSimSmsTrigger
+from onlinesim_provider.version_compat import AIRFLOW_V_3_0_PLUS
+from onlinesim_provider.waits import inputs
+from onlinesim_provider.waits.deadline import parse_instant, utcnow, wait_deadline
+from onlinesim_provider.waits.decision import (
     Decision,
     Outcome,
     RentSmsWait,
     SmsWait,
     WaitFor,
+    apply_deadline,
     compile_pattern,
     decide,
     decide_error,
-    settle,
 )
-from onlinesim_provider.triggers.onlinesim import OnlineSimRentSmsTrigger, OnlineSimSmsTrigger
-from onlinesim_provider.version_compat import AIRFLOW_V_3_0_PLUS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -73,6 +71,8 @@ class _OnlineSimWaitSensor(BaseSensorOperator):  # type: ignore[misc]
     :param deferrable: hand the wait to the triggerer (frees the worker slot).
     :param poke_interval: seconds between two polls (also the trigger's interval, jittered).
     :param timeout: longest wait in seconds; the order's lifetime caps it further.
+    :param clock: returns the current time, aware; the start, the deadline and the pauses are
+        measured on it (default: the system clock in UTC; tests inject their own).
     """
 
     ui_color = "#e0f0ff"
@@ -84,10 +84,12 @@ class _OnlineSimWaitSensor(BaseSensorOperator):  # type: ignore[misc]
         deferrable: bool | None = None,
         poke_interval: timedelta | float = 10.0,
         timeout: timedelta | float,
+        clock: Callable[[], datetime] = utcnow,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
         self.onlinesim_conn_id = onlinesim_conn_id
+        self._clock = clock
         self.deferrable = _default_deferrable() if deferrable is None else deferrable
         self._start: datetime | None = None
         self._deadline: datetime | None = None
@@ -141,7 +143,7 @@ class _OnlineSimWaitSensor(BaseSensorOperator):  # type: ignore[misc]
             self.defer(
                 trigger=self._trigger(self._deadline),
                 method_name="execute_complete",
-                timeout=max(self._deadline - utcnow(), timedelta(0)) + DEFER_GRACE,
+                timeout=max(self._deadline - self._clock(), timedelta(0)) + DEFER_GRACE,
             )
         return super().execute(context)
 
@@ -163,7 +165,7 @@ class _OnlineSimWaitSensor(BaseSensorOperator):  # type: ignore[misc]
                 raise airflow_error(error, self._doing) from error
             self._transient_failures += 1
             self.log.warning("%s", decision.reason)
-        return self._conclude(settle(decision, utcnow(), self._deadline))
+        return self._conclude(apply_deadline(decision, self._clock(), self._deadline))
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Finish a deferred wait from its trigger's event, exactly as ``poke`` would have.
@@ -202,7 +204,7 @@ class _OnlineSimWaitSensor(BaseSensorOperator):  # type: ignore[misc]
         if self._transient_failures:
             interval = min(interval * 2 ** min(self._transient_failures, 6), max(interval, MAX_BACKOFF))
         if self._deadline is not None:
-            interval = min(interval, max((self._deadline - utcnow()).total_seconds(), 0.0))
+            interval = min(interval, max((self._deadline - self._clock()).total_seconds(), 0.0))
         return interval
 
     # --- shared steps ---------------------------------------------------------------------------
@@ -216,7 +218,7 @@ class _OnlineSimWaitSensor(BaseSensorOperator):  # type: ignore[misc]
     def _anchor(self, context: Context) -> tuple[datetime, datetime]:
         """Return (start, deadline), the same on every reschedule of one try."""
         if not self.reschedule:
-            start = utcnow()
+            start = self._clock()
             return start, self._deadline_from(start)
         store = context.get("task_state_store")  # Airflow 3.3+
         try_number = context["ti"].try_number
@@ -224,7 +226,7 @@ class _OnlineSimWaitSensor(BaseSensorOperator):  # type: ignore[misc]
             saved = store.get(ANCHOR_KEY)
             if isinstance(saved, dict) and saved.get("try_number") == try_number:
                 return _stored(saved["start"]), _stored(saved["deadline"])
-        start = _first_reschedule_date(self, context) or utcnow()
+        start = _first_reschedule_date(self, context) or self._clock()
         deadline = self._deadline_from(start)
         if store is not None:
             record = {"try_number": try_number, "start": start.isoformat(), "deadline": deadline.isoformat()}
@@ -254,12 +256,6 @@ class _OnlineSimWaitSensor(BaseSensorOperator):  # type: ignore[misc]
             self._clean_up()
         except (OnlineSimError, AirflowException) as error:
             self.log.warning("Cleanup after %s failed: %s", self._doing, error)
-
-    def _instant(self, name: str, value: object) -> datetime | None:
-        try:
-            return parse_instant(value, name=name)
-        except ValueError as error:
-            raise AirflowFailException(f"Invalid {name}: {error}") from None
 
 
 def _stored(value: object) -> datetime:
@@ -317,6 +313,7 @@ class OnlineSimSmsSensor(_OnlineSimWaitSensor):
     :param deferrable: wait in the triggerer; defaults to ``[operators] default_deferrable``.
     :param poke_interval: seconds between polls.
     :param timeout: longest wait in seconds (default 15 minutes, the number's lifetime).
+    :param clock: returns the current time, aware (default: the system clock; for tests).
     """
 
     template_fields: Sequence[str] = ("activation_id", "expires_at")
@@ -341,8 +338,8 @@ class OnlineSimSmsSensor(_OnlineSimWaitSensor):
             if wait_for != "full_sms":
                 raise ValueError("code_pattern reads the SMS text: use it with wait_for='full_sms'")
             compile_pattern(code_pattern, name="code_pattern", require_code_group=True)
-        if _inputs.resolved(activation_id):
-            _inputs.activation_id(activation_id)
+        if inputs.resolved(activation_id):
+            inputs.activation_id(activation_id)
         self.activation_id = activation_id
         self.wait_for: WaitFor = wait_for
         self.code_pattern = code_pattern
@@ -355,8 +352,8 @@ class OnlineSimSmsSensor(_OnlineSimWaitSensor):
         return f"waiting for an SMS code on activation {self.activation_id}"
 
     def _validate(self) -> None:
-        self._activation_id = _inputs.activation_id(self.activation_id)
-        self._expires_at = self._instant("expires_at", self.expires_at)
+        self._activation_id = inputs.activation_id(self.activation_id)
+        self._expires_at = inputs.instant("expires_at", self.expires_at)
 
     def _lifetime_end(self, start: datetime) -> datetime | None:
         return self._expires_at or start + ACTIVATION_LIFETIME
@@ -366,8 +363,8 @@ class OnlineSimSmsSensor(_OnlineSimWaitSensor):
 
     def _fetch(self) -> ActivationStatus | FullSms:
         if self.wait_for == "full_sms":
-            return self.hook.get_full_sms(self._activation_id)
-        return self.hook.get_status(self._activation_id)
+            return self.hook.client.get_full_sms(self._activation_id)
+        return self.hook.client.get_status(self._activation_id)
 
     def _trigger(self, deadline: datetime) -> OnlineSimSmsTrigger:
         return OnlineSimSmsTrigger(
@@ -420,6 +417,7 @@ class OnlineSimRentSmsSensor(_OnlineSimWaitSensor):
     :param deferrable: wait in the triggerer; defaults to ``[operators] default_deferrable``.
     :param poke_interval: seconds between polls.
     :param timeout: longest wait in seconds (default 20 minutes, the first-SMS window).
+    :param clock: returns the current time, aware (default: the system clock; for tests).
     """
 
     template_fields: Sequence[str] = ("rent_id", "sender", "received_after", "first_sms_deadline")
@@ -440,8 +438,8 @@ class OnlineSimRentSmsSensor(_OnlineSimWaitSensor):
         super().__init__(timeout=timeout, **kwargs)
         if text_pattern is not None:
             compile_pattern(text_pattern, name="text_pattern", require_code_group=False)
-        if _inputs.resolved(rent_id):
-            _inputs.rent_id(rent_id)
+        if inputs.resolved(rent_id):
+            inputs.rent_id(rent_id)
         self.rent_id = rent_id
         self.sender = sender
         self.text_pattern = text_pattern
@@ -454,9 +452,9 @@ class OnlineSimRentSmsSensor(_OnlineSimWaitSensor):
         return f"waiting for a message on rent {self.rent_id}"
 
     def _validate(self) -> None:
-        self._rent_id = _inputs.rent_id(self.rent_id)
-        self._received_after = self._instant("received_after", self.received_after)
-        self._first_sms_deadline = self._instant("first_sms_deadline", self.first_sms_deadline)
+        self._rent_id = inputs.rent_id(self.rent_id)
+        self._received_after = inputs.instant("received_after", self.received_after)
+        self._first_sms_deadline = inputs.instant("first_sms_deadline", self.first_sms_deadline)
         self._sender = self.sender or None
 
     def _lifetime_end(self, start: datetime) -> datetime | None:
@@ -468,7 +466,7 @@ class OnlineSimRentSmsSensor(_OnlineSimWaitSensor):
         )
 
     def _fetch(self) -> RentStatus:
-        return self.hook.get_rent_status(self._rent_id)
+        return self.hook.client.get_rent_status(self._rent_id)
 
     def _trigger(self, deadline: datetime) -> OnlineSimRentSmsTrigger:
         received_after = self._received_after or self._start

@@ -1,11 +1,15 @@
 """Triggers that wait for an SMS in the triggerer: read-only polling, one event, no secret.
 
 Each trigger polls one read action (``getStatus``/``getFullSms`` or ``getRentStatus``) with the
-async client over the event loop's shared connection pool, judges every reply with the sensors'
-:func:`~onlinesim_provider.sensors.decision.decide`, sleeps a jittered interval on every path
-that keeps waiting, and fires exactly one event: ``success``, ``timeout`` or ``error``. It never
-orders anything, and makes no call once the outcome is known. ``serialize()`` carries the
-connection id and the absolute deadline, so a restarted triggerer resumes the same wait.
+async client over the event loop's shared connection pool, judges every reply with
+:func:`~onlinesim_provider.waits.decision.decide` (the sensors' decision too), sleeps a jittered
+interval on every path that keeps waiting, and fires exactly one event: ``success``, ``timeout``
+or ``error``. It never orders anything, and makes no call once the outcome is known.
+``serialize()`` carries the connection id and the absolute deadline, so a restarted triggerer
+resumes the same wait.
+
+This module imports neither ``requests`` nor the sync hook (an import-linter contract keeps it
+so): the async client comes from :mod:`onlinesim_provider.hooks.connection`.
 """
 
 from __future__ import annotations
@@ -25,23 +29,23 @@ from onlinesim_provider.api.errors import (
 )
 from onlinesim_provider.api.models import ActivationState
 from onlinesim_provider.api.retry import RetryPolicy
+from onlinesim_provider.get_provider_info import DEFAULT_CONN_ID
 from onlinesim_provider.hooks.connection import get_async_client
-from onlinesim_provider.hooks.onlinesim import OnlineSimHook
-from onlinesim_provider.sensors.deadline import parse_instant, utcnow
-from onlinesim_provider.sensors.decision import (
+from onlinesim_provider.triggers.pool import shared_http_client
+from onlinesim_provider.waits.deadline import parse_instant, utcnow
+from onlinesim_provider.waits.decision import (
     Decision,
     Outcome,
     RentSmsWait,
     SmsWait,
     WaitFor,
+    apply_deadline,
     decide,
     decide_error,
-    settle,
 )
-from onlinesim_provider.triggers.pool import shared_http_client
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Awaitable, Callable
     from datetime import datetime
 
     from onlinesim_provider.api.aio import AsyncOnlineSimClient
@@ -63,17 +67,24 @@ MIN_PAUSE = 0.05
 class _OnlineSimPollTrigger(BaseTrigger):  # type: ignore[misc]
     """Poll one read action until a final decision, then fire it as the one event.
 
+    The clock and the pause are injectable (tests drive a wait without real time passing);
+    they are not part of :meth:`serialize`, so a restarted trigger uses the real ones.
+
     :param deadline: the absolute deadline (ISO 8601 or epoch seconds).
     :param onlinesim_conn_id: the ``onlinesim`` connection (the key stays in it).
     :param poll_interval: seconds between polls, before jitter and backoff.
+    :param clock: returns the current time, aware (default: the system clock in UTC).
+    :param sleep: pauses between polls for the given seconds (default: ``asyncio.sleep``).
     """
 
     def __init__(
         self,
         *,
         deadline: str | float | datetime,
-        onlinesim_conn_id: str = OnlineSimHook.default_conn_name,
+        onlinesim_conn_id: str = DEFAULT_CONN_ID,
         poll_interval: float = 10.0,
+        clock: Callable[[], datetime] = utcnow,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         super().__init__()
         instant = parse_instant(deadline, name="deadline")
@@ -82,6 +93,8 @@ class _OnlineSimPollTrigger(BaseTrigger):  # type: ignore[misc]
         self.deadline: datetime = instant
         self.onlinesim_conn_id = onlinesim_conn_id
         self.poll_interval = float(poll_interval)
+        self._clock = clock
+        self._sleep = sleep
         self._finished = False
 
     def _kwargs(self) -> dict[str, Any]:
@@ -139,10 +152,10 @@ class _OnlineSimPollTrigger(BaseTrigger):  # type: ignore[misc]
                     failures += 1
                     retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
                     self.log.warning("%s", decision.reason)
-            decision = settle(decision, utcnow(), self.deadline)
+            decision = apply_deadline(decision, self._clock(), self.deadline)
             if decision.is_final:
                 return decision
-            await asyncio.sleep(self._pause(failures, retry_after))
+            await self._sleep(self._pause(failures, retry_after))
 
     def _pause(self, failures: int, retry_after: float | None) -> float:
         """Return the next pause: jittered interval, doubled per failure, never past the deadline."""
@@ -152,7 +165,7 @@ class _OnlineSimPollTrigger(BaseTrigger):  # type: ignore[misc]
         pause *= random.uniform(1 - JITTER, 1 + JITTER)
         if retry_after is not None:
             pause = max(pause, retry_after)
-        remaining = (self.deadline - utcnow()).total_seconds()
+        remaining = (self.deadline - self._clock()).total_seconds()
         return max(min(max(pause, MIN_PAUSE), remaining), 0.0)
 
     def _fire(self, decision: Decision) -> TriggerEvent:
@@ -188,6 +201,7 @@ class OnlineSimSmsTrigger(_OnlineSimPollTrigger):
     :param code_pattern: with ``full_sms``, a regex whose named group ``code`` extracts the code.
     :param expect_new_code: ``STATUS_WAIT_RETRY`` keeps waiting (after ``request_another_code``).
     :param cancel_on_kill: cancel the activation when a user kills the deferred task.
+    :param pacing: ``clock`` and ``sleep``, for tests (see :class:`_OnlineSimPollTrigger`).
     """
 
     def __init__(
@@ -195,14 +209,17 @@ class OnlineSimSmsTrigger(_OnlineSimPollTrigger):
         *,
         activation_id: int,
         deadline: str | float | datetime,
-        onlinesim_conn_id: str = OnlineSimHook.default_conn_name,
+        onlinesim_conn_id: str = DEFAULT_CONN_ID,
         poll_interval: float = 10.0,
         wait_for: WaitFor = "code",
         code_pattern: str | None = None,
         expect_new_code: bool = False,
         cancel_on_kill: bool = True,
+        **pacing: Any,
     ) -> None:
-        super().__init__(deadline=deadline, onlinesim_conn_id=onlinesim_conn_id, poll_interval=poll_interval)
+        super().__init__(
+            deadline=deadline, onlinesim_conn_id=onlinesim_conn_id, poll_interval=poll_interval, **pacing
+        )
         self.activation_id = int(activation_id)
         self.wait_for: WaitFor = wait_for
         self.code_pattern = code_pattern
@@ -255,6 +272,7 @@ class OnlineSimRentSmsTrigger(_OnlineSimPollTrigger):
     :param text_pattern: a regex the text must match; a named group ``code`` fills ``code``.
     :param received_after: only messages dated at or after this instant (ISO 8601).
     :param close_on_kill: close the rent when a user kills the deferred task.
+    :param pacing: ``clock`` and ``sleep``, for tests (see :class:`_OnlineSimPollTrigger`).
     """
 
     def __init__(
@@ -262,14 +280,17 @@ class OnlineSimRentSmsTrigger(_OnlineSimPollTrigger):
         *,
         rent_id: int,
         deadline: str | float | datetime,
-        onlinesim_conn_id: str = OnlineSimHook.default_conn_name,
+        onlinesim_conn_id: str = DEFAULT_CONN_ID,
         poll_interval: float = 10.0,
         sender: str | None = None,
         text_pattern: str | None = None,
         received_after: str | None = None,
         close_on_kill: bool = False,
+        **pacing: Any,
     ) -> None:
-        super().__init__(deadline=deadline, onlinesim_conn_id=onlinesim_conn_id, poll_interval=poll_interval)
+        super().__init__(
+            deadline=deadline, onlinesim_conn_id=onlinesim_conn_id, poll_interval=poll_interval, **pacing
+        )
         self.rent_id = int(rent_id)
         self.sender = sender
         self.text_pattern = text_pattern

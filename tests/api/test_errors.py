@@ -82,8 +82,8 @@ def test_outcome_unknown_carries_its_cause():
 
 
 def test_network_error_is_sent_unless_said_otherwise():
-    assert errors.NetworkError("x").sent
-    assert not errors.NetworkError("x", sent=False).sent
+    assert errors.NetworkError("x").maybe_sent
+    assert not errors.NetworkError("x", maybe_sent=False).maybe_sent
 
 
 def test_rate_limited_keeps_retry_after():

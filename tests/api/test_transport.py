@@ -195,7 +195,7 @@ def test_waiting_for_a_slot_past_the_pool_timeout_is_an_unsent_error(onlinesim_s
             return caught.value
 
     error = run(scenario)
-    assert error.sent is False
+    assert error.maybe_sent is False
     assert "PoolTimeout" in str(error)
 
 
@@ -411,6 +411,6 @@ def test_https_with_an_untrusted_certificate_fails_to_connect_and_sends_nothing(
             return caught.value
 
     error = run(scenario)
-    assert error.sent is False
+    assert error.maybe_sent is False
     assert "ConnectError" in str(error)
     assert connections[0] == 0  # the handshake failed: no session, so no request, was ever made

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import textwrap
-
 import pytest
 
 from onlinesim_provider.version_compat import AIRFLOW_V_3_0_PLUS
@@ -13,7 +10,6 @@ from tests.conftest import REPO, load_dag
 pytestmark = pytest.mark.airflow
 
 EXAMPLES = REPO / "example_dags"
-MARKED = re.compile(r"# \[START (howto_\w+)\]\n(.*?)\n\s*# \[END \1\]", re.DOTALL)
 EXAMPLE_IDS = {"example_onlinesim_verification", "example_onlinesim_rent", "example_onlinesim_parallel"}
 
 
@@ -62,15 +58,6 @@ def test_example_dags_load_without_import_errors(fast_examples):
     assert set(bag.dag_ids) == EXAMPLE_IDS
     for dag_id in EXAMPLE_IDS:
         assert "onlinesim" in bag.get_dag(dag_id).tags
-
-
-def test_readme_quotes_every_marked_block_as_it_is():
-    readme = (REPO / "README.md").read_text()
-    for path in sorted(EXAMPLES.glob("*.py")):
-        blocks = MARKED.findall(path.read_text())
-        assert blocks, f"{path.name} has no [START howto_...] block"
-        for name, body in blocks:
-            assert textwrap.dedent(body) in readme, f"README does not quote {name} of {path.name} as it is"
 
 
 # --- example_onlinesim_verification ---------------------------------------------------------------

@@ -27,7 +27,7 @@ DAG_ID = "test_dag_ops_retry"
 def crashed_try(params: dict[str, Any], run_id: str) -> None:
     hook = OnlineSimHook()
     ordered_at = datetime.now(UTC) - timedelta(minutes=12 if params["stale"] else 0)
-    activation = hook.get_number("tg", "7")
+    activation = hook.client.get_number("tg", "7")
     PendingOrder("activation", DAG_ID, "order", run_id).save(
         {
             **activation.to_dict(),
@@ -37,7 +37,7 @@ def crashed_try(params: dict[str, Any], run_id: str) -> None:
             "expires_at": (ordered_at + ACTIVATION_LIFETIME).isoformat(),
         }
     )
-    rent = hook.get_rent_number("7", 4)
+    rent = hook.client.get_rent_number("7", 4)
     PendingOrder("rent", DAG_ID, "rent", run_id).save({**rent.to_dict(), "country": "7", "hours": 4})
     if params["stale"]:
         hook.close_rent(rent.id)

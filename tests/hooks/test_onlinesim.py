@@ -81,11 +81,20 @@ def test_init_does_no_io_and_builds_the_client_on_first_use(onlinesim_conn: Sand
     assert onlinesim_conn.requests() == []
 
 
+def test_the_hook_exposes_the_client_instead_of_re_wrapping_its_methods() -> None:
+    # the API is called on hook.client; the hook keeps only what adds behaviour
+    for action in ("get_balance", "get_number", "get_status", "set_status", "get_rent_status", "mark_ready"):
+        assert not hasattr(OnlineSimHook, action), action
+    for helper in ("cancel_activation", "complete_activation", "close_rent", "test_connection"):
+        assert callable(getattr(OnlineSimHook, helper)), helper
+    assert not hasattr(OnlineSimHook, "close_activation_quietly"), "folded into cancel_activation"
+
+
 def test_init_does_not_read_the_connection() -> None:
     hook = OnlineSimHook(onlinesim_conn_id="no_such_connection")
     assert hook.onlinesim_conn_id == "no_such_connection"
     with pytest.raises(AirflowException, match="no_such_connection"):
-        hook.get_balance()
+        hook.client.get_balance()
 
 
 # --- settings from the connection ---------------------------------------------------------------
@@ -103,6 +112,8 @@ def test_init_does_not_read_the_connection() -> None:
         (_conn(timeout=12.5), {"timeout": 12.5}),
         (_conn(timeout="7"), {"timeout": 7.0}),
         (_conn(timeout=[3, 20]), {"timeout": (3.0, 20.0)}),
+        (_conn(timeout="3,20"), {"timeout": (3.0, 20.0)}),
+        (_conn(timeout=" [3, 20.5] "), {"timeout": (3.0, 20.5)}),
         (_conn(cancel_status=8), {"cancel_status": 8}),
         (_conn(cancel_status="6"), {"cancel_status": 6}),
         (
@@ -123,6 +134,8 @@ def test_init_does_not_read_the_connection() -> None:
         "timeout-number",
         "timeout-string",
         "timeout-pair",
+        "timeout-pair-form-text",
+        "timeout-pair-json-text",
         "cancel-status-8",
         "cancel-status-string",
         "proxy-url",
@@ -152,6 +165,7 @@ def test_port_field_is_appended_to_a_host_without_one() -> None:
         (_conn(timeout="fast"), "'fast'"),
         (_conn(timeout=-1), "-1"),
         (_conn(timeout=[1, 2, 3]), "[1, 2, 3]"),
+        (_conn(timeout="5,soon"), "'5,soon'"),
         (_conn(cancel_status=7), "7"),
         (_conn(cancel_status=True), "True"),
         (_conn(proxies="proxy.test"), "'proxy.test'"),
@@ -165,6 +179,7 @@ def test_port_field_is_appended_to_a_host_without_one() -> None:
         "timeout-not-a-number",
         "negative-timeout",
         "timeout-triple",
+        "timeout-pair-text-not-numbers",
         "cancel-status-7",
         "cancel-status-bool",
         "proxy-without-scheme",
@@ -186,7 +201,7 @@ def test_client_rejected_settings_are_reported_with_the_connection_id(
 ) -> None:
     _use_conn(monkeypatch, "ftp://127.0.0.1:21", KEY)
     with pytest.raises(AirflowFailException, match=r"'onlinesim_default'.*base_url") as caught:
-        OnlineSimHook().get_balance()
+        OnlineSimHook().client.get_balance()
     assert KEY not in str(caught.value)
 
 
@@ -194,9 +209,9 @@ def test_auth_extra_decides_where_the_key_travels(
     onlinesim_sandbox: SandboxControl, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _use_conn(monkeypatch, onlinesim_sandbox.url, onlinesim_sandbox.api_key)
-    OnlineSimHook().get_balance()
+    OnlineSimHook().client.get_balance()
     _use_conn(monkeypatch, onlinesim_sandbox.url, onlinesim_sandbox.api_key, auth="query")
-    OnlineSimHook().get_balance()
+    OnlineSimHook().client.get_balance()
     assert [r["auth"] for r in onlinesim_sandbox.requests()] == ["header", "query"]
 
 
@@ -205,7 +220,7 @@ def test_timeout_extra_applies_to_each_request(
 ) -> None:
     _use_conn(monkeypatch, onlinesim_sandbox.url, onlinesim_sandbox.api_key, timeout=0.3)
     onlinesim_sandbox.inject_fault("delay", action="getBalance", delay=1.5)
-    assert OnlineSimHook().get_balance().amount == Decimal("1000.00")
+    assert OnlineSimHook().client.get_balance().amount == Decimal("1000.00")
     # the slow first reply was abandoned after 0.3 s and the read was sent again
     assert [r["action"] for r in onlinesim_sandbox.requests()] == ["getBalance", "getBalance"]
 
@@ -216,8 +231,8 @@ def test_cancel_status_extra_decides_how_cancel_is_sent(
     onlinesim_sandbox.configure(cancel_status=8, early_cancel_seconds=0)
     _use_conn(monkeypatch, onlinesim_sandbox.url, onlinesim_sandbox.api_key, cancel_status="8")
     hook = OnlineSimHook()
-    activation = hook.get_number("tg", "7")
-    assert hook.cancel_status == 8
+    activation = hook.client.get_number("tg", "7")
+    assert hook.client.cancel_status == 8
     assert hook.cancel_activation(activation.id) is SetStatusReply.CANCEL
     assert [e["status"] for e in onlinesim_sandbox.ledger() if e["event"] == "status"] == [8]
 
@@ -238,20 +253,20 @@ def test_proxies_extra_routes_requests_through_the_proxy(
 
 def test_activation_methods(onlinesim_conn: SandboxControl) -> None:
     hook = OnlineSimHook()
-    assert hook.get_balance().amount == Decimal("1000.00")
-    assert "7" in {country.id for country in hook.get_countries()}
-    stock = {s.service: s.count for s in hook.get_numbers_status("7")}
+    assert hook.client.get_balance().amount == Decimal("1000.00")
+    assert "7" in {country.id for country in hook.client.get_countries()}
+    stock = {s.service: s.count for s in hook.client.get_numbers_status("7")}
     assert stock["tg"] > 0
-    activation = hook.get_number("tg", "7")
+    activation = hook.client.get_number("tg", "7")
     assert activation.phone.startswith("7")
-    assert hook.get_status(activation.id).state is ActivationState.WAIT_CODE
-    assert hook.set_status(activation.id, 1) is SetStatusReply.READY
-    assert hook.mark_ready(activation.id) is SetStatusReply.READY
+    assert hook.client.get_status(activation.id).state is ActivationState.WAIT_CODE
+    assert hook.client.set_status(activation.id, 1) is SetStatusReply.READY
+    assert hook.client.mark_ready(activation.id) is SetStatusReply.READY
     onlinesim_conn.deliver_sms(activation.id, code="424242")
-    assert hook.get_status(activation.id).code == "424242"
-    assert hook.get_full_sms(activation.id).text == "Your code is 424242"
-    assert hook.request_another_code(activation.id) is SetStatusReply.RETRY_GET
-    assert hook.get_status(activation.id).state is ActivationState.WAIT_RETRY
+    assert hook.client.get_status(activation.id).code == "424242"
+    assert hook.client.get_full_sms(activation.id).text == "Your code is 424242"
+    assert hook.client.request_another_code(activation.id) is SetStatusReply.RETRY_GET
+    assert hook.client.get_status(activation.id).state is ActivationState.WAIT_RETRY
     assert hook.complete_activation(activation.id) is SetStatusReply.ACTIVATION
     assert hook.is_activation_closed(activation.id)
     assert [e["event"] for e in onlinesim_conn.ledger()][:2] == ["order", "charge"]
@@ -259,22 +274,22 @@ def test_activation_methods(onlinesim_conn: SandboxControl) -> None:
 
 def test_rent_methods(onlinesim_conn: SandboxControl) -> None:
     hook = OnlineSimHook()
-    offer = hook.get_rent_services_and_countries(hours=4, country="7")
+    offer = hook.client.get_rent_services_and_countries(hours=4, country="7")
     assert "7" in offer.countries
-    assert hook.get_rent_list() == []
-    rent = hook.get_rent_number("7", hours=4)
-    assert [r.id for r in hook.get_rent_list()] == [rent.id]
-    assert hook.get_rent_status(rent.id).quantity == 0
+    assert hook.client.get_rent_list() == []
+    rent = hook.client.get_rent_number("7", hours=4)
+    assert [r.id for r in hook.client.get_rent_list()] == [rent.id]
+    assert hook.client.get_rent_status(rent.id).quantity == 0
     onlinesim_conn.deliver_rent_sms(rent.id, "hello", sender="Acme")
-    assert [m.text for m in hook.get_rent_status(rent.id).messages] == ["hello"]
-    hook.set_rent_status(rent.id, 2)
-    assert hook.get_rent_list() == []
+    assert [m.text for m in hook.client.get_rent_status(rent.id).messages] == ["hello"]
+    hook.client.set_rent_status(rent.id, 2)
+    assert hook.client.get_rent_list() == []
     assert [e["event"] for e in onlinesim_conn.ledger()][-1] == "rent_close"
 
 
 def test_close_rent_helper(onlinesim_conn: SandboxControl) -> None:
     hook = OnlineSimHook()
-    rent = hook.get_rent_number("7")
+    rent = hook.client.get_rent_number("7")
     assert hook.close_rent(rent.id) is True
     assert onlinesim_conn.summary()["open_rents"] == 0
     with pytest.raises(AlreadyFinishError):
@@ -287,12 +302,12 @@ def test_closing_a_closed_activation_is_allowed_only_on_request(
     onlinesim_conn: SandboxControl, close: str
 ) -> None:
     hook = OnlineSimHook()
-    activation = hook.get_number("tg", "7")
+    activation = hook.client.get_number("tg", "7")
     assert getattr(hook, close)(activation.id) is SetStatusReply.ACTIVATION
     with pytest.raises(BadStatusError):
         getattr(hook, close)(activation.id)
     assert getattr(hook, close)(activation.id, allow_closed=True) is None
-    assert hook.close_activation_quietly(activation.id) is None
+    assert hook.cancel_activation(activation.id, allow_closed=True) is None
 
 
 def test_allow_closed_does_not_hide_a_refusal_of_an_open_activation(
@@ -301,19 +316,19 @@ def test_allow_closed_does_not_hide_a_refusal_of_an_open_activation(
     # an SMS-Activate-style cancel (8) sent to an OnlineSIM server is refused while still open
     _use_conn(monkeypatch, onlinesim_sandbox.url, onlinesim_sandbox.api_key, cancel_status=8)
     hook = OnlineSimHook()
-    activation = hook.get_number("tg", "7")
+    activation = hook.client.get_number("tg", "7")
     with pytest.raises(BadStatusError):
-        hook.close_activation_quietly(activation.id)
+        hook.cancel_activation(activation.id, allow_closed=True)
     assert not hook.is_activation_closed(activation.id)
 
 
 def test_api_errors_come_through_typed(onlinesim_conn: SandboxControl) -> None:
     hook = OnlineSimHook()
     with pytest.raises(BadServiceError):
-        hook.get_number("no-such-service", "7")
+        hook.client.get_number("no-such-service", "7")
     onlinesim_conn.set_stock("7", "tg", 0)
     with pytest.raises(NoNumbersError):
-        hook.get_number("tg", "7")
+        hook.client.get_number("tg", "7")
 
 
 # --- test_connection and the key ----------------------------------------------------------------
@@ -361,7 +376,7 @@ def test_key_is_masked_and_absent_from_repr_and_errors(
     _use_conn(monkeypatch, onlinesim_sandbox.url, key)
     hook = OnlineSimHook()
     with pytest.raises(BadKeyError) as caught:
-        hook.get_balance()
+        hook.client.get_balance()
     assert redact(f"key={key}") == "key=***"
     for text in (repr(hook), repr(hook.client), str(caught.value), repr(caught.value)):
         assert key not in text
@@ -385,6 +400,15 @@ def test_get_async_client_reads_the_same_settings(
     assert (client.base_url, client.auth, int(client.cancel_status)) == (onlinesim_sandbox.url, "query", 8)
     assert onlinesim_sandbox.api_key not in repr(client)
     assert [r["auth"] for r in onlinesim_sandbox.requests()] == ["query"]
+
+
+def test_hook_get_async_client_is_the_connections_async_client(onlinesim_conn: SandboxControl) -> None:
+    async def balance() -> Decimal:
+        async with await OnlineSimHook().get_async_client() as client:
+            return (await client.get_balance()).amount
+
+    assert asyncio.run(balance()) == Decimal("1000.00")
+    assert [r["action"] for r in onlinesim_conn.requests()] == ["getBalance"]
 
 
 class _Clock:

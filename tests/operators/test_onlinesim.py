@@ -1,4 +1,4 @@
-"""The OnlineSIM operators in real DAG runs against the sandbox, and their input validation."""
+"""The OnlineSIM operators: real DAG runs, focused execute() calls and input validation, on the sandbox."""
 
 from __future__ import annotations
 
@@ -267,3 +267,77 @@ def test_bad_input_fails_at_parse_and_after_templating_before_any_call(
 
     assert onlinesim_conn.requests() == []
     assert onlinesim_conn.ledger() == []
+
+
+# --- focused: one operator's execute() on its own, against the sandbox ---------------------------
+
+
+def _actions(sandbox: SandboxControl) -> list[tuple[str, Any]]:
+    return [(r["action"], {**r["form"], **r["query"]}.get("status")) for r in sandbox.requests()]
+
+
+def test_balance_operator_returns_the_balance_and_checks_the_minimum(onlinesim_conn: SandboxControl) -> None:
+    assert OnlineSimGetBalanceOperator(task_id="b", minimum="25.00").execute({}) == {"balance": "1000.00"}
+    with pytest.raises(
+        AirflowFailException, match=r"balance 1000\.00 is below the required minimum 1000\.01"
+    ):
+        OnlineSimGetBalanceOperator(task_id="b", minimum=Decimal("1000.01")).execute({})
+    assert [a for a, _ in _actions(onlinesim_conn)] == ["getBalance", "getBalance"]
+
+
+@pytest.mark.parametrize(
+    ("status", "sent", "reply"),
+    [
+        pytest.param("ready", "1", "ACCESS_READY", id="ready"),
+        pytest.param("request_another_code", "3", "ACCESS_RETRY_GET", id="another-code"),
+        pytest.param("complete", "6", "ACCESS_ACTIVATION", id="complete"),
+        # OnlineSIM closes with 6 either way, and answers ACCESS_ACTIVATION
+        pytest.param("cancel", "6", "ACCESS_ACTIVATION", id="cancel"),
+    ],
+)
+def test_set_status_operator_sends_the_named_status(
+    onlinesim_conn: SandboxControl, status: str, sent: str, reply: str
+) -> None:
+    onlinesim_conn.configure(early_cancel_seconds=0)
+    activation_id = OnlineSimGetNumberOperator(task_id="o", service="tg").hook.client.get_number("tg", "7").id
+    if status in ("complete", "request_another_code"):  # both need a code received first
+        onlinesim_conn.deliver_sms(activation_id, code="1234")
+    result = OnlineSimSetStatusOperator(task_id="s", activation_id=str(activation_id), status=status).execute(
+        {}
+    )
+    assert result == {
+        "activation_id": activation_id,
+        "status": status,
+        "reply": reply,
+        "already_closed": False,
+    }
+    assert _actions(onlinesim_conn)[-1] == ("setStatus", sent)
+
+
+def test_set_status_operator_on_a_closed_activation_fails_unless_allowed(
+    onlinesim_conn: SandboxControl,
+) -> None:
+    onlinesim_conn.configure(early_cancel_seconds=0)
+    operator = OnlineSimSetStatusOperator(task_id="s", activation_id=1, status="cancel")
+    activation_id = operator.hook.client.get_number("tg", "7").id
+    operator.activation_id = activation_id
+    operator.execute({})
+    with pytest.raises(AirflowFailException, match=f"Setting activation {activation_id} to 'cancel' failed"):
+        operator.execute({})
+    operator.allow_closed = True
+    assert operator.execute({})["already_closed"] is True
+    assert onlinesim_conn.summary()["refunded"] == "10.00", "refunded once"
+
+
+def test_set_rent_status_operator_closes_once_and_tolerates_a_closed_rent_when_allowed(
+    onlinesim_conn: SandboxControl,
+) -> None:
+    operator = OnlineSimSetRentStatusOperator(task_id="c", rent_id=1)
+    rent_id = operator.hook.client.get_rent_number("7", 1).id
+    operator.rent_id = str(rent_id)
+    assert operator.execute({}) == {"rent_id": rent_id, "status": "close", "already_closed": False}
+    with pytest.raises(AirflowFailException, match=f"Setting rent {rent_id} to 'close' failed"):
+        operator.execute({})
+    operator.allow_closed = True
+    assert operator.execute({}) == {"rent_id": rent_id, "status": "close", "already_closed": True}
+    assert [a for a, s in _actions(onlinesim_conn)].count("setRentStatus") == 3

@@ -588,7 +588,7 @@ def _paid_and_recorded(flow: FlowPlan, operator: Any, context: dict[str, Any]) -
     """
     ordered_at = _now()
     if flow.kind == "activation":
-        activation = operator.hook.get_number(flow.service, flow.country)
+        activation = operator.hook.client.get_number(flow.service, flow.country)
         record = {
             **activation.to_dict(),
             "service": flow.service,
@@ -597,7 +597,7 @@ def _paid_and_recorded(flow: FlowPlan, operator: Any, context: dict[str, Any]) -
             "expires_at": (ordered_at + ACTIVATION_LIFETIME).isoformat(),
         }
     else:
-        rent = operator.hook.get_rent_number(flow.country, 24)
+        rent = operator.hook.client.get_rent_number(flow.country, 24)
         record = {
             **rent.to_dict(),
             "country": flow.country,
@@ -623,7 +623,7 @@ def _worker_thread() -> None:
 
 
 def _now() -> datetime:
-    from onlinesim_provider.sensors.deadline import utcnow
+    from onlinesim_provider.waits.deadline import utcnow
 
     return utcnow()
 

@@ -290,7 +290,7 @@ def test_a_timeout_beyond_the_order_lifetime_is_capped_to_it_not_an_error(
     onlinesim_conn: SandboxControl,
 ) -> None:
     """Design rule 3: the wait's one deadline is the timeout capped by the order's lifetime."""
-    activation = OnlineSimHook().get_number("tg", "7")
+    activation = OnlineSimHook().client.get_number("tg", "7")
     onlinesim_conn.deliver_sms(activation.id, code="5555")
     sensor = OnlineSimSmsSensor(task_id="wait", activation_id=activation.id, timeout=3600, poke_interval=0.1)
     assert sensor.execute(_context())["code"] == "5555"

@@ -21,8 +21,8 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, TaskDeferred
 
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook
-from onlinesim_provider.sensors.deadline import parse_instant, utcnow
 from onlinesim_provider.sensors.onlinesim import OnlineSimSmsSensor
+from onlinesim_provider.waits.deadline import parse_instant, utcnow
 from tests.conftest import CONN_ENV, REPO, connection_uri_json, load_dag
 from tests.reliability.chaos import MODES, FlowTI
 from tests.reliability.secrets_scan import SecretScan
@@ -99,7 +99,7 @@ def _polls(sandbox: SandboxControl) -> int:
 def test_a_recreated_trigger_keeps_the_absolute_deadline_and_still_cancels_on_timeout(
     onlinesim_conn: SandboxControl,
 ) -> None:
-    activation = OnlineSimHook().get_number("tg", "7")
+    activation = OnlineSimHook().client.get_number("tg", "7")
     classpath, kwargs, before, after = _deferred(activation.id, TIMEOUT)
     deadline = parse_instant(kwargs["deadline"], name="deadline")
     assert deadline is not None
@@ -131,7 +131,7 @@ def test_a_recreated_trigger_keeps_the_absolute_deadline_and_still_cancels_on_ti
 
 
 def test_an_sms_that_arrived_while_the_triggerer_was_down_is_received(onlinesim_conn: SandboxControl) -> None:
-    activation = OnlineSimHook().get_number("tg", "7")
+    activation = OnlineSimHook().client.get_number("tg", "7")
     classpath, kwargs, _, _ = _deferred(activation.id, NO_TIMEOUT)
     asyncio.run(_run_then_drop(_rebuild(classpath, kwargs), onlinesim_conn))
     onlinesim_conn.deliver_sms(activation.id, code="246810")

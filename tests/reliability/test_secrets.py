@@ -129,7 +129,7 @@ def _errors_and_reprs(scan: SecretScan, sandbox: SandboxControl, closed_url: str
 
 
 def _now() -> Any:
-    from onlinesim_provider.sensors.deadline import utcnow
+    from onlinesim_provider.waits.deadline import utcnow
 
     return utcnow()
 

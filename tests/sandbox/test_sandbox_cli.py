@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -15,6 +16,7 @@ import pytest
 import requests
 
 from onlinesim_provider.sandbox import SandboxControl
+from tests.sandbox.tls import make_tls_files
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -34,19 +36,47 @@ def _start(
     )
 
 
-@pytest.fixture
-def cli_sandbox() -> Iterator[tuple[subprocess.Popen[str], str]]:
-    process = _start("--key", "cli-key", "--balance", "5", "--cancel-status", "8", "--values-format", "list")
+@contextlib.contextmanager
+def _serving(
+    *args: str, command: tuple[str, ...] = (sys.executable, "-m", "onlinesim_provider.sandbox")
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Start the CLI, wait until it listens, yield it and its URL; kill it if it is still running."""
+    process = _start(*args, command=command)
     try:
         assert process.stdout is not None
         first = process.stdout.readline()
-        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", first)
+        match = re.search(r"listening on (https?://127\.0\.0\.1:\d+)", first)
         assert match, first
         yield process, match.group(1)
     finally:
         if process.poll() is None:
             process.kill()
         process.communicate(timeout=10)
+
+
+def _stop(process: subprocess.Popen[str], signum: int) -> None:
+    """Send ``signum`` and check that the sandbox stopped cleanly."""
+    process.send_signal(signum)
+    out, _ = process.communicate(timeout=10)
+    assert process.returncode == 0
+    assert "stopped" in out
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "onlinesim_provider.sandbox", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+@pytest.fixture
+def cli_sandbox() -> Iterator[tuple[subprocess.Popen[str], str]]:
+    with _serving(
+        "--key", "cli-key", "--balance", "5", "--cancel-status", "8", "--values-format", "list"
+    ) as cli:
+        yield cli
 
 
 def test_cli_serves_with_its_settings_and_stops_on_sigterm(
@@ -82,17 +112,9 @@ def test_cli_serves_with_its_settings_and_stops_on_sigterm(
 
 
 def test_console_script_is_installed_and_stops_on_ctrl_c() -> None:
-    process = _start(command=(str(SCRIPT),))
-    try:
-        assert process.stdout is not None
-        assert "listening on http://127.0.0.1:" in process.stdout.readline()
-        process.send_signal(signal.SIGINT)
-        out, _ = process.communicate(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 0
-    assert "stopped" in out
+    with _serving(command=(str(SCRIPT),)) as (process, url):
+        assert url.startswith("http://")
+        _stop(process, signal.SIGINT)
 
 
 @pytest.mark.parametrize(
@@ -106,26 +128,51 @@ def test_console_script_is_installed_and_stops_on_ctrl_c() -> None:
     ids=["balance", "speed", "auth", "cancel-status"],
 )
 def test_cli_refuses_bad_settings(args: list[str], message: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "onlinesim_provider.sandbox", *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = _run(*args)
     assert result.returncode == 2
     assert message in result.stderr
 
 
 def test_cli_reports_a_busy_port(onlinesim_sandbox: SandboxControl) -> None:
     port = onlinesim_sandbox.url.rsplit(":", 1)[1]
-    result = subprocess.run(
-        [sys.executable, "-m", "onlinesim_provider.sandbox", "--port", port],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = _run("--port", port)
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_cli_serves_https_with_a_certificate_and_key(tmp_path: Path) -> None:
+    tls = make_tls_files(tmp_path)
+    with _serving("--tls-cert", str(tls.cert), "--tls-key", str(tls.key)) as (process, url):
+        assert url.startswith("https://")
+        reply = requests.get(
+            url + "/stubs/handler_api.php",
+            params={"action": "getBalance"},
+            headers={"Authorization": "Bearer sandbox-key"},
+            timeout=10,
+            verify=str(tls.ca_cert),
+        )
+        assert reply.text == "ACCESS_BALANCE:1000.00"
+        _stop(process, signal.SIGTERM)
+
+
+@pytest.mark.parametrize(
+    ("which", "message"),
+    [
+        ("cert-only", "--tls-cert and --tls-key go together"),
+        ("missing-key", "cannot load --tls-cert"),
+        ("key-is-cert", "cannot load --tls-cert"),
+    ],
+)
+def test_cli_refuses_bad_tls_files(tmp_path: Path, which: str, message: str) -> None:
+    tls = make_tls_files(tmp_path)
+    args = {
+        "cert-only": ["--tls-cert", str(tls.cert)],
+        "missing-key": ["--tls-cert", str(tls.cert), "--tls-key", str(tmp_path / "absent.key")],
+        "key-is-cert": ["--tls-cert", str(tls.cert), "--tls-key", str(tls.ca_cert)],
+    }[which]
+    result = _run("--port", "0", *args)
+    assert result.returncode == 2
+    assert message in result.stderr
 
 
 PLUGIN_TESTS = """
@@ -168,15 +215,60 @@ PLUGIN_CONFTEST = """
 """
 
 
-def test_pytest_plugin_is_registered_and_resets_between_tests(tmp_path: Path) -> None:
-    (tmp_path / "test_user_dag.py").write_text(textwrap.dedent(PLUGIN_TESTS))
-    (tmp_path / "conftest.py").write_text(textwrap.dedent(PLUGIN_CONFTEST))
+def _run_pytest(folder: Path, tests: str, conftest: str) -> str:
+    """Run a user's test module and conftest with the plugin in a fresh pytest; return its output."""
+    (folder / "test_user_dag.py").write_text(tests)
+    (folder / "conftest.py").write_text(conftest)
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", str(tmp_path)],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", str(folder)],
         capture_output=True,
         text=True,
         timeout=120,
-        cwd=tmp_path,
+        cwd=folder,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 passed" in result.stdout
+    return result.stdout
+
+
+def test_pytest_plugin_is_registered_and_resets_between_tests(tmp_path: Path) -> None:
+    out = _run_pytest(tmp_path, textwrap.dedent(PLUGIN_TESTS), textwrap.dedent(PLUGIN_CONFTEST))
+    assert "2 passed" in out
+
+
+PLUGIN_HTTPS_TESTS = """
+    import requests
+
+
+    def test_the_sandbox_speaks_https(onlinesim_sandbox):
+        assert onlinesim_sandbox.url.startswith("https://127.0.0.1:")
+        reply = requests.get(
+            onlinesim_sandbox.api_url,
+            params={"action": "getBalance"},
+            headers={"Authorization": f"Bearer {onlinesim_sandbox.api_key}"},
+            timeout=5,
+            verify=CA,
+        )
+        assert reply.text == "ACCESS_BALANCE:1000.00"
+        onlinesim_sandbox.set_balance("2.00")
+"""
+
+PLUGIN_HTTPS_CONFTEST = """
+    import ssl
+
+    import pytest
+
+
+    @pytest.fixture(scope="session")
+    def onlinesim_sandbox_ssl_context():
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(CERT, KEY)
+        return context
+"""
+
+
+def test_pytest_plugin_serves_https_when_given_a_context(tmp_path: Path) -> None:
+    tls = make_tls_files(tmp_path)
+    tests = textwrap.dedent(PLUGIN_HTTPS_TESTS).replace("CA", repr(str(tls.ca_cert)))
+    conftest = textwrap.dedent(PLUGIN_HTTPS_CONFTEST)
+    conftest = conftest.replace("CERT", repr(str(tls.cert))).replace("KEY", repr(str(tls.key)))
+    assert "1 passed" in _run_pytest(tmp_path, tests, conftest)

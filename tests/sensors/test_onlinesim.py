@@ -12,14 +12,15 @@ import re
 import threading
 import time
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from airflow.providers.common.compat.sdk import AirflowSensorTimeout, TaskDeferred
 
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook
-from onlinesim_provider.sensors.deadline import parse_instant, utcnow
-from onlinesim_provider.sensors.onlinesim import OnlineSimRentSmsSensor, OnlineSimSmsSensor
+from onlinesim_provider.sensors.onlinesim import DEFER_GRACE, OnlineSimRentSmsSensor, OnlineSimSmsSensor
 from onlinesim_provider.version_compat import AIRFLOW_V_3_3_PLUS
+from onlinesim_provider.waits.deadline import parse_instant, utcnow
 from tests.conftest import REPO, load_dag
 
 pytestmark = pytest.mark.airflow
@@ -87,12 +88,12 @@ def cancel_time(sandbox, activation_id):
 
 @pytest.fixture
 def activation(airflow_db, onlinesim_conn):
-    return OnlineSimHook().get_number("tg", "7")
+    return OnlineSimHook().client.get_number("tg", "7")
 
 
 @pytest.fixture
 def rent(airflow_db, onlinesim_conn):
-    return OnlineSimHook().get_rent_number("7", 1)
+    return OnlineSimHook().client.get_rent_number("7", 1)
 
 
 # --- OnlineSimSmsSensor ------------------------------------------------------------------------
@@ -301,8 +302,9 @@ def test_deferrable_follows_the_airflow_default(monkeypatch):
 @pytest.mark.parametrize("mode", MODES)
 def test_rent_message_from_the_sender_is_returned(onlinesim_conn, rent, mode):
     onlinesim_conn.deliver_rent_sms(rent.id, "Old twitter code 000000")
-    received_after = utcnow().replace(microsecond=0) + timedelta(seconds=1)
-    time.sleep((received_after - utcnow()).total_seconds() + 0.05)
+    # the API dates messages to the second: move the sandbox a minute on, and filter from the middle
+    received_after = datetime.fromtimestamp(onlinesim_conn.now() + 30, UTC)
+    onlinesim_conn.advance(60)
 
     def deliver():
         onlinesim_conn.deliver_rent_sms(rent.id, "Your number is ready", service="notify")
@@ -358,14 +360,56 @@ def test_rent_fatal_error_fails_at_once(onlinesim_conn, airflow_db, mode):
     assert actions(onlinesim_conn, "getRentStatus") == ["getRentStatus"], "NO_ID_RENT is not retried"
 
 
+def sandbox_clock(sandbox):
+    """Return a clock that reads the sandbox's time (which the test moves with ``advance``)."""
+    return lambda: datetime.fromtimestamp(sandbox.now(), UTC)
+
+
 def test_rent_received_after_defaults_to_the_sensor_start(onlinesim_conn, rent):
     onlinesim_conn.deliver_rent_sms(rent.id, "Twitter code 123456")
-    time.sleep(1.1)  # the API dates messages to the second
-    sensor = OnlineSimRentSmsSensor(task_id="wait", rent_id=rent.id, timeout=60)
+    onlinesim_conn.advance(60)  # the API dates messages to the second: the start is a minute later
+    sensor = OnlineSimRentSmsSensor(
+        task_id="wait", rent_id=rent.id, timeout=600, clock=sandbox_clock(onlinesim_conn)
+    )
     assert not sensor.poke({}), "a message from before the start does not count"
     onlinesim_conn.deliver_rent_sms(rent.id, "Twitter code 654321")
     result = sensor.poke({})
     assert result.xcom_value["text"] == "Twitter code 654321"
+
+
+def test_poke_times_out_on_the_injected_clock_and_cleans_up(onlinesim_conn, activation):
+    now = [utcnow()]
+    sensor = OnlineSimSmsSensor(task_id="wait", activation_id=activation.id, timeout=60, clock=lambda: now[0])
+    assert not sensor.poke({})
+    now[0] += timedelta(seconds=59)
+    assert not sensor.poke({}), "one second before the deadline it still waits"
+    assert sensor._get_next_poke_interval(now[0], lambda: 0.0, 2) == pytest.approx(1.0), (
+        "not past the deadline"
+    )
+    now[0] += timedelta(seconds=1)
+    with pytest.raises(AirflowSensorTimeout, match="timed out at the deadline"):
+        sensor.poke({})
+    assert actions(onlinesim_conn, "getStatus") == ["getStatus"] * 3
+    assert onlinesim_conn.summary()["refunded"] == "10.00", "a timed-out wait cancels its activation"
+
+
+def test_deferral_carries_the_deadline_from_the_injected_clock(onlinesim_conn, activation):
+    start = datetime(2030, 1, 31, 12, 0, tzinfo=UTC)
+    sensor = OnlineSimSmsSensor(
+        task_id="wait",
+        activation_id=activation.id,
+        timeout=300,
+        poke_interval=7,
+        deferrable=True,
+        clock=lambda: start,
+    )
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute({})
+    trigger = deferred.value.trigger
+    assert trigger.deadline == start + timedelta(seconds=300)
+    assert trigger.poll_interval == 7.0
+    assert deferred.value.timeout == timedelta(seconds=300) + DEFER_GRACE
+    assert onlinesim_conn.requests()[1:] == [], "deferring makes no call of its own"
 
 
 def test_bad_rent_pattern_fails_when_the_dag_is_parsed():

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
+import sys
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook, get_async_client
-from onlinesim_provider.sensors.deadline import parse_instant, utcnow
 from onlinesim_provider.triggers import pool
 from onlinesim_provider.triggers.onlinesim import (
     JITTER,
     OnlineSimRentSmsTrigger,
     OnlineSimSmsTrigger,
 )
+from onlinesim_provider.waits.deadline import parse_instant, utcnow
 from tests.conftest import connection_uri_json
 
 DEADLINE = "2030-01-31T12:00:00+00:00"
@@ -40,14 +42,55 @@ def actions(sandbox):
     return [r["action"] for r in sandbox.requests()]
 
 
+class Pacing:
+    """A clock and a pause for a trigger: no real time passes, each pause moves the clock on.
+
+    :param on_pause: called (in a thread) with the pause's number after each pause, e.g. to
+        deliver an SMS between two polls.
+    """
+
+    def __init__(self, on_pause=None):
+        self.now = utcnow()
+        self.pauses = []
+        self.on_pause = on_pause
+
+    def clock(self):
+        return self.now
+
+    async def sleep(self, seconds):
+        self.pauses.append(seconds)
+        self.now += timedelta(seconds=seconds)
+        if self.on_pause is not None:
+            await asyncio.to_thread(self.on_pause, len(self.pauses))
+
+    def deadline_in(self, seconds):
+        return (self.now + timedelta(seconds=seconds)).isoformat()
+
+    def kwargs(self):
+        return {"clock": self.clock, "sleep": self.sleep}
+
+
 @pytest.fixture
 def activation(onlinesim_conn):
-    return OnlineSimHook().get_number("tg", "7")
+    return OnlineSimHook().client.get_number("tg", "7")
 
 
 @pytest.fixture
 def rent(onlinesim_conn):
-    return OnlineSimHook().get_rent_number("7", 1)
+    return OnlineSimHook().client.get_rent_number("7", 1)
+
+
+# --- what the triggerer loads -------------------------------------------------------------------
+
+
+def test_the_triggerer_loads_neither_the_sync_hook_nor_the_sensors():
+    code = (
+        "import sys, onlinesim_provider.triggers.onlinesim; "
+        "print(sorted(m for m in sys.modules if m.startswith(('onlinesim_provider.hooks.onlinesim', "
+        "'onlinesim_provider.sensors', 'onlinesim_provider.operators'))))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines()[-1] == "[]", "the last line is the list (Airflow may log first)"
 
 
 # --- serialize() and restart -------------------------------------------------------------------
@@ -149,38 +192,39 @@ def test_key_never_in_kwargs_or_repr(onlinesim_conn, activation):
 
 def test_code_arrives_during_the_wait(onlinesim_conn, activation):
     onlinesim_conn.configure(sms_delay=None)
-    trigger = OnlineSimSmsTrigger(activation_id=activation.id, deadline=in_seconds(10), poll_interval=0.2)
 
-    async def deliver_later():
-        await asyncio.sleep(0.5)
-        return await asyncio.to_thread(onlinesim_conn.deliver_sms, activation.id, code="424242")
+    def deliver_after_the_second_pause(pause):
+        if pause == 2:
+            onlinesim_conn.deliver_sms(activation.id, code="424242")
 
-    async def main():
-        return await asyncio.gather(collect(trigger), deliver_later())
-
-    events, _ = asyncio.run(main())
+    pacing = Pacing(deliver_after_the_second_pause)
+    trigger = OnlineSimSmsTrigger(
+        activation_id=activation.id, deadline=pacing.deadline_in(10), poll_interval=0.2, **pacing.kwargs()
+    )
+    events = run(trigger)
     assert [e.payload for e in events] == [
         {"status": "success", "result": {"activation_id": activation.id, "code": "424242", "text": None}}
     ]
-    polls = actions(onlinesim_conn)[1:]
-    assert len(polls) >= 2, "it polled before the SMS and once after"
-    assert set(polls) == {"getStatus"}, "read-only: never orders, never cancels"
+    assert actions(onlinesim_conn)[1:] == ["getStatus"] * 3, "two polls before the SMS, one after; read-only"
+    assert len(pacing.pauses) == 2, "no pause once the outcome is known"
 
 
 def test_timeout_fires_once_at_the_deadline_and_stops(onlinesim_conn, activation):
-    trigger = OnlineSimSmsTrigger(activation_id=activation.id, deadline=in_seconds(1.0), poll_interval=0.2)
-    started = utcnow()
+    pacing = Pacing()
+    trigger = OnlineSimSmsTrigger(
+        activation_id=activation.id, deadline=pacing.deadline_in(1.0), poll_interval=0.2, **pacing.kwargs()
+    )
     events = run(trigger)
-    elapsed = (utcnow() - started).total_seconds()
     assert len(events) == 1
     assert events[0].payload["status"] == "timeout"
     assert trigger.deadline.isoformat() in events[0].payload["message"]
-    assert 0.9 <= elapsed < 3.0
-    calls = len(onlinesim_conn.requests())
-    assert set(actions(onlinesim_conn)[1:]) == {"getStatus"}
+    assert pacing.now == trigger.deadline, "the last pause ends at the deadline, never past it"
+    assert all(0 < pause <= 0.2 * (1 + JITTER) for pause in pacing.pauses)
+    assert len(pacing.pauses) >= 5, "1 s of pauses of at most 0.22 s"
+    polls = actions(onlinesim_conn)[1:]
+    assert polls == ["getStatus"] * (len(pacing.pauses) + 1), "a poll before each pause, one at the deadline"
     assert onlinesim_conn.summary()["refunded"] == "0.00", "the trigger only reads; the sensor cancels"
-    asyncio.run(asyncio.sleep(0.3))
-    assert len(onlinesim_conn.requests()) == calls, "no call after the outcome is known"
+    assert not {"clock", "sleep"} & set(trigger.serialize()[1]), "a restarted trigger uses real time"
 
 
 def test_past_deadline_still_reads_once_then_times_out(onlinesim_conn, activation):
@@ -206,13 +250,17 @@ def test_transient_errors_are_survived_with_backoff(
 ):
     onlinesim_conn.deliver_sms(activation.id, code="123123")
     onlinesim_conn.inject_fault(fault, action="getStatus", count=5, **kwargs)
-    trigger = OnlineSimSmsTrigger(activation_id=activation.id, deadline=in_seconds(20), poll_interval=0.1)
+    pacing = Pacing()
+    trigger = OnlineSimSmsTrigger(
+        activation_id=activation.id, deadline=pacing.deadline_in(60), poll_interval=0.1, **pacing.kwargs()
+    )
     with caplog.at_level(logging.WARNING):
         events = run(trigger)
     assert [e.payload for e in events] == [
         {"status": "success", "result": {"activation_id": activation.id, "code": "123123", "text": None}}
     ]
     assert actions(onlinesim_conn).count("getStatus") == 6, "5 failed reads, then the good one"
+    assert pacing.pauses == sorted(pacing.pauses), "each failed poll doubles the pause"
     assert "transient error, still waiting" in caplog.text + capsys.readouterr().out
 
 
@@ -276,46 +324,43 @@ def test_full_sms_with_pattern(onlinesim_conn, activation):
 def test_expect_new_code_ignores_the_previous_one(onlinesim_conn, activation):
     hook = OnlineSimHook()
     onlinesim_conn.deliver_sms(activation.id, code="111111")
-    hook.request_another_code(activation.id)
+    hook.client.request_another_code(activation.id)
+    pacing = Pacing(lambda pause: onlinesim_conn.deliver_sms(activation.id, code="222222"))
     trigger = OnlineSimSmsTrigger(
-        activation_id=activation.id, deadline=in_seconds(10), poll_interval=0.1, expect_new_code=True
+        activation_id=activation.id,
+        deadline=pacing.deadline_in(10),
+        poll_interval=0.1,
+        expect_new_code=True,
+        **pacing.kwargs(),
     )
-
-    async def main():
-        async def deliver_later():
-            await asyncio.sleep(0.4)
-            await asyncio.to_thread(onlinesim_conn.deliver_sms, activation.id, code="222222")
-
-        return (await asyncio.gather(collect(trigger), deliver_later()))[0]
-
-    [event] = asyncio.run(main())
+    [event] = run(trigger)
     assert event.payload["result"]["code"] == "222222"
-    assert actions(onlinesim_conn).count("getStatus") >= 2
+    assert actions(onlinesim_conn).count("getStatus") == 2, "the old code did not count; the new one did"
 
 
 def test_rent_message_from_sender_after_start(onlinesim_conn, rent):
     onlinesim_conn.deliver_rent_sms(rent.id, "Old code 000000", sender="+15550000000", service="twitter")
-    received_after = utcnow().replace(microsecond=0) + timedelta(seconds=1)  # the API dates to the second
-    delay = (received_after - utcnow()).total_seconds() + 0.05
+    # the API dates messages to the second: move the sandbox a minute on, and filter from the middle
+    received_after = datetime.fromtimestamp(onlinesim_conn.now() + 30, UTC)
+    onlinesim_conn.advance(60)
+
+    def deliver(pause):
+        if pause == 1:
+            for text, service in [("Your number is ready", "notify"), ("Hi", "whatsapp")]:
+                onlinesim_conn.deliver_rent_sms(rent.id, text, service=service)
+            onlinesim_conn.deliver_rent_sms(rent.id, "Twitter code 654321")
+
+    pacing = Pacing(deliver)
     trigger = OnlineSimRentSmsTrigger(
         rent_id=rent.id,
-        deadline=in_seconds(10),
+        deadline=pacing.deadline_in(10),
         poll_interval=0.1,
         sender="twitter",
         text_pattern=r"code (?P<code>\d{6})",
         received_after=received_after.isoformat(),
+        **pacing.kwargs(),
     )
-
-    async def main():
-        async def deliver_later():
-            await asyncio.sleep(delay)
-            for text, service in [("Your number is ready", "notify"), ("Hi", "whatsapp")]:
-                await asyncio.to_thread(onlinesim_conn.deliver_rent_sms, rent.id, text, service=service)
-            await asyncio.to_thread(onlinesim_conn.deliver_rent_sms, rent.id, "Twitter code 654321")
-
-        return (await asyncio.gather(collect(trigger), deliver_later()))[0]
-
-    [event] = asyncio.run(main())
+    [event] = run(trigger)
     result = event.payload["result"]
     assert event.payload["status"] == "success"
     assert {k: result[k] for k in ("rent_id", "text", "service", "code")} == {
@@ -325,7 +370,7 @@ def test_rent_message_from_sender_after_start(onlinesim_conn, rent):
         "code": "654321",
     }
     assert parse_instant(result["date"], name="date") >= received_after
-    assert set(actions(onlinesim_conn)[1:]) == {"getRentStatus"}
+    assert actions(onlinesim_conn)[1:] == ["getRentStatus"] * 2, "the old message did not count"
 
 
 def test_closed_rent_is_an_error(onlinesim_conn, rent):
@@ -399,7 +444,7 @@ def test_on_kill_refused_for_an_open_activation_is_a_warning(onlinesim_sandbox, 
         "AIRFLOW_CONN_ONLINESIM_DEFAULT",
         connection_uri_json(onlinesim_sandbox.url, onlinesim_sandbox.api_key, cancel_status=8),
     )
-    activation = OnlineSimHook().get_number("tg", "7")
+    activation = OnlineSimHook().client.get_number("tg", "7")
     with caplog.at_level(logging.INFO):
         asyncio.run(OnlineSimSmsTrigger(activation_id=activation.id, deadline=in_seconds(5)).on_kill())
     assert onlinesim_sandbox.summary()["open_activations"] == 1
@@ -461,7 +506,7 @@ def test_one_shared_pool_per_event_loop(onlinesim_conn):
 def test_many_triggers_wait_concurrently_in_one_loop(onlinesim_conn):
     """Ten polls that each take 1 s on the server end together after about 1 s: nothing blocks."""
     hook = OnlineSimHook()
-    ids = [hook.get_number("tg", "7").id for _ in range(10)]
+    ids = [hook.client.get_number("tg", "7").id for _ in range(10)]
     for activation_id in ids:
         onlinesim_conn.deliver_sms(activation_id, code=str(activation_id))
     triggers = [OnlineSimSmsTrigger(activation_id=i, deadline=in_seconds(30), poll_interval=0.1) for i in ids]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,15 +25,15 @@ from onlinesim_provider.api.models import (
     RentStatus,
 )
 from onlinesim_provider.hooks.onlinesim import airflow_error
-from onlinesim_provider.sensors.decision import (
+from onlinesim_provider.waits.decision import (
     Decision,
     Outcome,
     RentSmsWait,
     SmsWait,
+    apply_deadline,
     compile_pattern,
     decide,
     decide_error,
-    settle,
 )
 
 S = ActivationState
@@ -208,7 +210,7 @@ SETTLE_CASES = [
 
 @pytest.mark.parametrize(("decision", "now", "expected"), table(SETTLE_CASES))
 def test_settle_applies_the_one_deadline(decision, now, expected):
-    assert settle(decision, now, T0) == expected
+    assert apply_deadline(decision, now, T0) == expected
 
 
 EVENT_CASES = [
@@ -266,3 +268,12 @@ def test_bad_patterns_name_the_argument(pattern, required, message):
 
 def test_code_group_optional_for_text_patterns():
     assert compile_pattern(r"\d{6}", name="text_pattern", require_code_group=False).pattern == r"\d{6}"
+
+
+def test_the_decision_imports_no_airflow_at_run_time():
+    code = (
+        "import sys, onlinesim_provider.waits.decision, onlinesim_provider.waits.deadline; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'airflow'))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines()[-1] == "[]", "the last line is the list (Airflow may log first)"

@@ -1,4 +1,4 @@
-"""Validation of operator arguments, shared by every OnlineSIM operator.
+"""Validation of operator and sensor arguments, shared by every OnlineSIM operator and sensor.
 
 Each check runs twice: in ``__init__`` for literal values (a bad DAG fails when it is parsed) and
 in ``execute`` after templating, always before anything is ordered. The wire formats are those
@@ -17,15 +17,18 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from onlinesim_provider.api import protocol
 from onlinesim_provider.api.errors import InvalidInputError
+from onlinesim_provider.waits.deadline import parse_instant
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
+    from datetime import datetime
 
 __all__ = [
     "activation_id",
     "choice",
     "country_list",
     "hours",
+    "instant",
     "minimum",
     "operator",
     "rent_country",
@@ -169,3 +172,15 @@ def minimum(value: object) -> Decimal | None:
     if not number.is_finite() or number < 0:
         raise _bad("minimum", value, expected)
     return number
+
+
+def instant(name: str, value: object) -> datetime | None:
+    """Return an aware UTC instant (ISO 8601 string, datetime or epoch seconds), or ``None``.
+
+    :param name: the argument's name.
+    :param value: the argument; ``None`` and ``""`` give ``None``.
+    """
+    try:
+        return parse_instant(value, name=name)
+    except ValueError as error:
+        raise AirflowFailException(f"Invalid {name}: {error}") from None

@@ -1,10 +1,11 @@
 """When is a wait over? One pure answer for poke, reschedule and deferrable modes.
 
 :func:`decide` turns one API reply (or the error raised instead of it) into a :class:`Decision`:
-keep waiting, done with a result, or failed with a reason. :func:`settle` adds the one deadline.
+keep waiting, done with a result, or failed with a reason. :func:`apply_deadline` adds the one deadline.
 The sensors' ``poke()``, the triggers' ``run()`` and the sensors' ``execute_complete()`` all go
 through these functions and through :meth:`Decision.to_event` / :meth:`Decision.from_event`, so
-the same reply means the same thing in every mode.
+the same reply means the same thing in every mode. Pure: this module imports nothing from Airflow
+(an import-linter contract keeps it so), which is why the triggerer and tests can use it bare.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from onlinesim_provider.api.errors import OnlineSimError, TransientError
 from onlinesim_provider.api.models import ActivationState, ActivationStatus, FullSms, RentStatus
-from onlinesim_provider.hooks.onlinesim import airflow_error
 
 if TYPE_CHECKING:
     from onlinesim_provider.api.models import RentMessage
@@ -35,7 +35,7 @@ __all__ = [
     "compile_pattern",
     "decide",
     "decide_error",
-    "settle",
+    "apply_deadline",
 ]
 
 WaitFor = Literal["code", "full_sms"]
@@ -174,19 +174,20 @@ def decide(reply: ActivationStatus | FullSms | RentStatus, wait: SmsWait | RentS
 def decide_error(error: OnlineSimError, doing: str) -> Decision:
     """Return the verdict on an error raised instead of a reply: transient waits, fatal fails.
 
-    A fatal error's reason is the message of the Airflow exception the hook's
-    :func:`~onlinesim_provider.hooks.onlinesim.airflow_error` makes of it, so a deferred wait
-    fails with the same text as a poking one.
+    A fatal error's reason is ``"<doing> failed: <message>"``, the text the hook's
+    :func:`~onlinesim_provider.hooks.onlinesim.airflow_error` gives the same error, so a deferred
+    wait fails with the same text as a poking one. A wait only reads, so an order whose outcome
+    is unknown never reaches here.
 
     :param error: the error the client raised.
     :param doing: what the wait was doing, e.g. ``"waiting for an SMS code on activation 5"``.
     """
     if isinstance(error, TransientError):
         return Decision(Outcome.WAIT, reason=f"{doing}: transient error, still waiting: {error}")
-    return Decision(Outcome.FAIL, reason=str(airflow_error(error, doing)))
+    return Decision(Outcome.FAIL, reason=f"{doing} failed: {error.message}")
 
 
-def settle(decision: Decision, now: datetime, deadline: datetime) -> Decision:
+def apply_deadline(decision: Decision, now: datetime, deadline: datetime) -> Decision:
     """Turn a WAIT at or past the deadline into TIMEOUT; other decisions pass through.
 
     :param decision: the verdict on the latest reply.

@@ -1,0 +1,108 @@
+"""Check the code blocks of the README and the docs pages against what the tests run.
+
+Every Python block must be a verbatim slice of a file the tests run (an example DAG, a test, a
+script with a test); every shell line must be a command this project provides, with arguments
+that its parser accepts; every ``AIRFLOW_CONN_*`` value must be a connection Airflow parses into
+working client settings.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import textwrap
+from typing import TYPE_CHECKING
+
+from onlinesim_provider import __version__
+from onlinesim_provider.hooks.connection import client_settings
+from onlinesim_provider.sandbox.cli import build_parser
+from tests.conftest import REPO
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pytest
+
+FENCE = re.compile(r"^```([^\n]*)\n(.*?)^```", re.DOTALL | re.MULTILINE)
+#: Files whose text Python blocks may quote: each is run by the test suite.
+QUOTABLE = [
+    *sorted((REPO / "example_dags").glob("example_*.py")),
+    *sorted((REPO / "tests").rglob("test_*.py")),
+    REPO / "scripts" / "tour.py",
+]
+#: API keys the docs write in place of a real one.
+PLACEHOLDER_KEYS = {"YOUR_API_KEY", "sandbox-key"}
+WHEEL = f"dist/airflow_provider_onlinesim-{__version__}-py3-none-any.whl"
+
+
+def code_blocks(markdown: str) -> list[tuple[str, str]]:
+    """Return ``(language, body)`` of each fenced block (directives such as ``{literalinclude}`` too)."""
+    return [(lang.strip(), body) for lang, body in FENCE.findall(markdown)]
+
+
+def quoted_file(block: str) -> Path | None:
+    """Return the first quotable file that contains ``block`` line for line, at any one indent."""
+    lines = textwrap.dedent(block).rstrip("\n").splitlines()
+    for path in QUOTABLE:
+        if _contains(path.read_text().splitlines(), lines):
+            return path
+    return None
+
+
+def _contains(text: list[str], block: list[str]) -> bool:
+    for start, line in enumerate(text):
+        if not block[0] or not line.endswith(block[0]):
+            continue
+        indent = line[: len(line) - len(block[0])]
+        window = text[start : start + len(block)]
+        if not indent.strip() and window == [f"{indent}{b}" if b else "" for b in block]:
+            return True
+    return False
+
+
+def makefile_targets() -> set[str]:
+    """Return the targets the Makefile defines."""
+    return set(re.findall(r"^([a-z0-9-]+):", (REPO / "Makefile").read_text(), re.MULTILINE))
+
+
+def check_shell_line(line: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail unless one shell line is a command this project provides, used the way it accepts.
+
+    :param line: one line of a ``bash`` block.
+    :param monkeypatch: to set the ``AIRFLOW_CONN_*`` variable the line exports.
+    """
+    argv = shlex.split(line, comments=True)
+    if not argv:
+        return
+    match argv:
+        case ["export", assignment] if assignment.startswith("AIRFLOW_CONN_"):
+            name, value = assignment.split("=", 1)
+            check_connection(name, value, monkeypatch)
+        case ["pip", "install", *args]:
+            assert args in (["."], ["build"], [WHEEL]) or args[:2] == [".", "-c"], line
+            assert all((REPO / a).is_file() for a in args[2:]), line
+        case ["python", "-m", "build"]:
+            pass
+        case ["make", *targets]:
+            assert set(targets) <= makefile_targets(), line
+        case ["onlinesim-sandbox", *args] | ["python", "-m", "onlinesim_provider.sandbox", *args]:
+            build_parser().parse_args(args)
+        case _:
+            raise AssertionError(f"no rule checks this command: {line}")
+
+
+def check_connection(name: str, value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail unless Airflow reads ``name=value`` as an ``onlinesim`` connection that makes a client.
+
+    :param name: the environment variable, ``AIRFLOW_CONN_<ID>``.
+    :param value: its value, JSON or URI.
+    :param monkeypatch: sets the variable for this test only.
+    """
+    from airflow.providers.common.compat.sdk import BaseHook
+
+    monkeypatch.setenv(name, value)
+    conn = BaseHook.get_connection(name.removeprefix("AIRFLOW_CONN_").lower())
+    assert conn.conn_type == "onlinesim", value
+    settings = client_settings(conn)
+    assert settings["api_key"] in PLACEHOLDER_KEYS, value
+    assert settings["base_url"].startswith(("http://", "https://")), value

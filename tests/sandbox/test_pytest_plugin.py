@@ -1,0 +1,56 @@
+"""The pytest plugin: its fixture, and the connection forms its docstring gives, as Airflow parses them."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from decimal import Decimal
+
+import pytest
+
+from onlinesim_provider.hooks.onlinesim import OnlineSimHook
+from onlinesim_provider.sandbox import pytest_plugin
+
+DOC = pytest_plugin.__doc__ or ""
+
+
+def test_fixture_gives_a_fresh_sandbox(onlinesim_sandbox):
+    onlinesim_sandbox.set_balance("5.00")
+    onlinesim_sandbox.reset()
+    assert onlinesim_sandbox.summary()["orders"] == 0
+    assert onlinesim_sandbox.url.startswith("http://127.0.0.1:")
+
+
+def _docstring_forms(onlinesim_sandbox) -> dict[str, str]:
+    """Build the connection values exactly as the module docstring writes them."""
+    sandbox = onlinesim_sandbox
+    conn = {"conn_type": "onlinesim", "host": sandbox.url, "password": sandbox.api_key}
+    host_port = urllib.parse.urlsplit(sandbox.url).netloc
+    key = urllib.parse.quote(sandbox.api_key, safe="")
+    return {"json": json.dumps(conn), "uri": f"onlinesim://http://:{key}@{host_port}"}
+
+
+def test_docstring_shows_the_forms_this_test_builds():
+    for line in [
+        'conn = {"conn_type": "onlinesim", "host": sandbox.url, "password": sandbox.api_key}',
+        'monkeypatch.setenv("AIRFLOW_CONN_ONLINESIM_DEFAULT", json.dumps(conn))',
+        "host_port = urllib.parse.urlsplit(sandbox.url).netloc",
+        'key = urllib.parse.quote(sandbox.api_key, safe="")',
+        'monkeypatch.setenv("AIRFLOW_CONN_ONLINESIM_DEFAULT", f"onlinesim://http://:{key}@{host_port}")',
+    ]:
+        assert line in DOC
+
+
+@pytest.mark.parametrize("form", ["json", "uri"])
+def test_docstring_connection_forms_reach_the_sandbox(onlinesim_sandbox, monkeypatch, form):
+    onlinesim_sandbox.set_balance("42.00")
+    monkeypatch.setenv("AIRFLOW_CONN_ONLINESIM_DEFAULT", _docstring_forms(onlinesim_sandbox)[form])
+    assert OnlineSimHook().client.get_balance().amount == Decimal("42.00")
+
+
+def test_a_uri_with_the_scheme_after_the_key_is_rejected_by_airflow(onlinesim_sandbox):
+    from airflow.models.connection import Connection
+
+    with pytest.raises(Exception, match="Invalid connection string"):
+        Connection(conn_id="c", uri=f"onlinesim://:{onlinesim_sandbox.api_key}@{onlinesim_sandbox.url}")
+    assert "onlinesim://:{onlinesim_sandbox.api_key}@{onlinesim_sandbox.url}" not in DOC

@@ -1,0 +1,103 @@
+"""The argument checks shared by the operators and the sensors: each bad value is named, no retry."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
+
+from onlinesim_provider.waits import inputs
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param("tg", True, id="literal"),
+        pytest.param("{{ params.service }}", False, id="jinja-expression"),
+        pytest.param("{% if x %}tg{% endif %}", False, id="jinja-statement"),
+        pytest.param(5, True, id="int"),
+        pytest.param(Decimal("1.5"), True, id="decimal"),
+        pytest.param(None, True, id="none"),
+        pytest.param(["7", "44"], True, id="list-of-literals"),
+        pytest.param(["7", "{{ x }}"], False, id="list-with-template"),
+        pytest.param(object(), False, id="xcom-reference-or-other"),
+    ],
+)
+def test_resolved_tells_literals_from_templates(value, expected):
+    assert inputs.resolved(value) is expected
+
+
+@pytest.mark.parametrize(
+    ("check", "value", "expected"),
+    [
+        pytest.param(inputs.service, "tg", "tg", id="service"),
+        pytest.param(inputs.operator, "mts", "mts", id="operator"),
+        pytest.param(inputs.operator, None, None, id="operator-any"),
+        pytest.param(inputs.operator, "", None, id="operator-empty-is-any"),
+        pytest.param(inputs.country_list, "7", ["7"], id="one-country"),
+        pytest.param(inputs.country_list, ["44", 7], ["44", "7"], id="countries-in-order"),
+        pytest.param(inputs.country_list, None, [None], id="server-default-country"),
+        pytest.param(inputs.rent_country, "7", "7", id="rent-country"),
+        pytest.param(inputs.activation_id, 12, 12, id="activation-id"),
+        pytest.param(inputs.activation_id, " 12 ", 12, id="activation-id-rendered"),
+        pytest.param(inputs.rent_id, "+34", 34, id="rent-id-rendered"),
+        pytest.param(inputs.hours, "4", 4, id="hours-rendered"),
+        pytest.param(inputs.hours, 24, 24, id="hours"),
+        pytest.param(inputs.minimum, "10.50", Decimal("10.50"), id="minimum-string"),
+        pytest.param(inputs.minimum, 3, Decimal(3), id="minimum-int"),
+        pytest.param(inputs.minimum, None, None, id="no-minimum"),
+    ],
+)
+def test_good_values_are_normalised(check, value, expected):
+    assert check(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("check", "value", "words"),
+    [
+        pytest.param(inputs.service, "t g", "service must be", id="service-with-space"),
+        pytest.param(inputs.service, None, "service must be", id="service-missing"),
+        pytest.param(inputs.operator, "a" * 65, "operator must be", id="operator-too-long"),
+        pytest.param(inputs.country_list, [], "Invalid country: got []", id="empty-country-list"),
+        pytest.param(inputs.country_list, ["7", "x y"], "country must be", id="bad-country-in-list"),
+        pytest.param(inputs.rent_country, None, "country must be", id="rent-country-required"),
+        pytest.param(inputs.activation_id, 0, "Invalid activation_id: got 0", id="activation-id-zero"),
+        pytest.param(
+            inputs.activation_id, "abc", "Invalid activation_id: got 'abc'", id="activation-id-text"
+        ),
+        pytest.param(inputs.activation_id, True, "Invalid activation_id: got True", id="activation-id-bool"),
+        pytest.param(inputs.rent_id, -3, "Invalid rent_id: got -3", id="rent-id-negative"),
+        pytest.param(inputs.hours, 0, "hours must be an int from 1 to", id="hours-zero"),
+        pytest.param(inputs.hours, "many", "hours must be an int from 1 to", id="hours-text"),
+        pytest.param(inputs.minimum, "-1", "Invalid minimum: got '-1'", id="minimum-negative"),
+        pytest.param(inputs.minimum, "lots", "Invalid minimum: got 'lots'", id="minimum-text"),
+        pytest.param(inputs.minimum, "NaN", "Invalid minimum: got 'NaN'", id="minimum-nan"),
+        pytest.param(inputs.minimum, True, "Invalid minimum: got True", id="minimum-bool"),
+    ],
+)
+def test_bad_values_fail_without_retry_naming_the_value(check, value, words):
+    with pytest.raises(AirflowFailException, match=re.escape(words)):
+        check(value)
+
+
+def test_choice_accepts_only_the_listed_names():
+    assert inputs.choice("status", "cancel", ("ready", "cancel")) == "cancel"
+    assert inputs.choice("status", "close", {"close": 2, "finish": 1}) == "close"
+    with pytest.raises(
+        AirflowFailException, match=r"Invalid status: got 'refund'; expected one of 'ready', 'cancel'"
+    ):
+        inputs.choice("status", "refund", ("ready", "cancel"))
+    with pytest.raises(AirflowFailException, match="Invalid status: got 6"):
+        inputs.choice("status", 6, ("ready", "cancel"))
+
+
+def test_instant_reads_a_date_time_or_fails_naming_the_argument():
+    assert inputs.instant("expires_at", "2025-01-31T12:00:00Z") == datetime(2025, 1, 31, 12, tzinfo=UTC)
+    assert inputs.instant("expires_at", None) is None
+    with pytest.raises(
+        AirflowFailException, match="Invalid expires_at: expires_at='soon' is not an ISO 8601"
+    ):
+        inputs.instant("expires_at", "soon")
