@@ -9,8 +9,12 @@ CONSTRAINTS := constraints/constraints-$(AIRFLOW_VERSION).txt
 CONSTRAINTS2 := constraints/constraints-$(AIRFLOW2_VERSION).txt
 PIP_FLAGS ?= --quiet --disable-pip-version-check
 export PYTHONDONTWRITEBYTECODE := 1
+#: The fast unit layer: every test that carries none of the slow layers' markers (see pyproject.toml).
+FAST := not airflow and not chaos and not deployment and not benchmark
+#: Both Airflow versions' runs (and the children they start) write their coverage data here.
+COVERAGE := COVERAGE_FILE=$(CURDIR)/.coverage
 
-.PHONY: help install install-airflow2 lint typecheck dist docs unit test test-airflow2 test-deployment demo bench sandbox clean
+.PHONY: help install install-airflow2 lint typecheck check dist docs unit test test-airflow2 test-deployment coverage demo bench sandbox clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -39,6 +43,11 @@ lint: install  ## ruff on everything, and the import-linter contracts (one-way l
 typecheck: install  ## mypy --strict on the package
 	$(VENV)/bin/mypy --strict onlinesim_provider
 
+# --dist loadscope keeps a module on one worker, so a module's costly fixture is built once.
+check: install  ## the loop while working: lint, types and the fast unit layer on both cores (< 60 s)
+	$(MAKE) --no-print-directory lint typecheck
+	$(VENV)/bin/python -m pytest -q -n 2 --dist loadscope -m "$(FAST)"
+
 dist: install  ## build the sdist and the wheel into dist/ and check them with twine
 	rm -rf dist
 	$(VENV)/bin/python -m build --outdir dist .
@@ -48,11 +57,15 @@ docs: install  ## the Sphinx site in docs/_build/html (warnings are errors)
 	rm -rf docs/_build docs/_api
 	$(VENV)/bin/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
-unit: install  ## pytest on Airflow $(AIRFLOW_VERSION)
-	$(VENV)/bin/python -m pytest
+unit: install  ## pytest on Airflow $(AIRFLOW_VERSION): every layer but the deployment, with coverage
+	$(COVERAGE) $(VENV)/bin/coverage run -m pytest -m "not deployment"
 
-test-airflow2: install-airflow2  ## pytest on Airflow $(AIRFLOW2_VERSION)
-	$(VENV2)/bin/python -m pytest
+test-airflow2: install-airflow2  ## pytest on Airflow $(AIRFLOW2_VERSION): every layer but the deployment, with coverage
+	$(COVERAGE) $(VENV2)/bin/coverage run -m pytest -m "not deployment"
+
+coverage: install  ## branch coverage of onlinesim_provider/, both Airflow versions' runs combined (a report only)
+	$(COVERAGE) $(VENV)/bin/coverage combine --quiet
+	$(COVERAGE) $(VENV)/bin/coverage report
 
 test-deployment: install  ## the provider in a real deployment: PostgreSQL, scheduler, triggerer, api-server, Chromium
 	bash deploy/install-system-packages.sh
@@ -61,7 +74,9 @@ test-deployment: install  ## the provider in a real deployment: PostgreSQL, sche
 test:  ## everything CI checks (the two Airflow versions' suites run side by side)
 	$(MAKE) --no-print-directory -j2 --output-sync=target install install-airflow2
 	$(MAKE) --no-print-directory lint typecheck dist docs
+	rm -f .coverage .coverage.*
 	$(MAKE) --no-print-directory -j2 --output-sync=target unit test-airflow2
+	$(MAKE) --no-print-directory coverage
 	$(MAKE) --no-print-directory test-deployment
 
 demo: install  ## the main job on the sandbox
@@ -78,4 +93,4 @@ sandbox: install  ## run the sandbox in the foreground (Ctrl-C to stop)
 	$(VENV)/bin/onlinesim-sandbox
 
 clean:  ## remove the virtualenvs and caches
-	rm -rf $(VENV) $(VENV2) .mypy_cache .ruff_cache build dist docs/_build *.egg-info
+	rm -rf $(VENV) $(VENV2) .mypy_cache .ruff_cache build dist docs/_build *.egg-info .coverage .coverage.*

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -258,22 +259,53 @@ def airflow_environment(extra: dict[str, str] | None = None) -> None:
 
 
 def run_child(module: str, payload: dict[str, Any], env: dict[str, str], timeout: float) -> Any:
-    """Run ``python -m <module>`` with ``payload`` as JSON on stdin; return the JSON it prints last.
+    """Run ``python -m <module>`` with ``payload`` as JSON on stdin; return the JSON result it writes.
+
+    The child writes its result to the file named by ``payload["result_path"]`` (see
+    :func:`write_result`), not to stdout: a result of any size arrives whole, and nothing a library
+    prints can get mixed into it.
 
     :param module: the child's module.
     :param payload: its arguments.
     :param env: extra environment variables.
     :param timeout: seconds before the child is killed.
     """
-    done = subprocess.run(
-        [sys.executable, "-m", module],
-        input=json.dumps(payload),
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=timeout,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{module} failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    with tempfile.TemporaryDirectory(prefix="onlinesim-bench-child-") as scratch:
+        result_path = Path(scratch) / "result.json"
+        done = subprocess.run(
+            [sys.executable, "-m", module],
+            input=json.dumps({**payload, "result_path": str(result_path)}),
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env},
+            timeout=timeout,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{module} failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
+        return read_result(module, result_path)
+
+
+def write_result(cfg: dict[str, Any], result: Any) -> None:
+    """Write a child's result as JSON to the file its parent named in ``cfg["result_path"]``.
+
+    :param cfg: the settings the child read from stdin.
+    :param result: the JSON-able result.
+    """
+    Path(cfg["result_path"]).write_text(json.dumps(result), encoding="utf-8")
+
+
+def read_result(module: str, path: Path) -> Any:
+    """Return the JSON result a child wrote to ``path``; fail naming what was read if it is not JSON.
+
+    :param module: the child's module, for the message.
+    :param path: the result file.
+    """
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RuntimeError(
+            f"{module} wrote no valid JSON result to {path} ({exc}): read {len(text.encode())} bytes, "
+            f"head {text[:200]!r}, tail {text[-200:]!r}"
+        ) from exc

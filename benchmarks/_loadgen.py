@@ -1,7 +1,7 @@
 """Child process: an HTTP/1.1 keep-alive load generator (asyncio, raw streams) for the sandbox.
 
-Reads its settings as JSON on stdin, prints the result as JSON. Each of ``connections`` clients
-keeps one connection open and sends the same GET request over it:
+Reads its settings as JSON on stdin and writes the result as JSON to the file the parent names.
+Each of ``connections`` clients keeps one connection open and sends the same GET request over it:
 
 - ``rate`` = 0: closed loop, each client sends its next request as soon as the reply is in
   (saturation: the highest rate the server sustains);
@@ -21,6 +21,8 @@ import socket
 import sys
 import time
 from typing import Any
+
+from benchmarks._harness import write_result
 
 
 class _Stats:
@@ -125,7 +127,7 @@ def main() -> None:
         runner = uvloop.run
     except ImportError:
         runner = asyncio.run
-    print(json.dumps(runner(_run(cfg))))
+    write_result(cfg, runner(_run(cfg)))
 
 
 if __name__ == "__main__":

@@ -1,36 +1,79 @@
-"""Open Airflow's "Add Connection" form for OnlineSIM in headless Chromium and photograph it."""
+"""Open Airflow's "Add Connection" form for OnlineSIM in headless Chromium and photograph it.
+
+Playwright drives the distribution's Chromium, launched by path: Playwright's own browser
+download is never used, so the test needs nothing beyond PyPI and Debian packages.
+"""
 
 from __future__ import annotations
 
 import base64
-import json
+import contextlib
+import re
+import shutil
 from typing import TYPE_CHECKING, Any
 
-from deploy.browser import Browser
+from deploy.processes import ComponentError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
-_DIALOG = "document.querySelector('[role=dialog]')"
-_BUTTONS = "Array.from(document.querySelectorAll('button'))"
-_LABELS = (
-    "Array.from(document.querySelectorAll('[role=dialog] label'))"
-    ".filter(l => l.offsetParent !== null).map(l => l.innerText.replace('*', '').trim())"
+    from playwright.sync_api import Locator, Page
+
+# Flags for a closed network: no background traffic, no first-run work, no GPU.
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
+)
+#: Milliseconds any one step may take (the api-server builds the UI's assets on first use).
+STEP_TIMEOUT_MS = 60_000
+#: The labels of the visible fields, without the "required" star.
+_VISIBLE_LABELS = (
+    "labels => labels.filter(l => l.offsetParent !== null).map(l => l.innerText.replace('*', '').trim())"
 )
 
 
-def _button(text: str, scope: str = "document") -> str:
-    return (
-        f"Array.from({scope}.querySelectorAll('button')).find(b => b.innerText.trim() === {json.dumps(text)})"
+def chromium_binary() -> str:
+    """Return the path of the installed Chromium."""
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise ComponentError(
+        "chromium", "not installed", "install it with: apt-get install -y --no-install-recommends chromium"
     )
 
 
-def _dialog_png(browser: Browser) -> bytes:
-    box = browser.evaluate(
-        f"(() => {{ const r = {_DIALOG}.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; }})()"
-    )
-    clip = {"x": box[0], "y": box[1], "width": box[2], "height": box[3], "scale": 1}
-    return base64.b64decode(browser.send("Page.captureScreenshot", format="png", clip=clip)["data"])
+@contextlib.contextmanager
+def chromium_page(log_path: Path) -> Iterator[Page]:
+    """Launch headless Chromium and yield one page; its console messages and errors go to a log.
+
+    :param log_path: where the page's console messages and errors go (appended).
+    """
+    from playwright.sync_api import sync_playwright
+
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright, log_path.open("a", encoding="utf-8") as log:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_binary(), args=list(CHROMIUM_FLAGS), timeout=STEP_TIMEOUT_MS
+        )
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 1400}, device_scale_factor=1)
+            page = context.new_page()
+            page.set_default_timeout(STEP_TIMEOUT_MS)
+            page.on("console", lambda message: print(f"console {message.type}: {message.text}", file=log))
+            page.on("pageerror", lambda error: print(f"page error: {error}", file=log))
+            yield page
+        finally:
+            browser.close()
 
 
 def capture_connection_form(
@@ -45,72 +88,62 @@ def capture_connection_form(
     :param token: a JWT of a user allowed to add connections (the UI's ``_token`` cookie).
     :param conn_type_label: the connection type as the form lists it, e.g. ``OnlineSIM``.
     :param path: where to save the PNG.
-    :param log_path: where Chromium's own output goes.
+    :param log_path: where the page's console messages and errors go.
     :return: ``{"standard": [labels], "extra": [labels], "placeholders": {...}}`` as shown.
     """
-    with Browser(log_path) as browser:
-        browser.send(
-            "Emulation.setDeviceMetricsOverride", width=1280, height=1400, deviceScaleFactor=1, mobile=False
-        )
-        browser.set_cookie(base_url, "_token", token)
-        browser.navigate(f"{base_url}/connections")
-        add = _button("Add Connection")
-        browser.wait_until("the Connections page offers 'Add Connection'", f"!!{add}")
-        browser.click(add)
-        browser.wait_until(
-            "the form asks for a connection type", f"!!{_DIALOG}?.querySelector('[role=combobox]')"
-        )
-        browser.click(f"{_DIALOG}.querySelector('input[name=connection_id]')")
-        browser.type_text("onlinesim_default")
-        browser.click(f"{_DIALOG}.querySelector('[role=combobox]')")
-        browser.type_text(conn_type_label)
-        browser.wait_until(
-            f"the type list offers {conn_type_label}",
-            "Array.from(document.querySelectorAll('[role=option]'))"
-            f".some(o => o.innerText.trim() === {json.dumps(conn_type_label)})",
-        )
-        browser.press("Enter", "Enter", 13)
-        browser.wait_until("the standard fields are shown", f"{_LABELS}.includes('API key') && {_LABELS}")
-        standard = browser.evaluate(f"{_LABELS}")
-        placeholders = browser.evaluate(
-            "Object.fromEntries(Array.from(document.querySelectorAll('[role=dialog] input[placeholder]'))"
-            ".map(i => [i.name, i.placeholder]))"
-        )
-        left = _dialog_png(browser)
-        browser.click(_button("Extra Fields", _DIALOG))
-        browser.wait_until(
-            "the extra fields are shown",
-            f"(() => {{ const f = Array.from({_DIALOG}.querySelectorAll('label'))"
-            ".find(l => l.innerText.trim() === 'Auth style'); return !!f && f.offsetParent !== null; })()",
-        )
-        browser.evaluate("new Promise(r => setTimeout(r, 400))")  # let the panel finish opening
-        extra = browser.evaluate(_LABELS)
-        right = _dialog_png(browser)
-        _side_by_side(browser, left, right, path)
+    with chromium_page(log_path) as page:
+        page.context.add_cookies([{"name": "_token", "value": token, "url": base_url}])
+        return _fill_and_photograph(page, base_url, conn_type_label, path)
+
+
+def _fill_and_photograph(page: Page, base_url: str, conn_type_label: str, path: Path) -> dict[str, Any]:
+    page.goto(f"{base_url}/connections")
+    page.get_by_role("button", name="Add Connection", exact=True).click()
+    dialog = page.get_by_role("dialog")
+    dialog.locator("input[name=connection_id]").fill("onlinesim_default")
+    dialog.get_by_role("combobox").click()
+    page.keyboard.type(conn_type_label)
+    page.get_by_role("option", name=conn_type_label, exact=True).wait_for()
+    page.keyboard.press("Enter")
+    _label(dialog, "API key").wait_for()
+    standard = _labels(dialog)
+    placeholders = dialog.locator("input[placeholder]").evaluate_all(
+        "inputs => Object.fromEntries(inputs.map(i => [i.name, i.placeholder]))"
+    )
+    left = dialog.screenshot()  # waits until the dialog is visible and no longer moving
+    dialog.get_by_role("button", name="Extra Fields", exact=True).click()
+    _label(dialog, "Auth style").wait_for()
+    extra = _labels(dialog)
+    right = dialog.screenshot()
+    side_by_side(page, left, right, path)
     return {"standard": standard, "extra": extra, "placeholders": placeholders}
 
 
-def _side_by_side(browser: Browser, left: bytes, right: bytes, path: Path) -> None:
-    """Lay two PNGs next to each other on a neutral page and save that page as one PNG."""
+def _label(dialog: Locator, text: str) -> Locator:
+    """Return the dialog's label that reads exactly ``text`` (a trailing "required" star allowed)."""
+    return dialog.locator("label").filter(has_text=re.compile(rf"^\s*{re.escape(text)}\s*\*?\s*$"))
+
+
+def _labels(dialog: Locator) -> list[str]:
+    labels: list[str] = dialog.locator("label").evaluate_all(_VISIBLE_LABELS)
+    return labels
+
+
+def side_by_side(page: Page, left: bytes, right: bytes, path: Path) -> None:
+    """Lay two PNGs next to each other on a neutral page and save that page as one PNG.
+
+    :param page: the page to draw on (its content is replaced).
+    :param left: the first PNG.
+    :param right: the second PNG.
+    :param path: where to save the result.
+    """
     images = "".join(
         f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}">' for png in (left, right)
     )
-    page = (
+    page.set_content(
         "<html><body style='margin:0;padding:16px;background:#e2e8f0;display:inline-flex;gap:16px;"
         f"align-items:flex-start'>{images}</body></html>"
     )
-    browser.send("Page.navigate", url="about:blank")
-    browser.wait_until("a blank page", "document.readyState === 'complete'")
-    browser.evaluate(f"document.open(); document.write({json.dumps(page)}); document.close(); true")
-    browser.wait_until("both panels are drawn", "Array.from(document.images).every(i => i.complete)")
-    size = browser.evaluate(
-        "(() => { const r = document.body.getBoundingClientRect();"
-        " return [Math.ceil(r.width), Math.ceil(r.height)]; })()"
-    )
-    clip = {"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1}
-    browser.send(
-        "Emulation.setDeviceMetricsOverride", width=size[0], height=size[1], deviceScaleFactor=1, mobile=False
-    )
-    data = browser.send("Page.captureScreenshot", format="png", clip=clip, captureBeyondViewport=True)["data"]
+    page.wait_for_function("Array.from(document.images).every(i => i.complete)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(base64.b64decode(data))
+    page.locator("body").screenshot(path=path)

@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
+#: Seconds to wait for a killed process family to end: far more than the kernel needs, even when busy.
+FAMILY_GONE_TIMEOUT = 30.0
+
+
 class ComponentError(RuntimeError):
     """A component did not come up, or died: the message names it and ends with its log's tail."""
 
@@ -146,12 +150,14 @@ class ManagedProcess:
             return
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=grace)
-        for proc in [*self._family, *_family(self.popen.pid)]:
+        family = [*self._family, *_family(self.popen.pid)]
+        for proc in family:
             with _gone_is_fine():
                 proc.kill()
         with _gone_is_fine():
             os.killpg(self.popen.pid, signal.SIGKILL)
-        self.popen.wait(timeout=30)
+        self.popen.wait(timeout=FAMILY_GONE_TIMEOUT)
+        wait_until_gone(family, FAMILY_GONE_TIMEOUT)
 
     def stop(self, grace: float = 10.0) -> None:
         """Stop politely (SIGTERM to the group), then SIGKILL what is left after ``grace`` seconds.
@@ -172,6 +178,31 @@ def stop_all(processes: Sequence[ManagedProcess], grace: float = 10.0) -> None:
     end = time.monotonic() + grace
     for proc in processes:
         proc.reap(max(0.0, end - time.monotonic()))
+
+
+def gone(proc: psutil.Process) -> bool:
+    """Tell whether a process has ended: it no longer exists, or it is a zombie awaiting its reaper.
+
+    :param proc: the process.
+    """
+    try:
+        return not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def wait_until_gone(processes: Sequence[psutil.Process], timeout: float, interval: float = 0.05) -> None:
+    """Poll until every process has ended; SIGKILL is delivered asynchronously, so this takes a moment.
+
+    :param processes: the processes, usually a killed process's descendants.
+    :param timeout: seconds before giving up with an error that names the survivors.
+    :param interval: seconds between checks.
+    """
+    end = time.monotonic() + timeout
+    while alive := [proc.pid for proc in processes if not gone(proc)]:
+        if time.monotonic() >= end:
+            raise RuntimeError(f"processes {alive} still run {timeout:.0f} s after SIGKILL")
+        time.sleep(interval)
 
 
 def _gone_is_fine() -> contextlib.suppress:

@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from deploy.processes import ComponentError
 
 if TYPE_CHECKING:
@@ -89,15 +91,21 @@ def watch_runs(
     :param interval: seconds between observations.
     """
     end = time.monotonic() + min(timeout, deployment.deadline.remaining())
+    last_error = ""
     while True:
         for proc in deployment.processes.values():
             if not proc.alive():
                 raise proc.fail("exited while DAG runs were in progress")
-        finished = [run.observe(deployment) for run in runs]
-        if all(finished):
-            return
+        try:
+            if all([run.observe(deployment) for run in runs]):
+                return
+        except httpx.TimeoutException as exc:
+            # A busy api-server may answer one read late; the next observation tries again.
+            last_error = f"\n(last observation timed out: {exc})"
         if time.monotonic() >= end:
             state = "\n".join(run.summary() for run in runs)
             scheduler = deployment.processes["scheduler"]
-            raise ComponentError("scheduler", f"DAG runs not finished in time:\n{state}", scheduler.tail())
+            raise ComponentError(
+                "scheduler", f"DAG runs not finished in time:\n{state}{last_error}", scheduler.tail()
+            )
         time.sleep(interval)

@@ -111,6 +111,7 @@ def test_airflow_registers_the_declared_form_on_this_version() -> None:
     assert (hook.hook_name, hook.connection_testable) == ("OnlineSIM", True)
 
 
+@pytest.mark.airflow
 @pytest.mark.parametrize(
     ("command", "expected"),
     [

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from benchmarks import client_overhead
+
+pytestmark = pytest.mark.benchmark
 
 
 def test_quick_run_measures_every_loop_and_the_sandbox_counts_every_call() -> None:

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import pytest
 
-from benchmarks._harness import Row, fmt, percentile, ratio, table
+from benchmarks._harness import Row, fmt, percentile, ratio, read_result, table, write_result
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @pytest.mark.parametrize(
@@ -53,3 +57,27 @@ def test_table_aligns_columns_and_marks_targets() -> None:
     assert lines[3].rstrip().endswith("NO")
     assert "0.80x" in lines[3]
     assert not lines[4].rstrip().endswith(("yes", "NO"))
+
+
+def test_a_result_of_any_size_arrives_whole(tmp_path: Path) -> None:
+    # A full run's latencies are megabytes of JSON; the one that broke over a pipe was 480 KiB.
+    result = {"latencies": [i / 7 for i in range(200_000)], "errors": 0}
+    write_result({"result_path": str(tmp_path / "result.json")}, result)
+    assert read_result("benchmarks._loadgen", tmp_path / "result.json") == result
+
+
+def test_a_cut_result_says_what_was_read(tmp_path: Path) -> None:
+    path = tmp_path / "result.json"
+    path.write_text('{"latencies": [0.5, 0.25, 0.1', encoding="utf-8")
+    with pytest.raises(RuntimeError) as failure:
+        read_result("benchmarks._loadgen", path)
+    message = str(failure.value)
+    assert message.startswith(f"benchmarks._loadgen wrote no valid JSON result to {path}")
+    assert "read 29 bytes" in message
+    assert "head '{\"latencies\": [0.5, 0.25, 0.1'" in message
+    assert 'tail \'{"latencies"' in message
+
+
+def test_a_missing_result_says_nothing_was_read(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match=r"read 0 bytes, head '', tail ''"):
+        read_result("benchmarks._loadgen", tmp_path / "absent.json")

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from benchmarks import sandbox_throughput
+
+pytestmark = pytest.mark.benchmark
 
 
 def test_quick_run_answers_every_request_without_errors() -> None:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from benchmarks import triggerer_capacity
+
+pytestmark = pytest.mark.benchmark
 
 
 def test_quick_run_delivers_every_code_and_makes_no_call_after_the_event() -> None:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pytest
+
 from benchmarks import worker_occupancy
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+pytestmark = [pytest.mark.benchmark, pytest.mark.airflow]
 
 
 def test_quick_run_gets_the_code_in_every_mode(airflow_db: Path) -> None:

@@ -14,7 +14,16 @@ import psutil
 import pytest
 
 from deploy.evidence import files_containing, secret_forms, trigger_logs
-from deploy.processes import ComponentError, Deadline, ManagedProcess, stop_all, wait_for
+from deploy.processes import (
+    FAMILY_GONE_TIMEOUT,
+    ComponentError,
+    Deadline,
+    ManagedProcess,
+    gone,
+    stop_all,
+    wait_for,
+    wait_until_gone,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -43,15 +52,34 @@ def child_pid(proc: ManagedProcess) -> int:
 @pytest.mark.parametrize("how", ["stop", "kill"], ids=["sigterm-then-sigkill", "sigkill"])
 def test_stopping_ends_the_whole_process_family(tmp_path: Path, how: str) -> None:
     proc = started(tmp_path, "stubborn", STUBBORN)
-    child = child_pid(proc)
+    child = psutil.Process(child_pid(proc))
     begun = time.monotonic()
     if how == "stop":
         stop_all([proc], grace=0.5)
     else:
         proc.kill()
     assert not proc.alive()
-    assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
-    assert time.monotonic() - begun < 10
+    assert gone(child), "the harness returned while the child still ran"
+    assert time.monotonic() - begun < FAMILY_GONE_TIMEOUT
+
+
+def test_gone_holds_for_an_ended_process_and_not_for_a_running_one(tmp_path: Path) -> None:
+    proc = started(tmp_path, "sleeper", "import time; time.sleep(60)")
+    process = psutil.Process(proc.pid)
+    try:
+        assert not gone(process)
+    finally:
+        proc.kill()
+    assert gone(process)
+
+
+def test_waiting_for_a_family_that_survives_names_the_survivors(tmp_path: Path) -> None:
+    proc = started(tmp_path, "survivor", "import time; time.sleep(60)")
+    try:
+        with pytest.raises(RuntimeError, match=rf"processes \[{proc.pid}\] still run"):
+            wait_until_gone([psutil.Process(proc.pid)], timeout=0.2)
+    finally:
+        proc.kill()
 
 
 def test_a_wait_that_times_out_names_the_component_and_shows_its_log(tmp_path: Path) -> None:

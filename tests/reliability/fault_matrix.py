@@ -57,9 +57,10 @@ POLICY = RetryPolicy(max_attempts=3, initial_backoff=0.01, max_backoff=0.01, max
 #: Connect and read timeout of the clients, in seconds.
 READ_TIMEOUT = 0.5
 TIMEOUT = (2.0, READ_TIMEOUT)
-#: A reply slower than the read timeout, and one just under it.
-TIMEOUT_DELAY = 0.9
-SLOW_DELAY = 0.3
+#: A reply three times slower than the read timeout, and one five times faster: a loaded machine
+#: stalling either side for a moment does not move a reply across the timeout.
+TIMEOUT_DELAY = 3 * READ_TIMEOUT
+SLOW_DELAY = READ_TIMEOUT / 5
 #: The Retry-After the 429 fault sends, in seconds.
 RETRY_AFTER = 0.3
 
@@ -285,7 +286,7 @@ design's promises, checks that both clients agree, and fails when this file is s
 
 Setup: a retry budget of {attempts} attempts (`RetryPolicy(max_attempts={attempts})`), a read timeout
 of {read_timeout} s; "read timeout" answers after {timeout_delay} s, "slow reply" after {slow_delay} s
-(just under the timeout); "429 + Retry-After" asks for {retry_after} s, which the client waits.
+(well under the timeout); "429 + Retry-After" asks for {retry_after} s, which the client waits.
 "reset" closes the connection before the sandbox applies the call, "reset after apply" after it
 (the call took effect but its reply was lost); "read timeout" and "truncated JSON" are applied too.
 

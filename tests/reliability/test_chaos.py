@@ -22,7 +22,7 @@ from tests.reliability.ledger import audit
 if TYPE_CHECKING:
     from onlinesim_provider.sandbox import SandboxControl
 
-pytestmark = pytest.mark.airflow
+pytestmark = [pytest.mark.airflow, pytest.mark.chaos]
 
 FLOWS = 240
 CONCURRENCY = 40

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import importlib
 import os
+import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,12 @@ if TYPE_CHECKING:
 
     from onlinesim_provider.sandbox import SandboxControl
 
-TIMEOUT = 1.5
+#: The wait that must time out: long enough that the trigger's first poll comes well before it.
+TIMEOUT = 3.0
+#: The wait that must not time out: the test ends when the code arrives, so a long one costs nothing.
+NO_TIMEOUT = 120.0
+#: Seconds to wait for a condition that normally holds within a fraction of a second.
+BOUND = 30.0
 
 
 def _context() -> dict[str, Any]:
@@ -39,15 +45,19 @@ def _context() -> dict[str, Any]:
     return {"ti": ti, "task_instance": ti}
 
 
-def _deferred(activation_id: int) -> tuple[str, dict[str, Any], datetime]:
-    """Start a deferrable wait; return the trigger as the triggerer stores it, and when it deferred."""
+def _deferred(activation_id: int, timeout: float) -> tuple[str, dict[str, Any], datetime, datetime]:
+    """Start a deferrable wait; return the trigger as the triggerer stores it, and the instants
+    just before and just after the sensor deferred (its deadline was set between them).
+    """
     sensor = OnlineSimSmsSensor(
-        task_id="wait", activation_id=str(activation_id), deferrable=True, poke_interval=0.1, timeout=TIMEOUT
+        task_id="wait", activation_id=str(activation_id), deferrable=True, poke_interval=0.1, timeout=timeout
     )
+    before = utcnow()
     with pytest.raises(TaskDeferred) as deferred:
         sensor.execute(_context())
+    after = utcnow()
     classpath, kwargs = deferred.value.trigger.serialize()
-    return classpath, kwargs, utcnow()
+    return classpath, kwargs, before, after
 
 
 def _rebuild(classpath: str, kwargs: dict[str, Any]) -> Any:
@@ -55,11 +65,15 @@ def _rebuild(classpath: str, kwargs: dict[str, Any]) -> Any:
     return getattr(importlib.import_module(module), name)(**kwargs)
 
 
-async def _run_then_drop(trigger: Any, seconds: float) -> None:
-    """Run a trigger for a while, then drop it without any cleanup (the triggerer died)."""
+async def _run_then_drop(trigger: Any, sandbox: SandboxControl) -> None:
+    """Run a trigger until it has polled once, then drop it without any cleanup (the triggerer died)."""
+    polls = _polls(sandbox)
     task = asyncio.ensure_future(_first_event(trigger))
-    done, _ = await asyncio.wait({task}, timeout=seconds)
-    assert not done, "the wait ended before the restart"
+    end = time.monotonic() + BOUND
+    while not task.done() and await asyncio.to_thread(_polls, sandbox) == polls:
+        assert time.monotonic() < end, f"the trigger did not poll within {BOUND:.0f} s"
+        await asyncio.sleep(0.02)
+    assert not task.done(), "the wait ended before the restart"
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
@@ -78,19 +92,23 @@ def _calls(sandbox: SandboxControl) -> list[str]:
     return [request["action"] for request in sandbox.requests()]
 
 
+def _polls(sandbox: SandboxControl) -> int:
+    return _calls(sandbox).count("getStatus")
+
+
 def test_a_recreated_trigger_keeps_the_absolute_deadline_and_still_cancels_on_timeout(
     onlinesim_conn: SandboxControl,
 ) -> None:
     activation = OnlineSimHook().client.get_number("tg", "7")
-    classpath, kwargs, deferred_at = _deferred(activation.id)
+    classpath, kwargs, before, after = _deferred(activation.id, TIMEOUT)
     deadline = parse_instant(kwargs["deadline"], name="deadline")
     assert deadline is not None
-    assert abs((deadline - deferred_at).total_seconds() - TIMEOUT) < 0.5
+    assert before + timedelta(seconds=TIMEOUT) <= deadline <= after + timedelta(seconds=TIMEOUT)
     scan = SecretScan()
     scan.scan("serialized trigger kwargs", kwargs)
     assert scan.hits == []
 
-    asyncio.run(_run_then_drop(_rebuild(classpath, kwargs), 0.4))
+    asyncio.run(_run_then_drop(_rebuild(classpath, kwargs), onlinesim_conn))
     restarted = _rebuild(classpath, kwargs)  # the triggerer comes back and loads it again
     assert restarted.deadline == deadline
     assert restarted.serialize() == (classpath, kwargs)
@@ -114,12 +132,12 @@ def test_a_recreated_trigger_keeps_the_absolute_deadline_and_still_cancels_on_ti
 
 def test_an_sms_that_arrived_while_the_triggerer_was_down_is_received(onlinesim_conn: SandboxControl) -> None:
     activation = OnlineSimHook().client.get_number("tg", "7")
-    classpath, kwargs, _ = _deferred(activation.id)
-    asyncio.run(_run_then_drop(_rebuild(classpath, kwargs), 0.3))
+    classpath, kwargs, _, _ = _deferred(activation.id, NO_TIMEOUT)
+    asyncio.run(_run_then_drop(_rebuild(classpath, kwargs), onlinesim_conn))
     onlinesim_conn.deliver_sms(activation.id, code="246810")
     event, _ = asyncio.run(_first_event(_rebuild(classpath, kwargs)))
     resumed = OnlineSimSmsSensor(
-        task_id="wait", activation_id=str(activation.id), deferrable=True, timeout=TIMEOUT
+        task_id="wait", activation_id=str(activation.id), deferrable=True, timeout=NO_TIMEOUT
     )
     assert resumed.execute_complete(_context(), event) == {
         "activation_id": activation.id,
@@ -166,6 +184,7 @@ def crashed(airflow_db: Any, onlinesim_sandbox_server: Any) -> dict[str, Any]:
     return _run_flows(onlinesim_sandbox_server.control, CRASHES)
 
 
+@pytest.mark.airflow
 def test_a_task_retried_after_a_crash_orders_nothing_twice(crashed: dict[str, Any]) -> None:
     results = crashed["results"]
     activations = sum(r["kind"] == "activation" for r in results)
@@ -175,6 +194,7 @@ def test_a_task_retried_after_a_crash_orders_nothing_twice(crashed: dict[str, An
     assert all(len(set(r["order_ids"])) == 1 for r in results)
 
 
+@pytest.mark.airflow
 def test_a_task_retried_after_a_crash_still_gets_its_code(crashed: dict[str, Any]) -> None:
     results = crashed["results"]
     assert [
@@ -189,6 +209,7 @@ def test_a_task_retried_after_a_crash_still_gets_its_code(crashed: dict[str, Any
     assert (summary["refunded"], summary["open_activations"], summary["completed"]) == ("0.00", 0, 4)
 
 
+@pytest.mark.airflow
 def test_a_result_lost_after_execute_is_reused_by_the_retry(
     airflow_db: Any, onlinesim_sandbox_server: Any
 ) -> None:
