@@ -336,5 +336,7 @@ def run(quick: bool = False) -> list[Row]:
         rows += _rows(n, interval, figures["onlinesim"], figures["http"])
     naive_n = min(NAIVE_N, *sizes)
     print(f"#   {KINDS['naive']}, N={naive_n} ...", file=sys.stderr, flush=True)
-    rows += _naive_rows(naive_n, interval, summarize(measure("naive", naive_n, interval, window, slack=slack)), sizes)
+    rows += _naive_rows(
+        naive_n, interval, summarize(measure("naive", naive_n, interval, window, slack=slack)), sizes
+    )
     return rows
