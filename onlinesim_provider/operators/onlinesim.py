@@ -112,7 +112,7 @@ class _OnlineSimCloseOperator(_OnlineSimOperator):
         try:
             rendered = self.render_template(getattr(self, self.id_field), context, jinja_env, set())
         except (XComNotFound, UndefinedError) as error:
-            rendered, self._unresolved = None, f"{type(error).__name__}: {error}"
+            rendered, self._unresolved = None, " ".join(f"{type(error).__name__}: {error}".split())
         setattr(self, self.id_field, rendered)
         others = [name for name in self.template_fields if name != self.id_field]
         self._do_render_template_fields(self, others, context, jinja_env, set())
@@ -123,7 +123,7 @@ class _OnlineSimCloseOperator(_OnlineSimOperator):
         if value is None or (isinstance(value, str) and value.strip() in ("", "None")):
             why = self._unresolved or f"it rendered as {value!r}"
             raise AirflowSkipException(
-                f"Nothing to close: no {self.id_field} ({why}); the order was never made."
+                f"Nothing to close: no {self.id_field} ({why}); the ordering task handed on no order."
             )
         return value
 
