@@ -2,7 +2,8 @@
 
 ``order`` and ``rent`` pay and record on their first try, as the real operators do, and then die
 (a transient error: Airflow retries them); the second try is the real retry. With
-``params.stale`` the activation is too old to reuse and the rent is already gone.
+``params.stale`` the activation is too old to reuse and the rent is already gone; with
+``params.always_dies`` every try dies, so the task fails for good.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from onlinesim_provider.operators.onlinesim import (
 def _first_try_dies_after_paying(operator: Any, context: Any, kind: str) -> dict[str, Any]:
     """Run the operator's own execute(); on the first try, age the order if asked, then die."""
     order: dict[str, Any] = type(operator).__mro__[1].execute(operator, context)
-    if context["ti"].try_number > 1:
+    if context["ti"].try_number > 1 and not context["params"]["always_dies"]:
         return order
     if context["params"]["stale"]:
         pending = PendingOrder.of_task(kind, context)
@@ -53,7 +54,7 @@ with DAG(
     schedule=None,
     start_date=datetime(2024, 1, 1),
     catchup=False,
-    params={"stale": False},
+    params={"stale": False, "always_dies": False},
     default_args={"retries": 1, "retry_delay": timedelta(seconds=0)},
 ) as dag:
     OrderThatDies(task_id="order", service="tg", country="7")

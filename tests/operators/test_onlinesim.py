@@ -202,6 +202,22 @@ def test_retry_cancels_a_stale_number_and_rents_anew(airflow_db: Any, onlinesim_
     assert pending_records() == []
 
 
+def test_a_task_that_fails_for_good_after_paying_cancels_and_leaves_no_record(
+    airflow_db: Any, onlinesim_conn: SandboxControl
+) -> None:
+    tis = _run("test_dag_ops_retry.py", always_dies=True)
+
+    assert [(tis[t].state, tis[t].try_number) for t in ("order", "rent")] == [("failed", 2)] * 2
+    [ordered] = _events(onlinesim_conn, "order")
+    [rented] = _events(onlinesim_conn, "rent_order")
+    refunds = _events(onlinesim_conn, "refund")
+    assert [e.get("activation_id") for e in refunds if "activation_id" in e] == [ordered["activation_id"]]
+    assert [e.get("rent_id") for e in refunds if "rent_id" in e] == [rented["rent_id"]]
+    summary = onlinesim_conn.summary()
+    assert (summary["open_activations"], summary["open_rents"]) == (0, 0)
+    assert pending_records() == []
+
+
 # --- input validation -----------------------------------------------------------------------------
 
 BAD_INPUTS = [
