@@ -35,6 +35,8 @@ RUN_FIELD = "max_tries"
 
 
 class _Slot(Protocol):
+    key: str
+
     def load(self) -> object: ...
     def save(self, record: dict[str, Any]) -> None: ...
     def clear(self) -> None: ...
@@ -88,8 +90,7 @@ class PendingOrder:
     @property
     def key(self) -> str:
         """Return the name of the state-store key or Variable that holds the record."""
-        key: str = self.slot.key  # type: ignore[attr-defined]
-        return key
+        return self.slot.key
 
     @classmethod
     def of_task(cls, kind: str, context: Context) -> PendingOrder:
