@@ -1,8 +1,9 @@
-"""Verify several services at once with dynamic task mapping.
+"""Verify several services at once with a mapped task group.
 
-One mapped task instance per (service, country) pair orders a number, another waits for its code
-(deferred), another marks it complete. If anything fails, every number of the run that is still
-open is cancelled so its price comes back.
+One task-group instance per (service, country) pair orders a number, waits for its code
+(deferred) and closes the number. In each instance the order is a setup and closing the number
+its teardown, which runs whatever fails: it completes the number once a code arrived, cancels it
+(price refunded) when none did, and is skipped when nothing was ordered.
 
 Settings come from environment variables (defaults in brackets): ``ONLINESIM_CONN_ID``
 [onlinesim_default], ``ONLINESIM_TARGETS`` as ``service:country`` pairs [tg:7,wa:44,vk:380],
@@ -17,9 +18,8 @@ import os
 from datetime import datetime
 from typing import Any
 
-from airflow.providers.common.compat.sdk import DAG, task
+from airflow.providers.common.compat.sdk import DAG, task, task_group
 
-from onlinesim_provider.hooks.onlinesim import OnlineSimHook
 from onlinesim_provider.operators.onlinesim import OnlineSimGetNumberOperator, OnlineSimSetStatusOperator
 from onlinesim_provider.sensors.onlinesim import OnlineSimSmsSensor
 
@@ -36,23 +36,40 @@ POKE_INTERVAL = float(os.environ.get("ONLINESIM_POKE_INTERVAL", "5"))
 
 
 @task
-def submit_number(order: dict[str, Any]) -> dict[str, Any]:
-    """Stand in for "enter the number on the service's sign-up form"; pass the order on."""
+def submit_number(order: dict[str, Any]) -> str:
+    """Stand in for "enter the number on the service's sign-up form"; return the number."""
     sandbox_url = os.environ.get("ONLINESIM_SANDBOX_URL")
     if sandbox_url:
         from onlinesim_provider.sandbox import SandboxControl
 
         SandboxControl(sandbox_url).deliver_sms(order["activation_id"])
     log.info("Submitted +%s to %s", order["phone"], order["service"])
-    return {"activation_id": order["activation_id"], "expires_at": order["expires_at"]}
+    return str(order["phone"])
 
 
-@task(trigger_rule="one_failed")
-def cancel_open_numbers(orders: list[dict[str, Any]]) -> None:
-    """Cancel every number of this run that is still open (closed ones are left alone)."""
-    hook = OnlineSimHook(onlinesim_conn_id=CONN_ID)
-    for order in orders:
-        hook.cancel_activation(order["activation_id"], allow_closed=True)
+# [START howto_operator_onlinesim_parallel]
+@task_group
+def verify(service: str, country: str) -> None:
+    """Order a number for one service, wait for its code, and close the number whatever happens."""
+    order = OnlineSimGetNumberOperator(
+        task_id="order_number", service=service, country=country, onlinesim_conn_id=CONN_ID
+    )
+    wait_for_code = OnlineSimSmsSensor(
+        task_id="wait_for_code",
+        activation_id=order.output["activation_id"],
+        expires_at=order.output["expires_at"],
+        deferrable=True,
+        poke_interval=POKE_INTERVAL,
+        timeout=WAIT_TIMEOUT,
+        onlinesim_conn_id=CONN_ID,
+    )
+    close_number = OnlineSimSetStatusOperator(
+        task_id="close_number",
+        activation_id=order.output["activation_id"],
+        status="close",
+        onlinesim_conn_id=CONN_ID,
+    ).as_teardown(setups=order)
+    submit_number(order.output) >> wait_for_code >> close_number
 
 
 with DAG(
@@ -63,22 +80,5 @@ with DAG(
     tags=["example", "onlinesim"],
     doc_md=__doc__,
 ) as dag:
-    # [START howto_operator_onlinesim_parallel]
-    orders = OnlineSimGetNumberOperator.partial(
-        task_id="order_number", onlinesim_conn_id=CONN_ID
-    ).expand_kwargs(TARGETS)
-    waits = submit_number.expand(order=orders.output)
-    codes = OnlineSimSmsSensor.partial(
-        task_id="wait_for_code",
-        deferrable=True,
-        poke_interval=POKE_INTERVAL,
-        timeout=WAIT_TIMEOUT,
-        onlinesim_conn_id=CONN_ID,
-    ).expand_kwargs(waits)
-    completed = OnlineSimSetStatusOperator.partial(
-        task_id="complete", status="complete", onlinesim_conn_id=CONN_ID
-    ).expand(activation_id=codes.output.map(lambda result: result["activation_id"]))
-
-    # The cleanup watches the waits; "complete" stays a leaf, so the run fails with them.
-    codes >> cancel_open_numbers(orders.output)
+    verify.expand_kwargs(TARGETS)
     # [END howto_operator_onlinesim_parallel]

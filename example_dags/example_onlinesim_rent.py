@@ -2,8 +2,9 @@
 
 A rented number receives every service's SMS for the rented period. The wait counts only
 messages from ``ONLINESIM_RENT_SENDER`` received after the rent was made (notices skipped), and
-never outlives the 20-minute window for the first SMS. The rent is closed whatever happens
-(a teardown task): with no SMS received, its price comes back.
+never outlives the 20-minute window for the first SMS. Renting is a setup and closing the rent
+its teardown, which runs whatever fails: with no SMS received, the price comes back; with no
+rent made, it is skipped.
 
 Settings come from environment variables (defaults in brackets): ``ONLINESIM_CONN_ID``
 [onlinesim_default], ``ONLINESIM_RENT_COUNTRY`` [7], ``ONLINESIM_RENT_HOURS`` [1],
@@ -35,10 +36,6 @@ HOURS = int(os.environ.get("ONLINESIM_RENT_HOURS", "1"))
 SENDER = os.environ.get("ONLINESIM_RENT_SENDER", "twitter")
 WAIT_TIMEOUT = float(os.environ.get("ONLINESIM_WAIT_TIMEOUT", "1200"))
 POKE_INTERVAL = float(os.environ.get("ONLINESIM_POKE_INTERVAL", "10"))
-
-
-def _rent_field(name: str) -> str:
-    return "{{ ti.xcom_pull(task_ids='rent_number')['" + name + "'] }}"
 
 
 @task
@@ -79,23 +76,20 @@ with DAG(
     submitted = submit_number(rent.output)
     wait_for_message = OnlineSimRentSmsSensor(
         task_id="wait_for_message",
-        rent_id=_rent_field("rent_id"),
+        rent_id=rent.output["rent_id"],
         sender=SENDER,
         text_pattern=r"code is (?P<code>\d+)",
-        received_after=_rent_field("ordered_at"),
-        first_sms_deadline=_rent_field("first_sms_deadline"),
+        received_after=rent.output["ordered_at"],
+        first_sms_deadline=rent.output["first_sms_deadline"],
         deferrable=True,
         poke_interval=POKE_INTERVAL,
         timeout=WAIT_TIMEOUT,
         onlinesim_conn_id=CONN_ID,
     )
     used = use_message(wait_for_message.output)
+    # Runs whatever fails; skipped when no rent was made.
     close_rent = OnlineSimSetRentStatusOperator(
-        task_id="close_rent",
-        rent_id=_rent_field("rent_id"),
-        status="close",
-        allow_closed=True,
-        onlinesim_conn_id=CONN_ID,
+        task_id="close_rent", rent_id=rent.output["rent_id"], onlinesim_conn_id=CONN_ID
     ).as_teardown(setups=rent)
 
     submitted >> wait_for_message

@@ -1,8 +1,9 @@
 """Verify an account with a one-time SMS code.
 
 Check the balance, order a number, hand it to the service being verified, wait for the code
-(deferred: no worker slot is held while waiting), use it, and mark the number complete. If any
-step fails, the number is cancelled so its price is refunded.
+(deferred: no worker slot is held while waiting) and use it. The order is a setup and closing
+the number its teardown, which runs whatever fails: it completes the number once a code arrived,
+cancels it (price refunded) when none did, and is skipped when nothing was ordered.
 
 Settings come from environment variables (defaults in brackets): ``ONLINESIM_CONN_ID``
 [onlinesim_default], ``ONLINESIM_SERVICE`` [tg], ``ONLINESIM_COUNTRY`` [7],
@@ -20,7 +21,6 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import DAG, task
 
-from onlinesim_provider.hooks.onlinesim import OnlineSimHook
 from onlinesim_provider.operators.onlinesim import (
     OnlineSimGetBalanceOperator,
     OnlineSimGetNumberOperator,
@@ -36,9 +36,6 @@ COUNTRY = os.environ.get("ONLINESIM_COUNTRY", "7")
 MIN_BALANCE = os.environ.get("ONLINESIM_MIN_BALANCE", "20.00")
 WAIT_TIMEOUT = float(os.environ.get("ONLINESIM_WAIT_TIMEOUT", "600"))
 POKE_INTERVAL = float(os.environ.get("ONLINESIM_POKE_INTERVAL", "5"))
-
-ACTIVATION_ID = "{{ ti.xcom_pull(task_ids='order_number')['activation_id'] }}"
-EXPIRES_AT = "{{ ti.xcom_pull(task_ids='order_number')['expires_at'] }}"
 
 
 @task
@@ -62,14 +59,6 @@ def use_code(result: dict[str, Any]) -> str:
     return str(result["code"])
 
 
-@task(trigger_rule="one_failed")
-def cancel_on_failure(ti: Any = None) -> None:
-    """Cancel the number when a step failed, so its price comes back (a closed one is fine)."""
-    order = ti.xcom_pull(task_ids="order_number")
-    if order:
-        OnlineSimHook(onlinesim_conn_id=CONN_ID).cancel_activation(order["activation_id"], allow_closed=True)
-
-
 with DAG(
     dag_id="example_onlinesim_verification",
     schedule=None,
@@ -88,21 +77,23 @@ with DAG(
     submitted = submit_number(order.output)
     wait_for_code = OnlineSimSmsSensor(
         task_id="wait_for_code",
-        activation_id=ACTIVATION_ID,
-        expires_at=EXPIRES_AT,  # the wait never outlives the number
+        activation_id=order.output["activation_id"],
+        expires_at=order.output["expires_at"],  # the wait never outlives the number
         deferrable=True,
         poke_interval=POKE_INTERVAL,
         timeout=WAIT_TIMEOUT,
         onlinesim_conn_id=CONN_ID,
     )
     used = use_code(wait_for_code.output)
-    complete = OnlineSimSetStatusOperator(
-        task_id="complete", activation_id=ACTIVATION_ID, status="complete", onlinesim_conn_id=CONN_ID
-    )
+    # Runs whatever fails: completes the number after a code, else cancels it (money back).
+    close_number = OnlineSimSetStatusOperator(
+        task_id="close_number",
+        activation_id=order.output["activation_id"],
+        status="close",
+        onlinesim_conn_id=CONN_ID,
+    ).as_teardown(setups=order)
 
     check_balance >> order
     submitted >> wait_for_code
-    used >> complete
-    # The cleanup watches the steps before "complete", which stays a leaf: the run fails with them.
-    [submitted, wait_for_code, used] >> cancel_on_failure()
+    used >> close_number
     # [END howto_operator_onlinesim_verification]

@@ -91,3 +91,21 @@ def load_dag(path: Path | str, dag_id: str | None = None) -> Any:
         assert len(dags) == 1, f"{src} defines {sorted(dags)}; name one"
         return next(iter(dags.values()))
     return dags[dag_id]
+
+
+def pending_records() -> list[str]:
+    """Return every pending-order record left: Variables, and task state store keys on Airflow 3.3+."""
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from onlinesim_provider.version_compat import AIRFLOW_V_3_3_PLUS
+
+    with create_session() as session:
+        keys = list(session.scalars(select(Variable.key).where(Variable.key.like("onlinesim_pending_%"))))
+        if AIRFLOW_V_3_3_PLUS:
+            from airflow.models.task_state_store import TaskStateStoreModel
+
+            key = TaskStateStoreModel.key
+            keys += list(session.scalars(select(key).where(key.like("onlinesim_pending_%"))))
+    return keys

@@ -12,7 +12,14 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
+from airflow.providers.common.compat.sdk import (
+    AirflowFailException,
+    AirflowSkipException,
+    BaseOperator,
+    TriggerRule,
+    XComNotFound,
+)
+from jinja2 import UndefinedError
 
 from onlinesim_provider.api.errors import (
     RENT_ALREADY_CLOSED,
@@ -22,12 +29,13 @@ from onlinesim_provider.api.errors import (
 )
 from onlinesim_provider.api.models import ACTIVATION_LIFETIME, RENT_FIRST_SMS_WINDOW, ActivationState
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook, airflow_error, airflow_errors
-from onlinesim_provider.operators._orders import PendingOrder, forget_on_success
+from onlinesim_provider.operators._orders import PendingOrder, with_order_callbacks
 from onlinesim_provider.waits import inputs
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    import jinja2
     from airflow.providers.common.compat.sdk import Context
 
     from onlinesim_provider.api.models import Activation, Rent
@@ -40,8 +48,10 @@ __all__ = [
     "OnlineSimSetStatusOperator",
 ]
 
-#: Status names of OnlineSimSetStatusOperator; "complete" and "cancel" close the activation.
-ACTIVATION_STATUSES = ("ready", "request_another_code", "complete", "cancel")
+#: Status names of OnlineSimSetStatusOperator; "complete", "cancel" and "close" close the activation.
+ACTIVATION_STATUSES = ("ready", "request_another_code", "complete", "cancel", "close")
+#: The statuses that close an activation: with no activation to close, the task skips.
+CLOSING_STATUSES = ("complete", "cancel", "close")
 #: Status names of OnlineSimSetRentStatusOperator and their setRentStatus values.
 RENT_STATUSES = {"close": 2, "finish": 1}
 
@@ -70,6 +80,58 @@ class _OnlineSimOperator(BaseOperator):  # type: ignore[misc]
         return OnlineSimHook(onlinesim_conn_id=self.onlinesim_conn_id)
 
 
+class _OnlineSimCloseOperator(_OnlineSimOperator):
+    """Base of the closing operators: a teardown that skips when there is nothing to close.
+
+    The order's id may come from a template or from the ordering task's output
+    (``order.output["activation_id"]``). When the ordering task pushed nothing (it failed, was
+    skipped or never ran), the id cannot be resolved (``XComNotFound``, a Jinja
+    ``UndefinedError``, or a template rendered as ``None``): the task then ends as skipped, with a
+    one-line reason, instead of failing and being retried.
+
+    As a teardown it runs once everything before it is done (``all_done``), also when the
+    ordering task failed: Airflow's default for teardowns would mark it ``upstream_failed``.
+    """
+
+    #: The template field that holds the order's id.
+    id_field: str = ""
+    _unresolved: str | None = None
+
+    def as_teardown(self, **kwargs: Any) -> Any:
+        """Make this task a teardown (Airflow's ``as_teardown``) that runs whatever its setups did.
+
+        :param kwargs: ``setups`` and ``on_failure_fail_dagrun``, as for Airflow's ``as_teardown``.
+        """
+        teardown = super().as_teardown(**kwargs)
+        self.trigger_rule = TriggerRule.ALL_DONE
+        return teardown
+
+    def render_template_fields(self, context: Context, jinja_env: jinja2.Environment | None = None) -> None:
+        """Render the template fields; an order id that cannot be resolved becomes ``None``."""
+        jinja_env = jinja_env or self.get_template_env()
+        try:
+            rendered = self.render_template(getattr(self, self.id_field), context, jinja_env, set())
+        except (XComNotFound, UndefinedError) as error:
+            rendered, self._unresolved = None, " ".join(f"{type(error).__name__}: {error}".split())
+        setattr(self, self.id_field, rendered)
+        others = [name for name in self.template_fields if name != self.id_field]
+        self._do_render_template_fields(self, others, context, jinja_env, set())
+
+    def _order_id_or_skip(self) -> object:
+        """Return the rendered order id; raise ``AirflowSkipException`` when there is none."""
+        value = getattr(self, self.id_field)
+        if value is None or (isinstance(value, str) and value.strip() in ("", "None")):
+            why = self._unresolved or f"it rendered as {value!r}"
+            raise AirflowSkipException(
+                f"Nothing to close: no {self.id_field} ({why}); the ordering task handed on no order."
+            )
+        return value
+
+    def _tolerates_closed(self, allow_closed: bool) -> bool:
+        """A teardown treats an order that is already closed as done."""
+        return allow_closed or bool(self.is_teardown)
+
+
 class OnlineSimGetNumberOperator(_OnlineSimOperator):
     """Order a number that receives one service's SMS; return it as a JSON dict.
 
@@ -78,11 +140,20 @@ class OnlineSimGetNumberOperator(_OnlineSimOperator):
     earlier try is reused while it still waits for its SMS with time left, and cancelled (money
     back) otherwise, before a new one is ordered.
 
-    Returns ``{"activation_id", "phone", "service", "country", "ordered_at", "expires_at"}``.
+    Returns ``{"activation_id", "phone", "service", "country", "ordered_at", "expires_at"}``; each
+    key is also pushed as its own XCom (``multiple_outputs``), so ``order.output["activation_id"]``
+    can be handed to later tasks. Use it as the setup of an ``OnlineSimSetStatusOperator``
+    teardown with ``status="close"``, which gives the money back whatever fails.
+
+    The order is recorded for the task's retries (see ``_orders``); the record is forgotten when
+    the task succeeds, and when it fails for good the order it names is cancelled first.
 
     .. code-block:: python
 
         order = OnlineSimGetNumberOperator(task_id="order", service="tg", country=["44", "7"])
+        close = OnlineSimSetStatusOperator(
+            task_id="close", activation_id=order.output["activation_id"], status="close"
+        ).as_teardown(setups=order)
 
     :param service: the service code, e.g. ``tg``. (templated)
     :param country: a country key, a list of keys tried in order, or ``None`` for the server's
@@ -103,11 +174,12 @@ class OnlineSimGetNumberOperator(_OnlineSimOperator):
         operator: str | None = None,
         **kwargs: Any,
     ) -> None:
+        kwargs.setdefault("multiple_outputs", True)
         super().__init__(**kwargs)
         self.service = service
         self.country = country
         self.operator = operator
-        self.on_success_callback = forget_on_success(self.on_success_callback, "activation")  # type: ignore[has-type]
+        with_order_callbacks(self, "activation", self._cancel_recorded)
         _check_literals(
             (service, inputs.service), (country, inputs.country_list), (operator, inputs.operator)
         )
@@ -119,6 +191,11 @@ class OnlineSimGetNumberOperator(_OnlineSimOperator):
         pending = PendingOrder.of_task("activation", context)
         return self._reattach(pending, service) or self._order(pending, service, countries, operator)
 
+    def _cancel_recorded(self, context: Context, order: dict[str, Any]) -> None:
+        """Cancel the order a try left when the task failed for good (a closed one is fine)."""
+        self.log.info("Cancelling activation %s: the ordering task failed", order["activation_id"])
+        self.hook.cancel_activation(order["activation_id"], allow_closed=True)
+
     def _reattach(self, pending: PendingOrder, service: str) -> dict[str, Any] | None:
         order = pending.load()
         if order is None:
@@ -127,7 +204,8 @@ class OnlineSimGetNumberOperator(_OnlineSimOperator):
         with airflow_errors(f"Checking activation {activation_id} ordered by an earlier try"):
             time_left = datetime.fromisoformat(order["expires_at"]) - _now()
             waiting = self.hook.client.get_status(activation_id).state is ActivationState.WAIT_CODE
-            if waiting and time_left >= self.reattach_min_left and order["service"] == service:
+            reusable = waiting and time_left >= self.reattach_min_left and order["service"] == service
+            if reusable and not pending.from_earlier_run:
                 self.log.info(
                     "Reusing activation %s (+%s) ordered by an earlier try", activation_id, order["phone"]
                 )
@@ -180,37 +258,41 @@ def _remember(pending: PendingOrder, order: dict[str, Any], cancel: Callable[[],
         raise
 
 
-class OnlineSimSetStatusOperator(_OnlineSimOperator):
-    """Set an activation's status by name: ``ready``, ``request_another_code``, ``complete``, ``cancel``.
+class OnlineSimSetStatusOperator(_OnlineSimCloseOperator):
+    """Set an activation's status: ``ready``, ``request_another_code``, ``complete``, ``cancel``, ``close``.
 
-    ``cancel`` sends the connection's cancel status (6 on OnlineSIM, 8 on SMS-Activate-style
-    servers). With ``allow_closed=True``, completing or cancelling an activation that is already
-    closed succeeds (``"already_closed": true``): meant for cleanup tasks that run with
-    ``trigger_rule="all_done"``.
+    ``close`` is the cleanup status, meant for a teardown: it reads the activation's state
+    (``getStatus``) and completes it when a code arrived, or cancels it (money back) when none
+    did; an activation that is already closed is left as it is. ``cancel`` sends the connection's
+    cancel status (6 on OnlineSIM, 8 on SMS-Activate-style servers).
 
-    Returns ``{"activation_id", "status", "reply", "already_closed"}``.
+    With a closing status (``complete``, ``cancel``, ``close``) and no activation to close (the
+    ordering task pushed nothing), the task is skipped with a one-line reason. A teardown, and
+    any task with ``allow_closed=True``, treats an activation that is already closed as done
+    (``"already_closed": true``).
+
+    Returns ``{"activation_id", "status", "reply", "already_closed", "closed_as"}``; ``closed_as``
+    is ``complete`` or ``cancel`` for a ``close`` that closed the activation, else ``None``.
 
     .. code-block:: python
 
-        cleanup = OnlineSimSetStatusOperator(
-            task_id="cancel",
-            activation_id="{{ ti.xcom_pull('order')['activation_id'] }}",
-            status="cancel",
-            allow_closed=True,
-            trigger_rule="all_done",
-        )
+        order = OnlineSimGetNumberOperator(task_id="order", service="tg").as_setup()
+        close = OnlineSimSetStatusOperator(
+            task_id="close", activation_id=order.output["activation_id"], status="close"
+        ).as_teardown(setups=order)
 
-    :param activation_id: the activation id. (templated)
-    :param status: one of ``ready``, ``request_another_code``, ``complete``, ``cancel``. (templated)
-    :param allow_closed: succeed when ``complete``/``cancel`` finds the activation already closed.
+    :param activation_id: the activation id, or ``order.output["activation_id"]``. (templated)
+    :param status: one of ``ready``, ``request_another_code``, ``complete``, ``cancel``,
+        ``close``. (templated)
+    :param allow_closed: succeed when a closing status finds the activation already closed
+        (always so for a teardown and for ``close``).
     :param onlinesim_conn_id: the ``onlinesim`` connection.
     """
 
     template_fields: Sequence[str] = ("activation_id", "status")
+    id_field = "activation_id"
 
-    def __init__(
-        self, *, activation_id: int | str, status: str, allow_closed: bool = False, **kwargs: Any
-    ) -> None:
+    def __init__(self, *, activation_id: Any, status: str, allow_closed: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.activation_id = activation_id
         self.status = status
@@ -218,28 +300,39 @@ class OnlineSimSetStatusOperator(_OnlineSimOperator):
         _check_literals((activation_id, inputs.activation_id), (status, _activation_status))
 
     def execute(self, context: Context) -> dict[str, Any]:
-        """Send the named status for the activation."""
-        activation_id = inputs.activation_id(self.activation_id)
+        """Send the named status for the activation; skip when there is none to close."""
         status = _activation_status(self.status)
+        raw_id = self._order_id_or_skip() if status in CLOSING_STATUSES else self.activation_id
+        activation_id = inputs.activation_id(raw_id)
         with airflow_errors(f"Setting activation {activation_id} to {status!r}"):
-            reply = self._send(activation_id, status)
+            sent = self._closing_status(activation_id) if status == "close" else status
+            reply = None if sent is None else self._send(activation_id, sent, status == "close")
         if reply is None:
             self.log.info("Activation %s was already closed", activation_id)
-        reply_token = reply.value if reply is not None else None
         return {
             "activation_id": activation_id,
             "status": status,
-            "reply": reply_token,
+            "reply": reply.value if reply is not None else None,
             "already_closed": reply is None,
+            "closed_as": sent if status == "close" and reply is not None else None,
         }
 
-    def _send(self, activation_id: int, status: str) -> Any:
+    def _closing_status(self, activation_id: int) -> str | None:
+        """Return ``complete`` once a code arrived, ``cancel`` before, ``None`` when already closed."""
+        state = self.hook.client.get_status(activation_id).state
+        if state is ActivationState.CANCEL:
+            return None
+        if state in (ActivationState.OK, ActivationState.WAIT_RETRY):
+            return "complete"
+        return "cancel"
+
+    def _send(self, activation_id: int, status: str, closing: bool) -> Any:
         if status == "ready":
             return self.hook.client.mark_ready(activation_id)
         if status == "request_another_code":
             return self.hook.client.request_another_code(activation_id)
         close = self.hook.complete_activation if status == "complete" else self.hook.cancel_activation
-        return close(activation_id, allow_closed=self.allow_closed)
+        return close(activation_id, allow_closed=closing or self._tolerates_closed(self.allow_closed))
 
 
 def _activation_status(value: object) -> str:
@@ -254,12 +347,19 @@ class OnlineSimGetRentNumberOperator(_OnlineSimOperator):
     is looked up in the rent list and adopted when it is there.
 
     Returns ``{"rent_id", "phone", "country", "hours", "ordered_at", "end_date",
-    "first_sms_deadline"}``; the server closes and refunds a rent that gets no SMS by
-    ``first_sms_deadline`` (20 minutes).
+    "first_sms_deadline"}``, each key also pushed as its own XCom (``rent.output["rent_id"]``);
+    the server closes and refunds a rent that gets no SMS by ``first_sms_deadline`` (20 minutes).
+    Use it as the setup of an ``OnlineSimSetRentStatusOperator`` teardown.
+
+    The rent is recorded for the task's retries; the record is forgotten when the task succeeds,
+    and when it fails for good the rent it names is closed first.
 
     .. code-block:: python
 
         rent = OnlineSimGetRentNumberOperator(task_id="rent", country="7", hours=4)
+        close = OnlineSimSetRentStatusOperator(
+            task_id="close", rent_id=rent.output["rent_id"]
+        ).as_teardown(setups=rent)
 
     :param country: the country key. (templated)
     :param hours: the rent period in hours; the server rounds it up to whole days. (templated)
@@ -269,10 +369,11 @@ class OnlineSimGetRentNumberOperator(_OnlineSimOperator):
     template_fields: Sequence[str] = ("country", "hours")
 
     def __init__(self, *, country: str, hours: int | str = 1, **kwargs: Any) -> None:
+        kwargs.setdefault("multiple_outputs", True)
         super().__init__(**kwargs)
         self.country = country
         self.hours = hours
-        self.on_success_callback = forget_on_success(self.on_success_callback, "rent")  # type: ignore[has-type]
+        with_order_callbacks(self, "rent", self._close_recorded)
         _check_literals((country, inputs.rent_country), (hours, inputs.hours))
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -285,13 +386,23 @@ class OnlineSimGetRentNumberOperator(_OnlineSimOperator):
         with airflow_errors("Listing the account's open rents"):
             return {rent.id: rent for rent in self.hook.client.get_rent_list()}
 
+    def _close_recorded(self, context: Context, order: dict[str, Any]) -> None:
+        """Close the rent a try left when the task failed for good (a closed one is fine)."""
+        self.log.info("Closing rent %s: the renting task failed", order["rent_id"])
+        self.hook.close_rent(order["rent_id"], allow_closed=True)
+
     def _reattach(self, pending: PendingOrder) -> dict[str, Any] | None:
         order = pending.load()
-        if order is not None and order["rent_id"] in self._open_rents():
-            self.log.info("Reusing rent %s (%s) made by an earlier try", order["rent_id"], order["phone"])
-            return order
-        if order is not None:
-            pending.clear()
+        if order is None:
+            return None
+        if order["rent_id"] in self._open_rents():
+            if not pending.from_earlier_run:
+                self.log.info("Reusing rent %s (%s) made by an earlier try", order["rent_id"], order["phone"])
+                return order
+            self.log.info("Closing rent %s left by a run before the task was cleared", order["rent_id"])
+            with airflow_errors(f"Closing rent {order['rent_id']} left by an earlier run"):
+                self.hook.close_rent(order["rent_id"], allow_closed=True)
+        pending.clear()
         return None
 
     def _rent(self, pending: PendingOrder, country: str, hours: int) -> dict[str, Any]:
@@ -326,30 +437,34 @@ class OnlineSimGetRentNumberOperator(_OnlineSimOperator):
         return new[0]
 
 
-class OnlineSimSetRentStatusOperator(_OnlineSimOperator):
+class OnlineSimSetRentStatusOperator(_OnlineSimCloseOperator):
     """Close a rented number (``close``: status 2; ``finish``: status 1 on SMS-Activate-style servers).
 
-    With ``allow_closed=True``, a rent that is already finished or cancelled is a success
-    (``"already_closed": true``), for cleanup tasks.
+    Meant for a teardown: with no rent to close (the renting task pushed nothing) the task is
+    skipped with a one-line reason; a teardown, and any task with ``allow_closed=True``, treats a
+    rent that is already finished or cancelled as done (``"already_closed": true``). The server
+    refunds a rent closed before its first SMS.
 
     Returns ``{"rent_id", "status", "already_closed"}``.
 
     .. code-block:: python
 
+        rent = OnlineSimGetRentNumberOperator(task_id="rent", country="7")
         close = OnlineSimSetRentStatusOperator(
-            task_id="close", rent_id="{{ ti.xcom_pull('rent')['rent_id'] }}", allow_closed=True
-        )
+            task_id="close", rent_id=rent.output["rent_id"]
+        ).as_teardown(setups=rent)
 
-    :param rent_id: the rent id. (templated)
+    :param rent_id: the rent id, or ``rent.output["rent_id"]``. (templated)
     :param status: ``close`` (default) or ``finish``. (templated)
-    :param allow_closed: succeed when the rent is already closed.
+    :param allow_closed: succeed when the rent is already closed (always so for a teardown).
     :param onlinesim_conn_id: the ``onlinesim`` connection.
     """
 
     template_fields: Sequence[str] = ("rent_id", "status")
+    id_field = "rent_id"
 
     def __init__(
-        self, *, rent_id: int | str, status: str = "close", allow_closed: bool = False, **kwargs: Any
+        self, *, rent_id: Any, status: str = "close", allow_closed: bool = False, **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
         self.rent_id = rent_id
@@ -358,14 +473,15 @@ class OnlineSimSetRentStatusOperator(_OnlineSimOperator):
         _check_literals((rent_id, inputs.rent_id), (status, _rent_status))
 
     def execute(self, context: Context) -> dict[str, Any]:
-        """Close the rent."""
-        rent_id, status = inputs.rent_id(self.rent_id), _rent_status(self.status)
+        """Close the rent; skip when there is none."""
+        status = _rent_status(self.status)
+        rent_id = inputs.rent_id(self._order_id_or_skip())
         already_closed = False
         with airflow_errors(f"Setting rent {rent_id} to {status!r}"):
             try:
                 self.hook.client.set_rent_status(rent_id, RENT_STATUSES[status])
             except RENT_ALREADY_CLOSED:
-                if not self.allow_closed:
+                if not self._tolerates_closed(self.allow_closed):
                     raise
                 self.log.info("Rent %s was already closed", rent_id)
                 already_closed = True

@@ -63,7 +63,7 @@ def test_example_dags_load_without_import_errors(fast_examples):
 # --- example_onlinesim_verification ---------------------------------------------------------------
 
 
-def test_verification_succeeds_with_four_api_calls(fast_examples):
+def test_verification_succeeds_and_the_teardown_completes_the_number(fast_examples):
     dr, tis = run_example("example_onlinesim_verification")
     assert dr.state == "success"
     assert states(tis) == {
@@ -72,8 +72,7 @@ def test_verification_succeeds_with_four_api_calls(fast_examples):
         ("submit_number", -1): "success",
         ("wait_for_code", -1): "success",
         ("use_code", -1): "success",
-        ("complete", -1): "success",
-        ("cancel_on_failure", -1): "skipped",
+        ("close_number", -1): "success",
     }
     [activation] = fast_examples.activations()
     [sms] = activation["messages"]
@@ -86,10 +85,11 @@ def test_verification_succeeds_with_four_api_calls(fast_examples):
         "text": None,
     }
     assert xcom_text(tis["use_code", -1]) == sms["code"]
-    assert xcom(tis["complete", -1])["status"] == "complete"
+    assert xcom(tis["close_number", -1])["closed_as"] == "complete"
     summary = fast_examples.summary()
     assert (summary["charged"], summary["refunded"], summary["completed"]) == ("10.00", "0.00", 1)
-    assert api_calls(fast_examples) == ["getBalance", "getNumber", "getStatus", "setStatus"]
+    # the wait's getStatus, then the teardown's: it reads the state before it closes
+    assert api_calls(fast_examples) == ["getBalance", "getNumber", "getStatus", "getStatus", "setStatus"]
 
 
 def test_verification_cancels_when_no_code_comes(fast_examples, monkeypatch):
@@ -98,8 +98,9 @@ def test_verification_cancels_when_no_code_comes(fast_examples, monkeypatch):
     dr, tis = run_example("example_onlinesim_verification")
     assert dr.state == "failed"
     assert states(tis)["wait_for_code", -1] == "failed"
-    assert states(tis)["complete", -1] == "upstream_failed"
-    assert states(tis)["cancel_on_failure", -1] == "success"
+    assert states(tis)["use_code", -1] == "upstream_failed"
+    assert states(tis)["close_number", -1] == "success"
+    assert xcom(tis["close_number", -1])["already_closed"] is True, "the wait had cancelled it"
     summary = fast_examples.summary()
     assert (summary["charged"], summary["refunded"], summary["cancelled"]) == ("10.00", "10.00", 1)
 
@@ -110,7 +111,7 @@ def test_verification_orders_nothing_when_the_balance_is_low(fast_examples):
     assert dr.state == "failed"
     assert states(tis)["check_balance", -1] == "failed"
     assert states(tis)["order_number", -1] == "upstream_failed"
-    assert states(tis)["cancel_on_failure", -1] == "success", "it ran, found nothing to cancel"
+    assert states(tis)["close_number", -1] == "skipped", "nothing was ordered, nothing to close"
     assert api_calls(fast_examples) == ["getBalance"]
     assert fast_examples.summary()["charged"] == "0.00"
 
@@ -154,12 +155,11 @@ def test_rent_is_closed_and_refunded_when_no_message_comes(fast_examples, monkey
 def test_parallel_verifies_every_target(fast_examples):
     dr, tis = run_example("example_onlinesim_parallel")
     assert dr.state == "success"
-    assert sorted(k for k, s in states(tis).items() if s == "success") == sorted(
-        (task, index)
-        for task in ("order_number", "submit_number", "wait_for_code", "complete")
+    assert sorted(states(tis).items()) == sorted(
+        ((f"verify.{task}", index), "success")
+        for task in ("order_number", "submit_number", "wait_for_code", "close_number")
         for index in range(3)
     )
-    assert states(tis)["cancel_open_numbers", -1] == "skipped"
     by_id = {a["id"]: a for a in fast_examples.activations()}
     assert sorted((a["service"], a["country"]) for a in by_id.values()) == [
         ("tg", "7"),
@@ -167,18 +167,27 @@ def test_parallel_verifies_every_target(fast_examples):
         ("wa", "44"),
     ]
     for index in range(3):
-        result = xcom(tis["wait_for_code", index])
+        result = xcom(tis["verify.wait_for_code", index])
         assert result["code"] == by_id[result["activation_id"]]["messages"][0]["code"]
     summary = fast_examples.summary()
     assert (summary["orders"], summary["completed"], summary["refunded"]) == (3, 3, "0.00")
 
 
-def test_parallel_cancels_every_open_number_on_failure(fast_examples, monkeypatch):
+def test_parallel_closes_every_number_on_failure(fast_examples, monkeypatch):
     monkeypatch.delenv("ONLINESIM_SANDBOX_URL")
     monkeypatch.setenv("ONLINESIM_WAIT_TIMEOUT", "1")
     monkeypatch.setenv("ONLINESIM_TARGETS", "tg:7,wa:44")
     dr, tis = run_example("example_onlinesim_parallel")
     assert dr.state == "failed"
-    assert states(tis)["cancel_open_numbers", -1] == "success"
+    assert [states(tis)["verify.close_number", index] for index in range(2)] == ["success"] * 2
     summary = fast_examples.summary()
     assert (summary["orders"], summary["cancelled"], summary["refunded"]) == (2, 2, summary["charged"])
+
+
+def test_rent_teardown_is_skipped_when_no_rent_was_made(fast_examples):
+    fast_examples.set_rent_stock("7", 0)
+    dr, tis = run_example("example_onlinesim_rent")
+    assert dr.state == "failed"
+    assert states(tis)["rent_number", -1] == "failed"
+    assert states(tis)["close_rent", -1] == "skipped"
+    assert fast_examples.summary()["charged"] == "0.00"

@@ -1,4 +1,4 @@
-"""Balance check, order (falling back across countries), ready, cancel, and a tolerant cleanup."""
+"""Balance check, order (falling back across countries), ready, cancel, and a cleanup teardown."""
 
 from __future__ import annotations
 
@@ -27,10 +27,6 @@ with DAG(
     ready = OnlineSimSetStatusOperator(task_id="ready", activation_id=ACTIVATION_ID, status="ready")
     cancel = OnlineSimSetStatusOperator(task_id="cancel", activation_id=ACTIVATION_ID, status="cancel")
     cleanup = OnlineSimSetStatusOperator(
-        task_id="cleanup",
-        activation_id=ACTIVATION_ID,
-        status="cancel",
-        allow_closed=True,
-        trigger_rule="all_done",
-    )
+        task_id="cleanup", activation_id=ACTIVATION_ID, status="cancel"
+    ).as_teardown(setups=order)
     balance >> order >> ready >> cancel >> cleanup

@@ -1,55 +1,61 @@
-"""A retried order: an earlier try was killed right after paying, leaving an order and its record.
+"""A retried order: the first try is killed right after paying, leaving an order and its record.
 
-``crashed_try`` leaves exactly what such a try leaves behind (a paid activation and a paid rent,
-each with its pending-order record); ``order`` and ``rent`` then run as the retry. With
-``params.stale`` the activation is too old to reuse and the rent is already gone.
+``order`` and ``rent`` pay and record on their first try, as the real operators do, and then die
+(a transient error: Airflow retries them); the second try is the real retry. With
+``params.stale`` the activation is too old to reuse and the rent is already gone; with
+``params.always_dies`` every try dies, so the task fails for good.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.providers.common.compat.sdk import DAG, task
+from airflow.providers.common.compat.sdk import DAG, AirflowException
 
-from onlinesim_provider.api.models import ACTIVATION_LIFETIME
-from onlinesim_provider.hooks.onlinesim import OnlineSimHook
 from onlinesim_provider.operators._orders import PendingOrder
 from onlinesim_provider.operators.onlinesim import (
     OnlineSimGetNumberOperator,
     OnlineSimGetRentNumberOperator,
 )
 
-DAG_ID = "test_dag_ops_retry"
+
+def _first_try_dies_after_paying(operator: Any, context: Any, kind: str) -> dict[str, Any]:
+    """Run the operator's own execute(); on the first try, age the order if asked, then die."""
+    order: dict[str, Any] = type(operator).__mro__[1].execute(operator, context)
+    if context["ti"].try_number > 1 and not context["params"]["always_dies"]:
+        return order
+    if context["params"]["stale"]:
+        pending = PendingOrder.of_task(kind, context)
+        if kind == "activation":
+            expires = datetime.fromisoformat(order["expires_at"]) - timedelta(minutes=12)
+            pending.save({**order, "expires_at": expires.isoformat()})
+        else:
+            operator.hook.close_rent(order["rent_id"])
+    raise AirflowException("the worker died right after paying")
 
 
-@task
-def crashed_try(params: dict[str, Any], run_id: str) -> None:
-    hook = OnlineSimHook()
-    ordered_at = datetime.now(UTC) - timedelta(minutes=12 if params["stale"] else 0)
-    activation = hook.client.get_number("tg", "7")
-    PendingOrder("activation", DAG_ID, "order", run_id).save(
-        {
-            **activation.to_dict(),
-            "service": "tg",
-            "country": "7",
-            "ordered_at": ordered_at.isoformat(),
-            "expires_at": (ordered_at + ACTIVATION_LIFETIME).isoformat(),
-        }
-    )
-    rent = hook.client.get_rent_number("7", 4)
-    PendingOrder("rent", DAG_ID, "rent", run_id).save({**rent.to_dict(), "country": "7", "hours": 4})
-    if params["stale"]:
-        hook.close_rent(rent.id)
+class OrderThatDies(OnlineSimGetNumberOperator):
+    """An order whose first try dies right after paying and recording."""
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        return _first_try_dies_after_paying(self, context, "activation")
+
+
+class RentThatDies(OnlineSimGetRentNumberOperator):
+    """A rent whose first try dies right after paying and recording."""
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        return _first_try_dies_after_paying(self, context, "rent")
 
 
 with DAG(
-    dag_id=DAG_ID,
+    dag_id="test_dag_ops_retry",
     schedule=None,
     start_date=datetime(2024, 1, 1),
     catchup=False,
-    params={"stale": False},
+    params={"stale": False, "always_dies": False},
+    default_args={"retries": 1, "retry_delay": timedelta(seconds=0)},
 ) as dag:
-    earlier = crashed_try()
-    earlier >> OnlineSimGetNumberOperator(task_id="order", service="tg", country="7")
-    earlier >> OnlineSimGetRentNumberOperator(task_id="rent", country="7", hours=4)
+    OrderThatDies(task_id="order", service="tg", country="7")
+    RentThatDies(task_id="rent", country="7", hours=4)

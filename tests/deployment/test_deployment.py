@@ -354,7 +354,7 @@ def test_failing_a_deferred_wait_by_hand_refunds_the_number_once(
     """Mark a deferred wait failed through the REST API, as a user would in the UI.
 
     Two cleanups race for the number: the trigger's ``on_kill`` in the triggerer, and the DAG's
-    ``cancel_on_failure`` task on a worker. Whichever comes first cancels it; the other finds it
+    ``close_number`` teardown on a worker. Whichever comes first cancels it; the other finds it
     closed. The price must come back exactly once.
     """
     airflow, control = stack.airflow, stack.control
@@ -366,7 +366,7 @@ def test_failing_a_deferred_wait_by_hand_refunds_the_number_once(
     watch_runs(airflow, [waiting.run], timeout=120)
 
     assert waiting.run.seen[waiting.task_id][-1] == "failed", waiting.run.summary()
-    assert waiting.run.seen["cancel_on_failure"][-1] == "success", waiting.run.summary()
+    assert waiting.run.seen["close_number"][-1] == "success", waiting.run.summary()
     money = [e for e in control.ledger() if e.get("activation_id") == waiting.activation_id]
     charges = [e["amount"] for e in money if e["event"] == "charge"]
     refunds = [e["amount"] for e in money if e["event"] == "refund"]
@@ -376,7 +376,7 @@ def test_failing_a_deferred_wait_by_hand_refunds_the_number_once(
     assert len(cancels) == 1, money
     folder = task_log_dir(airflow.task_logs, VERIFICATION, waiting.run.run_id, waiting.task_id)
     in_triggerer = any(ON_KILL in text for text in trigger_logs(folder).values())
-    print(f"\ncancelled by {'the trigger (on_kill)' if in_triggerer else 'the cancel_on_failure task'}")
+    print(f"\ncancelled by {'the trigger (on_kill)' if in_triggerer else 'the close_number teardown'}")
     control.configure(sms_delay=SMS_DELAY)
 
 

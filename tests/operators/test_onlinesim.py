@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from airflow.providers.common.compat.sdk import AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
 
 from onlinesim_provider.operators.onlinesim import (
     OnlineSimGetBalanceOperator,
@@ -16,7 +16,7 @@ from onlinesim_provider.operators.onlinesim import (
     OnlineSimSetRentStatusOperator,
     OnlineSimSetStatusOperator,
 )
-from tests.conftest import REPO, load_dag
+from tests.conftest import REPO, load_dag, pending_records
 
 if TYPE_CHECKING:
     from onlinesim_provider.sandbox import SandboxControl
@@ -38,15 +38,6 @@ def _xcom(ti: Any) -> Any:
 
 def _events(sandbox: SandboxControl, event: str) -> list[dict[str, Any]]:
     return [e for e in sandbox.ledger() if e["event"] == event]
-
-
-def _pending_records() -> list[str]:
-    from airflow.models.variable import Variable
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        return list(session.scalars(select(Variable.key).where(Variable.key.like("onlinesim_pending_%"))))
 
 
 def _calls(sandbox: SandboxControl, action: str) -> int:
@@ -82,6 +73,7 @@ def test_order_falls_back_to_the_next_country_then_ready_cancel_and_cleanup(
         "status": "ready",
         "reply": "ACCESS_READY",
         "already_closed": False,
+        "closed_as": None,
     }
     assert _xcom(tis["cancel"])["reply"] == "ACCESS_ACTIVATION"
     assert _xcom(tis["cleanup"]) == {
@@ -89,10 +81,11 @@ def test_order_falls_back_to_the_next_country_then_ready_cancel_and_cleanup(
         "status": "cancel",
         "reply": None,
         "already_closed": True,
+        "closed_as": None,
     }
     assert [e["status"] for e in _events(onlinesim_conn, "status")] == [1, 6]
     assert onlinesim_conn.summary()["balance"] == "1000.00"  # cancelled before any SMS: refunded
-    assert _pending_records() == []
+    assert pending_records() == []
 
 
 @pytest.mark.parametrize(
@@ -180,18 +173,20 @@ def test_retry_reuses_the_waiting_number_and_the_open_rent(
     tis = _run("test_dag_ops_retry.py")
 
     assert {task_id: ti.state for task_id, ti in tis.items()} == dict.fromkeys(tis, "success")
+    assert [tis["order"].try_number, tis["rent"].try_number] == [2, 2]
     [ordered] = _events(onlinesim_conn, "order")
     [rented] = _events(onlinesim_conn, "rent_order")
     assert _xcom(tis["order"])["activation_id"] == ordered["activation_id"]
     assert _xcom(tis["rent"])["rent_id"] == rented["rent_id"]
     assert onlinesim_conn.summary()["open_activations"] == 1
-    assert _pending_records() == []
+    assert pending_records() == []
 
 
 def test_retry_cancels_a_stale_number_and_rents_anew(airflow_db: Any, onlinesim_conn: SandboxControl) -> None:
     tis = _run("test_dag_ops_retry.py", stale=True)
 
     assert {task_id: ti.state for task_id, ti in tis.items()} == dict.fromkeys(tis, "success")
+    assert [tis["order"].try_number, tis["rent"].try_number] == [2, 2]
     stale, fresh = _events(onlinesim_conn, "order")
     assert _xcom(tis["order"])["activation_id"] == fresh["activation_id"]
     assert [(e["activation_id"], e["status"]) for e in _events(onlinesim_conn, "status")] == [
@@ -204,7 +199,23 @@ def test_retry_cancels_a_stale_number_and_rents_anew(airflow_db: Any, onlinesim_
     assert _xcom(tis["rent"])["rent_id"] == new_rent["rent_id"] != closed_rent["rent_id"]
     summary = onlinesim_conn.summary()
     assert (summary["open_activations"], summary["open_rents"]) == (1, 1)
-    assert _pending_records() == []
+    assert pending_records() == []
+
+
+def test_a_task_that_fails_for_good_after_paying_cancels_and_leaves_no_record(
+    airflow_db: Any, onlinesim_conn: SandboxControl
+) -> None:
+    tis = _run("test_dag_ops_retry.py", always_dies=True)
+
+    assert [(tis[t].state, tis[t].try_number) for t in ("order", "rent")] == [("failed", 2)] * 2
+    [ordered] = _events(onlinesim_conn, "order")
+    [rented] = _events(onlinesim_conn, "rent_order")
+    refunds = _events(onlinesim_conn, "refund")
+    assert [e.get("activation_id") for e in refunds if "activation_id" in e] == [ordered["activation_id"]]
+    assert [e.get("rent_id") for e in refunds if "rent_id" in e] == [rented["rent_id"]]
+    summary = onlinesim_conn.summary()
+    assert (summary["open_activations"], summary["open_rents"]) == (0, 0)
+    assert pending_records() == []
 
 
 # --- input validation -----------------------------------------------------------------------------
@@ -310,8 +321,74 @@ def test_set_status_operator_sends_the_named_status(
         "status": status,
         "reply": reply,
         "already_closed": False,
+        "closed_as": None,
     }
     assert _actions(onlinesim_conn)[-1] == ("setStatus", sent)
+
+
+@pytest.mark.parametrize(
+    ("code", "closed_as", "refunded"),
+    [
+        pytest.param(None, "cancel", "10.00", id="no-code-cancel-refunded"),
+        pytest.param("1234", "complete", "0.00", id="code-arrived-complete"),
+    ],
+)
+def test_close_reads_the_state_then_completes_or_cancels(
+    onlinesim_conn: SandboxControl, code: str | None, closed_as: str, refunded: str
+) -> None:
+    onlinesim_conn.configure(early_cancel_seconds=0)
+    operator = OnlineSimSetStatusOperator(task_id="close", activation_id=1, status="close")
+    activation_id = operator.hook.client.get_number("tg", "7").id
+    if code:
+        onlinesim_conn.deliver_sms(activation_id, code=code)
+    operator.activation_id = activation_id
+    result = operator.execute({})
+    assert (result["closed_as"], result["already_closed"]) == (closed_as, False)
+    assert [a for a, _ in _actions(onlinesim_conn)][-2:] == ["getStatus", "setStatus"]
+    again = operator.execute({})
+    assert (again["closed_as"], again["already_closed"]) == (None, True), "a closed one is left as it is"
+    assert [a for a, _ in _actions(onlinesim_conn)][-1] == "getStatus"
+    assert onlinesim_conn.summary()["refunded"] == refunded
+
+
+NOTHING = [None, "", "None", "{{ params.order['activation_id'] }}"]
+
+
+@pytest.mark.parametrize(
+    ("operator_class", "field", "extra"),
+    [
+        pytest.param(OnlineSimSetStatusOperator, "activation_id", {"status": "close"}, id="close"),
+        pytest.param(OnlineSimSetStatusOperator, "activation_id", {"status": "cancel"}, id="cancel"),
+        pytest.param(OnlineSimSetRentStatusOperator, "rent_id", {}, id="rent"),
+    ],
+)
+@pytest.mark.parametrize("value", NOTHING, ids=["none", "empty", "rendered-none", "undefined"])
+def test_closing_with_nothing_to_close_skips_with_a_reason(
+    onlinesim_conn: SandboxControl, operator_class: type, field: str, extra: dict[str, Any], value: Any
+) -> None:
+    operator = operator_class(task_id="close", **{field: "{{ params.value }}"}, **extra)
+    setattr(operator, field, value.replace("activation_id", field) if value else value)
+    context: Any = {"params": {"order": None, "value": value}}
+    operator.render_template_fields(context)
+    with pytest.raises(AirflowSkipException, match=f"Nothing to close: no {field} ") as skipped:
+        operator.execute(context)
+    assert "\n" not in str(skipped.value)
+    assert onlinesim_conn.requests() == []
+
+
+def test_a_closing_teardown_runs_whatever_its_setup_did() -> None:
+    from airflow.providers.common.compat.sdk import DAG
+
+    with DAG(dag_id="teardown_shape", schedule=None, start_date=datetime(2024, 1, 1)):
+        order = OnlineSimGetNumberOperator(task_id="order", service="tg")
+        close = OnlineSimSetStatusOperator(
+            task_id="close", activation_id=order.output["activation_id"], status="close"
+        )
+        assert close.as_teardown(setups=order) is close
+    assert close.is_teardown
+    assert close.trigger_rule == "all_done"
+    assert order.is_setup
+    assert order.multiple_outputs, "each key of the order is its own XCom: order.output['activation_id']"
 
 
 def test_set_status_operator_on_a_closed_activation_fails_unless_allowed(

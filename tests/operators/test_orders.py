@@ -1,20 +1,21 @@
-"""The record of a paid order kept across the tries of one task instance (an Airflow Variable).
+"""The record of a paid order kept across the tries of one task instance, and forgotten at its end.
 
-Airflow 3 reads Variables through the task supervisor, which exists only inside a running task, so
-these tests give the module an in-memory store with ``Variable``'s calling convention (values kept
-as JSON text, as Airflow keeps them). The real store is exercised by the retry scenarios in
-``tests/operators/test_onlinesim.py``, which run the operators with ``dag.test()``.
+Airflow 3 reads Variables and the task state store through the task supervisor, which exists only
+inside a running task, so these tests give the module in-memory stores with Airflow's calling
+conventions. The real stores are exercised by the DAG runs in ``tests/operators/test_onlinesim.py``
+and ``tests/dags/test_failure_points.py``.
 """
 
 from __future__ import annotations
 
 import json
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from onlinesim_provider.operators import _orders
-from onlinesim_provider.operators._orders import PendingOrder, forget_on_success
+from onlinesim_provider.operators._orders import PendingOrder, with_order_callbacks
 
 ORDER = {"activation_id": 5, "phone": "79990001122", "expires_at": "2030-01-31T12:15:00+00:00"}
 
@@ -37,6 +38,23 @@ class _Variables:
         self.store.pop(key, None)
 
 
+class _TaskStateStore:
+    """``context["task_state_store"]``: get / set / delete of JSON values."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    def set(self, key: str, value: Any) -> None:
+        assert value is not None
+        self.values[key] = json.loads(json.dumps(value))
+
+    def delete(self, key: str) -> None:
+        self.values.pop(key, None)
+
+
 @pytest.fixture(autouse=True)
 def variables(monkeypatch: pytest.MonkeyPatch) -> _Variables:
     store = _Variables()
@@ -44,13 +62,17 @@ def variables(monkeypatch: pytest.MonkeyPatch) -> _Variables:
     return store
 
 
-def _context(map_index: int = -1) -> dict[str, object]:
-    ti = SimpleNamespace(dag_id="dag", task_id="order", run_id="manual__1", map_index=map_index)
-    return {"ti": ti}
+def _context(map_index: int = -1, max_tries: int = 1, store: _TaskStateStore | None = None) -> dict[str, Any]:
+    ti = SimpleNamespace(
+        dag_id="dag", task_id="order", run_id="manual__1", map_index=map_index, max_tries=max_tries
+    )
+    context: dict[str, Any] = {"ti": ti}
+    if store is not None:
+        context["task_state_store"] = store
+    return context
 
 
-def test_the_slot_is_named_after_the_task_instance() -> None:
-    assert PendingOrder("rent", "d", "t", "r", 3).key == "onlinesim_pending_rent__d__t__r__3"
+def test_without_a_state_store_the_slot_is_a_variable_named_after_the_task_instance() -> None:
     assert PendingOrder.of_task("activation", _context()).key == (
         "onlinesim_pending_activation__dag__order__manual__1__-1"
     )
@@ -60,23 +82,47 @@ def test_the_slot_is_named_after_the_task_instance() -> None:
     )
 
 
-def test_save_load_clear_round_trip(variables: _Variables) -> None:
-    pending = PendingOrder.of_task("activation", _context())
+def test_with_a_state_store_the_record_lives_there_and_no_variable_is_written(variables: _Variables) -> None:
+    store = _TaskStateStore()
+    pending = PendingOrder.of_task("rent", _context(store=store))
+    pending.save(ORDER)
+    assert store.values == {"onlinesim_pending_rent": {**ORDER, "max_tries": 1}}
+    assert variables.store == {}
+    assert PendingOrder.of_task("rent", _context(store=store)).load() == ORDER
+    pending.clear()
+    assert store.values == {}
+
+
+@pytest.mark.parametrize("with_store", [False, True], ids=["variable", "state-store"])
+def test_save_load_clear_round_trip(with_store: bool) -> None:
+    store = _TaskStateStore() if with_store else None
+    pending = PendingOrder.of_task("activation", _context(store=store))
     pending.clear()
     assert pending.load() is None
     pending.save(ORDER)
-    assert json.loads(variables.store[pending.key]) == ORDER, "stored as plain JSON"
-    assert pending.load() == ORDER
-    assert PendingOrder.of_task("rent", _context()).load() is None, "kinds do not share a slot"
+    assert pending.load() == ORDER, "the run marker is not part of the order"
+    assert pending.from_earlier_run is False
+    assert PendingOrder.of_task("rent", _context(store=store)).load() is None, "kinds do not share a slot"
     pending.clear()
     assert pending.load() is None
+
+
+def test_a_record_from_before_the_task_instance_was_cleared_is_marked_as_such() -> None:
+    PendingOrder.of_task("activation", _context(max_tries=1)).save(ORDER)
+    after_clear = PendingOrder.of_task("activation", _context(max_tries=3))
+    assert after_clear.load() == ORDER
+    assert after_clear.from_earlier_run is True
 
 
 def test_a_record_that_is_not_an_order_is_ignored() -> None:
     pending = PendingOrder.of_task("activation", _context(7))
-    pending.save(["not", "an", "order"])  # type: ignore[arg-type]
+    pending.slot.save(["not", "an", "order"])  # type: ignore[arg-type]
     assert pending.load() is None
     pending.clear()
+
+
+def _operator(success: Any = None, failure: Any = None) -> SimpleNamespace:
+    return SimpleNamespace(on_success_callback=success, on_failure_callback=failure)
 
 
 @pytest.mark.parametrize(
@@ -87,11 +133,41 @@ def test_a_record_that_is_not_an_order_is_ignored() -> None:
         pytest.param([print, repr], 2, id="a-list"),
     ],
 )
-def test_forget_on_success_keeps_the_authors_callbacks_and_adds_one(callbacks: object, kept: int) -> None:
-    combined = forget_on_success(callbacks, "rent")
-    assert len(combined) == kept + 1
-    assert combined[:kept] == ([] if callbacks is None else [callbacks] if callable(callbacks) else callbacks)
-    pending = PendingOrder.of_task("rent", _context())
-    pending.save(ORDER)
-    combined[-1](_context())
-    assert pending.load() is None, "the added callback forgets the task's order"
+def test_the_authors_callbacks_are_kept_and_run_first(callbacks: Any, kept: int) -> None:
+    operator = _operator(callbacks, callbacks)
+    with_order_callbacks(operator, "rent", lambda context, order: None)
+    expected = [] if callbacks is None else [callbacks] if callable(callbacks) else callbacks
+    assert operator.on_success_callback[:kept] == expected
+    assert operator.on_failure_callback[:kept] == expected
+    assert len(operator.on_success_callback) == len(operator.on_failure_callback) == kept + 1
+
+
+def test_success_forgets_the_order() -> None:
+    operator = _operator()
+    with_order_callbacks(operator, "rent", lambda context, order: pytest.fail("nothing to cancel"))
+    PendingOrder.of_task("rent", _context()).save(ORDER)
+    operator.on_success_callback[-1](_context())
+    assert PendingOrder.of_task("rent", _context()).load() is None
+
+
+def test_failure_for_good_cancels_the_recorded_order_then_forgets_it() -> None:
+    cancelled: list[dict[str, Any]] = []
+    operator = _operator()
+    with_order_callbacks(operator, "activation", lambda context, order: cancelled.append(order))
+    PendingOrder.of_task("activation", _context()).save(ORDER)
+    operator.on_failure_callback[-1](_context())
+    assert cancelled == [ORDER]
+    assert PendingOrder.of_task("activation", _context()).load() is None
+    operator.on_failure_callback[-1](_context())
+    assert cancelled == [ORDER], "with no record, nothing is cancelled"
+
+
+def test_a_failed_cancel_keeps_the_record_the_one_trace_of_the_money() -> None:
+    def refuse(context: Any, order: Any) -> None:
+        raise ConnectionError("server unreachable")
+
+    operator = _operator()
+    with_order_callbacks(operator, "activation", refuse)
+    PendingOrder.of_task("activation", _context()).save(ORDER)
+    operator.on_failure_callback[-1](_context())
+    assert PendingOrder.of_task("activation", _context()).load() == ORDER

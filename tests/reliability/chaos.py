@@ -195,6 +195,10 @@ class StateStore:
         """Store a value."""
         self.values[key] = value
 
+    def delete(self, key: str) -> None:
+        """Forget a value."""
+        self.values.pop(key, None)
+
 
 class Incident(Exception):
     """The worker running a try died (no cleanup ran)."""
@@ -266,9 +270,10 @@ class ChaosRun:
         :param main_thread: run ``execute`` in the task's main thread (it touches Airflow's runtime).
         :param first_try: run instead of ``execute`` on the first try (to stage a crash).
         """
+        store = StateStore() if AIRFLOW_V_3_3_PLUS else None  # one per task instance
         for try_number in range(1, RETRIES + 2):
             result.tries[name] = try_number
-            operator, context = make(), self._context(flow, name, try_number)
+            operator, context = make(), self._context(flow, name, try_number, store)
             _warm(operator)
             try:
                 if try_number == 1 and first_try is not None:
@@ -277,14 +282,16 @@ class ChaosRun:
                     value = operator.execute(context)
                 else:
                     value = await asyncio.to_thread(operator.execute, context)
-                _succeeded(operator, context)
+                _run_callbacks(operator, "on_success_callback", context)
                 return value
             except Incident:
                 self._incident(flow, f"{name} crashed")
             except (AirflowFailException, AirflowSensorTimeout):
+                await asyncio.to_thread(_run_callbacks, operator, "on_failure_callback", context)
                 raise
             except AirflowException:
                 if try_number > RETRIES:
+                    await asyncio.to_thread(_run_callbacks, operator, "on_failure_callback", context)
                     raise
             await asyncio.sleep(RETRY_DELAY)
         raise AirflowFailException(f"{name}: out of tries")
@@ -503,7 +510,7 @@ class ChaosRun:
             if flow.fate == "fail_after_code":
                 raise AirflowFailException("the service rejected the code")
         except Exception:
-            await self._cleanup(flow, result, "cancel", activation_id)
+            await self._cleanup(flow, result, activation_id)
             raise
         result.stage = "complete"
         await self.task(
@@ -515,8 +522,8 @@ class ChaosRun:
             ),
         )
 
-    async def _cleanup(self, flow: FlowPlan, result: FlowResult, status: str, activation_id: str) -> None:
-        """The examples' cleanup task (trigger rule ``one_failed``): cancel, a closed order is fine."""
+    async def _cleanup(self, flow: FlowPlan, result: FlowResult, activation_id: str) -> None:
+        """The examples' teardown: close (cancel before a code, complete after), a closed order is fine."""
         await self.task(
             flow,
             result,
@@ -524,7 +531,7 @@ class ChaosRun:
             lambda: OnlineSimSetStatusOperator(
                 task_id=f"flow_{flow.number:03d}_cleanup",
                 activation_id=activation_id,
-                status=status,
+                status="close",
                 allow_closed=True,
                 retries=RETRIES,
             ),
@@ -573,9 +580,9 @@ class ChaosRun:
         result.stage = "complete"
 
 
-def _succeeded(operator: Any, context: dict[str, Any]) -> None:
-    """Run the task's success callbacks, as Airflow does once it has stored the result."""
-    callbacks = getattr(operator, "on_success_callback", None) or []
+def _run_callbacks(operator: Any, kind: str, context: dict[str, Any]) -> None:
+    """Run the task's success or failure callbacks, as Airflow does once it has stored the state."""
+    callbacks = getattr(operator, kind, None) or []
     for callback in callbacks if isinstance(callbacks, list) else [callbacks]:
         callback(context)
 
