@@ -10,7 +10,7 @@ CONSTRAINTS2 := constraints/constraints-$(AIRFLOW2_VERSION).txt
 PIP_FLAGS ?= --quiet --disable-pip-version-check
 export PYTHONDONTWRITEBYTECODE := 1
 #: The fast unit layer: every test that carries none of the slow layers' markers (see pyproject.toml).
-FAST := not airflow and not chaos and not deployment and not benchmark
+FAST := not airflow and not chaos and not deployment and not benchmark and not reliability and not packaging
 #: Both Airflow versions' runs (and the children they start) write their coverage data here.
 COVERAGE := COVERAGE_FILE=$(CURDIR)/.coverage
 

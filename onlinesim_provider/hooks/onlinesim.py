@@ -96,7 +96,7 @@ def airflow_errors(doing: str) -> Iterator[None]:
         raise airflow_error(error, doing) from error
 
 
-class OnlineSimHook(BaseHook):  # type: ignore[misc]
+class OnlineSimHook(BaseHook):
     """Interact with OnlineSIM's Alternative API through an ``onlinesim`` connection.
 
     The connection's password is the API key, its host the base URL (default

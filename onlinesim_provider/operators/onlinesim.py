@@ -67,7 +67,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class _OnlineSimOperator(BaseOperator):  # type: ignore[misc]
+class _OnlineSimOperator(BaseOperator):
     """Base of the OnlineSIM operators: the connection id and a lazily built hook."""
 
     def __init__(self, *, onlinesim_conn_id: str = OnlineSimHook.default_conn_name, **kwargs: Any) -> None:

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
     from airflow.providers.common.compat.sdk import Context
     from airflow.triggers.base import BaseTrigger
+    from pydantic import JsonValue
 
     from onlinesim_provider.api.models import ActivationStatus, FullSms, RentStatus
 
@@ -64,7 +65,7 @@ def _default_deferrable() -> bool:
     return bool(conf.getboolean("operators", "default_deferrable", fallback=False))
 
 
-class _OnlineSimWaitSensor(BaseSensorOperator):  # type: ignore[misc]
+class _OnlineSimWaitSensor(BaseSensorOperator):
     """What both OnlineSIM sensors share: the deadline, the three modes and the cleanup.
 
     :param onlinesim_conn_id: the ``onlinesim`` connection.
@@ -229,7 +230,11 @@ class _OnlineSimWaitSensor(BaseSensorOperator):  # type: ignore[misc]
         start = _first_reschedule_date(self, context) or self._clock()
         deadline = self._deadline_from(start)
         if store is not None:
-            record = {"try_number": try_number, "start": start.isoformat(), "deadline": deadline.isoformat()}
+            record: dict[str, JsonValue] = {
+                "try_number": try_number,
+                "start": start.isoformat(),
+                "deadline": deadline.isoformat(),
+            }
             store.set(ANCHOR_KEY, record)
         return start, deadline
 
@@ -271,7 +276,8 @@ def _first_reschedule_date(sensor: BaseSensorOperator, context: Context) -> date
     if AIRFLOW_V_3_0_PLUS:
         found = ti.get_first_reschedule_date(context)
     else:
-        from airflow.sensors.base import _orig_start_date
+        # Airflow 2 only: absent from the Airflow 3 this is type-checked against.
+        from airflow.sensors.base import _orig_start_date  # type: ignore[import-not-found, unused-ignore]
 
         found = _orig_start_date(
             dag_id=ti.dag_id,

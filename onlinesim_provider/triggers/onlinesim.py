@@ -64,7 +64,7 @@ MAX_BACKOFF = 60.0
 MIN_PAUSE = 0.05
 
 
-class _OnlineSimPollTrigger(BaseTrigger):  # type: ignore[misc]
+class _OnlineSimPollTrigger(BaseTrigger):
     """Poll one read action until a final decision, then fire it as the one event.
 
     The clock and the pause are injectable (tests drive a wait without real time passing);
@@ -86,7 +86,7 @@ class _OnlineSimPollTrigger(BaseTrigger):  # type: ignore[misc]
         clock: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # BaseTrigger.__init__ is unannotated
         instant = parse_instant(deadline, name="deadline")
         if instant is None:
             raise ValueError("deadline is required: the absolute end of the wait")
@@ -171,7 +171,7 @@ class _OnlineSimPollTrigger(BaseTrigger):  # type: ignore[misc]
     def _fire(self, decision: Decision) -> TriggerEvent:
         self._finished = True
         self.log.info("%s: %s %s", self.doing, decision.outcome.value, decision.reason)
-        return TriggerEvent(decision.to_event())
+        return TriggerEvent(decision.to_event())  # type: ignore[no-untyped-call]  # unannotated in Airflow
 
     async def on_kill(self) -> None:
         """Undo the order when a user kills the deferred task (Airflow 3.3+ calls this)."""

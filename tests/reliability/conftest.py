@@ -29,6 +29,14 @@ SUITE_SCAN = SecretScan()
 REPORT: list[tuple[str, list[str]]] = []
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put every test of this folder in the ``reliability`` layer (``make check`` leaves it out)."""
+    here = __file__.rsplit("/", 1)[0]
+    for item in items:
+        if str(item.path).startswith(here):
+            item.add_marker(pytest.mark.reliability)
+
+
 @pytest.fixture(scope="session")
 def onlinesim_sandbox_server() -> Iterator[SandboxServer]:
     """Run this suite's own sandbox, keyed with the distinctive key (seeded codes)."""
