@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
+from tests.sandbox.state_api import Api
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -61,3 +63,9 @@ def raw_api(onlinesim_sandbox: SandboxControl) -> Iterator[RawApi]:
     api = RawApi(onlinesim_sandbox)
     yield api
     api.session.close()
+
+
+@pytest.fixture
+def api() -> Api:
+    """A fresh sandbox state with the default world and a 1000.00 balance."""
+    return Api()
