@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -33,3 +36,62 @@ def test_config_validation(kwargs: dict[str, Any], match: str) -> None:
 
 def test_config_repr_hides_the_key() -> None:
     assert "secret-value" not in repr(SandboxConfig(api_key="secret-value"))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param(
+            {"balance": "ten"}, "invalid balance 'ten': expected a decimal number", id="balance-text"
+        ),
+        pytest.param(
+            {"balance": "-1"}, "invalid balance '-1': expected a finite decimal >= 0", id="balance-neg"
+        ),
+        pytest.param({"balance": "Infinity"}, "invalid balance 'Infinity'", id="balance-infinite"),
+        pytest.param(
+            {"error_key": "error"}, "invalid error_key 'error': expected one of ['msg', 'message']", id="ek"
+        ),
+        pytest.param(
+            {"cancel_status": 7}, "invalid cancel_status 7: expected one of [6, 8]", id="cancel-status"
+        ),
+        pytest.param(
+            {"sms_delay": -1}, "invalid sms_delay -1.0: expected seconds >= 0 or None", id="sms-delay"
+        ),
+        pytest.param({"speed": 0}, "invalid speed 0.0: expected a number > 0", id="speed"),
+        pytest.param({"api_key": ""}, "invalid api_key: expected a non-empty string", id="api-key"),
+    ],
+)
+def test_config_errors_name_the_value_and_what_was_expected(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
+        SandboxConfig(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("balance", "expected"),
+    [
+        pytest.param("12.345", Decimal("12.34"), id="rounded-to-cents"),
+        pytest.param(5, Decimal("5.00"), id="int"),
+        pytest.param(Decimal("0"), Decimal("0.00"), id="zero"),
+    ],
+)
+def test_balance_is_kept_in_cents(balance: object, expected: Decimal) -> None:
+    config = SandboxConfig(balance=balance)  # type: ignore[arg-type]
+    assert config.balance == expected
+    assert str(config.balance) == str(expected)
+
+
+def test_replace_validates_and_refuses_unknown_settings() -> None:
+    config = SandboxConfig(api_key="k")
+    assert config.replace(cancel_status=8).cancel_status == 8
+    assert config.cancel_status == 6
+    with pytest.raises(ValueError, match=r"unknown sandbox setting\(s\) \['colour'\]"):
+        config.replace(colour="red")
+    with pytest.raises(ValueError, match="invalid speed"):
+        config.replace(speed=-1)
+
+
+def test_to_dict_is_json_ready() -> None:
+    data = SandboxConfig(api_key="k", balance="7.5", sms_delay=30).to_dict()
+    assert data["balance"] == "7.50"
+    assert data["sms_delay"] == 30.0
+    assert json.loads(json.dumps(data)) == data
