@@ -112,14 +112,21 @@ class _OnlineSimCloseOperator(_OnlineSimOperator):
         try:
             rendered = self.render_template(getattr(self, self.id_field), context, jinja_env, set())
         except (XComNotFound, UndefinedError) as error:
+            if not self.is_teardown:  # outside a teardown a missing id is the DAG's mistake
+                raise
             rendered, self._unresolved = None, " ".join(f"{type(error).__name__}: {error}".split())
         setattr(self, self.id_field, rendered)
         others = [name for name in self.template_fields if name != self.id_field]
         self._do_render_template_fields(self, others, context, jinja_env, set())
 
     def _order_id_or_skip(self) -> object:
-        """Return the rendered order id; raise ``AirflowSkipException`` when there is none."""
+        """Return the rendered order id; a teardown with none raises ``AirflowSkipException``.
+
+        Outside a teardown an empty id is bad input, which the id's validation reports.
+        """
         value = getattr(self, self.id_field)
+        if not self.is_teardown:
+            return value
         if value is None or (isinstance(value, str) and value.strip() in ("", "None")):
             why = self._unresolved or f"it rendered as {value!r}"
             raise AirflowSkipException(

@@ -363,12 +363,33 @@ NOTHING = [None, "", "None", "{{ params.order['activation_id'] }}"]
     ],
 )
 @pytest.mark.parametrize("value", NOTHING, ids=["none", "empty", "rendered-none", "undefined"])
-def test_closing_with_nothing_to_close_skips_with_a_reason(
-    onlinesim_conn: SandboxControl, operator_class: type, field: str, extra: dict[str, Any], value: Any
+@pytest.mark.parametrize("as_teardown", [True, False], ids=["teardown", "plain-task"])
+def test_closing_with_nothing_to_close_skips_with_a_reason_only_as_a_teardown(
+    onlinesim_conn: SandboxControl,
+    operator_class: type,
+    field: str,
+    extra: dict[str, Any],
+    value: Any,
+    as_teardown: bool,
 ) -> None:
-    operator = operator_class(task_id="close", **{field: "{{ params.value }}"}, **extra)
+    from airflow.providers.common.compat.sdk import DAG
+
+    with DAG(dag_id="nothing_to_close", schedule=None, start_date=datetime(2024, 1, 1)):
+        operator = operator_class(task_id="close", **{field: "{{ params.value }}"}, **extra)
+        if as_teardown:
+            operator.as_teardown(setups=OnlineSimGetNumberOperator(task_id="order", service="tg"))
     setattr(operator, field, value.replace("activation_id", field) if value else value)
     context: Any = {"params": {"order": None, "value": value}}
+    if not as_teardown:  # outside a teardown, a missing id is bad input: a clear error, no skip
+
+        def run() -> None:
+            operator.render_template_fields(context)
+            operator.execute(context)
+
+        with pytest.raises(Exception, match=field):
+            run()
+        assert onlinesim_conn.requests() == []
+        return
     operator.render_template_fields(context)
     with pytest.raises(AirflowSkipException, match=f"Nothing to close: no {field} ") as skipped:
         operator.execute(context)
