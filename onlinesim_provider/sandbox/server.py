@@ -186,6 +186,9 @@ class _ServingLoop:
             access_log=None,  # request lines may carry the API key in the query string
             keepalive_timeout=KEEPALIVE_TIMEOUT,
             shutdown_timeout=SHUTDOWN_GRACE,
+            # A delayed reply to a client that gave up is dropped at once, so a delay fault leaves
+            # nothing pending when the sandbox stops.
+            handler_cancellation=True,
         )
         self.thread.start()
         try:
