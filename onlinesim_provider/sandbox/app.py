@@ -68,13 +68,13 @@ class SandboxApp:
     """State, clock, faults and request log of one sandbox, shared by all server threads.
 
     :param config: the initial settings; :meth:`reset` returns to them.
-    :param seed: seed for random SMS codes (``None`` = unpredictable).
+    :param seed: seed for random SMS codes and delivery draws (``None`` = the config's ``seed``).
     """
 
     def __init__(self, config: SandboxConfig, seed: int | None = None) -> None:
         self.initial_config = config
         self.lock = threading.Lock()
-        self._seed = seed
+        self._seed = config.seed if seed is None else seed
         self.clock = SystemClock(config.speed)
         self.state = SandboxState(config, self.clock.now(), seed)
         self.faults = FaultSet()
@@ -197,6 +197,8 @@ class SandboxApp:
             self.clock.set_speed(config.speed)
         if "balance" in p:
             self.state.set_balance(config.balance)
+        if "seed" in p:
+            self.state.reseed(config.seed)
         return config.to_dict()
 
     def _c_config(self, p: dict[str, Any]) -> Any:

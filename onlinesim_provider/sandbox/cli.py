@@ -34,7 +34,17 @@ def build_parser() -> argparse.ArgumentParser:
     add("--balance", default="1000.00", help="starting balance (default: %(default)s)")
     add("--sms-delay", type=float, default=None, help="sandbox seconds until an SMS arrives by itself")
     add("--speed", type=float, default=1.0, help="clock speed factor (default: %(default)s)")
-    add("--seed", type=int, default=None, help="seed for random SMS codes")
+    add("--seed", type=int, default=None, help="seed for random SMS codes and delivery draws")
+    add(
+        "--delivery",
+        metavar="RULE",
+        action="append",
+        default=[],
+        help="COUNTRY:SERVICE:PROBABILITY[:DELAY]: chance that an SMS ever arrives for a number, and"
+        " after how many sandbox seconds (N or MIN-MAX); '*' matches any country or service;"
+        " repeat for more rules, the first match decides (e.g. --delivery 7:tg:0.0"
+        " --delivery '*:tg:0.9:5-60')",
+    )
     add("--error-key", choices=("msg", "message"), default="msg", help="JSON error envelope key")
     add("--cancel-status", type=int, choices=(6, 8), default=6, help="status that cancels an order")
     add("--values-format", choices=("object", "list"), default="object", help="rent 'values' shape")
@@ -55,6 +65,8 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         api_key=args.key,
         balance=args.balance,
         sms_delay=args.sms_delay,
+        delivery=args.delivery,
+        seed=args.seed,
         speed=args.speed,
         error_key=args.error_key,
         cancel_status=args.cancel_status,
@@ -106,9 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
     try:
-        server = SandboxServer(
-            config, host=args.host, port=args.port, seed=args.seed, ssl_context=context
-        ).start()
+        server = SandboxServer(config, host=args.host, port=args.port, ssl_context=context).start()
     except OSError as failure:
         print(f"onlinesim-sandbox: cannot listen on {args.host}:{args.port}: {failure}", file=sys.stderr)
         return 1

@@ -5,7 +5,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from onlinesim_provider.sandbox.delivery import DeliveryRule, parse_rules
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["SWITCHES", "SandboxConfig"]
 
@@ -25,6 +30,8 @@ SWITCHES = (
     "number_format",
     "auth",
     "sms_delay",
+    "delivery",
+    "seed",
     "speed",
     "early_cancel_seconds",
     "balance",
@@ -54,6 +61,13 @@ class SandboxConfig:
     :param balance: the starting balance.
     :param sms_delay: sandbox seconds after an order (or a ``setStatus 3``) when an SMS arrives by
         itself; ``None`` = SMS arrive only on demand (``deliver_sms``).
+    :param delivery: per-country and per-service delivery rules (see
+        :mod:`onlinesim_provider.sandbox.delivery`): each a :class:`DeliveryRule`, a dict such as
+        ``{"country": 7, "service": "tg", "probability": 0.0, "delay": [5, 60]}`` or a string
+        such as ``"*:tg:0.9:5-60"``. The first rule matching an order decides whether an SMS ever
+        arrives and when; orders no rule matches follow ``sms_delay``.
+    :param seed: seed of the random codes and delivery draws (``None`` = unpredictable); the same
+        seed and the same sequence of orders give the same outcomes.
     :param speed: the sandbox clock runs this many times faster than real time.
     :param error_key: the key of the JSON error envelope, ``"msg"`` or ``"message"``.
     :param cancel_status: ``6`` = OnlineSIM (status 8 is ``BAD_STATUS``); ``8`` = SMS-Activate style.
@@ -67,6 +81,8 @@ class SandboxConfig:
     api_key: str = "sandbox-key"
     balance: Decimal | str | int = "1000.00"
     sms_delay: float | None = None
+    delivery: Sequence[DeliveryRule | dict[str, Any] | str] = ()
+    seed: int | None = None
     speed: float = 1.0
     error_key: str = "msg"
     cancel_status: int = 6
@@ -87,12 +103,20 @@ class SandboxConfig:
             self.sms_delay = float(self.sms_delay)
             if not self.sms_delay >= 0:
                 raise ValueError(f"invalid sms_delay {self.sms_delay!r}: expected seconds >= 0 or None")
+        self.delivery = parse_rules(self.delivery)
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
+            raise ValueError(f"invalid seed {self.seed!r}: expected an integer or None")
         self.speed = float(self.speed)
         if not self.speed > 0:
             raise ValueError(f"invalid speed {self.speed!r}: expected a number > 0")
         self.early_cancel_seconds = float(self.early_cancel_seconds)
         if not self.early_cancel_seconds >= 0:
             raise ValueError(f"invalid early_cancel_seconds {self.early_cancel_seconds!r}: expected >= 0")
+
+    @property
+    def delivery_rules(self) -> tuple[DeliveryRule, ...]:
+        """Return the delivery rules, validated, in the order they are tried."""
+        return parse_rules(self.delivery)
 
     def __repr__(self) -> str:
         """Return a representation without the key."""
@@ -116,4 +140,5 @@ class SandboxConfig:
         """Return the settings as JSON-able values (balance as a decimal string)."""
         data = dataclasses.asdict(self)
         data["balance"] = str(self.balance)
+        data["delivery"] = [rule.to_dict() for rule in self.delivery_rules]
         return data

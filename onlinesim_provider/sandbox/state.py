@@ -37,6 +37,10 @@ Where the specification leaves a point open, the sandbox decides as follows:
   missing or non-numeric id: ``NO_ID_RENT``. getRentList with no open rent: ``NO_NUMBERS``.
 - **Automatic SMS.** With ``sms_delay`` set, ``Your code is NNNNNN`` arrives that many sandbox
   seconds after each order and after each ``setStatus 3`` (the delay in force at that moment).
+  A ``delivery`` rule matching the order's country and service overrides it: it decides, once per
+  order and from the seeded generator, whether an SMS ever arrives by itself, and draws the delay
+  of each one (:mod:`onlinesim_provider.sandbox.delivery`). SMS sent with ``deliver_sms`` always
+  arrive.
 - ``ERROR_SQL`` is never produced here; fault injection can send it.
 """
 

@@ -95,3 +95,35 @@ def test_to_dict_is_json_ready() -> None:
     assert data["balance"] == "7.50"
     assert data["sms_delay"] == 30.0
     assert json.loads(json.dumps(data)) == data
+
+
+def test_delivery_rules_in_any_form_become_rules_and_json() -> None:
+    config = SandboxConfig(
+        delivery=["7:tg:0", {"service": "wa", "probability": 0.5, "delay": [1, 2]}], seed=9
+    )
+    assert [str(rule) for rule in config.delivery_rules] == ["7:tg:0", "*:wa:0.5:1-2"]
+    data = config.to_dict()
+    assert data["seed"] == 9
+    assert data["delivery"][1] == {"country": "*", "service": "wa", "probability": 0.5, "delay": [1.0, 2.0]}
+    assert json.loads(json.dumps(data)) == data
+    assert (
+        SandboxConfig(**{k: v for k, v in data.items() if k != "api_key"}).delivery_rules
+        == config.delivery_rules
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param(
+            {"delivery": "7:tg:0"}, "invalid delivery '7:tg:0': expected a list of rules", id="not-list"
+        ),
+        pytest.param(
+            {"delivery": ["7:tg:2"]}, "invalid delivery rule '7:tg:2': invalid probability 2.0", id="rule"
+        ),
+        pytest.param({"seed": "abc"}, "invalid seed 'abc': expected an integer or None", id="seed"),
+    ],
+)
+def test_delivery_and_seed_errors_name_the_value(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
+        SandboxConfig(**kwargs)

@@ -54,3 +54,15 @@ def test_a_uri_with_the_scheme_after_the_key_is_rejected_by_airflow(onlinesim_sa
     with pytest.raises(Exception, match="Invalid connection string"):
         Connection(conn_id="c", uri=f"onlinesim://:{onlinesim_sandbox.api_key}@{onlinesim_sandbox.url}")
     assert "onlinesim://:{onlinesim_sandbox.api_key}@{onlinesim_sandbox.url}" not in DOC
+
+
+@pytest.mark.onlinesim_sandbox(delivery=["7:*:0.0", "*:tg:1:30"], seed=42, sms_delay=5)
+def test_marker_sets_delivery_rules_for_one_test(onlinesim_sandbox):
+    config = onlinesim_sandbox.config()
+    assert [rule["country"] for rule in config["delivery"]] == ["7", "*"]
+    assert (config["seed"], config["sms_delay"]) == (42, 5.0)
+
+
+def test_without_a_marker_the_initial_settings_are_back(onlinesim_sandbox):
+    config = onlinesim_sandbox.config()
+    assert (config["delivery"], config["seed"], config["sms_delay"]) == ([], None, None)
