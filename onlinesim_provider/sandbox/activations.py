@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from onlinesim_provider.sandbox import replies
-from onlinesim_provider.sandbox.core import DEFAULT_COUNTRY, Failure, StateCore, money, parse_id
+from onlinesim_provider.sandbox.core import Failure, StateCore, money, parse_id
 from onlinesim_provider.sandbox.records import ACTIVATION_LIFETIME, Activation, Message
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ class ActivationActions(StateCore):
         )
 
     def _get_numbers_status(self, params: Mapping[str, str]) -> Reply:
-        country = params.get("country") or DEFAULT_COUNTRY
+        country = params.get("country") or self.world.default_country
         if country not in self.world.countries:
             return replies.json_reply({})
         return replies.json_reply(
@@ -95,7 +95,7 @@ class ActivationActions(StateCore):
         service = params.get("service", "")
         if service not in self.world.prices:
             raise Failure("BAD_SERVICE")
-        country = params.get("country") or DEFAULT_COUNTRY
+        country = params.get("country") or self.world.default_country
         if country not in self.world.countries or self.world.stock.get((country, service), 0) <= 0:
             raise Failure("NO_NUMBERS")
         price = self.world.prices[service]

@@ -9,7 +9,6 @@ import traceback
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from onlinesim_provider.sandbox import replies
 from onlinesim_provider.sandbox.clock import SystemClock
 from onlinesim_provider.sandbox.config import SWITCHES, SandboxConfig
 from onlinesim_provider.sandbox.faults import FaultRule, FaultSet, fault_reply
@@ -107,7 +106,7 @@ class SandboxApp:
             now = self.clock.now()
             rule = self.faults.pick(action)
             real = self._handle(action, params, now, bearer) if rule is None or rule.processed else None
-            reply = real if rule is None else fault_reply(rule, action, real, self.config.error_key)
+            reply = real if rule is None else fault_reply(rule, action, real, self.config.envelope_key)
             self._request_seq += 1
             self.requests.append(
                 {
@@ -131,7 +130,7 @@ class SandboxApp:
         except Exception:
             trace = traceback.format_exc().replace(self.config.api_key, _REDACTED)
             log.error("sandbox: unhandled error in action %r:\n%s", action, trace)
-            return replies.error(action, "BAD_ACTION", self.config.error_key)
+            return self.state.error(action, "BAD_ACTION")
 
     # --- test controls ----------------------------------------------------------------------
 

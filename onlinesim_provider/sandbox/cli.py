@@ -9,7 +9,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
-from onlinesim_provider.sandbox.config import SandboxConfig
+from onlinesim_provider.sandbox.config import DIALECTS, SandboxConfig
 from onlinesim_provider.sandbox.server import SandboxServer
 
 if TYPE_CHECKING:
@@ -45,8 +45,38 @@ def build_parser() -> argparse.ArgumentParser:
         " repeat for more rules, the first match decides (e.g. --delivery 7:tg:0.0"
         " --delivery '*:tg:0.9:5-60')",
     )
-    add("--error-key", choices=("msg", "message"), default="msg", help="JSON error envelope key")
-    add("--cancel-status", type=int, choices=(6, 8), default=6, help="status that cancels an order")
+    add(
+        "--dialect",
+        choices=tuple(DIALECTS),
+        default="onlinesim",
+        help="sms-activate: cancel is status 8, JSON errors say 'message', country 0 is Russia,"
+        " setRentStatus 1 = finish and 2 = cancel (default: %(default)s)",
+    )
+    add(
+        "--error-key",
+        choices=("msg", "message"),
+        default=None,
+        help="JSON error envelope key (default: the dialect's)",
+    )
+    add(
+        "--cancel-status",
+        type=int,
+        choices=(6, 8),
+        default=None,
+        help="status that cancels an order (default: the dialect's)",
+    )
+    add(
+        "--common-errors",
+        choices=("text", "json"),
+        default="text",
+        help="BAD_KEY / BAD_ACTION on JSON actions: plain text or the JSON envelope (default: %(default)s)",
+    )
+    add(
+        "--rent-quant",
+        choices=("count", "nested"),
+        default="count",
+        help="getRentServicesAndCountries 'quant': a number or {current, total} (default: %(default)s)",
+    )
     add("--values-format", choices=("object", "list"), default="object", help="rent 'values' shape")
     add("--number-format", choices=("national", "international"), default="national", help="rent numbers")
     add("--auth", choices=("any", "header", "query"), default="any", help="accepted key transport")
@@ -68,8 +98,11 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         delivery=args.delivery,
         seed=args.seed,
         speed=args.speed,
+        dialect=args.dialect,
         error_key=args.error_key,
         cancel_status=args.cancel_status,
+        common_errors=args.common_errors,
+        rent_quant=args.rent_quant,
         values_format=args.values_format,
         number_format=args.number_format,
         auth=args.auth,

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_COUNTRY", "Failure", "StateCore", "money", "parse_hours", "parse_id"]
 
-#: The country of ``getNumber`` and the catalogue actions when none is given (Russia).
+#: The country of ``getNumber`` and the catalogue actions when none is given (Russia), in the
+#: OnlineSIM dialect; each world knows its own (:attr:`World.default_country`).
 DEFAULT_COUNTRY = "7"
 _CODE_RE = re.compile(r"\d{4,8}")
 
@@ -84,7 +85,7 @@ class StateCore:
     def __init__(self, config: SandboxConfig, now: float, seed: int | None = None) -> None:
         seed = config.seed if seed is None else seed
         self.config = config
-        self.world = World()
+        self.world = World.for_dialect(config.dialect)
         self.balance = parse_money(config.balance)
         self.activations: dict[int, Activation] = {}
         self.rents: dict[int, Rent] = {}
