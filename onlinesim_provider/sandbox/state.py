@@ -13,7 +13,9 @@ Where the specification leaves a point open, the sandbox decides as follows:
   says (the JSON envelope on JSON actions with ``common_errors="json"``).
 - **Replies.** Text tokens for getBalance, getNumber, getStatus, getFullSms and setStatus; JSON for
   getCountries, getNumbersStatus and the rent actions, errors as ``{"status": "error", "msg": T}``
-  (``"message"`` with ``error_key="message"``).
+  (``"message"`` with ``error_key="message"``). getRentServicesAndCountries lists ``full`` (the
+  whole number) and each service with a plain ``quant`` count, as documented
+  (``{"current": n, "total": n}`` with ``rent_quant="nested"``).
 - **Dialect.** ``dialect="sms-activate"`` sets ``cancel_status=8`` and ``error_key="message"``
   (unless given), numbers the countries as SMS-Activate does (0 = Russia, also the default
   country) and makes ``setRentStatus`` 1 finish and 2 cancel (see Rent).

@@ -133,8 +133,10 @@ def _activation(raw_api: RawApi, activation_id: int) -> dict[str, Any]:
 
 
 def test_a_blocked_country_never_delivers_and_is_refunded(raw_api: RawApi) -> None:
-    raw_api.control.configure(sms_delay=10)
-    raw_api.control.set_delivery([{"country": 7, "probability": 0.0}])
+    # [START howto_sandbox_set_delivery]
+    raw_api.control.configure(sms_delay=10)  # numbers no rule matches: an SMS after 10 s
+    raw_api.control.set_delivery([{"country": 7, "probability": 0.0}])  # country 7: never
+    # [END howto_sandbox_set_delivery]
     blocked = raw_api.order("tg", country="7")
     working = raw_api.order("tg", country="380")
     raw_api.control.advance(60)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from onlinesim_provider.sandbox import SandboxControl
 
+# [START howto_sandbox_dialect]
 #: The connection extras of a user of an SMS-Activate-compatible service.
 SMS_ACTIVATE_EXTRAS = {"cancel_status": "8", "rent_close_status": "1"}
 
@@ -31,6 +32,9 @@ SMS_ACTIVATE_EXTRAS = {"cancel_status": "8", "rent_close_status": "1"}
 def dialect_server() -> Iterator[SandboxServer]:
     with SandboxServer(SandboxConfig(dialect="sms-activate")) as server:
         yield server
+
+
+# [END howto_sandbox_dialect]
 
 
 @pytest.fixture
