@@ -19,6 +19,7 @@ same sequence of orders give the same outcomes.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 from collections.abc import Mapping, Sequence
@@ -214,10 +215,10 @@ def _service(value: object) -> str:
 
 
 def _float(value: object, what: str) -> float:
-    try:
-        number = float(value) if not isinstance(value, bool) else math.nan  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        number = math.nan
+    number = math.nan
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        with contextlib.suppress(ValueError):
+            number = float(value)
     if not math.isfinite(number):
         raise ValueError(f"invalid {what} {value!r}: expected a number")
     return number
