@@ -45,7 +45,8 @@ class SandboxServer:
     :param config: the settings (default: :class:`SandboxConfig` defaults).
     :param host: the address to bind.
     :param port: the port (0 = any free port).
-    :param seed: seed for random SMS codes, for reproducible runs.
+    :param seed: seed for random SMS codes and delivery draws, for reproducible runs (``None``:
+        the config's ``seed``).
     :param ssl_context: serve HTTPS with this server-side context (certificate and key loaded);
         ``None`` serves plain HTTP.
 
