@@ -20,6 +20,8 @@ from onlinesim_provider.sandbox.web import MAX_BODY
 if TYPE_CHECKING:
     from onlinesim_provider.sandbox import SandboxControl
 
+pytestmark = pytest.mark.no_airflow
+
 _STATUS_LINE = re.compile(rb"HTTP/\d\.\d (\d{3}) ")
 
 
