@@ -64,7 +64,9 @@ def test_the_code_arrives_only_on_the_third_number(
         third["phone"],
         "303030",
     )
-    assert str(ti.xcom_pull(task_ids="verify", key="code")) == "303030"  # Airflow 3 reads "303030" back as a number
+    assert (
+        str(ti.xcom_pull(task_ids="verify", key="code")) == "303030"
+    )  # Airflow 3 reads "303030" back as a number
     assert _money(onlinesim_conn, initial) == {"orders": 3, "refunds": 2, "completed": 1}
 
 
