@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
 
@@ -26,18 +26,17 @@ from onlinesim_provider.hooks.onlinesim import OnlineSimHook, airflow_errors
 from onlinesim_provider.operators._ordering import NoNumbersAnywhere, order_activation, remember
 from onlinesim_provider.operators._orders import PendingOrder, with_order_callbacks
 from onlinesim_provider.operators._rotation_state import Outcome, RotationState
-from onlinesim_provider.triggers.onlinesim import OnlineSimSmsTrigger
+from onlinesim_provider.triggers.onlinesim import OnlineSimSmsTrigger, run_to_event
 from onlinesim_provider.waits import inputs
 from onlinesim_provider.waits.deadline import DEFER_GRACE, utcnow, wait_deadline
 from onlinesim_provider.waits.decision import Decision
 from onlinesim_provider.waits.decision import Outcome as WaitOutcome
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Callable, Sequence
+    from collections.abc import Callable, Sequence
     from datetime import datetime
 
     from airflow.providers.common.compat.sdk import Context
-    from airflow.triggers.base import TriggerEvent
 
 __all__ = ["NumberRejected", "OnlineSimVerificationOperator"]
 
@@ -250,7 +249,7 @@ class OnlineSimVerificationOperator(BaseOperator):
             left = max(state.attempt_deadline - utcnow(), timedelta(0))
             self.defer(trigger=trigger, method_name="execute_complete", timeout=left + DEFER_GRACE)
         # On the worker, the very polling loop the triggerer would run, so both modes decide alike.
-        return Decision.from_event(asyncio.run(_first_event(trigger)))
+        return Decision.from_event(asyncio.run(run_to_event(trigger)))
 
     def _settle(
         self, pending: PendingOrder, state: RotationState, decision: Decision
@@ -339,14 +338,3 @@ def _instant(value: object) -> datetime:
     instant = inputs.instant("expires_at", value)
     assert instant is not None
     return instant
-
-
-async def _first_event(trigger: OnlineSimSmsTrigger) -> dict[str, Any]:
-    """Run a trigger until its one event; return the payload."""
-    events = cast("AsyncGenerator[TriggerEvent, None]", trigger.run())
-    try:
-        event = await anext(events)
-    finally:
-        await events.aclose()
-    payload: dict[str, Any] = event.payload
-    return payload

@@ -30,6 +30,15 @@ def _run(variant: str, sandbox: SandboxControl, **conf: Any) -> tuple[str, Any]:
     return str(dag_run.state), ti
 
 
+def _verified(variant: str, sandbox: SandboxControl, tries: int, **conf: Any) -> dict[str, Any]:
+    """Run the rotation; check it succeeded on the given try; return its result."""
+    state, ti = _run(variant, sandbox, **conf)
+    assert (state, ti.try_number) == ("success", tries)
+    result: dict[str, Any] = ti.xcom_pull(task_ids="verify")
+    assert str(ti.xcom_pull(task_ids="verify", key="code")) == result["code"], "each key is its own XCom"
+    return result
+
+
 def _money(sandbox: SandboxControl, initial: str) -> dict[str, Any]:
     """Return orders, refunds and completions; check the ledger balances and nothing is left open."""
     assert audit(sandbox, initial).problems == []
@@ -53,9 +62,7 @@ def test_the_code_arrives_only_on_the_third_number(
     airflow_db: Any, onlinesim_conn: SandboxControl, way: str
 ) -> None:
     initial = onlinesim_conn.summary()["balance"]
-    state, ti = _run(way, onlinesim_conn, deliver_on=3)
-    assert (state, ti.try_number) == ("success", 1)
-    result = ti.xcom_pull(task_ids="verify")
+    result = _verified(way, onlinesim_conn, 1, deliver_on=3)
     # the countries rotate: 44, then 7, then 44 again
     assert _outcomes(result) == [("44", "no_code"), ("7", "no_code"), ("44", "code")]
     third = onlinesim_conn.activations()[2]
@@ -64,9 +71,6 @@ def test_the_code_arrives_only_on_the_third_number(
         third["phone"],
         "303030",
     )
-    assert (
-        str(ti.xcom_pull(task_ids="verify", key="code")) == "303030"
-    )  # Airflow 3 reads "303030" back as a number
     assert _money(onlinesim_conn, initial) == {"orders": 3, "refunds": 2, "completed": 1}
 
 
@@ -85,9 +89,7 @@ def test_a_rejected_number_is_refunded_and_the_next_one_tried(
     airflow_db: Any, onlinesim_conn: SandboxControl, way: str
 ) -> None:
     initial = onlinesim_conn.summary()["balance"]
-    state, ti = _run(way, onlinesim_conn, deliver_on=2, reject_first=True)
-    assert (state, ti.try_number) == ("success", 1)
-    result = ti.xcom_pull(task_ids="verify")
+    result = _verified(way, onlinesim_conn, 1, deliver_on=2, reject_first=True)
     assert _outcomes(result) == [("44", "rejected"), ("7", "code")]
     assert _money(onlinesim_conn, initial) == {"orders": 2, "refunds": 1, "completed": 1}
 
@@ -97,9 +99,7 @@ def test_another_error_cancels_the_number_and_the_retry_starts_afresh(
     airflow_db: Any, onlinesim_conn: SandboxControl, way: str
 ) -> None:
     initial = onlinesim_conn.summary()["balance"]
-    state, ti = _run(way, onlinesim_conn, deliver_on=2, error_on_first_try=True)
-    assert (state, ti.try_number) == ("success", 2), "the plain error was retried by Airflow"
-    result = ti.xcom_pull(task_ids="verify")
+    result = _verified(way, onlinesim_conn, 2, deliver_on=2, error_on_first_try=True)  # Airflow retried it
     assert _outcomes(result) == [("44", "code")], "the retry's rotation starts with the first country"
     second = onlinesim_conn.activations()[1]
     assert result["activation_id"] == second["id"]
@@ -111,9 +111,7 @@ def test_a_worker_killed_before_the_deferral_is_retried_on_the_same_number(
     airflow_db: Any, onlinesim_conn: SandboxControl, crash: str
 ) -> None:
     initial = onlinesim_conn.summary()["balance"]
-    state, ti = _run(crash, onlinesim_conn, deliver_on=1)
-    assert (state, ti.try_number) == ("success", 2)
-    result = ti.xcom_pull(task_ids="verify")
+    result = _verified(crash, onlinesim_conn, 2, deliver_on=1)
     assert _outcomes(result) == [("44", "code")]
     [activation] = onlinesim_conn.activations()
     assert result["activation_id"] == activation["id"]

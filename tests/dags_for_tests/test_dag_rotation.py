@@ -23,7 +23,6 @@ from onlinesim_provider.sandbox import SandboxControl
 
 LIMITS = {"attempts": 3, "attempt_timeout": 1.5, "timeout": 120, "poke_interval": 0.2}
 PARAMS = {"sandbox_url": "", "deliver_on": 3, "reject_first": False, "error_on_first_try": False}
-ARGS = {"retries": 1, "retry_delay": timedelta(seconds=0)}
 
 
 def play_the_service(phone: str, order: dict[str, Any], conf: dict[str, Any], try_number: int) -> None:
@@ -69,27 +68,25 @@ VARIANTS: dict[str, tuple[type[OnlineSimVerificationOperator], dict[str, Any]]] 
     "crash_before_defer": (CrashBeforeDefer, {"deferrable": True}),
 }
 
-for name, (operator_class, mode) in VARIANTS.items():
-    with DAG(
+
+def _dag(name: str) -> DAG:
+    return DAG(
         dag_id=f"test_dag_rotation_{name}",
         schedule=None,
         start_date=datetime(2024, 1, 1),
         catchup=False,
         params=PARAMS,
-        default_args=ARGS,
-    ) as dag:
+        default_args={"retries": 1, "retry_delay": timedelta(seconds=0)},
+    )
+
+
+for name, (operator_class, mode) in VARIANTS.items():
+    with _dag(name) as dag:
         operator_class(task_id="verify", submit=submit, service="tg", country=["44", "7"], **LIMITS, **mode)
     globals()[dag.dag_id] = dag
 
 
-with DAG(
-    dag_id="test_dag_rotation_decorator",
-    schedule=None,
-    start_date=datetime(2024, 1, 1),
-    catchup=False,
-    params=PARAMS,
-    default_args=ARGS,
-) as decorated:
+with _dag("decorator") as decorated:
 
     @task.onlinesim_verification(service="tg", country=["44", "7"], **LIMITS)
     def verify(phone: str, order: dict[str, Any], label: str, params: Any = None, ti: Any = None) -> None:

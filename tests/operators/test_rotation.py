@@ -8,9 +8,6 @@ triggerer and Airflow's retries would. The full DAG runs are in ``tests/dags/tes
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import importlib
-import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -19,16 +16,17 @@ from airflow.providers.common.compat.sdk import AirflowFailException, TaskDeferr
 
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook
 from onlinesim_provider.operators.rotation import NumberRejected, OnlineSimVerificationOperator
+from onlinesim_provider.triggers.onlinesim import run_to_event
 from onlinesim_provider.waits.deadline import parse_instant, utcnow
 from tests.reliability.chaos import FlowTI, StateStore
+from tests.reliability.chaos import _rebuild as rebuild
+from tests.reliability.test_restarts import _run_then_drop
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from onlinesim_provider.sandbox import SandboxControl
 
-#: Seconds to wait for a condition that normally holds within a fraction of a second.
-BOUND = 30.0
 RECORD = "onlinesim_pending_rotation"
 
 
@@ -177,31 +175,7 @@ def test_a_number_closed_elsewhere_fails_the_task_and_is_not_reordered(
 
 def _rebuild(trigger: Any) -> Any:
     """Re-create a trigger from what the triggerer stores, as a restarted triggerer does."""
-    classpath, kwargs = trigger.serialize()
-    module, _, name = classpath.rpartition(".")
-    return getattr(importlib.import_module(module), name)(**kwargs)
-
-
-async def _first_event(trigger: Any) -> dict[str, Any]:
-    events = trigger.run()
-    try:
-        return (await anext(events)).payload  # type: ignore[no-any-return]
-    finally:
-        await events.aclose()
-
-
-async def _run_then_drop(trigger: Any, sandbox: SandboxControl) -> None:
-    """Run a trigger until it has polled once, then drop it without cleanup (the triggerer died)."""
-    polls = _calls(sandbox).count("getStatus")
-    task = asyncio.ensure_future(_first_event(trigger))
-    end = time.monotonic() + BOUND
-    while not task.done() and (await asyncio.to_thread(_calls, sandbox)).count("getStatus") == polls:
-        assert time.monotonic() < end, f"the trigger did not poll within {BOUND:.0f} s"
-        await asyncio.sleep(0.02)
-    assert not task.done(), "the wait ended before the restart"
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    return rebuild(*trigger.serialize())
 
 
 def _deadline(store: StateStore) -> datetime | None:
@@ -234,7 +208,7 @@ def test_a_triggerer_restart_in_attempt_two_orders_nothing_more_and_keeps_the_de
     restarted = _rebuild(trigger)
     assert (restarted.deadline, restarted.activation_id) == (trigger.deadline, trigger.activation_id)
     onlinesim_conn.deliver_sms(trigger.activation_id, code="424242")
-    event = asyncio.run(_first_event(restarted))
+    event = asyncio.run(run_to_event(restarted))
 
     resumed = _operator(_no_service, attempts=3, attempt_timeout=60, timeout=600)
     result = resumed.execute_complete(_context(store), event)
