@@ -10,7 +10,8 @@ it tried.
 Settings come from environment variables (defaults in brackets): ``ONLINESIM_CONN_ID``
 [onlinesim_default], ``ONLINESIM_SERVICE`` [tg], ``ONLINESIM_COUNTRIES`` tried in turn [44,7],
 ``ONLINESIM_ATTEMPTS`` [3], ``ONLINESIM_ATTEMPT_TIMEOUT`` seconds per number [120],
-``ONLINESIM_POKE_INTERVAL`` seconds [5]. With ``ONLINESIM_SANDBOX_URL`` set (``make demo`` does),
+``ONLINESIM_ROTATION_TIMEOUT`` seconds for the whole rotation [600], ``ONLINESIM_POKE_INTERVAL``
+seconds [5]. With ``ONLINESIM_SANDBOX_URL`` set (``make demo`` does),
 the sandbox plays the service: it never sends its SMS to numbers of ``ONLINESIM_SILENT_COUNTRY``
 [44], as when a service silently blocks a range, so the rotation has to move on.
 """
@@ -33,6 +34,7 @@ SERVICE = os.environ.get("ONLINESIM_SERVICE", "tg")
 COUNTRIES = [c.strip() for c in os.environ.get("ONLINESIM_COUNTRIES", "44,7").split(",")]
 ATTEMPTS = int(os.environ.get("ONLINESIM_ATTEMPTS", "3"))
 ATTEMPT_TIMEOUT = float(os.environ.get("ONLINESIM_ATTEMPT_TIMEOUT", "120"))
+ROTATION_TIMEOUT = float(os.environ.get("ONLINESIM_ROTATION_TIMEOUT", "600"))
 POKE_INTERVAL = float(os.environ.get("ONLINESIM_POKE_INTERVAL", "5"))
 #: Numbers the sign-up form refuses outright (the rotation cancels them and goes on).
 REFUSED_PREFIXES = tuple(p for p in os.environ.get("ONLINESIM_REFUSED_PREFIXES", "").split(",") if p)
@@ -74,6 +76,7 @@ with DAG(
         country=COUNTRIES,  # each new number comes from the next country of the list
         attempts=ATTEMPTS,  # numbers to try at most
         attempt_timeout=ATTEMPT_TIMEOUT,  # seconds to wait for the code on one number
+        timeout=ROTATION_TIMEOUT,  # the whole rotation's limit, fixed when the task starts
         poke_interval=POKE_INTERVAL,
         onlinesim_conn_id=CONN_ID,
     )
