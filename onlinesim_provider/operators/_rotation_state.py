@@ -38,6 +38,7 @@ class RotationState:
     :param order: the number held now (the ordering result as a JSON dict), if any.
     :param attempt_deadline: when the held number's wait ends (aware).
     :param submitted: whether the held number was handed to the service.
+    :param code: the code the held number received, once it did (the number is then completed).
     """
 
     deadline: datetime
@@ -45,6 +46,7 @@ class RotationState:
     order: dict[str, Any] | None = None
     attempt_deadline: datetime | None = None
     submitted: bool = False
+    code: str | None = None
 
     @classmethod
     def start(cls, deadline: datetime) -> RotationState:
@@ -71,6 +73,7 @@ class RotationState:
             order=record.get("order"),
             attempt_deadline=parse_instant(record.get("attempt_deadline"), name="attempt_deadline"),
             submitted=bool(record.get("submitted")),
+            code=record.get("code"),
         )
 
     def to_record(self) -> dict[str, Any]:
@@ -81,6 +84,7 @@ class RotationState:
             "order": self.order,
             "attempt_deadline": self.attempt_deadline_iso,
             "submitted": self.submitted,
+            "code": self.code,
         }
 
     @property
@@ -94,7 +98,7 @@ class RotationState:
         :param order: the ordering result.
         :param attempt_deadline: when its wait ends.
         """
-        self.order, self.attempt_deadline, self.submitted = order, attempt_deadline, False
+        self.order, self.attempt_deadline, self.submitted, self.code = order, attempt_deadline, False, None
 
     def release(self, outcome: Outcome) -> None:
         """Let the held number go (it was cancelled) and note how its attempt ended.
@@ -105,17 +109,14 @@ class RotationState:
         self.attempts.append(_attempt(self.order, outcome))
         self.order, self.attempt_deadline, self.submitted = None, None, False
 
-    def result(self, code: str) -> dict[str, Any]:
-        """Return the task's result for the held number, which got ``code``.
-
-        :param code: the verification code.
-        """
+    def result(self) -> dict[str, Any]:
+        """Return the task's result for the held number, which got :attr:`code`."""
         assert self.order is not None
         return {
             "activation_id": self.order["activation_id"],
             "phone": self.order["phone"],
             "country": self.order["country"],
-            "code": code,
+            "code": self.code,
             "attempts": [*self.attempts, _attempt(self.order, Outcome.CODE)],
         }
 

@@ -175,6 +175,8 @@ class OnlineSimVerificationOperator(BaseOperator):
 
     def _rotate(self, context: Context, pending: PendingOrder, state: RotationState) -> dict[str, Any]:
         """Order, submit and wait, number after number, until a code (or no attempt is left)."""
+        if state.code is not None:  # an earlier try got the code and died before finishing
+            return self._complete(state)
         while True:
             if state.order is None:
                 self._order_next(pending, state)
@@ -257,11 +259,9 @@ class OnlineSimVerificationOperator(BaseOperator):
         """Complete the number that got its code and return the result; else cancel it (None)."""
         assert state.order is not None
         if decision.outcome is WaitOutcome.DONE:
-            activation_id = state.order["activation_id"]
-            with airflow_errors(f"Completing activation {activation_id}"):
-                self.hook.complete_activation(activation_id, allow_closed=True)
-            self._holding = None
-            return state.result(str((decision.payload or {}).get("code")))
+            state.code = str((decision.payload or {}).get("code"))
+            pending.save(state.to_record())  # a retry after a crash from here on completes, never waits
+            return self._complete(state)
         if decision.outcome is WaitOutcome.TIMEOUT:
             self.log.info("No code on +%s: %s", state.order["phone"], decision.reason)
             self._abandon(pending, state, Outcome.NO_CODE)
@@ -269,6 +269,15 @@ class OnlineSimVerificationOperator(BaseOperator):
         self._abandon(pending, state, Outcome.FAILED)
         pending.clear()
         raise AirflowFailException(f"{decision.reason}. {state.describe()}.")
+
+    def _complete(self, state: RotationState) -> dict[str, Any]:
+        """Complete the number that got its code (already completed is fine); return the result."""
+        assert state.order is not None
+        activation_id = state.order["activation_id"]
+        with airflow_errors(f"Completing activation {activation_id}"):
+            self.hook.complete_activation(activation_id, allow_closed=True)
+        self._holding = None
+        return state.result()
 
     def _abandon(self, pending: PendingOrder, state: RotationState, outcome: Outcome) -> None:
         """Cancel the held number (money back), then record the attempt's outcome."""
@@ -304,10 +313,13 @@ class OnlineSimVerificationOperator(BaseOperator):
             self.log.info("Cancelled activation %s so that its price is refunded", activation_id)
 
     def _cancel_recorded(self, context: Context, record: dict[str, Any]) -> None:
-        """Cancel the number the rotation held when the task failed for good."""
+        """Close the number held when the task failed for good: cancel it, or complete it after a code."""
         state = RotationState.from_record(record)
         if state is not None and state.order is not None:
-            self._cancel(state.order["activation_id"])
+            if state.code is None:
+                self._cancel(state.order["activation_id"])
+            else:
+                self.hook.complete_activation(state.order["activation_id"], allow_closed=True)
 
     def _check_limits(self) -> None:
         """Check attempts, attempt_timeout, timeout and poke_interval (before anything is ordered)."""

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from airflow.providers.common.compat.sdk import AirflowFailException, TaskDeferred
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, TaskDeferred
 
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook
 from onlinesim_provider.operators.rotation import NumberRejected, OnlineSimVerificationOperator
@@ -235,3 +235,30 @@ def test_a_task_that_fails_for_good_cancels_the_number_on_record(onlinesim_conn:
     assert RECORD not in store.values
     assert onlinesim_conn.summary()["refunded"] == "10.00"
     assert [a["id"] for a in onlinesim_conn.activations()] == [held["id"]]
+
+
+def test_a_retry_after_the_code_arrived_completes_the_number_without_waiting_again(
+    onlinesim_conn: SandboxControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = StateStore()
+    with pytest.raises(TaskDeferred) as deferred:
+        _operator(_no_service, attempt_timeout=60, timeout=600).execute(_context(store))
+    trigger = deferred.value.trigger
+    onlinesim_conn.deliver_sms(trigger.activation_id, code="777777")
+    event = asyncio.run(run_to_event(trigger))
+
+    dying = _operator(_no_service, attempt_timeout=60, timeout=600)
+
+    def worker_dies(state: Any) -> Any:
+        raise AirflowException("the worker died before completing the number")
+
+    monkeypatch.setattr(dying, "_complete", worker_dies)
+    with pytest.raises(AirflowException, match="worker died"):
+        dying.execute_complete(_context(store), event)
+    calls = len(_calls(onlinesim_conn))
+
+    result = _operator(_no_service, attempt_timeout=60, timeout=600).execute(_context(store, try_number=2))
+    assert (result["activation_id"], result["code"]) == (trigger.activation_id, "777777")
+    assert _calls(onlinesim_conn)[calls:] == ["setStatus"], "completed at once: no wait, no order"
+    summary = onlinesim_conn.summary()
+    assert (summary["orders"], summary["completed"], summary["refunded"]) == (1, 1, "0.00")

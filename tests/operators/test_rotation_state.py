@@ -38,6 +38,7 @@ def test_the_record_round_trips_through_json_values() -> None:
         "order": {**ORDER, "activation_id": 9},
         "attempt_deadline": "2030-01-31T11:59:00+00:00",
         "submitted": True,
+        "code": None,
     }
 
 
@@ -79,7 +80,9 @@ def test_release_notes_the_outcome_and_frees_the_slot() -> None:
 def test_the_result_lists_every_attempt_ending_with_the_code() -> None:
     state = _tried("44")
     state.hold({**ORDER, "activation_id": 2, "country": "7", "phone": "79000000002"}, DEADLINE)
-    assert state.result("123456") == {
+    state.code = "123456"
+    assert RotationState.from_record(state.to_record()) == state
+    assert state.result() == {
         "activation_id": 2,
         "phone": "79000000002",
         "country": "7",
