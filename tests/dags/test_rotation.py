@@ -118,3 +118,17 @@ def test_a_worker_killed_before_the_deferral_is_retried_on_the_same_number(
     assert len(activation["messages"]) == 1, "the number was handed to the service once"
     assert _getnumber_calls(onlinesim_conn) == 1, "the retry reattached: no second order"
     assert _money(onlinesim_conn, initial) == {"orders": 1, "refunds": 0, "completed": 1}
+
+
+def test_with_the_sandboxs_delivery_rules_a_silent_country_is_left_behind(
+    airflow_db: Any, onlinesim_conn: SandboxControl
+) -> None:
+    """The sandbox, not the submit step, decides: country 44 never gets an SMS, country 7 at once."""
+    initial = onlinesim_conn.summary()["balance"]
+    onlinesim_conn.set_delivery(["44:tg:0", "7:tg:1"], seed=7)
+    result = _verified("deferrable", onlinesim_conn, 1, deliver_on=0)
+    assert _outcomes(result) == [("44", "no_code"), ("7", "code")]
+    silent, delivered = onlinesim_conn.activations()
+    assert silent["messages"] == []
+    assert result["code"] == delivered["messages"][0]["code"]
+    assert _money(onlinesim_conn, initial) == {"orders": 2, "refunds": 1, "completed": 1}

@@ -18,9 +18,10 @@ from onlinesim_provider.hooks.onlinesim import OnlineSimHook
 from onlinesim_provider.operators.rotation import NumberRejected, OnlineSimVerificationOperator
 from onlinesim_provider.triggers.onlinesim import run_to_event
 from onlinesim_provider.waits.deadline import parse_instant, utcnow
-from tests.reliability.chaos import FlowTI, StateStore
+from tests.reliability.chaos import FlowTI
 from tests.reliability.chaos import _rebuild as rebuild
 from tests.reliability.test_restarts import _run_then_drop
+from tests.state_store import TaskStateStore
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -30,9 +31,9 @@ if TYPE_CHECKING:
 RECORD = "onlinesim_pending_rotation"
 
 
-def _context(store: StateStore | None = None, try_number: int = 1) -> dict[str, Any]:
+def _context(store: TaskStateStore | None = None, try_number: int = 1) -> dict[str, Any]:
     ti = FlowTI("test_rotation", "verify", "manual__rotation", try_number)
-    return {"ti": ti, "task_instance": ti, "task_state_store": store or StateStore()}
+    return {"ti": ti, "task_instance": ti, "task_state_store": store or TaskStateStore()}
 
 
 def _operator(submit: Any, **kwargs: Any) -> OnlineSimVerificationOperator:
@@ -101,7 +102,7 @@ def test_submit_must_be_a_function(submit: Any, message: str) -> None:
 
 
 def test_no_code_on_any_number_fails_listing_the_attempts(onlinesim_conn: SandboxControl) -> None:
-    store = StateStore()
+    store = TaskStateStore()
     operator = _operator(_no_service, attempts=3, timeout=120, deferrable=False)
     with pytest.raises(AirflowFailException) as failed:
         operator.execute(_context(store))
@@ -178,14 +179,14 @@ def _rebuild(trigger: Any) -> Any:
     return rebuild(*trigger.serialize())
 
 
-def _deadline(store: StateStore) -> datetime | None:
+def _deadline(store: TaskStateStore) -> datetime | None:
     return parse_instant(store.values[RECORD]["deadline"], name="deadline")
 
 
 def test_a_triggerer_restart_in_attempt_two_orders_nothing_more_and_keeps_the_deadlines(
     onlinesim_conn: SandboxControl,
 ) -> None:
-    store = StateStore()
+    store = TaskStateStore()
     operator = _operator(_no_service, attempts=3, attempt_timeout=60, timeout=600)
     with pytest.raises(TaskDeferred) as first:
         operator.execute(_context(store))
@@ -224,7 +225,7 @@ def test_a_triggerer_restart_in_attempt_two_orders_nothing_more_and_keeps_the_de
 
 
 def test_a_task_that_fails_for_good_cancels_the_number_on_record(onlinesim_conn: SandboxControl) -> None:
-    store = StateStore()
+    store = TaskStateStore()
     operator = _operator(_no_service, attempt_timeout=60, timeout=600)
     with pytest.raises(TaskDeferred):
         operator.execute(_context(store))
@@ -240,7 +241,7 @@ def test_a_task_that_fails_for_good_cancels_the_number_on_record(onlinesim_conn:
 def test_a_retry_after_the_code_arrived_completes_the_number_without_waiting_again(
     onlinesim_conn: SandboxControl, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = StateStore()
+    store = TaskStateStore()
     with pytest.raises(TaskDeferred) as deferred:
         _operator(_no_service, attempt_timeout=60, timeout=600).execute(_context(store))
     trigger = deferred.value.trigger
