@@ -23,12 +23,12 @@ from jinja2 import UndefinedError
 
 from onlinesim_provider.api.errors import (
     RENT_ALREADY_CLOSED,
-    NoNumbersError,
     OnlineSimError,
     OutcomeUnknownError,
 )
-from onlinesim_provider.api.models import ACTIVATION_LIFETIME, RENT_FIRST_SMS_WINDOW, ActivationState
+from onlinesim_provider.api.models import RENT_FIRST_SMS_WINDOW, ActivationState
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook, airflow_error, airflow_errors
+from onlinesim_provider.operators._ordering import order_activation, remember
 from onlinesim_provider.operators._orders import PendingOrder, with_order_callbacks
 from onlinesim_provider.waits import inputs
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     import jinja2
     from airflow.providers.common.compat.sdk import Context
 
-    from onlinesim_provider.api.models import Activation, Rent
+    from onlinesim_provider.api.models import Rent
 
 __all__ = [
     "OnlineSimGetBalanceOperator",
@@ -225,44 +225,13 @@ class OnlineSimGetNumberOperator(_OnlineSimOperator):
     def _order(
         self, pending: PendingOrder, service: str, countries: list[str | None], operator: str | None
     ) -> dict[str, Any]:
-        activation, country = self._first_available(service, countries, operator)
-        ordered_at = _now()
-        order = {
-            **activation.to_dict(),
-            "service": service,
-            "country": country,
-            "ordered_at": ordered_at.isoformat(),
-            "expires_at": (ordered_at + ACTIVATION_LIFETIME).isoformat(),
-        }
-        _remember(pending, order, lambda: self.hook.cancel_activation(activation.id, allow_closed=True))
+        order = order_activation(self.hook, self.log, service, countries, operator)
+        activation_id = order["activation_id"]
+        remember(pending, order, lambda: self.hook.cancel_activation(activation_id, allow_closed=True))
         self.log.info(
-            "Ordered activation %s: +%s, expires %s", activation.id, activation.phone, order["expires_at"]
+            "Ordered activation %s: +%s, expires %s", activation_id, order["phone"], order["expires_at"]
         )
         return order
-
-    def _first_available(
-        self, service: str, countries: list[str | None], operator: str | None
-    ) -> tuple[Activation, str | None]:
-        """Order in the first country that has a number (one order at most)."""
-        for country in countries:
-            try:
-                return self.hook.client.get_number(service, country, operator), country
-            except NoNumbersError:
-                self.log.warning("No numbers for service %s in country %s", service, country or "default")
-            except OnlineSimError as error:
-                doing = f"Ordering a number for service {service!r} in country {country or 'default'!r}"
-                raise airflow_error(error, doing) from error
-        tried = ", ".join(repr(c or "default") for c in countries)
-        raise AirflowFailException(f"No numbers for service {service!r} in country {tried} (NO_NUMBERS).")
-
-
-def _remember(pending: PendingOrder, order: dict[str, Any], cancel: Callable[[], object]) -> None:
-    """Record a fresh order for a retry; if that fails, cancel the order rather than lose track of it."""
-    try:
-        pending.save(order)
-    except Exception:
-        cancel()
-        raise
 
 
 class OnlineSimSetStatusOperator(_OnlineSimCloseOperator):
@@ -429,7 +398,7 @@ class OnlineSimGetRentNumberOperator(_OnlineSimOperator):
             "ordered_at": ordered_at.isoformat(),
             "first_sms_deadline": (ordered_at + RENT_FIRST_SMS_WINDOW).isoformat(),
         }
-        _remember(pending, order, lambda: self.hook.close_rent(rent.id))
+        remember(pending, order, lambda: self.hook.close_rent(rent.id))
         self.log.info("Rented number %s (rent %s) until %s", rent.phone, rent.id, order["end_date"])
         return order
 
