@@ -181,14 +181,19 @@ class OnlineSimHook(BaseHook):
         """
         return self._close(activation_id, self.client.cancel_activation, allow_closed)
 
-    def close_rent(self, rent_id: int, *, allow_closed: bool = False) -> bool:
+    def close_rent(self, rent_id: int, *, allow_closed: bool = False, status: int | None = None) -> bool:
         """Close a rent (status ``rent_close_status``, 2 by default); return whether this call closed it.
 
         :param rent_id: the rent id.
         :param allow_closed: return ``False`` instead of raising when it is already closed.
+        :param status: a ``setRentStatus`` value to send instead of the connection's close status
+            (1 finishes a rent on SMS-Activate-style servers).
         """
         try:
-            self.client.close_rent(rent_id)
+            if status is None:
+                self.client.close_rent(rent_id)
+            else:
+                self.client.set_rent_status(rent_id, status)
         except RENT_ALREADY_CLOSED:
             if not allow_closed:
                 raise

@@ -22,7 +22,6 @@ from airflow.providers.common.compat.sdk import (
 from jinja2 import UndefinedError
 
 from onlinesim_provider.api.errors import (
-    RENT_ALREADY_CLOSED,
     OnlineSimError,
     OutcomeUnknownError,
 )
@@ -53,6 +52,7 @@ ACTIVATION_STATUSES = ("ready", "request_another_code", "complete", "cancel", "c
 #: The statuses that close an activation: with no activation to close, the task skips.
 CLOSING_STATUSES = ("complete", "cancel", "close")
 #: Status names of OnlineSimSetRentStatusOperator and their setRentStatus values.
+#: ``close`` is the connection's ``rent_close_status`` (2 by default); ``finish`` is always 1.
 RENT_STATUSES = {"close": 2, "finish": 1}
 
 
@@ -414,7 +414,7 @@ class OnlineSimGetRentNumberOperator(_OnlineSimOperator):
 
 
 class OnlineSimSetRentStatusOperator(_OnlineSimCloseOperator):
-    """Close a rented number (``close``: status 2; ``finish``: status 1 on SMS-Activate-style servers).
+    """Close a rented number (``close``: the connection's ``rent_close_status``, 2 by default; ``finish``: 1).
 
     Meant for a teardown: with no rent to close (the renting task pushed nothing) the task is
     skipped with a one-line reason; a teardown, and any task with ``allow_closed=True``, treats a
@@ -452,16 +452,17 @@ class OnlineSimSetRentStatusOperator(_OnlineSimCloseOperator):
         """Close the rent; skip when there is none."""
         status = _rent_status(self.status)
         rent_id = inputs.rent_id(self._order_id_or_skip())
-        already_closed = False
         with airflow_errors(f"Setting rent {rent_id} to {status!r}"):
-            try:
-                self.hook.client.set_rent_status(rent_id, RENT_STATUSES[status])
-            except RENT_ALREADY_CLOSED:
-                if not self._tolerates_closed(self.allow_closed):
-                    raise
-                self.log.info("Rent %s was already closed", rent_id)
-                already_closed = True
-        return {"rent_id": rent_id, "status": status, "already_closed": already_closed}
+            closed = self.hook.close_rent(
+                rent_id,
+                allow_closed=self._tolerates_closed(self.allow_closed),
+                # "close" sends the connection's close status (rent_close_status: 2, or 1 on
+                # SMS-Activate-style servers), as every other close of a rent does.
+                status=None if status == "close" else RENT_STATUSES[status],
+            )
+        if not closed:
+            self.log.info("Rent %s was already closed", rent_id)
+        return {"rent_id": rent_id, "status": status, "already_closed": not closed}
 
 
 def _rent_status(value: object) -> str:
