@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["parse_instant", "wait_deadline", "utcnow"]
+__all__ = ["DEFER_GRACE", "parse_instant", "wait_deadline", "utcnow"]
+
+#: Extra time Airflow gives a deferred wait beyond its deadline before failing it on its own:
+#: the trigger reports the timeout itself (and cleans up), this is only a safety net. A wait that
+#: starts in the triggerer reads its deadline back from that timeout, so both sides use this value.
+DEFER_GRACE = timedelta(minutes=1)
 
 
 def utcnow() -> datetime:
