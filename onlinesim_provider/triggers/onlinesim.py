@@ -242,7 +242,7 @@ class _OnlineSimPollTrigger(BaseTrigger):
         """Undo the order if asked to; a failure to do so is logged, never raised."""
         try:
             if not self._ready:
-                self._prepare()
+                self._resolve(None)  # the order's id, even when the deadline could not be fixed
             client = await get_async_client(self.onlinesim_conn_id, http_client=shared_http_client())
             try:
                 await self._undo(client)
