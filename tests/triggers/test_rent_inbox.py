@@ -171,7 +171,7 @@ def test_a_restart_sends_only_what_came_after_the_watermark(onlinesim_conn, rent
     first = run(watcher(rent.id, store, Pauses(stop_at=1)))
     # The triggerer dies; a new one builds the trigger from its stored kwargs, same asset store.
     onlinesim_conn.deliver_rent_sms(rent.id, "code is 3")
-    classpath, kwargs = watcher(rent.id, store, Pauses(stop_at=1)).serialize()
+    _, kwargs = watcher(rent.id, store, Pauses(stop_at=1)).serialize()
     pauses = Pauses(stop_at=2)
     again = OnlineSimRentMessageTrigger(**kwargs, sleep=pauses.sleep)
     again.asset_state_store = store
