@@ -4,8 +4,9 @@ With ``start_from_trigger=True`` (Airflow 3.3+) the scheduler hands the sensor s
 trigger: the triggerer renders the templated ``activation_id`` and ``expires_at``, polls, and ends
 the task itself with the code as its ``return_value`` XCom, or cancels the number (price refunded)
 and fails the task. On a Kubernetes or Celery deployment that is one pod or worker slot less per
-wait. Arguments the triggerer renders must be Jinja templates, not ``XComArg``; the order task
-comes first through an explicit dependency. On older Airflow the same DAG defers from a worker.
+wait. Arguments the triggerer renders must be Jinja templates, not ``XComArg``, and an XCom is
+pulled with ``map_indexes=-1`` (Airflow 3.3's triggerer serves single XCom reads only); the order
+task comes first through an explicit dependency. On older Airflow the same DAG defers from a worker.
 
 Settings come from environment variables (defaults in brackets): ``ONLINESIM_CONN_ID``
 [onlinesim_default], ``ONLINESIM_SERVICE`` [tg], ``ONLINESIM_COUNTRY`` [7],
@@ -55,9 +56,10 @@ with DAG(
     )
     wait_for_code = OnlineSimSmsSensor(
         task_id="wait_for_code",
-        # Templates, which the triggerer renders (an XComArg would need a worker).
-        activation_id="{{ ti.xcom_pull(task_ids='order_number')['activation_id'] }}",
-        expires_at="{{ ti.xcom_pull(task_ids='order_number')['expires_at'] }}",
+        # Templates, which the triggerer renders (an XComArg would need a worker); the triggerer
+        # answers single XCom reads only, hence map_indexes=-1.
+        activation_id="{{ ti.xcom_pull(task_ids='order_number', map_indexes=-1)['activation_id'] }}",
+        expires_at="{{ ti.xcom_pull(task_ids='order_number', map_indexes=-1)['expires_at'] }}",
         deferrable=True,
         start_from_trigger=AIRFLOW_V_3_3_PLUS,  # Airflow 3.3+; older versions defer from a worker
         poke_interval=POKE_INTERVAL,
