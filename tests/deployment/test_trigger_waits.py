@@ -201,7 +201,9 @@ def test_rent_inbox_runs_the_dag_once_per_message_across_a_triggerer_kill(stack:
     rent_id = int(airflow.dag_env["ONLINESIM_INBOX_RENT_ID"])
     airflow.wait_for_dag(INBOX)
     assert airflow.api.patch(f"/api/v2/dags/{INBOX}", json={"is_paused": False}).status_code == 200
-    processes = list(airflow.processes.values())
+
+    def components() -> list[Any]:
+        return list(airflow.processes.values())  # the triggerer is replaced halfway
 
     def watched() -> bool:
         stored = [t for t in airflow.stored_triggers() if t["classpath"] == INBOX_TRIGGER]
@@ -212,7 +214,7 @@ def test_rent_inbox_runs_the_dag_once_per_message_across_a_triggerer_kill(stack:
         )
 
     wait_for(
-        "the rent's watcher polls", watched, 120, processes, airflow.processes["triggerer"], stack.deadline
+        "the rent's watcher polls", watched, 120, components(), airflow.processes["triggerer"], stack.deadline
     )
 
     def deliver_and_wait(number: int) -> None:
@@ -226,7 +228,7 @@ def test_rent_inbox_runs_the_dag_once_per_message_across_a_triggerer_kill(stack:
             f"DAG run {number} succeeds",
             finished,
             120,
-            processes,
+            components(),
             airflow.processes["scheduler"],
             stack.deadline,
         )
@@ -241,7 +243,7 @@ def test_rent_inbox_runs_the_dag_once_per_message_across_a_triggerer_kill(stack:
         "the watcher polls a few more times",
         lambda: polls_since(control, settled, "getRentStatus") >= 3,
         60,
-        processes,
+        components(),
         airflow.processes["triggerer"],
         stack.deadline,
     )
