@@ -176,7 +176,7 @@ class _OnlineSimWaitSensor(BaseSensorOperator):
                 raise ValueError(
                     f"{type(self).__name__}: with start_from_trigger=True, {name} must be a value or a "
                     f"Jinja template string (the triggerer renders it), got {type(value).__name__}; "
-                    f"expected e.g. \"{{{{ ti.xcom_pull(task_ids='order')['{name}'] }}}}\""
+                    f"expected e.g. \"{{{{ ti.xcom_pull(task_ids='order', map_indexes=-1)['{name}'] }}}}\""
                 )
         span = timedelta(seconds=self.timeout)
         classpath, kwargs = self._start_trigger(span).serialize()
