@@ -373,7 +373,17 @@ class OnlineSimRentMessageTrigger(BaseEventTrigger):
             )
             return None
         self._saved = None
-        stored = await store.aget(self.watermark_key)
+        try:
+            stored = await store.aget(self.watermark_key)
+        except ValueError as error:  # one trigger shared by several assets has no single store
+            self.log.error(
+                "The watermark of rent %s is kept in memory only (%s): give each watched asset a "
+                "trigger with its own arguments",
+                self.rent_id,
+                error,
+            )
+            self.asset_state_store = None
+            return None
         if isinstance(stored, dict):
             self._saved = stored
         return stored

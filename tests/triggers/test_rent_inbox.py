@@ -191,6 +191,24 @@ def test_identical_messages_in_the_same_second_each_count(onlinesim_conn, rent):
     assert texts(run(watcher(rent.id, store, Pauses(stop_at=1)))) == ["code is 7"], "the third one is new"
 
 
+class TwoAssets(Store):
+    """What the triggerer injects when one trigger watches two assets: no single store to use."""
+
+    async def aget(self, key, default=None):
+        raise ValueError("Task has 2 concrete inlets and outlets")
+
+
+@needs_3_3
+def test_a_trigger_shared_by_two_assets_keeps_going_in_memory(onlinesim_conn, rent, caplog, capsys):
+    onlinesim_conn.deliver_rent_sms(rent.id, "code is 5")
+    store = TwoAssets()
+    with caplog.at_level(logging.INFO):
+        payloads = run(watcher(rent.id, store, Pauses(stop_at=2)))
+    assert texts(payloads) == ["code is 5"], "sent once, not again at the next poll"
+    assert store.writes == 0
+    assert "kept in memory only (Task has 2 concrete inlets" in caplog.text + capsys.readouterr().out
+
+
 @needs_3_3
 def test_sender_and_pattern_filter_as_the_rent_sensor_does(onlinesim_conn, rent):
     onlinesim_conn.deliver_rent_sms(rent.id, "Telegram code is 1", sender="+7000", service="telegram")
