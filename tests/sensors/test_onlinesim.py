@@ -140,7 +140,9 @@ def test_reschedule_mode_keeps_one_absolute_deadline(onlinesim_conn, activation,
     _dr, ti = run_dag(SMS_DAGS, "test_dag_sensor_sms_reschedule", activation_id=activation.id)
     assert ti.state == "failed"
     found = logged_deadlines()
-    assert len(found) >= 3, "several reschedules, each logging the deadline it works to"
+    # Every try logs the deadline it works to, the last one too (it finds the deadline passed);
+    # how many tries fit in the timeout depends on the machine, but there are always two or more.
+    assert len(found) >= 2, "a reschedule, each try logging the deadline it works to"
     if AIRFLOW_V_3_3_PLUS:
         assert len(set(found)) == 1, "the task state store keeps the very same instant"
     else:
