@@ -58,6 +58,7 @@ def verify(service: str, country: str) -> None:
         task_id="wait_for_code",
         activation_id=order.output["activation_id"],
         expires_at=order.output["expires_at"],
+        order=order.output,
         deferrable=True,
         poke_interval=POKE_INTERVAL,
         timeout=WAIT_TIMEOUT,

@@ -81,6 +81,7 @@ with DAG(
         text_pattern=r"code is (?P<code>\d+)",
         received_after=rent.output["ordered_at"],
         first_sms_deadline=rent.output["first_sms_deadline"],
+        order=rent.output,
         deferrable=True,
         poke_interval=POKE_INTERVAL,
         timeout=WAIT_TIMEOUT,

@@ -79,6 +79,7 @@ with DAG(
         task_id="wait_for_code",
         activation_id=order.output["activation_id"],
         expires_at=order.output["expires_at"],  # the wait never outlives the number
+        order=order.output,  # labels the wait's metrics: service, country, time to code
         deferrable=True,
         poke_interval=POKE_INTERVAL,
         timeout=WAIT_TIMEOUT,

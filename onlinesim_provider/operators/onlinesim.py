@@ -29,6 +29,8 @@ from onlinesim_provider.api.errors import (
 )
 from onlinesim_provider.api.models import ACTIVATION_LIFETIME, RENT_FIRST_SMS_WINDOW, ActivationState
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook, airflow_error, airflow_errors
+from onlinesim_provider.metrics import NUMBER_ORDERED, RENT_CLOSED, RENT_OPENED, RENT_SERVICE, Labels, count
+from onlinesim_provider.metrics import error as count_error
 from onlinesim_provider.operators._orders import PendingOrder, with_order_callbacks
 from onlinesim_provider.waits import inputs
 
@@ -201,14 +203,14 @@ class OnlineSimGetNumberOperator(_OnlineSimOperator):
     def _cancel_recorded(self, context: Context, order: dict[str, Any]) -> None:
         """Cancel the order a try left when the task failed for good (a closed one is fine)."""
         self.log.info("Cancelling activation %s: the ordering task failed", order["activation_id"])
-        self.hook.cancel_activation(order["activation_id"], allow_closed=True)
+        self.hook.cancel_activation(order["activation_id"], allow_closed=True, labels=Labels.of_order(order))
 
     def _reattach(self, pending: PendingOrder, service: str) -> dict[str, Any] | None:
         order = pending.load()
         if order is None:
             return None
-        activation_id = order["activation_id"]
-        with airflow_errors(f"Checking activation {activation_id} ordered by an earlier try"):
+        activation_id, labels = order["activation_id"], Labels.of_order(order)
+        with airflow_errors(f"Checking activation {activation_id} ordered by an earlier try", labels):
             time_left = datetime.fromisoformat(order["expires_at"]) - _now()
             waiting = self.hook.client.get_status(activation_id).state is ActivationState.WAIT_CODE
             reusable = waiting and time_left >= self.reattach_min_left and order["service"] == service
@@ -218,7 +220,7 @@ class OnlineSimGetNumberOperator(_OnlineSimOperator):
                 )
                 return order
             self.log.info("Cancelling activation %s left by an earlier try", activation_id)
-            self.hook.cancel_activation(activation_id, allow_closed=True)
+            self.hook.cancel_activation(activation_id, allow_closed=True, labels=labels)
         pending.clear()
         return None
 
@@ -234,7 +236,10 @@ class OnlineSimGetNumberOperator(_OnlineSimOperator):
             "ordered_at": ordered_at.isoformat(),
             "expires_at": (ordered_at + ACTIVATION_LIFETIME).isoformat(),
         }
-        _remember(pending, order, lambda: self.hook.cancel_activation(activation.id, allow_closed=True))
+        labels = Labels.of_order(order)
+        count(NUMBER_ORDERED, labels.with_dag())
+        cancel = self.hook.cancel_activation
+        _remember(pending, order, lambda: cancel(activation.id, allow_closed=True, labels=labels))
         self.log.info(
             "Ordered activation %s: +%s, expires %s", activation.id, activation.phone, order["expires_at"]
         )
@@ -247,9 +252,11 @@ class OnlineSimGetNumberOperator(_OnlineSimOperator):
         for country in countries:
             try:
                 return self.hook.client.get_number(service, country, operator), country
-            except NoNumbersError:
+            except NoNumbersError as error:
+                count_error(error, Labels(service, country or "default").with_dag())
                 self.log.warning("No numbers for service %s in country %s", service, country or "default")
             except OnlineSimError as error:
+                count_error(error, Labels(service, country or "default").with_dag())
                 doing = f"Ordering a number for service {service!r} in country {country or 'default'!r}"
                 raise airflow_error(error, doing) from error
         tried = ", ".join(repr(c or "default") for c in countries)
@@ -396,7 +403,7 @@ class OnlineSimGetRentNumberOperator(_OnlineSimOperator):
     def _close_recorded(self, context: Context, order: dict[str, Any]) -> None:
         """Close the rent a try left when the task failed for good (a closed one is fine)."""
         self.log.info("Closing rent %s: the renting task failed", order["rent_id"])
-        self.hook.close_rent(order["rent_id"], allow_closed=True)
+        self.hook.close_rent(order["rent_id"], allow_closed=True, labels=_rent_labels(order))
 
     def _reattach(self, pending: PendingOrder) -> dict[str, Any] | None:
         order = pending.load()
@@ -408,19 +415,22 @@ class OnlineSimGetRentNumberOperator(_OnlineSimOperator):
                 return order
             self.log.info("Closing rent %s left by a run before the task was cleared", order["rent_id"])
             with airflow_errors(f"Closing rent {order['rent_id']} left by an earlier run"):
-                self.hook.close_rent(order["rent_id"], allow_closed=True)
+                self.hook.close_rent(order["rent_id"], allow_closed=True, labels=_rent_labels(order))
         pending.clear()
         return None
 
     def _rent(self, pending: PendingOrder, country: str, hours: int) -> dict[str, Any]:
         before = self._open_rents()
         doing = f"Renting a number in country {country!r} for {hours} h"
+        labels = Labels(RENT_SERVICE, country).with_dag()
         try:
             rent = self.hook.client.get_rent_number(country, hours)
-        except OutcomeUnknownError as error:
-            rent = self._reconcile(before, error, doing)
         except OnlineSimError as error:
-            raise airflow_error(error, doing) from error
+            count_error(error, labels)
+            if not isinstance(error, OutcomeUnknownError):
+                raise airflow_error(error, doing) from error
+            rent = self._reconcile(before, error, doing)
+        count(RENT_OPENED, labels)
         ordered_at = _now()
         order = {
             **rent.to_dict(),
@@ -429,7 +439,7 @@ class OnlineSimGetRentNumberOperator(_OnlineSimOperator):
             "ordered_at": ordered_at.isoformat(),
             "first_sms_deadline": (ordered_at + RENT_FIRST_SMS_WINDOW).isoformat(),
         }
-        _remember(pending, order, lambda: self.hook.close_rent(rent.id))
+        _remember(pending, order, lambda: self.hook.close_rent(rent.id, labels=labels))
         self.log.info("Rented number %s (rent %s) until %s", rent.phone, rent.id, order["end_date"])
         return order
 
@@ -492,7 +502,13 @@ class OnlineSimSetRentStatusOperator(_OnlineSimCloseOperator):
                     raise
                 self.log.info("Rent %s was already closed", rent_id)
                 already_closed = True
+        if not already_closed:
+            count(RENT_CLOSED, Labels(RENT_SERVICE).with_dag())
         return {"rent_id": rent_id, "status": status, "already_closed": already_closed}
+
+
+def _rent_labels(order: dict[str, Any]) -> Labels:
+    return Labels.of_order(order, service=RENT_SERVICE)
 
 
 def _rent_status(value: object) -> str:

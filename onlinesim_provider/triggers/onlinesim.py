@@ -31,6 +31,8 @@ from onlinesim_provider.api.models import ActivationState
 from onlinesim_provider.api.retry import RetryPolicy
 from onlinesim_provider.get_provider_info import DEFAULT_CONN_ID
 from onlinesim_provider.hooks.settings import get_async_client
+from onlinesim_provider.metrics import NUMBER_CANCELLED, RENT_CLOSED, Labels, count, wait_over
+from onlinesim_provider.metrics import error as count_error
 from onlinesim_provider.triggers.pool import shared_http_client
 from onlinesim_provider.waits.deadline import parse_instant, utcnow
 from onlinesim_provider.waits.decision import (
@@ -62,6 +64,8 @@ JITTER = 0.1
 MAX_BACKOFF = 60.0
 #: Shortest pause, even with ``poll_interval=0``: a trigger never spins.
 MIN_PAUSE = 0.05
+#: The ``outcome`` tag of the wait metrics, per final decision.
+OUTCOME_TAG = {Outcome.DONE: "code", Outcome.TIMEOUT: "timeout", Outcome.FAIL: "error"}
 
 
 class _OnlineSimPollTrigger(BaseTrigger):
@@ -73,6 +77,8 @@ class _OnlineSimPollTrigger(BaseTrigger):
     :param deadline: the absolute deadline (ISO 8601 or epoch seconds).
     :param onlinesim_conn_id: the ``onlinesim`` connection (the key stays in it).
     :param poll_interval: seconds between polls, before jitter and backoff.
+    :param metrics: the wait's metric labels and start (``dag_id``, ``service``, ``country``,
+        ``ordered_at``, ``started_at``; plain strings), as the sensor hands them on.
     :param clock: returns the current time, aware (default: the system clock in UTC).
     :param sleep: pauses between polls for the given seconds (default: ``asyncio.sleep``).
     """
@@ -83,6 +89,7 @@ class _OnlineSimPollTrigger(BaseTrigger):
         deadline: str | float | datetime,
         onlinesim_conn_id: str = DEFAULT_CONN_ID,
         poll_interval: float = 10.0,
+        metrics: dict[str, Any] | None = None,
         clock: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
@@ -93,6 +100,9 @@ class _OnlineSimPollTrigger(BaseTrigger):
         self.deadline: datetime = instant
         self.onlinesim_conn_id = onlinesim_conn_id
         self.poll_interval = float(poll_interval)
+        self.metrics = dict(metrics) if metrics else None
+        self._labels = Labels.from_dict(self.metrics)
+        self._started = parse_instant((self.metrics or {}).get("started_at"), name="started_at")
         self._clock = clock
         self._sleep = sleep
         self._finished = False
@@ -102,6 +112,7 @@ class _OnlineSimPollTrigger(BaseTrigger):
             "deadline": self.deadline.isoformat(),
             "onlinesim_conn_id": self.onlinesim_conn_id,
             "poll_interval": self.poll_interval,
+            "metrics": self.metrics,
         }
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -147,6 +158,7 @@ class _OnlineSimPollTrigger(BaseTrigger):
                 decision = decide(await self._fetch(client), wait)
                 failures = 0
             except OnlineSimError as error:
+                count_error(error, self._labels)
                 decision = decide_error(error, self.doing)
                 if decision.outcome is Outcome.WAIT:
                     failures += 1
@@ -170,6 +182,7 @@ class _OnlineSimPollTrigger(BaseTrigger):
 
     def _fire(self, decision: Decision) -> TriggerEvent:
         self._finished = True
+        wait_over(self._labels, OUTCOME_TAG[decision.outcome], self._started, self._clock())
         self.log.info("%s: %s %s", self.doing, decision.outcome.value, decision.reason)
         return TriggerEvent(decision.to_event())  # type: ignore[no-untyped-call]  # unannotated in Airflow
 
@@ -177,6 +190,7 @@ class _OnlineSimPollTrigger(BaseTrigger):
         """Undo the order when a user kills the deferred task (Airflow 3.3+ calls this)."""
         if self._finished:
             return
+        wait_over(self._labels, "killed", self._started, self._clock())
         try:
             client = await get_async_client(self.onlinesim_conn_id, http_client=shared_http_client())
             try:
@@ -201,7 +215,8 @@ class OnlineSimSmsTrigger(_OnlineSimPollTrigger):
     :param code_pattern: with ``full_sms``, a regex whose named group ``code`` extracts the code.
     :param expect_new_code: ``STATUS_WAIT_RETRY`` keeps waiting (after ``request_another_code``).
     :param cancel_on_kill: cancel the activation when a user kills the deferred task.
-    :param pacing: ``clock`` and ``sleep``, for tests (see :class:`_OnlineSimPollTrigger`).
+    :param pacing: ``metrics`` (the wait's metric labels), and ``clock`` and ``sleep`` for tests
+        (see :class:`_OnlineSimPollTrigger`).
     """
 
     def __init__(
@@ -255,6 +270,7 @@ class OnlineSimSmsTrigger(_OnlineSimPollTrigger):
                 raise
             self.log.info("Activation %s was already closed", self.activation_id)
         else:
+            count(NUMBER_CANCELLED, self._labels)
             self.log.info("Cancelled activation %s so that its price is refunded", self.activation_id)
 
 
@@ -272,7 +288,8 @@ class OnlineSimRentSmsTrigger(_OnlineSimPollTrigger):
     :param text_pattern: a regex the text must match; a named group ``code`` fills ``code``.
     :param received_after: only messages dated at or after this instant (ISO 8601).
     :param close_on_kill: close the rent when a user kills the deferred task.
-    :param pacing: ``clock`` and ``sleep``, for tests (see :class:`_OnlineSimPollTrigger`).
+    :param pacing: ``metrics`` (the wait's metric labels), and ``clock`` and ``sleep`` for tests
+        (see :class:`_OnlineSimPollTrigger`).
     """
 
     def __init__(
@@ -322,4 +339,5 @@ class OnlineSimRentSmsTrigger(_OnlineSimPollTrigger):
         except RENT_ALREADY_CLOSED:
             self.log.info("Rent %s was already closed", self.rent_id)
         else:
+            count(RENT_CLOSED, self._labels)
             self.log.info("Closed rent %s", self.rent_id)
