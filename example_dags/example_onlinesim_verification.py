@@ -91,6 +91,7 @@ with DAG(
         task_id="close_number",
         activation_id=order.output["activation_id"],
         status="close",
+        order=order.output,
         onlinesim_conn_id=CONN_ID,
     ).as_teardown(setups=order)
 

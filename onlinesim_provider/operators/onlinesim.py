@@ -93,11 +93,24 @@ class _OnlineSimCloseOperator(_OnlineSimOperator):
 
     As a teardown it runs once everything before it is done (``all_done``), also when the
     ordering task failed: Airflow's default for teardowns would mark it ``upstream_failed``.
+
+    ``order`` (the ordering task's result, ``order.output``) only labels the metrics of what the
+    task closes; when it cannot be resolved the labels say ``unknown``.
+
+    :param order: the ordering task's result, for the metrics' service and country. (templated)
     """
 
     #: The template field that holds the order's id.
     id_field: str = ""
+    #: The ``service`` label when the order has none.
+    metric_service: str | None = None
     _unresolved: str | None = None
+
+    def __init__(self, *, order: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.order = order
+        if inputs.resolved(order) or isinstance(order, dict):
+            inputs.order_record(order)
 
     def as_teardown(self, **kwargs: Any) -> Any:
         """Make this task a teardown (Airflow's ``as_teardown``) that runs whatever its setups did.
@@ -118,8 +131,16 @@ class _OnlineSimCloseOperator(_OnlineSimOperator):
                 raise
             rendered, self._unresolved = None, " ".join(f"{type(error).__name__}: {error}".split())
         setattr(self, self.id_field, rendered)
-        others = [name for name in self.template_fields if name != self.id_field]
+        try:
+            self.order = self.render_template(self.order, context, jinja_env, set())
+        except (XComNotFound, UndefinedError):
+            self.order = None  # only the metrics' labels are lost
+        others = [name for name in self.template_fields if name not in (self.id_field, "order")]
         self._do_render_template_fields(self, others, context, jinja_env, set())
+
+    def _labels(self) -> Labels:
+        """Return the metric labels of the order being closed (checks the rendered ``order``)."""
+        return Labels.of_order(inputs.order_record(self.order), service=self.metric_service).with_dag()
 
     def _order_id_or_skip(self) -> object:
         """Return the rendered order id; a teardown with none raises ``AirflowSkipException``.
@@ -300,10 +321,12 @@ class OnlineSimSetStatusOperator(_OnlineSimCloseOperator):
         ``close``. (templated)
     :param allow_closed: succeed when a closing status finds the activation already closed
         (always so for a teardown and for ``close``).
+    :param order: the ordering task's result (``order.output``), for the metrics' service and
+        country. (templated)
     :param onlinesim_conn_id: the ``onlinesim`` connection.
     """
 
-    template_fields: Sequence[str] = ("activation_id", "status")
+    template_fields: Sequence[str] = ("activation_id", "status", "order")
     id_field = "activation_id"
 
     def __init__(self, *, activation_id: Any, status: str, allow_closed: bool = False, **kwargs: Any) -> None:
@@ -345,8 +368,10 @@ class OnlineSimSetStatusOperator(_OnlineSimCloseOperator):
             return self.hook.client.mark_ready(activation_id)
         if status == "request_another_code":
             return self.hook.client.request_another_code(activation_id)
-        close = self.hook.complete_activation if status == "complete" else self.hook.cancel_activation
-        return close(activation_id, allow_closed=closing or self._tolerates_closed(self.allow_closed))
+        allow_closed = closing or self._tolerates_closed(self.allow_closed)
+        if status == "complete":
+            return self.hook.complete_activation(activation_id, allow_closed=allow_closed)
+        return self.hook.cancel_activation(activation_id, allow_closed=allow_closed, labels=self._labels())
 
 
 def _activation_status(value: object) -> str:
@@ -474,11 +499,13 @@ class OnlineSimSetRentStatusOperator(_OnlineSimCloseOperator):
     :param rent_id: the rent id, or ``rent.output["rent_id"]``. (templated)
     :param status: ``close`` (default) or ``finish``. (templated)
     :param allow_closed: succeed when the rent is already closed (always so for a teardown).
+    :param order: the renting task's result (``rent.output``), for the metrics' country. (templated)
     :param onlinesim_conn_id: the ``onlinesim`` connection.
     """
 
-    template_fields: Sequence[str] = ("rent_id", "status")
+    template_fields: Sequence[str] = ("rent_id", "status", "order")
     id_field = "rent_id"
+    metric_service = RENT_SERVICE
 
     def __init__(
         self, *, rent_id: Any, status: str = "close", allow_closed: bool = False, **kwargs: Any
@@ -503,7 +530,7 @@ class OnlineSimSetRentStatusOperator(_OnlineSimCloseOperator):
                 self.log.info("Rent %s was already closed", rent_id)
                 already_closed = True
         if not already_closed:
-            count(RENT_CLOSED, Labels(RENT_SERVICE).with_dag())
+            count(RENT_CLOSED, self._labels())
         return {"rent_id": rent_id, "status": status, "already_closed": already_closed}
 
 

@@ -193,6 +193,7 @@ class _OnlineSimWaitSensor(BaseSensorOperator):
         :param event: the trigger's event payload.
         """
         self._validate()
+        self._labels = self._metric_labels()
         return self._conclude(Decision.from_event(event)).xcom_value
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
