@@ -112,13 +112,18 @@ def pending_records() -> list[str]:
 
 
 def _statsd_env(port: int) -> dict[str, str]:
-    return {
+    """Return the environment that sends Airflow's metrics, tagged, to a StatsD port on loopback."""
+    # [START howto_metrics_statsd_settings]
+    settings = {
         "AIRFLOW__METRICS__STATSD_ON": "True",
         "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
         "AIRFLOW__METRICS__STATSD_PORT": str(port),
         "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
+        # Tags as InfluxDB-style name suffixes, which statsd_exporter turns into labels.
         "AIRFLOW__METRICS__STATSD_INFLUXDB_ENABLED": "True",
     }
+    # [END howto_metrics_statsd_settings]
+    return settings
 
 
 @pytest.fixture

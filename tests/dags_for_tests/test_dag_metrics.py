@@ -35,6 +35,7 @@ for name, mode in MODES.items():
         dag_id=f"test_dag_metrics_{name}", schedule=None, start_date=datetime(2024, 1, 1), catchup=False
     ) as dag:
         order = OnlineSimGetNumberOperator(task_id="order_number", service="tg", country=["44", "7"])
+        # [START howto_metrics_order_labels]
         wait = OnlineSimSmsSensor(
             task_id="wait_for_code",
             activation_id=order.output["activation_id"],
@@ -49,5 +50,6 @@ for name, mode in MODES.items():
             status="close",
             order=order.output,
         ).as_teardown(setups=order)
+        # [END howto_metrics_order_labels]
         submit(order.output) >> wait >> close
     globals()[dag.dag_id] = dag

@@ -415,3 +415,10 @@ def test_deferral_carries_the_deadline_from_the_injected_clock(onlinesim_conn, a
 def test_bad_rent_pattern_fails_when_the_dag_is_parsed():
     with pytest.raises(ValueError, match=r"text_pattern='\(' is not a valid regular expression"):
         OnlineSimRentSmsSensor(task_id="wait", rent_id=1, text_pattern="(")
+
+
+def test_an_order_that_is_no_dict_fails_when_the_dag_is_parsed():
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    with pytest.raises(AirflowFailException, match=r"Invalid order: got \[1, 2\]"):
+        OnlineSimSmsSensor(task_id="wait", activation_id=5, order=[1, 2], timeout=5)
