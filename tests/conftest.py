@@ -111,7 +111,7 @@ def pending_records() -> list[str]:
     return keys
 
 
-def _statsd_env(port: int) -> dict[str, str]:
+def statsd_settings(port: int) -> dict[str, str]:
     """Return the environment that sends Airflow's metrics, tagged, to a StatsD port on loopback."""
     # [START howto_metrics_statsd_settings]
     settings = {
@@ -135,7 +135,7 @@ def statsd_receiver() -> Iterator[Any]:
 
     receiver = StatsdReceiver()
     try:
-        with mock.patch.dict(os.environ, _statsd_env(receiver.port)):
+        with mock.patch.dict(os.environ, statsd_settings(receiver.port)):
             reconfigure_stats()
             yield receiver
     finally:
@@ -152,7 +152,7 @@ def statsd_down() -> Iterator[int]:
 
     port = closed_udp_port()
     try:
-        with mock.patch.dict(os.environ, _statsd_env(port)):
+        with mock.patch.dict(os.environ, statsd_settings(port)):
             reconfigure_stats()
             yield port
     finally:
