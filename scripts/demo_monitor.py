@@ -10,19 +10,20 @@ Usage: ``python scripts/demo_monitor.py [--keep]`` (``--keep`` leaves the Airflo
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from demo import AIRFLOW, REPO, airflow_env, run
+from demo import AIRFLOW, REPO, airflow_env, prepare, run
 
 from onlinesim_provider.sandbox import SandboxConfig, SandboxServer
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 DAG_ID = "example_onlinesim_delivery_monitor"
 DAG_FILE = REPO / "example_dags" / f"{DAG_ID}.py"
@@ -34,14 +35,7 @@ ONE_COUNTRY_SILENT = ["380:*:0.0", *DELIVERING]
 
 def main() -> int:
     """Run the two monitor runs; return 0 when only the second one caught a stopped pair."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--keep", action="store_true", help="keep the temporary Airflow home")
-    options = parser.parse_args()
-
-    home = Path(tempfile.mkdtemp(prefix="onlinesim-monitor-"))
-    (home / "dags").mkdir()
-    shutil.copyfile(DAG_FILE, home / "dags" / DAG_FILE.name)
-    log = home / "demo.log"
+    keep, home, log = prepare(__doc__.splitlines()[0], DAG_FILE)
     try:
         with SandboxServer(SandboxConfig(delivery=DELIVERING, seed=7), host="127.0.0.1", port=0) as server:
             env = airflow_env(home, server.url, server.api_key)
@@ -55,7 +49,7 @@ def main() -> int:
             summary = server.control.summary()
             print(f"Ledger: charged {summary['charged']}, refunded {summary['refunded']}")
     finally:
-        if options.keep:
+        if keep:
             print(f"Airflow home kept at {home}")
         else:
             shutil.rmtree(home, ignore_errors=True)
