@@ -51,6 +51,12 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "8 on SMS-Activate-style servers.",
         "schema": {"type": ["integer", "null"], "enum": [6, 8], "default": 6},
     },
+    "rent_close_status": {
+        "label": "Rent close status",
+        "description": "setRentStatus value that closes a rent: 2 on OnlineSIM (default), "
+        "1 (finish) on SMS-Activate-style servers, where 2 cancels.",
+        "schema": {"type": ["integer", "null"], "enum": [1, 2], "default": 2},
+    },
     "proxies": {
         "label": "Proxies",
         "description": 'One proxy URL for every request, or JSON such as {"https": "http://proxy:3128"}.',
@@ -73,6 +79,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "auth": "header",
         "timeout": "5,30",
         "cancel_status": "6",
+        "rent_close_status": "2",
         "proxies": "http://proxy.example:3128",
         "verify": "/etc/ssl/certs/corporate-ca.pem",
     },

@@ -22,6 +22,7 @@ from onlinesim_provider.get_provider_info import (
     get_provider_info,
 )
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook
+from onlinesim_provider.hooks.settings import EXTRA_SETTINGS
 
 
 def _airflow_schema(name: str) -> dict[str, Any]:
@@ -62,7 +63,7 @@ def test_provider_info_names_every_module_and_the_connection_type() -> None:
     assert conn_type["hook-name"] == OnlineSimHook.hook_name
     assert conn_type["ui-field-behaviour"]["relabeling"] == {"password": "API key", "host": "Base URL"}
     assert conn_type["ui-field-behaviour"]["placeholders"]["host"] == DEFAULT_BASE_URL
-    assert set(conn_type["conn-fields"]) == {"auth", "timeout", "cancel_status", "proxies", "verify"}
+    assert set(conn_type["conn-fields"]) == set(EXTRA_SETTINGS)  # a field for each client setting
 
 
 def test_legacy_field_behaviour_matches_the_declaration() -> None:

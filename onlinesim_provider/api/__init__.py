@@ -10,15 +10,35 @@ Example::
 
 from __future__ import annotations
 
-from onlinesim_provider.api.aio import AsyncOnlineSimClient
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from onlinesim_provider.api.base import InsecureTransportWarning
-from onlinesim_provider.api.client import OnlineSimClient
 from onlinesim_provider.api.errors import *  # noqa: F403
 from onlinesim_provider.api.errors import __all__ as _errors
 from onlinesim_provider.api.models import *  # noqa: F403
 from onlinesim_provider.api.models import __all__ as _models
 from onlinesim_provider.api.protocol import DEFAULT_BASE_URL, HANDLER_PATH
 from onlinesim_provider.api.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from onlinesim_provider.api.aio import AsyncOnlineSimClient
+    from onlinesim_provider.api.client import OnlineSimClient
+
+#: The clients load on first use: the triggerer needs only the async one (and not ``requests``),
+#: a worker's hook only the sync one (and not ``aiohttp``).
+_LAZY = {
+    "AsyncOnlineSimClient": "onlinesim_provider.api.aio",
+    "OnlineSimClient": "onlinesim_provider.api.client",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a client on first access (PEP 562)."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AsyncOnlineSimClient",

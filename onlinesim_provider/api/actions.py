@@ -257,11 +257,11 @@ def set_rent_status(client: ClientBase, rent_id: int, status: int = 2) -> Call[N
 
 
 def close_rent(client: ClientBase, rent_id: int) -> Call[None]:
-    """Close a rent (status 2, irreversible).
+    """Close a rent, irreversibly (status :attr:`rent_close_status`: 2, or 1 on SMS-Activate clones).
 
     :param rent_id: id from :meth:`get_rent_number`.
     """
-    return set_rent_status(client, rent_id, 2)
+    return set_rent_status(client, rent_id, client.rent_close_status)
 
 
 #: The twelve actions, in the order of the spec; each becomes a method of both clients.

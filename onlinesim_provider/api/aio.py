@@ -110,6 +110,8 @@ class AsyncOnlineSimClient(ClientBase):
     :param verify: TLS verification: ``True``, ``False`` or a CA bundle path; the CA environment
         variables, else certifi's bundle, when omitted.
     :param cancel_status: the ``setStatus`` value that cancels: 6 (OnlineSIM) or 8 (SMS-Activate).
+    :param rent_close_status: the ``setRentStatus`` value that closes a rent: 2 (OnlineSIM) or 1
+        (finish, on SMS-Activate-style servers).
     :param retry: attempts, backoff and time budget; :class:`RetryPolicy` defaults when omitted.
     :param http_client: a shared ``aiohttp.ClientSession`` (see :func:`new_session`); the caller
         keeps ownership of it.
@@ -125,6 +127,7 @@ class AsyncOnlineSimClient(ClientBase):
         proxies: Mapping[str, str] | None = None,
         verify: Verify | None = None,
         cancel_status: int = 6,
+        rent_close_status: int = 2,
         retry: RetryPolicy | None = None,
         http_client: aiohttp.ClientSession | None = None,
     ) -> None:
@@ -137,6 +140,7 @@ class AsyncOnlineSimClient(ClientBase):
             verify=verify,
             cancel_status=cancel_status,
             retry=retry,
+            rent_close_status=rent_close_status,
         )
         self._owns_session = http_client is None
         self._session = http_client  # an own session is opened on first use, inside the loop

@@ -155,18 +155,21 @@ def _check_auth(value: object) -> AuthStyle:
     raise InvalidInputError(f"auth must be 'header' or 'query', got {value!r}")
 
 
-#: The accepted forms of each cancel status: the number, or its text (a connection's extra).
-_CANCEL_STATUSES: dict[object, SetStatusCode] = {
-    form: code for code in (SetStatusCode.CLOSE, SetStatusCode.CANCEL) for form in (int(code), str(int(code)))
-}
+def _code(name: str, value: object, codes: Mapping[int, str]) -> int:
+    """Return the status code in ``value`` (a number or its text, as a connection's extra holds it)."""
+    key = value.strip() if isinstance(value, str) else value
+    if not isinstance(value, bool) and isinstance(key, int | str) and str(key) in map(str, codes):
+        return int(key)
+    expected = " or ".join(f"{code} ({meaning})" for code, meaning in codes.items())
+    raise InvalidInputError(f"{name} must be {expected}, got {value!r}")
 
 
 def _check_cancel_status(value: object) -> SetStatusCode:
-    key = value.strip() if isinstance(value, str) else value
-    code = None if isinstance(value, bool) or not isinstance(key, int | str) else _CANCEL_STATUSES.get(key)
-    if code is None:
-        raise InvalidInputError(f"cancel_status must be 6 (OnlineSIM) or 8 (SMS-Activate), got {value!r}")
-    return code
+    return SetStatusCode(_code("cancel_status", value, {6: "OnlineSIM", 8: "SMS-Activate"}))
+
+
+def _check_rent_close_status(value: object) -> int:
+    return _code("rent_close_status", value, {2: "OnlineSIM: close", 1: "SMS-Activate: finish"})
 
 
 #: Each client setting and its check; a check returns the setting in its normal form.
@@ -176,6 +179,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "proxies": parse_proxies,
     "verify": parse_verify,
     "cancel_status": _check_cancel_status,
+    "rent_close_status": _check_rent_close_status,
 }
 
 
@@ -186,7 +190,7 @@ def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     proxy URL or JSON text, ``"false"``), so clients and connections are checked alike.
 
     :param settings: ``api_key`` and ``base_url``, and any of ``auth``, ``timeout``, ``proxies``,
-        ``verify`` and ``cancel_status``; other keys pass through unchecked.
+        ``verify``, ``cancel_status`` and ``rent_close_status``; other keys pass through unchecked.
     :raises InvalidInputError: naming the setting and the bad value (never the key).
     """
     checked = dict(settings)
@@ -212,6 +216,9 @@ class ClientBase:
     :param verify: TLS verification: ``True``, ``False`` or a CA bundle path; when omitted,
         ``REQUESTS_CA_BUNDLE`` or ``SSL_CERT_FILE``, else the default trust store (certifi).
     :param cancel_status: the ``setStatus`` value that cancels: 6 (OnlineSIM) or 8 (SMS-Activate).
+    :param rent_close_status: the ``setRentStatus`` value that closes a rent: 2 (OnlineSIM's
+        close) or 1 (finish, on SMS-Activate-style servers, where 2 cancels and is refused once
+        a message arrived).
     :param retry: attempts, backoff and time budget; :class:`RetryPolicy` defaults when omitted.
     """
 
@@ -226,6 +233,7 @@ class ClientBase:
         verify: Verify | None,
         cancel_status: int,
         retry: RetryPolicy | None,
+        rent_close_status: int = 2,
     ) -> None:
         settings = check_settings(
             {
@@ -236,6 +244,7 @@ class ClientBase:
                 "proxies": proxies,
                 "verify": verify,
                 "cancel_status": cancel_status,
+                "rent_close_status": rent_close_status,
             }
         )
         self._api_key = settings["api_key"]
@@ -253,6 +262,7 @@ class ClientBase:
         )
         self.timeout = self.network.timeout
         self.cancel_status: SetStatusCode = settings["cancel_status"]
+        self.rent_close_status: int = settings["rent_close_status"]
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise InvalidInputError(f"retry must be a RetryPolicy or None, got {type(retry).__name__}")
         self.retry = retry or RetryPolicy()

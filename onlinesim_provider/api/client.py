@@ -78,6 +78,8 @@ class OnlineSimClient(ClientBase):
     :param verify: TLS verification: ``True``, ``False`` or a CA bundle path; the CA environment
         variables, else certifi's bundle, when omitted.
     :param cancel_status: the ``setStatus`` value that cancels: 6 (OnlineSIM) or 8 (SMS-Activate).
+    :param rent_close_status: the ``setRentStatus`` value that closes a rent: 2 (OnlineSIM) or 1
+        (finish, on SMS-Activate-style servers).
     :param retry: attempts, backoff and time budget; :class:`RetryPolicy` defaults when omitted.
     :param session: a session to use instead of a new one; the caller keeps ownership of it.
     """
@@ -92,6 +94,7 @@ class OnlineSimClient(ClientBase):
         proxies: Mapping[str, str] | None = None,
         verify: Verify | None = None,
         cancel_status: int = 6,
+        rent_close_status: int = 2,
         retry: RetryPolicy | None = None,
         session: requests.Session | None = None,
     ) -> None:
@@ -104,6 +107,7 @@ class OnlineSimClient(ClientBase):
             verify=verify,
             cancel_status=cancel_status,
             retry=retry,
+            rent_close_status=rent_close_status,
         )
         self._owns_session = session is None
         self._session = session if session is not None else _new_session()

@@ -106,8 +106,9 @@ class OnlineSimHook(BaseHook):
     """Interact with OnlineSIM's Alternative API through an ``onlinesim`` connection.
 
     The connection's password is the API key, its host the base URL (default
-    ``https://api-conserver.onlinesim.io``); extras ``auth``, ``timeout``, ``cancel_status`` and
-    ``proxies`` tune the client. The client is built on first use; call the API on it.
+    ``https://api-conserver.onlinesim.io``); extras ``auth``, ``timeout``, ``cancel_status``,
+    ``rent_close_status``, ``proxies`` and ``verify`` tune the client. The client is built on
+    first use; call the API on it.
 
     .. code-block:: python
 
@@ -193,7 +194,7 @@ class OnlineSimHook(BaseHook):
         return reply
 
     def close_rent(self, rent_id: int, *, allow_closed: bool = False, labels: Labels | None = None) -> bool:
-        """Close a rent (status 2); return whether this call closed it.
+        """Close a rent (status ``rent_close_status``, 2 by default); return whether this call closed it.
 
         A close that took effect is counted in ``onlinesim.rent.closed``.
 

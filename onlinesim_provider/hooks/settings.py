@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["EXTRA_SETTINGS", "SETTINGS_TTL", "client_settings", "get_async_client"]
 
 #: The connection extras that are client settings (empty values mean "not set").
-EXTRA_SETTINGS = ("auth", "timeout", "cancel_status", "proxies", "verify")
+EXTRA_SETTINGS = ("auth", "timeout", "cancel_status", "rent_close_status", "proxies", "verify")
 
 
 def client_settings(conn: Any, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -41,7 +41,7 @@ def client_settings(conn: Any, extra: Mapping[str, Any] | None = None) -> dict[s
     It does not mask the key: the callers that read it do.
 
     :param conn: the Airflow connection (password = API key, host = base URL, extras: ``auth``,
-        ``timeout``, ``cancel_status``, ``proxies``, ``verify``).
+        ``timeout``, ``cancel_status``, ``rent_close_status``, ``proxies``, ``verify``).
     :param extra: the connection's extra, when already read (the async path reads it without
         blocking); ``conn.extra_dejson`` otherwise.
     :raises AirflowFailException: naming the connection id (never the key) when a setting is

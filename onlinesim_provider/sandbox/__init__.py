@@ -14,11 +14,13 @@ from __future__ import annotations
 from onlinesim_provider.sandbox.clock import ManualClock, SystemClock
 from onlinesim_provider.sandbox.config import SandboxConfig
 from onlinesim_provider.sandbox.control import SandboxControl, SandboxControlError
+from onlinesim_provider.sandbox.delivery import DeliveryRule
 from onlinesim_provider.sandbox.server import API_PATH, SandboxServer
 from onlinesim_provider.sandbox.state import SandboxState
 
 __all__ = [
     "API_PATH",
+    "DeliveryRule",
     "ManualClock",
     "SandboxConfig",
     "SandboxControl",

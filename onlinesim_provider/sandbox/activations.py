@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from onlinesim_provider.sandbox import replies
-from onlinesim_provider.sandbox.core import DEFAULT_COUNTRY, Failure, StateCore, money, parse_id
+from onlinesim_provider.sandbox.core import Failure, StateCore, money, parse_id
 from onlinesim_provider.sandbox.records import ACTIVATION_LIFETIME, Activation, Message
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ class ActivationActions(StateCore):
         if kind == "expire":
             self._close_activation(activation, "expired", "expire")
         elif generation == activation.auto_generation:
+            activation.sms_due = None
             self._activation_sms(activation, None, None, activation.service)
 
     def _activation_sms(
@@ -51,6 +52,7 @@ class ActivationActions(StateCore):
         previous = activation.state
         activation.state = state
         activation.closed_at = self._now
+        activation.sms_due = None
         refund = not activation.messages
         if event == "status":
             self._log("status", activation_id=activation.id, **fields, **{"from": previous, "to": state})
@@ -82,7 +84,7 @@ class ActivationActions(StateCore):
         )
 
     def _get_numbers_status(self, params: Mapping[str, str]) -> Reply:
-        country = params.get("country") or DEFAULT_COUNTRY
+        country = params.get("country") or self.world.default_country
         if country not in self.world.countries:
             return replies.json_reply({})
         return replies.json_reply(
@@ -93,7 +95,7 @@ class ActivationActions(StateCore):
         service = params.get("service", "")
         if service not in self.world.prices:
             raise Failure("BAD_SERVICE")
-        country = params.get("country") or DEFAULT_COUNTRY
+        country = params.get("country") or self.world.default_country
         if country not in self.world.countries or self.world.stock.get((country, service), 0) <= 0:
             raise Failure("NO_NUMBERS")
         price = self.world.prices[service]
@@ -117,13 +119,25 @@ class ActivationActions(StateCore):
         )
         self._charge(price, activation_id=activation_id)
         self._at(activation.expires, "expire", activation_id)
-        self._schedule_auto_sms(activation)
+        self._schedule_auto_sms(activation, first=True)
         return replies.text(f"ACCESS_NUMBER:{activation_id}:{phone}")
 
-    def _schedule_auto_sms(self, activation: Activation) -> None:
+    def _schedule_auto_sms(self, activation: Activation, *, first: bool) -> None:
+        """Draw whether and when the next SMS arrives by itself (after the order, or ``setStatus 3``)."""
         activation.auto_generation += 1
-        if self.config.sms_delay is not None:
-            self._at(self._now + self.config.sms_delay, "auto_sms", activation.id, activation.auto_generation)
+        outcome = self.delivery.draw(
+            self.config.delivery_rules,
+            activation.country,
+            activation.service,
+            self.config.sms_delay,
+            first=first,
+        )
+        if first:
+            activation.blocked = outcome.rule is not None and not outcome.arrives
+        activation.sms_due = None
+        if outcome.arrives and outcome.delay is not None and not activation.blocked:
+            activation.sms_due = self._now + outcome.delay
+            self._at(activation.sms_due, "auto_sms", activation.id, activation.auto_generation)
 
     def _get_status(self, params: Mapping[str, str]) -> Reply:
         activation = self._activation(params)
@@ -161,7 +175,7 @@ class ActivationActions(StateCore):
                 raise Failure("BAD_STATUS")
             previous, activation.state = activation.state, "retry"
             self._log("status", activation_id=activation.id, status=3, **{"from": previous, "to": "retry"})
-            self._schedule_auto_sms(activation)
+            self._schedule_auto_sms(activation, first=False)
             return replies.text("ACCESS_RETRY_GET")
         if status == "6":
             closed = "completed" if activation.messages else "cancelled"

@@ -9,7 +9,6 @@ import traceback
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from onlinesim_provider.sandbox import replies
 from onlinesim_provider.sandbox.clock import SystemClock
 from onlinesim_provider.sandbox.config import SWITCHES, SandboxConfig
 from onlinesim_provider.sandbox.faults import FaultRule, FaultSet, fault_reply
@@ -68,13 +67,13 @@ class SandboxApp:
     """State, clock, faults and request log of one sandbox, shared by all server threads.
 
     :param config: the initial settings; :meth:`reset` returns to them.
-    :param seed: seed for random SMS codes (``None`` = unpredictable).
+    :param seed: seed for random SMS codes and delivery draws (``None`` = the config's ``seed``).
     """
 
     def __init__(self, config: SandboxConfig, seed: int | None = None) -> None:
         self.initial_config = config
         self.lock = threading.Lock()
-        self._seed = seed
+        self._seed = config.seed if seed is None else seed
         self.clock = SystemClock(config.speed)
         self.state = SandboxState(config, self.clock.now(), seed)
         self.faults = FaultSet()
@@ -107,7 +106,7 @@ class SandboxApp:
             now = self.clock.now()
             rule = self.faults.pick(action)
             real = self._handle(action, params, now, bearer) if rule is None or rule.processed else None
-            reply = real if rule is None else fault_reply(rule, action, real, self.config.error_key)
+            reply = real if rule is None else fault_reply(rule, action, real, self.config.envelope_key)
             self._request_seq += 1
             self.requests.append(
                 {
@@ -131,7 +130,7 @@ class SandboxApp:
         except Exception:
             trace = traceback.format_exc().replace(self.config.api_key, _REDACTED)
             log.error("sandbox: unhandled error in action %r:\n%s", action, trace)
-            return replies.error(action, "BAD_ACTION", self.config.error_key)
+            return self.state.error(action, "BAD_ACTION")
 
     # --- test controls ----------------------------------------------------------------------
 
@@ -197,6 +196,8 @@ class SandboxApp:
             self.clock.set_speed(config.speed)
         if "balance" in p:
             self.state.set_balance(config.balance)
+        if "seed" in p:
+            self.state.reseed(config.seed)
         return config.to_dict()
 
     def _c_config(self, p: dict[str, Any]) -> Any:

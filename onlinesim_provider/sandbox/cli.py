@@ -9,7 +9,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
-from onlinesim_provider.sandbox.config import SandboxConfig
+from onlinesim_provider.sandbox.config import DIALECTS, SandboxConfig
 from onlinesim_provider.sandbox.server import SandboxServer
 
 if TYPE_CHECKING:
@@ -34,9 +34,49 @@ def build_parser() -> argparse.ArgumentParser:
     add("--balance", default="1000.00", help="starting balance (default: %(default)s)")
     add("--sms-delay", type=float, default=None, help="sandbox seconds until an SMS arrives by itself")
     add("--speed", type=float, default=1.0, help="clock speed factor (default: %(default)s)")
-    add("--seed", type=int, default=None, help="seed for random SMS codes")
-    add("--error-key", choices=("msg", "message"), default="msg", help="JSON error envelope key")
-    add("--cancel-status", type=int, choices=(6, 8), default=6, help="status that cancels an order")
+    add("--seed", type=int, default=None, help="seed for random SMS codes and delivery draws")
+    add(
+        "--delivery",
+        metavar="RULE",
+        action="append",
+        default=[],
+        help="COUNTRY:SERVICE:PROBABILITY[:DELAY]: chance that an SMS ever arrives for a number, and"
+        " after how many sandbox seconds (N or MIN-MAX); '*' matches any country or service;"
+        " repeat for more rules, the first match decides (e.g. --delivery 7:tg:0.0"
+        " --delivery '*:tg:0.9:5-60')",
+    )
+    add(
+        "--dialect",
+        choices=tuple(DIALECTS),
+        default="onlinesim",
+        help="sms-activate: cancel is status 8, JSON errors say 'message', country 0 is Russia,"
+        " setRentStatus 1 = finish and 2 = cancel (default: %(default)s)",
+    )
+    add(
+        "--error-key",
+        choices=("msg", "message"),
+        default=None,
+        help="JSON error envelope key (default: the dialect's)",
+    )
+    add(
+        "--cancel-status",
+        type=int,
+        choices=(6, 8),
+        default=None,
+        help="status that cancels an order (default: the dialect's)",
+    )
+    add(
+        "--common-errors",
+        choices=("text", "json"),
+        default="text",
+        help="BAD_KEY / BAD_ACTION on JSON actions: plain text or the JSON envelope (default: %(default)s)",
+    )
+    add(
+        "--rent-quant",
+        choices=("count", "nested"),
+        default="count",
+        help="getRentServicesAndCountries 'quant': a number or {current, total} (default: %(default)s)",
+    )
     add("--values-format", choices=("object", "list"), default="object", help="rent 'values' shape")
     add("--number-format", choices=("national", "international"), default="national", help="rent numbers")
     add("--auth", choices=("any", "header", "query"), default="any", help="accepted key transport")
@@ -55,9 +95,14 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         api_key=args.key,
         balance=args.balance,
         sms_delay=args.sms_delay,
+        delivery=args.delivery,
+        seed=args.seed,
         speed=args.speed,
+        dialect=args.dialect,
         error_key=args.error_key,
         cancel_status=args.cancel_status,
+        common_errors=args.common_errors,
+        rent_quant=args.rent_quant,
         values_format=args.values_format,
         number_format=args.number_format,
         auth=args.auth,
@@ -106,9 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
     try:
-        server = SandboxServer(
-            config, host=args.host, port=args.port, seed=args.seed, ssl_context=context
-        ).start()
+        server = SandboxServer(config, host=args.host, port=args.port, ssl_context=context).start()
     except OSError as failure:
         print(f"onlinesim-sandbox: cannot listen on {args.host}:{args.port}: {failure}", file=sys.stderr)
         return 1

@@ -6,8 +6,11 @@ import http.client
 import json
 import ssl
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["SandboxControl", "SandboxControlError"]
 
@@ -217,10 +220,36 @@ class SandboxControl:
     def configure(self, **switches: Any) -> dict[str, Any]:
         """Change settings at run time; return the settings in force.
 
-        :param switches: any of error_key, cancel_status, values_format, number_format, auth,
-            sms_delay, speed, early_cancel_seconds, balance.
+        :param switches: any of :data:`~onlinesim_provider.sandbox.config.SWITCHES` (error_key,
+            cancel_status, sms_delay, delivery, seed, speed, balance, ...).
         """
+        if "delivery" in switches:
+            switches["delivery"] = [_rule_json(rule) for rule in switches["delivery"] or ()]
         result: dict[str, Any] = self.call("configure", **switches)
+        return result
+
+    def set_delivery(self, rules: Sequence[object], seed: int | None = None) -> list[dict[str, Any]]:
+        """Replace the per-country and per-service delivery rules; return them as stored.
+
+        The first rule matching an order decides whether an SMS ever arrives for that number and
+        after how many sandbox seconds; orders no rule matches follow ``sms_delay``. An empty list
+        removes every rule.
+
+        :param rules: each a :class:`~onlinesim_provider.sandbox.delivery.DeliveryRule`, a dict
+            ``{"country": 7, "service": "tg", "probability": 0.5, "delay": [5, 60]}`` (``"*"`` or a
+            missing key: any country / service; ``delay`` seconds or ``[min, max]``) or a string
+            ``"7:tg:0.5:5-60"``.
+        :param seed: restart the random draws from this seed, so that the orders that follow get
+            the same outcomes on every run (``None``: keep the current generator).
+
+        Example::
+
+            sandbox.set_delivery([{"country": 7, "probability": 0.0}, "*:tg:1:30"], seed=42)
+        """
+        arguments: dict[str, Any] = {"delivery": list(rules)}
+        if seed is not None:
+            arguments["seed"] = seed
+        result: list[dict[str, Any]] = self.configure(**arguments)["delivery"]
         return result
 
     def config(self) -> dict[str, Any]:
@@ -298,3 +327,9 @@ class SandboxControl:
     def reset(self) -> None:
         """Return to the initial settings and an empty state (same port)."""
         self.call("reset")
+
+
+def _rule_json(rule: object) -> object:
+    """Return a delivery rule as JSON (the sandbox validates it; this side only serialises)."""
+    to_dict = getattr(rule, "to_dict", None)
+    return to_dict() if callable(to_dict) else rule

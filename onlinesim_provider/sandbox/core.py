@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from onlinesim_provider.sandbox.config import parse_money
+from onlinesim_provider.sandbox.delivery import DeliveryPlan
 from onlinesim_provider.sandbox.world import World
 
 if TYPE_CHECKING:
@@ -18,7 +19,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_COUNTRY", "Failure", "StateCore", "money", "parse_hours", "parse_id"]
 
-#: The country of ``getNumber`` and the catalogue actions when none is given (Russia).
+#: The country of ``getNumber`` and the catalogue actions when none is given (Russia), in the
+#: OnlineSIM dialect; each world knows its own (:attr:`World.default_country`).
 DEFAULT_COUNTRY = "7"
 _CODE_RE = re.compile(r"\d{4,8}")
 
@@ -76,20 +78,31 @@ class StateCore:
 
     :param config: the settings (key, balance, switches).
     :param now: the sandbox time at creation.
-    :param seed: seed of the generator for random codes.
+    :param seed: seed of the generators for random codes and delivery draws (``None``: the
+        config's ``seed``).
     """
 
     def __init__(self, config: SandboxConfig, now: float, seed: int | None = None) -> None:
+        seed = config.seed if seed is None else seed
         self.config = config
-        self.world = World()
+        self.world = World.for_dialect(config.dialect)
         self.balance = parse_money(config.balance)
         self.activations: dict[int, Activation] = {}
         self.rents: dict[int, Rent] = {}
         self.ledger: list[dict[str, Any]] = []
         self._now = now
         self._rng = random.Random(seed)
+        self.delivery = DeliveryPlan(seed)
         self._schedule: list[tuple[float, int, str, int, int]] = []
         self._schedule_seq = 0
+
+    def reseed(self, seed: int | None) -> None:
+        """Restart the generators of codes and delivery draws from ``seed``.
+
+        :param seed: the new seed (``None`` = unpredictable).
+        """
+        self._rng = random.Random(seed)
+        self.delivery = DeliveryPlan(seed)
 
     # --- time -------------------------------------------------------------------------------
 

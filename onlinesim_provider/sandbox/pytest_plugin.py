@@ -7,6 +7,14 @@ Override ``onlinesim_sandbox_config`` in a ``conftest.py`` to change the setting
     def onlinesim_sandbox_config():
         return SandboxConfig(balance="50.00", sms_delay=5)
 
+Or change settings for one test with the ``onlinesim_sandbox`` marker (any of
+:data:`~onlinesim_provider.sandbox.config.SWITCHES`, applied after the reset), e.g. SMS
+delivery rules and their seed::
+
+    @pytest.mark.onlinesim_sandbox(delivery=["7:*:0.0", "*:tg:1:5-60"], seed=42)
+    def test_rotation(onlinesim_sandbox):
+        ...
+
 Point the ``onlinesim_default`` connection at it, as JSON (any base URL goes in ``host``)::
 
     def test_my_dag(onlinesim_sandbox, monkeypatch):
@@ -33,7 +41,7 @@ starts with ``https://``; point your client's CA bundle at the certificate's iss
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -45,6 +53,15 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from onlinesim_provider.sandbox.control import SandboxControl
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``onlinesim_sandbox`` marker."""
+    config.addinivalue_line(
+        "markers",
+        "onlinesim_sandbox(**switches): sandbox settings for this test, e.g."
+        " delivery=['7:tg:0.0'], seed=1, sms_delay=5 (applied after the per-test reset)",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -73,11 +90,26 @@ def onlinesim_sandbox_server(
 
 
 @pytest.fixture
-def onlinesim_sandbox(onlinesim_sandbox_server: SandboxServer) -> SandboxControl:
+def onlinesim_sandbox(
+    onlinesim_sandbox_server: SandboxServer, request: pytest.FixtureRequest
+) -> SandboxControl:
     """Return the controls of the session's sandbox, reset to its initial state for this test.
 
+    The settings of an ``onlinesim_sandbox`` marker on the test apply after the reset.
+
     :param onlinesim_sandbox_server: the session's server.
+    :param request: the test's request (for its marker).
     """
     control = onlinesim_sandbox_server.control
     control.reset()
+    switches: dict[str, Any] = {}
+    for marker in reversed(list(request.node.iter_markers("onlinesim_sandbox"))):
+        if marker.args:
+            raise ValueError(
+                f"invalid onlinesim_sandbox marker arguments {marker.args!r}: expected keyword switches"
+                " such as delivery=['7:tg:0.0'], seed=1"
+            )
+        switches.update(marker.kwargs)
+    if switches:
+        control.configure(**switches)
     return control

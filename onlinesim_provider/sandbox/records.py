@@ -57,6 +57,8 @@ class Activation:
 
     ``state``: ``waiting`` (no SMS yet), ``code`` (a code is available), ``retry`` (waiting for
     the next code after ``setStatus 3``); closed: ``completed``, ``cancelled``, ``expired``.
+    ``sms_due``: the sandbox time of the next automatic SMS (``None``: none scheduled);
+    ``blocked``: a delivery rule decided that no SMS ever arrives for this number by itself.
     """
 
     id: int
@@ -72,6 +74,8 @@ class Activation:
     refunded: bool = False
     closed_at: float | None = None
     auto_generation: int = 0
+    sms_due: float | None = None
+    blocked: bool = False
 
     @property
     def is_open(self) -> bool:
@@ -92,6 +96,8 @@ class Activation:
             "ready": self.ready,
             "refunded": self.refunded,
             "closed_at": self.closed_at,
+            "sms_due": self.sms_due,
+            "blocked": self.blocked,
             "messages": [m.to_dict() for m in self.messages],
         }
 

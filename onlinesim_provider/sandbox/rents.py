@@ -6,7 +6,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from onlinesim_provider.sandbox import replies
-from onlinesim_provider.sandbox.core import DEFAULT_COUNTRY, Failure, StateCore, money, parse_hours, parse_id
+from onlinesim_provider.sandbox.core import Failure, StateCore, money, parse_hours, parse_id
 from onlinesim_provider.sandbox.records import RENT_FIRST_SMS_WINDOW, Message, Rent, iso
 
 if TYPE_CHECKING:
@@ -77,18 +77,19 @@ class RentActions(StateCore):
 
     def _get_rent_services(self, params: Mapping[str, str]) -> Reply:
         days = rent_days(params)
-        country = params.get("country") or DEFAULT_COUNTRY
+        country = params.get("country") or self.world.default_country
         if country not in self.world.countries:
             raise Failure("NO_NUMBERS")
         cost = self.world.rent_prices[country] * days
-        quant = self.world.rent_stock[country]
+        left = self.world.rent_stock[country]
+        quant: Any = left if self.config.rent_quant == "count" else {"current": left, "total": left}
+        # "full" is the whole number (every service), as the documentation's example shows first.
+        services = {s: {"cost": cost, "quant": quant} for s in ("full", *self.world.prices)}
         return replies.json_reply(
             {
-                "countries": {str(i): int(code) for i, code in enumerate(self.world.countries)},
+                "countries": {str(i): int(country) for i, country in enumerate(self.world.countries)},
                 "operators": {"0": "any"},
-                "services": {
-                    s: {"cost": cost, "quant": {"current": quant, "total": quant}} for s in self.world.prices
-                },
+                "services": services,
             }
         )
 
@@ -148,14 +149,26 @@ class RentActions(StateCore):
 
     def _set_rent_status(self, params: Mapping[str, str]) -> Reply:
         rent = self._rent(params)
-        if params.get("status", "").strip() != "2":
+        status = params.get("status", "").strip()
+        if status not in self._rent_statuses():
             raise Failure("INCORECT_STATUS")
         if rent.state == "cancelled":
             raise Failure("ALREADY_CANCEL")
         if not rent.is_open:
             raise Failure("ALREADY_FINISH")
-        self._close_rent(rent, "finished", "rent_close")
+        if self._rent_statuses()[status] == "cancel":
+            if rent.messages:
+                raise Failure("CANT_CANCEL")
+            self._close_rent(rent, "cancelled", "rent_close", status=int(status))
+        else:
+            self._close_rent(rent, "finished", "rent_close", status=int(status))
         return replies.json_reply({"status": "success"})
+
+    def _rent_statuses(self) -> dict[str, str]:
+        """Return what each ``setRentStatus`` value does in the dialect in force."""
+        if self.config.dialect == "sms-activate":
+            return {"1": "finish", "2": "cancel"}
+        return {"2": "finish"}
 
     def deliver_rent_sms(
         self, rent_id: int, now: float, text: str, sender: str = "+79990001122", service: str = "twitter"

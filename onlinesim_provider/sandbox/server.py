@@ -45,7 +45,8 @@ class SandboxServer:
     :param config: the settings (default: :class:`SandboxConfig` defaults).
     :param host: the address to bind.
     :param port: the port (0 = any free port).
-    :param seed: seed for random SMS codes, for reproducible runs.
+    :param seed: seed for random SMS codes and delivery draws, for reproducible runs (``None``:
+        the config's ``seed``).
     :param ssl_context: serve HTTPS with this server-side context (certificate and key loaded);
         ``None`` serves plain HTTP.
 
@@ -186,6 +187,9 @@ class _ServingLoop:
             access_log=None,  # request lines may carry the API key in the query string
             keepalive_timeout=KEEPALIVE_TIMEOUT,
             shutdown_timeout=SHUTDOWN_GRACE,
+            # A delayed reply to a client that gave up is dropped at once, so a delay fault leaves
+            # nothing pending when the sandbox stops.
+            handler_cancellation=True,
         )
         self.thread.start()
         try:

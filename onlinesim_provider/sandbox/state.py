@@ -8,11 +8,17 @@ applied in time order up to ``now`` before the request is answered. The actions 
 Where the specification leaves a point open, the sandbox decides as follows:
 
 - **Auth.** ``Authorization: Bearer <key>`` or the ``api_key`` parameter, per the ``auth`` switch
-  (``any``: the header wins when both are sent). A missing or wrong key gets ``BAD_KEY`` (the JSON
-  envelope for JSON actions). An unknown or missing ``action`` gets ``BAD_ACTION``.
+  (``any``: the header wins when both are sent). A missing or wrong key gets ``BAD_KEY``, an
+  unknown or missing ``action`` ``BAD_ACTION``: plain text on every action, as the API overview
+  says (the JSON envelope on JSON actions with ``common_errors="json"``).
 - **Replies.** Text tokens for getBalance, getNumber, getStatus, getFullSms and setStatus; JSON for
   getCountries, getNumbersStatus and the rent actions, errors as ``{"status": "error", "msg": T}``
-  (``"message"`` with ``error_key="message"``).
+  (``"message"`` with ``error_key="message"``). getRentServicesAndCountries lists ``full`` (the
+  whole number) and each service with a plain ``quant`` count, as documented
+  (``{"current": n, "total": n}`` with ``rent_quant="nested"``).
+- **Dialect.** ``dialect="sms-activate"`` sets ``cancel_status=8`` and ``error_key="message"``
+  (unless given), numbers the countries as SMS-Activate does (0 = Russia, also the default
+  country) and makes ``setRentStatus`` 1 finish and 2 cancel (see Rent).
 - **getNumber.** ``service`` missing/unknown: ``BAD_SERVICE``; ``country`` (default ``7``)
   unknown or out of stock: ``NO_NUMBERS``; balance below the price: ``NO_BALANCE``. The price is
   charged on order; ``operator``, ``forward``, ``maxPrice`` and other extras are ignored.
@@ -33,10 +39,16 @@ Where the specification leaves a point open, the sandbox decides as follows:
   ``NO_NUMBERS``; ``NO_BALANCE``. Charged on order. No SMS within 20 minutes: closed and refunded
   (``STATUS_CANCEL``; closing it gets ``ALREADY_CANCEL``). Closed by ``setRentStatus 2``
   (refunded if no SMS arrived): ``STATUS_FINISH``, closing again ``ALREADY_FINISH``. The end of
-  the paid period closes it like the user would. Other statuses: ``INCORECT_STATUS``; unknown,
+  the paid period closes it like the user would. In the SMS-Activate dialect ``setRentStatus 1``
+  finishes (as 2 does on OnlineSIM) and ``2`` cancels: refunded, ``STATUS_CANCEL`` after, and
+  ``CANT_CANCEL`` once a message arrived. Other statuses: ``INCORECT_STATUS``; unknown,
   missing or non-numeric id: ``NO_ID_RENT``. getRentList with no open rent: ``NO_NUMBERS``.
 - **Automatic SMS.** With ``sms_delay`` set, ``Your code is NNNNNN`` arrives that many sandbox
   seconds after each order and after each ``setStatus 3`` (the delay in force at that moment).
+  A ``delivery`` rule matching the order's country and service overrides it: it decides, once per
+  order and from the seeded generator, whether an SMS ever arrives by itself, and draws the delay
+  of each one (:mod:`onlinesim_provider.sandbox.delivery`). SMS sent with ``deliver_sms`` always
+  arrive.
 - ``ERROR_SQL`` is never produced here; fault injection can send it.
 """
 
@@ -58,7 +70,10 @@ if TYPE_CHECKING:
     from onlinesim_provider.sandbox.config import SandboxConfig
     from onlinesim_provider.sandbox.replies import Reply
 
-__all__ = ["DEFAULT_COUNTRY", "SandboxState", "auth_method"]
+__all__ = ["COMMON_ERRORS", "DEFAULT_COUNTRY", "SandboxState", "auth_method"]
+
+#: The errors the API overview lists "for all API methods in TXT format".
+COMMON_ERRORS = frozenset({"BAD_KEY", "BAD_ACTION"})
 
 
 def auth_method(config: SandboxConfig, params: Mapping[str, str], bearer: str | None) -> str:
@@ -136,10 +151,15 @@ class SandboxState(ActivationActions, RentActions):
     def error(self, action: str | None, token: str) -> Reply:
         """Return ``token`` as ``action`` answers errors (text token or JSON envelope).
 
+        ``BAD_KEY`` and ``BAD_ACTION`` are plain text on every action unless ``common_errors`` is
+        ``"json"``.
+
         :param action: the ``action`` parameter.
         :param token: the error token.
         """
-        return replies.error(action, token, self.config.error_key)
+        if token in COMMON_ERRORS and self.config.common_errors == "text":
+            return replies.text(token)
+        return replies.error(action, token, self.config.envelope_key)
 
     def set_balance(self, amount: object) -> None:
         """Set the balance.

@@ -81,6 +81,8 @@ def test_bad_api_key_is_refused_without_echoing_it(api_key: object, shown: str) 
         pytest.param("auth", "query", "query", id="auth-query"),
         pytest.param("cancel_status", "8", 8, id="cancel-status-text"),
         pytest.param("cancel_status", 6, 6, id="cancel-status-int"),
+        pytest.param("rent_close_status", " 1 ", 1, id="rent-close-status-text"),
+        pytest.param("rent_close_status", 2, 2, id="rent-close-status-int"),
     ],
 )
 def test_settings_are_put_in_normal_form(setting: str, value: object, expected: object) -> None:
@@ -95,6 +97,13 @@ def test_settings_are_put_in_normal_form(setting: str, value: object, expected: 
         pytest.param("cancel_status", 7, r"cancel_status must be 6 \(OnlineSIM\) or 8", id="cancel-status-7"),
         pytest.param("cancel_status", True, "got True", id="cancel-status-bool"),
         pytest.param("cancel_status", 6.0, "got 6.0", id="cancel-status-float"),
+        pytest.param(
+            "rent_close_status",
+            3,
+            r"rent_close_status must be 2 \(OnlineSIM: close\) or 1 \(SMS-Activate: finish\), got 3",
+            id="rent-close-status-3",
+        ),
+        pytest.param("rent_close_status", False, "got False", id="rent-close-status-bool"),
     ],
 )
 def test_bad_setting_is_named_with_its_value(setting: str, value: object, match: str) -> None:

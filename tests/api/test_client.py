@@ -26,6 +26,7 @@ from onlinesim_provider.api.models import (
     ActivationState,
     ActivationStatus,
     FullSms,
+    RentService,
     RentStatus,
     ServiceStock,
     SetStatusCode,
@@ -217,6 +218,18 @@ def test_rent_lifecycle(connect, onlinesim_sandbox, values_format, number_format
     assert len(events(onlinesim_sandbox, "rent_order")) == len(events(onlinesim_sandbox, "rent_close")) == 1
 
 
+@pytest.mark.parametrize(
+    ("rent_quant", "total"), [("count", None), ("nested", 20)], ids=["documented-count", "nested"]
+)
+def test_rent_offer_in_both_quant_forms(connect, onlinesim_sandbox, rent_quant, total):
+    onlinesim_sandbox.configure(rent_quant=rent_quant)
+    onlinesim_sandbox.set_rent_price("7", "42.93")
+    offer = connect().get_rent_services_and_countries(hours=24, country="7")
+    services = {service.code: service for service in offer.services}
+    assert services["full"] == RentService("full", Decimal("42.93"), 20, total)
+    assert services["tg"].quantity == 20
+
+
 def test_close_rent(client, onlinesim_sandbox):
     rent = client.get_rent_number("7")
     client.close_rent(rent.id)
@@ -282,14 +295,24 @@ def test_servers_that_accept_one_auth_style(connect, onlinesim_sandbox, server_a
             client.get_balance()
 
 
-@pytest.mark.parametrize("error_key", ["msg", "message"])
-def test_wrong_key_is_fatal_in_both_envelopes(connect, onlinesim_sandbox, error_key):
-    onlinesim_sandbox.configure(error_key=error_key)
+@pytest.mark.parametrize(
+    ("common_errors", "error_key", "json_body"),
+    [
+        ("text", "msg", "BAD_KEY"),
+        ("json", "msg", '{"status":"error","msg":"BAD_KEY"}'),
+        ("json", "message", '{"status":"error","message":"BAD_KEY"}'),
+    ],
+    ids=["plain-text", "envelope-msg", "envelope-message"],
+)
+def test_wrong_key_is_fatal_in_every_form(connect, onlinesim_sandbox, common_errors, error_key, json_body):
+    onlinesim_sandbox.configure(common_errors=common_errors, error_key=error_key)
     client = connect(api_key="not-the-key")
-    with pytest.raises(errors.BadKeyError):
+    with pytest.raises(errors.BadKeyError) as on_json_action:
         client.get_rent_list()
-    with pytest.raises(errors.BadKeyError):
+    assert on_json_action.value.body == json_body
+    with pytest.raises(errors.BadKeyError) as on_text_action:
         client.get_balance()
+    assert on_text_action.value.body == "BAD_KEY"
     assert len(onlinesim_sandbox.requests()) == 2
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from onlinesim_provider import __version__
 from onlinesim_provider.hooks.settings import client_settings
-from onlinesim_provider.sandbox.cli import build_parser
+from onlinesim_provider.sandbox.cli import build_parser, config_from_args
 from tests.conftest import REPO
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ def check_shell_line(line: str, monkeypatch: pytest.MonkeyPatch) -> None:
         case ["make", *targets]:
             assert set(targets) <= makefile_targets(), line
         case ["onlinesim-sandbox", *args] | ["python", "-m", "onlinesim_provider.sandbox", *args]:
-            build_parser().parse_args(args)
+            config_from_args(build_parser().parse_args(args))  # the settings are valid too
         case _:
             raise AssertionError(f"no rule checks this command: {line}")
 

@@ -62,7 +62,14 @@ def test_the_clients_error_is_named_by_connection_id(extra: dict[str, Any], name
 def test_only_the_known_extras_become_settings() -> None:
     settings = client_settings(_conn(note="not a setting", verify="false"))
     assert set(settings) == {"api_key", "base_url", "verify"}
-    assert set(EXTRA_SETTINGS) == {"auth", "timeout", "cancel_status", "proxies", "verify"}
+    assert set(EXTRA_SETTINGS) == {
+        "auth",
+        "timeout",
+        "cancel_status",
+        "rent_close_status",
+        "proxies",
+        "verify",
+    }
 
 
 def test_poke_and_deferrable_reach_the_server_the_same_way(

@@ -16,6 +16,7 @@ import pytest
 
 from onlinesim_provider.operators import _orders
 from onlinesim_provider.operators._orders import PendingOrder, with_order_callbacks
+from tests.state_store import TaskStateStore
 
 ORDER = {"activation_id": 5, "phone": "79990001122", "expires_at": "2030-01-31T12:15:00+00:00"}
 
@@ -38,23 +39,6 @@ class _Variables:
         self.store.pop(key, None)
 
 
-class _TaskStateStore:
-    """``context["task_state_store"]``: get / set / delete of JSON values."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
-
-    def set(self, key: str, value: Any) -> None:
-        assert value is not None
-        self.values[key] = json.loads(json.dumps(value))
-
-    def delete(self, key: str) -> None:
-        self.values.pop(key, None)
-
-
 @pytest.fixture(autouse=True)
 def variables(monkeypatch: pytest.MonkeyPatch) -> _Variables:
     store = _Variables()
@@ -62,7 +46,7 @@ def variables(monkeypatch: pytest.MonkeyPatch) -> _Variables:
     return store
 
 
-def _context(map_index: int = -1, max_tries: int = 1, store: _TaskStateStore | None = None) -> dict[str, Any]:
+def _context(map_index: int = -1, max_tries: int = 1, store: TaskStateStore | None = None) -> dict[str, Any]:
     ti = SimpleNamespace(
         dag_id="dag", task_id="order", run_id="manual__1", map_index=map_index, max_tries=max_tries
     )
@@ -83,7 +67,7 @@ def test_without_a_state_store_the_slot_is_a_variable_named_after_the_task_insta
 
 
 def test_with_a_state_store_the_record_lives_there_and_no_variable_is_written(variables: _Variables) -> None:
-    store = _TaskStateStore()
+    store = TaskStateStore()
     pending = PendingOrder.of_task("rent", _context(store=store))
     pending.save(ORDER)
     assert store.values == {"onlinesim_pending_rent": {**ORDER, "max_tries": 1}}
@@ -95,7 +79,7 @@ def test_with_a_state_store_the_record_lives_there_and_no_variable_is_written(va
 
 @pytest.mark.parametrize("with_store", [False, True], ids=["variable", "state-store"])
 def test_save_load_clear_round_trip(with_store: bool) -> None:
-    store = _TaskStateStore() if with_store else None
+    store = TaskStateStore() if with_store else None
     pending = PendingOrder.of_task("activation", _context(store=store))
     pending.clear()
     assert pending.load() is None

@@ -52,6 +52,7 @@ from onlinesim_provider.operators.onlinesim import (
 from onlinesim_provider.sandbox import SandboxControl
 from onlinesim_provider.sensors.onlinesim import OnlineSimRentSmsSensor, OnlineSimSmsSensor
 from onlinesim_provider.version_compat import AIRFLOW_V_3_3_PLUS
+from tests.state_store import TaskStateStore
 
 try:
     from airflow.sdk.exceptions import AirflowRescheduleException
@@ -181,25 +182,6 @@ class FlowTI:
         return self.first_reschedule
 
 
-class StateStore:
-    """The task state store of one task instance (Airflow 3.3+ hands one to reschedule-mode tasks)."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """Return the stored value."""
-        return self.values.get(key, default)
-
-    def set(self, key: str, value: Any) -> None:
-        """Store a value."""
-        self.values[key] = value
-
-    def delete(self, key: str) -> None:
-        """Forget a value."""
-        self.values.pop(key, None)
-
-
 class Incident(Exception):
     """The worker running a try died (no cleanup ran)."""
 
@@ -235,7 +217,7 @@ class ChaosRun:
     # --- Airflow's part: tries, retries, contexts -------------------------------------------------
 
     def _context(
-        self, flow: FlowPlan, task: str, try_number: int, store: StateStore | None = None
+        self, flow: FlowPlan, task: str, try_number: int, store: TaskStateStore | None = None
     ) -> dict[str, Any]:
         ti = FlowTI(self.dag_id, f"flow_{flow.number:03d}_{task}", self.run_id, try_number)
         context: dict[str, Any] = {"ti": ti, "task_instance": ti, "run_id": self.run_id}
@@ -270,7 +252,7 @@ class ChaosRun:
         :param main_thread: run ``execute`` in the task's main thread (it touches Airflow's runtime).
         :param first_try: run instead of ``execute`` on the first try (to stage a crash).
         """
-        store = StateStore() if AIRFLOW_V_3_3_PLUS else None  # one per task instance
+        store = TaskStateStore() if AIRFLOW_V_3_3_PLUS else None  # one per task instance
         for try_number in range(1, RETRIES + 2):
             result.tries[name] = try_number
             operator, context = make(), self._context(flow, name, try_number, store)
@@ -334,7 +316,7 @@ class ChaosRun:
 
     async def _reschedule(self, flow: FlowPlan, result: FlowResult, make: Callable[[], Any]) -> Any:
         """One ``execute`` per reschedule, each on a fresh sensor; a crash moves on to the next try."""
-        store = StateStore()  # one per task instance: it outlives the tries
+        store = TaskStateStore()  # one per task instance: it outlives the tries
         for try_number in range(1, RETRIES + 2):
             result.tries["wait"] = try_number
             first: datetime | None = None

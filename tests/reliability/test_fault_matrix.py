@@ -19,6 +19,7 @@ import pytest
 from onlinesim_provider.api.client import OnlineSimClient
 from onlinesim_provider.api.errors import AlreadyFinishError, BadStatusError
 from onlinesim_provider.api.models import SetStatusReply
+from onlinesim_provider.sandbox import SandboxConfig, SandboxServer
 from tests.reliability.fault_matrix import (
     ACTIONS,
     CLIENTS,
@@ -35,7 +36,9 @@ from tests.reliability.fault_matrix import (
 )
 
 if TYPE_CHECKING:
-    from onlinesim_provider.sandbox import SandboxControl, SandboxServer
+    from collections.abc import Iterator
+
+    from onlinesim_provider.sandbox import SandboxControl
 
 #: The typed error each fault ends in once the retry budget is spent.
 TRANSIENT = {
@@ -75,8 +78,11 @@ def promised(persistence: str, fault: str, action: str) -> Observation:
 
 
 @pytest.fixture(scope="module")
-def matrix(onlinesim_sandbox_server: SandboxServer) -> Matrix:
-    return run_matrix(onlinesim_sandbox_server.control)
+def matrix(onlinesim_sandbox_server: SandboxServer) -> Iterator[Matrix]:
+    # The async client's run gets a sandbox of its own: a sandbox's request counts and ledger must
+    # show one client's calls only, and the two clients' runs go side by side.
+    with SandboxServer(SandboxConfig(api_key=onlinesim_sandbox_server.control.api_key), seed=1) as other:
+        yield run_matrix({"sync": onlinesim_sandbox_server.control, "async": other.control})
 
 
 CASES = list(itertools.product(CLIENTS, PERSISTENCE, FAULTS))

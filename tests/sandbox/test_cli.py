@@ -117,15 +117,72 @@ def test_console_script_is_installed_and_stops_on_ctrl_c() -> None:
         _stop(process, signal.SIGINT)
 
 
+def test_cli_dialect_and_reply_switches_reach_the_sandbox() -> None:
+    args = (
+        "--dialect",
+        "sms-activate",
+        "--common-errors",
+        "json",
+        "--rent-quant",
+        "nested",
+        "--error-key",
+        "msg",
+    )
+    with _serving(*args) as (process, url):
+        control = SandboxControl(url)
+        config = control.config()
+        assert (config["dialect"], config["cancel_status"], config["error_key"]) == ("sms-activate", 8, "msg")
+        assert (config["common_errors"], config["rent_quant"]) == ("json", "nested")
+        reply = requests.get(
+            url + "/stubs/handler_api.php",
+            params={"action": "getRentList"},
+            headers={"Authorization": "Bearer wrong"},
+            timeout=5,
+        )
+        assert reply.json() == {"status": "error", "msg": "BAD_KEY"}
+        control.close()
+        _stop(process, signal.SIGTERM)
+
+
+def test_cli_delivery_rules_and_seed_reach_the_sandbox() -> None:
+    with _serving("--seed", "7", "--delivery", "7:tg:0.0", "--delivery", "*:tg:0.9:5-60") as (process, url):
+        control = SandboxControl(url)
+        config = control.config()
+        assert config["seed"] == 7
+        assert config["delivery"] == [
+            {"country": "7", "service": "tg", "probability": 0.0, "delay": None},
+            {"country": "*", "service": "tg", "probability": 0.9, "delay": [5.0, 60.0]},
+        ]
+        api = url + "/stubs/handler_api.php"
+        headers = {"Authorization": "Bearer sandbox-key"}
+        ordered = requests.get(
+            api, params={"action": "getNumber", "service": "tg"}, headers=headers, timeout=5
+        )
+        activation = next(a for a in control.activations() if a["id"] == int(ordered.text.split(":")[1]))
+        assert activation["blocked"] is True
+        control.close()
+        _stop(process, signal.SIGTERM)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
+        (
+            ["--delivery", "7:tg"],
+            "invalid delivery rule '7:tg': expected COUNTRY:SERVICE:PROBABILITY[:DELAY]",
+        ),
+        (
+            ["--delivery", "*:tg:0.9:60-5"],
+            "invalid delay '60-5': expected seconds N or MIN-MAX, 0 <= MIN <= MAX",
+        ),
+        (["--seed", "x"], "invalid int value: 'x'"),
+        (["--dialect", "twilio"], "invalid choice: 'twilio'"),
         (["--balance", "lots"], "invalid balance 'lots'"),
         (["--speed", "0"], "invalid speed"),
         (["--auth", "cookie"], "invalid choice: 'cookie'"),
         (["--cancel-status", "7"], "invalid choice: 7"),
     ],
-    ids=["balance", "speed", "auth", "cancel-status"],
+    ids=["delivery-short", "delivery-delay", "seed", "dialect", "balance", "speed", "auth", "cancel-status"],
 )
 def test_cli_refuses_bad_settings(args: list[str], message: str) -> None:
     result = _run(*args)

@@ -26,6 +26,9 @@ from onlinesim_provider.sandbox import SandboxConfig
         ({"sms_delay": -1}, "sms_delay"),
         ({"api_key": ""}, "api_key"),
         ({"early_cancel_seconds": -1}, "early_cancel_seconds"),
+        ({"dialect": "sms_activate"}, "dialect"),
+        ({"common_errors": "xml"}, "common_errors"),
+        ({"rent_quant": "list"}, "rent_quant"),
     ],
     ids=lambda value: "-".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else "",
 )
@@ -95,3 +98,61 @@ def test_to_dict_is_json_ready() -> None:
     assert data["balance"] == "7.50"
     assert data["sms_delay"] == 30.0
     assert json.loads(json.dumps(data)) == data
+
+
+def test_delivery_rules_in_any_form_become_rules_and_json() -> None:
+    config = SandboxConfig(
+        delivery=["7:tg:0", {"service": "wa", "probability": 0.5, "delay": [1, 2]}], seed=9
+    )
+    assert [str(rule) for rule in config.delivery_rules] == ["7:tg:0", "*:wa:0.5:1-2"]
+    data = config.to_dict()
+    assert data["seed"] == 9
+    assert data["delivery"][1] == {"country": "*", "service": "wa", "probability": 0.5, "delay": [1.0, 2.0]}
+    assert json.loads(json.dumps(data)) == data
+    assert (
+        SandboxConfig(**{k: v for k, v in data.items() if k != "api_key"}).delivery_rules
+        == config.delivery_rules
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param(
+            {"delivery": "7:tg:0"}, "invalid delivery '7:tg:0': expected a list of rules", id="not-list"
+        ),
+        pytest.param(
+            {"delivery": ["7:tg:2"]}, "invalid delivery rule '7:tg:2': invalid probability 2.0", id="rule"
+        ),
+        pytest.param({"seed": "abc"}, "invalid seed 'abc': expected an integer or None", id="seed"),
+    ],
+)
+def test_delivery_and_seed_errors_name_the_value(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
+        SandboxConfig(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        pytest.param({}, (6, "msg"), id="onlinesim"),
+        pytest.param({"dialect": "sms-activate"}, (8, "message"), id="sms-activate"),
+        pytest.param({"dialect": "sms-activate", "cancel_status": 6}, (6, "message"), id="explicit-wins"),
+    ],
+)
+def test_the_dialect_fills_the_switches_left_unset(kwargs: dict[str, Any], expected: tuple[int, str]) -> None:
+    config = SandboxConfig(**kwargs)
+    assert (config.cancel_status, config.error_key) == expected
+    assert config.envelope_key == expected[1]
+
+
+def test_switching_the_dialect_resets_its_switches_unless_given() -> None:
+    config = SandboxConfig(dialect="sms-activate")
+    assert config.replace(dialect="onlinesim").cancel_status == 6
+    assert config.replace(dialect="onlinesim", cancel_status=8).cancel_status == 8
+    assert config.replace(error_key="msg").cancel_status == 8
+
+
+def test_reply_forms_default_to_the_documentation() -> None:
+    config = SandboxConfig()
+    assert (config.common_errors, config.rent_quant, config.dialect) == ("text", "count", "onlinesim")

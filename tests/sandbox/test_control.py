@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from onlinesim_provider.sandbox import SandboxControl, SandboxControlError, SandboxServer
+from onlinesim_provider.sandbox.delivery import DeliveryRule
 
 if TYPE_CHECKING:
     from tests.sandbox.conftest import RawApi
@@ -79,6 +80,8 @@ def test_advance_moves_time_and_refuses_going_back(onlinesim_sandbox: SandboxCon
         (lambda c: c.set_stock("999", "tg", 1), "unknown country"),
         (lambda c: c.set_balance("lots"), "amount"),
         (lambda c: c.inject_fault("meteor"), "unknown fault kind"),
+        (lambda c: c.set_delivery([{"country": "ru"}]), "invalid country 'ru': expected a country id"),
+        (lambda c: c.configure(seed=1.5), "invalid seed 1.5: expected an integer"),
     ],
     ids=[
         "unknown-control",
@@ -88,6 +91,8 @@ def test_advance_moves_time_and_refuses_going_back(onlinesim_sandbox: SandboxCon
         "bad-country",
         "bad-amount",
         "bad-fault",
+        "bad-delivery",
+        "bad-seed",
     ],
 )
 def test_control_errors_name_the_bad_value(onlinesim_sandbox: SandboxControl, call: Any, match: str) -> None:
@@ -108,3 +113,17 @@ def test_control_from_url_alone_learns_the_key(onlinesim_sandbox_server: Sandbox
 def test_control_refuses_bad_urls(url: str) -> None:
     with pytest.raises(ValueError, match="invalid sandbox url"):
         SandboxControl(url)
+
+
+def test_set_delivery_takes_every_form_and_configure_shows_it(onlinesim_sandbox: SandboxControl) -> None:
+    stored = onlinesim_sandbox.set_delivery(
+        [DeliveryRule("7", "*", 0.0), {"service": "tg", "delay": 5}, "*:wa:0.5:1-9"], seed=3
+    )
+    assert [rule["country"] for rule in stored] == ["7", "*", "*"]
+    assert onlinesim_sandbox.config()["seed"] == 3
+    assert onlinesim_sandbox.configure(delivery=[DeliveryRule("1", "tg", 1.0)])["delivery"] == [
+        {"country": "1", "service": "tg", "probability": 1.0, "delay": None}
+    ]
+    assert onlinesim_sandbox.set_delivery([]) == []
+    onlinesim_sandbox.reset()
+    assert onlinesim_sandbox.config()["delivery"] == []

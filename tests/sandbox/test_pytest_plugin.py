@@ -8,6 +8,8 @@ from decimal import Decimal
 
 import pytest
 
+from onlinesim_provider.api.client import OnlineSimClient
+from onlinesim_provider.api.models import ActivationState
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook
 from onlinesim_provider.sandbox import pytest_plugin
 
@@ -54,3 +56,41 @@ def test_a_uri_with_the_scheme_after_the_key_is_rejected_by_airflow(onlinesim_sa
     with pytest.raises(Exception, match="Invalid connection string"):
         Connection(conn_id="c", uri=f"onlinesim://:{onlinesim_sandbox.api_key}@{onlinesim_sandbox.url}")
     assert "onlinesim://:{onlinesim_sandbox.api_key}@{onlinesim_sandbox.url}" not in DOC
+
+
+@pytest.mark.onlinesim_sandbox(delivery=["7:*:0.0", "*:tg:1:30"], seed=42, sms_delay=5)
+def test_marker_sets_delivery_rules_for_one_test(onlinesim_sandbox):
+    config = onlinesim_sandbox.config()
+    assert [rule["country"] for rule in config["delivery"]] == ["7", "*"]
+    assert (config["seed"], config["sms_delay"]) == (42, 5.0)
+
+
+def test_without_a_marker_the_initial_settings_are_back(onlinesim_sandbox):
+    config = onlinesim_sandbox.config()
+    assert (config["delivery"], config["seed"], config["sms_delay"]) == ([], None, None)
+
+
+# [START howto_sandbox_delivery]
+@pytest.mark.onlinesim_sandbox(
+    delivery=[
+        {"country": 7, "probability": 0.0},  # no SMS ever reaches a number from country 7
+        {"service": "tg", "probability": 1.0, "delay": [5, 60]},  # elsewhere: after 5 to 60 s
+    ],
+    seed=42,  # the same orders get the same outcomes on every run
+)
+def test_the_code_comes_from_the_second_country(onlinesim_sandbox):
+    with OnlineSimClient(onlinesim_sandbox.api_key, base_url=onlinesim_sandbox.url) as client:
+        first = client.get_number("tg", country="7")
+        onlinesim_sandbox.advance(120)  # sandbox seconds: no waiting
+        assert client.get_status(first.id).state is ActivationState.WAIT_CODE
+        client.cancel_activation(first.id)  # no SMS came: the money comes back
+
+        second = client.get_number("tg", country="380")
+        onlinesim_sandbox.advance(60)
+        assert client.get_status(second.id).state is ActivationState.OK
+
+    summary = onlinesim_sandbox.summary()
+    assert (summary["charged"], summary["refunded"]) == ("20.00", "10.00")
+
+
+# [END howto_sandbox_delivery]

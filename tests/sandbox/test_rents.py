@@ -133,3 +133,44 @@ def test_values_format(values_format: str, expected: Any) -> None:
     ids = [v["id"] for v in (listed.values() if isinstance(listed, dict) else listed)]
     assert ids == [first, second]
     assert type(listed) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("status", "with_sms", "reply", "state", "refunded"),
+    [
+        pytest.param("1", True, {"status": "success"}, "finished", False, id="finish-after-sms"),
+        pytest.param("1", False, {"status": "success"}, "finished", True, id="finish-unused"),
+        pytest.param("2", False, {"status": "success"}, "cancelled", True, id="cancel-unused"),
+        pytest.param(
+            "2", True, {"status": "error", "message": "CANT_CANCEL"}, "open", False, id="cancel-after-sms"
+        ),
+        pytest.param(
+            "3", False, {"status": "error", "message": "INCORECT_STATUS"}, "open", False, id="unknown"
+        ),
+    ],
+)
+def test_sms_activate_rent_statuses(
+    status: str, with_sms: bool, reply: dict[str, str], state: str, refunded: bool
+) -> None:
+    api = Api(dialect="sms-activate")
+    document = api.json("getRentNumber", country="0")
+    rent_id = int(document["phone"]["id"])
+    if with_sms:
+        api.rent_sms(rent_id)
+    assert api.json("setRentStatus", id=rent_id, status=status) == reply
+    rent = api.state.rents[rent_id]
+    assert (rent.state, rent.refunded) == (state, refunded)
+
+
+def test_sms_activate_cancelled_rent_reads_as_cancelled() -> None:
+    api = Api(dialect="sms-activate")
+    rent_id = int(api.json("getRentNumber", country="0")["phone"]["id"])
+    api.json("setRentStatus", id=rent_id, status=2)
+    assert api.json("getRentStatus", id=rent_id) == {"status": "error", "message": "STATUS_CANCEL"}
+    assert api.json("setRentStatus", id=rent_id, status=1) == {"status": "error", "message": "ALREADY_CANCEL"}
+
+
+def test_onlinesim_refuses_status_1() -> None:
+    api = Api()
+    rent_id = api.rent()
+    assert api.json("setRentStatus", id=rent_id, status=1) == {"status": "error", "msg": "INCORECT_STATUS"}

@@ -39,11 +39,11 @@ from tests.sandbox.state_api import KEY, Api
             id="getRentNumber-unknown-country",
         ),
         pytest.param(
-            *("getRentNumber", {"country": "7", "time": "abc"}, '{"status":"error","msg":"BAD_ACTION"}'),
+            *("getRentNumber", {"country": "7", "time": "abc"}, "BAD_ACTION"),
             id="getRentNumber-time-text",
         ),
         pytest.param(
-            *("getRentNumber", {"country": "7", "time": "-5"}, '{"status":"error","msg":"BAD_ACTION"}'),
+            *("getRentNumber", {"country": "7", "time": "-5"}, "BAD_ACTION"),
             id="getRentNumber-time-negative",
         ),
         pytest.param(
@@ -108,12 +108,24 @@ def test_auth(cfg: dict[str, str], params: dict[str, str], bearer: str | None, e
     )
 
 
+@pytest.mark.parametrize("action", ["getRentList", "getCountries", "getBalance", None])
+def test_bad_key_is_plain_text_on_every_action(action: str | None) -> None:
+    reply = SandboxState(SandboxConfig(api_key=KEY), 0.0).handle(action, {}, 0.0, "wrong")
+    assert (reply.body, reply.content_type) == (b"BAD_KEY", "text/plain; charset=utf-8")
+
+
+def test_bad_action_is_plain_text() -> None:
+    reply = SandboxState(SandboxConfig(api_key=KEY), 0.0).handle("getRentListing", {}, 0.0, KEY)
+    assert (reply.body, reply.content_type) == (b"BAD_ACTION", "text/plain; charset=utf-8")
+
+
 @pytest.mark.parametrize("error_key", ["msg", "message"], ids=["onlinesim", "sms-activate"])
-def test_bad_key_envelope_for_json_actions(error_key: str) -> None:
-    state = SandboxState(SandboxConfig(api_key=KEY, error_key=error_key), 0.0)
+def test_bad_key_envelope_for_json_actions_as_a_switch(error_key: str) -> None:
+    state = SandboxState(SandboxConfig(api_key=KEY, error_key=error_key, common_errors="json"), 0.0)
     reply = state.handle("getRentList", {}, 0.0, "wrong")
     assert json.loads(reply.body) == {"status": "error", error_key: "BAD_KEY"}
     assert reply.content_type.startswith("application/json")
+    assert state.handle("getBalance", {}, 0.0, "wrong").body == b"BAD_KEY"
 
 
 def test_catalogue_shapes(api: Api) -> None:
@@ -128,7 +140,14 @@ def test_catalogue_shapes(api: Api) -> None:
     rent = api.json("getRentServicesAndCountries", time=2)
     assert set(rent) == {"countries", "operators", "services"}
     assert rent["countries"]["0"] == 7
-    assert rent["services"]["tg"]["quant"] == {"current": 20, "total": 20}
+    assert rent["services"]["full"] == {"cost": 60.0, "quant": 20}
+    assert rent["services"]["tg"]["quant"] == 20
+
+
+def test_rent_quant_nested_as_a_switch() -> None:
+    state = SandboxState(SandboxConfig(api_key=KEY, rent_quant="nested"), 0.0)
+    rent = json.loads(state.handle("getRentServicesAndCountries", {}, 0.0, KEY).body)
+    assert rent["services"]["full"]["quant"] == {"current": 20, "total": 20}
 
 
 def test_summary_and_ledger_balance_out(api: Api) -> None:

@@ -59,3 +59,20 @@ def test_each_world_owns_its_stock() -> None:
     first.prices["tg"] = Decimal("1")
     assert second.stock["7", "tg"] == 50
     assert second.prices["tg"] == Decimal("10.00")
+
+
+def test_sms_activate_world_numbers_countries_from_0_russia() -> None:
+    world = World.for_dialect("sms-activate")
+    assert world.default_country == "0"
+    assert world.countries["0"].eng == "Russia"
+    assert world.countries["187"].eng == "USA"
+    assert set(world.countries) == {info.sms_activate_id for info in SANDBOX_COUNTRIES}
+    assert world.stock[("0", "tg")] == World().stock[("7", "tg")]
+    assert set(world.rent_stock) == set(world.rent_prices) == set(world.countries)
+    assert world.phone("0", 1, international=True) == "79000000001"
+    assert world.phone("187", 1, international=True) == "19000000001"
+
+
+def test_onlinesim_world_keeps_dialing_codes() -> None:
+    world = World.for_dialect("onlinesim")
+    assert (world.default_country, world.countries) == ("7", World().countries)

@@ -87,7 +87,7 @@ def test_the_triggerer_loads_neither_the_sync_hook_nor_the_sensors():
     code = (
         "import sys, onlinesim_provider.triggers.onlinesim; "
         "print(sorted(m for m in sys.modules if m.startswith(('onlinesim_provider.hooks.onlinesim', "
-        "'onlinesim_provider.sensors', 'onlinesim_provider.operators'))))"
+        "'onlinesim_provider.api.client', 'onlinesim_provider.sensors', 'onlinesim_provider.operators'))))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.splitlines()[-1] == "[]", "the last line is the list (Airflow may log first)"
