@@ -105,10 +105,22 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": INTEGRATION, "python-modules": ["onlinesim_provider.hooks.onlinesim"]}
         ],
         "operators": [
-            {"integration-name": INTEGRATION, "python-modules": ["onlinesim_provider.operators.onlinesim"]}
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "onlinesim_provider.operators.onlinesim",
+                    "onlinesim_provider.operators.rotation",
+                ],
+            }
         ],
         "sensors": [
             {"integration-name": INTEGRATION, "python-modules": ["onlinesim_provider.sensors.onlinesim"]}
+        ],
+        "task-decorators": [
+            {
+                "class-name": "onlinesim_provider.decorators.onlinesim.onlinesim_verification_task",
+                "name": "onlinesim_verification",
+            }
         ],
         "triggers": [
             {"integration-name": INTEGRATION, "python-modules": ["onlinesim_provider.triggers.onlinesim"]}

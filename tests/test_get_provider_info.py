@@ -53,10 +53,16 @@ def test_provider_info_names_every_module_and_the_connection_type() -> None:
     }
     assert modules == {
         "hooks": ["onlinesim_provider.hooks.onlinesim"],
-        "operators": ["onlinesim_provider.operators.onlinesim"],
+        "operators": ["onlinesim_provider.operators.onlinesim", "onlinesim_provider.operators.rotation"],
         "sensors": ["onlinesim_provider.sensors.onlinesim"],
         "triggers": ["onlinesim_provider.triggers.onlinesim"],
     }
+    assert info["task-decorators"] == [
+        {
+            "class-name": "onlinesim_provider.decorators.onlinesim.onlinesim_verification_task",
+            "name": "onlinesim_verification",
+        }
+    ]
     [conn_type] = info["connection-types"]
     assert conn_type["connection-type"] == OnlineSimHook.conn_type == "onlinesim"
     assert conn_type["hook-class-name"] == f"{OnlineSimHook.__module__}.{OnlineSimHook.__name__}"

@@ -193,17 +193,29 @@ class OnlineSimHook(BaseHook):
             count(NUMBER_CANCELLED, (labels or Labels()).with_dag())
         return reply
 
-    def close_rent(self, rent_id: int, *, allow_closed: bool = False, labels: Labels | None = None) -> bool:
+    def close_rent(
+        self,
+        rent_id: int,
+        *,
+        allow_closed: bool = False,
+        status: int | None = None,
+        labels: Labels | None = None,
+    ) -> bool:
         """Close a rent (status ``rent_close_status``, 2 by default); return whether this call closed it.
 
         A close that took effect is counted in ``onlinesim.rent.closed``.
 
         :param rent_id: the rent id.
         :param allow_closed: return ``False`` instead of raising when it is already closed.
+        :param status: a ``setRentStatus`` value to send instead of the connection's close status
+            (1 finishes a rent on SMS-Activate-style servers).
         :param labels: the rent's metric labels (country), if known.
         """
         try:
-            self.client.close_rent(rent_id)
+            if status is None:
+                self.client.close_rent(rent_id)
+            else:
+                self.client.set_rent_status(rent_id, status)
         except RENT_ALREADY_CLOSED:
             if not allow_closed:
                 raise

@@ -22,15 +22,14 @@ from airflow.providers.common.compat.sdk import (
 from jinja2 import UndefinedError
 
 from onlinesim_provider.api.errors import (
-    RENT_ALREADY_CLOSED,
-    NoNumbersError,
     OnlineSimError,
     OutcomeUnknownError,
 )
-from onlinesim_provider.api.models import ACTIVATION_LIFETIME, RENT_FIRST_SMS_WINDOW, ActivationState
+from onlinesim_provider.api.models import RENT_FIRST_SMS_WINDOW, ActivationState
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook, airflow_error, airflow_errors
-from onlinesim_provider.metrics import NUMBER_ORDERED, RENT_CLOSED, RENT_OPENED, RENT_SERVICE, Labels, count
+from onlinesim_provider.metrics import RENT_OPENED, RENT_SERVICE, Labels, count
 from onlinesim_provider.metrics import error as count_error
+from onlinesim_provider.operators._ordering import order_activation, remember
 from onlinesim_provider.operators._orders import PendingOrder, with_order_callbacks
 from onlinesim_provider.waits import inputs
 
@@ -40,7 +39,7 @@ if TYPE_CHECKING:
     import jinja2
     from airflow.providers.common.compat.sdk import Context
 
-    from onlinesim_provider.api.models import Activation, Rent
+    from onlinesim_provider.api.models import Rent
 
 __all__ = [
     "OnlineSimGetBalanceOperator",
@@ -55,6 +54,7 @@ ACTIVATION_STATUSES = ("ready", "request_another_code", "complete", "cancel", "c
 #: The statuses that close an activation: with no activation to close, the task skips.
 CLOSING_STATUSES = ("complete", "cancel", "close")
 #: Status names of OnlineSimSetRentStatusOperator and their setRentStatus values.
+#: ``close`` is the connection's ``rent_close_status`` (2 by default); ``finish`` is always 1.
 RENT_STATUSES = {"close": 2, "finish": 1}
 
 
@@ -248,49 +248,14 @@ class OnlineSimGetNumberOperator(_OnlineSimOperator):
     def _order(
         self, pending: PendingOrder, service: str, countries: list[str | None], operator: str | None
     ) -> dict[str, Any]:
-        activation, country = self._first_available(service, countries, operator)
-        ordered_at = _now()
-        order = {
-            **activation.to_dict(),
-            "service": service,
-            "country": country,
-            "ordered_at": ordered_at.isoformat(),
-            "expires_at": (ordered_at + ACTIVATION_LIFETIME).isoformat(),
-        }
-        labels = Labels.of_order(order)
-        count(NUMBER_ORDERED, labels.with_dag())
+        order = order_activation(self.hook, self.log, service, countries, operator)
+        activation_id, labels = order["activation_id"], Labels.of_order(order)
         cancel = self.hook.cancel_activation
-        _remember(pending, order, lambda: cancel(activation.id, allow_closed=True, labels=labels))
+        remember(pending, order, lambda: cancel(activation_id, allow_closed=True, labels=labels))
         self.log.info(
-            "Ordered activation %s: +%s, expires %s", activation.id, activation.phone, order["expires_at"]
+            "Ordered activation %s: +%s, expires %s", activation_id, order["phone"], order["expires_at"]
         )
         return order
-
-    def _first_available(
-        self, service: str, countries: list[str | None], operator: str | None
-    ) -> tuple[Activation, str | None]:
-        """Order in the first country that has a number (one order at most)."""
-        for country in countries:
-            try:
-                return self.hook.client.get_number(service, country, operator), country
-            except NoNumbersError as error:
-                count_error(error, Labels(service, country or "default").with_dag())
-                self.log.warning("No numbers for service %s in country %s", service, country or "default")
-            except OnlineSimError as error:
-                count_error(error, Labels(service, country or "default").with_dag())
-                doing = f"Ordering a number for service {service!r} in country {country or 'default'!r}"
-                raise airflow_error(error, doing) from error
-        tried = ", ".join(repr(c or "default") for c in countries)
-        raise AirflowFailException(f"No numbers for service {service!r} in country {tried} (NO_NUMBERS).")
-
-
-def _remember(pending: PendingOrder, order: dict[str, Any], cancel: Callable[[], object]) -> None:
-    """Record a fresh order for a retry; if that fails, cancel the order rather than lose track of it."""
-    try:
-        pending.save(order)
-    except Exception:
-        cancel()
-        raise
 
 
 class OnlineSimSetStatusOperator(_OnlineSimCloseOperator):
@@ -464,7 +429,7 @@ class OnlineSimGetRentNumberOperator(_OnlineSimOperator):
             "ordered_at": ordered_at.isoformat(),
             "first_sms_deadline": (ordered_at + RENT_FIRST_SMS_WINDOW).isoformat(),
         }
-        _remember(pending, order, lambda: self.hook.close_rent(rent.id, labels=labels))
+        remember(pending, order, lambda: self.hook.close_rent(rent.id, labels=labels))
         self.log.info("Rented number %s (rent %s) until %s", rent.phone, rent.id, order["end_date"])
         return order
 
@@ -480,7 +445,7 @@ class OnlineSimGetRentNumberOperator(_OnlineSimOperator):
 
 
 class OnlineSimSetRentStatusOperator(_OnlineSimCloseOperator):
-    """Close a rented number (``close``: status 2; ``finish``: status 1 on SMS-Activate-style servers).
+    """Close a rented number (``close``: the connection's ``rent_close_status``, 2 by default; ``finish``: 1).
 
     Meant for a teardown: with no rent to close (the renting task pushed nothing) the task is
     skipped with a one-line reason; a teardown, and any task with ``allow_closed=True``, treats a
@@ -520,18 +485,18 @@ class OnlineSimSetRentStatusOperator(_OnlineSimCloseOperator):
         """Close the rent; skip when there is none."""
         status = _rent_status(self.status)
         rent_id = inputs.rent_id(self._order_id_or_skip())
-        already_closed = False
         with airflow_errors(f"Setting rent {rent_id} to {status!r}"):
-            try:
-                self.hook.client.set_rent_status(rent_id, RENT_STATUSES[status])
-            except RENT_ALREADY_CLOSED:
-                if not self._tolerates_closed(self.allow_closed):
-                    raise
-                self.log.info("Rent %s was already closed", rent_id)
-                already_closed = True
-        if not already_closed:
-            count(RENT_CLOSED, self._labels())
-        return {"rent_id": rent_id, "status": status, "already_closed": already_closed}
+            closed = self.hook.close_rent(
+                rent_id,
+                allow_closed=self._tolerates_closed(self.allow_closed),
+                # "close" sends the connection's close status (rent_close_status: 2, or 1 on
+                # SMS-Activate-style servers), as every other close of a rent does.
+                status=None if status == "close" else RENT_STATUSES[status],
+                labels=self._labels(),
+            )
+        if not closed:
+            self.log.info("Rent %s was already closed", rent_id)
+        return {"rent_id": rent_id, "status": status, "already_closed": not closed}
 
 
 def _rent_labels(order: dict[str, Any]) -> Labels:

@@ -29,7 +29,7 @@ from onlinesim_provider.metrics import error as count_error
 from onlinesim_provider.triggers.onlinesim import OnlineSimRentSmsTrigger, OnlineSimSmsTrigger
 from onlinesim_provider.version_compat import AIRFLOW_V_3_0_PLUS
 from onlinesim_provider.waits import inputs
-from onlinesim_provider.waits.deadline import parse_instant, utcnow, wait_deadline
+from onlinesim_provider.waits.deadline import DEFER_GRACE, parse_instant, utcnow, wait_deadline
 from onlinesim_provider.waits.decision import (
     Decision,
     Outcome,
@@ -54,9 +54,6 @@ if TYPE_CHECKING:
 
 __all__ = ["OnlineSimRentSmsSensor", "OnlineSimSmsSensor"]
 
-#: Extra time Airflow gives a deferred wait beyond its deadline before failing it on its own:
-#: the trigger reports the timeout itself (and the sensor cleans up), this is only a safety net.
-DEFER_GRACE = timedelta(minutes=1)
 #: Longest pause between pokes while the API keeps failing transiently.
 MAX_BACKOFF = 60.0
 #: Where reschedule mode keeps the wait's start and deadline on Airflow 3.3+ (per task instance).

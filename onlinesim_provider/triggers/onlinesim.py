@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow.providers.common.compat.sdk import AirflowException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -47,13 +47,13 @@ from onlinesim_provider.waits.decision import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable
+    from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
     from datetime import datetime
 
     from onlinesim_provider.api.aio import AsyncOnlineSimClient
     from onlinesim_provider.api.models import ActivationStatus, FullSms, RentStatus
 
-__all__ = ["OnlineSimRentSmsTrigger", "OnlineSimSmsTrigger"]
+__all__ = ["OnlineSimRentSmsTrigger", "OnlineSimSmsTrigger", "run_to_event"]
 
 #: Each poll retries a failed read once, quickly: the polling loop is the real retry, with its own
 #: backoff, so a poll never outlives the deadline by much.
@@ -341,3 +341,20 @@ class OnlineSimRentSmsTrigger(_OnlineSimPollTrigger):
         else:
             count(RENT_CLOSED, self._labels)
             self.log.info("Closed rent %s", self.rent_id)
+
+
+async def run_to_event(trigger: BaseTrigger) -> dict[str, Any]:
+    """Run a trigger in the current event loop until its one event; return the event's payload.
+
+    What a worker does to wait in place of the triggerer (the rotation's poke mode), so both
+    ways of waiting poll and decide alike.
+
+    :param trigger: the trigger to run.
+    """
+    events = cast("AsyncGenerator[TriggerEvent, None]", trigger.run())
+    try:
+        event = await anext(events)
+    finally:
+        await events.aclose()
+    payload: dict[str, Any] = event.payload
+    return payload

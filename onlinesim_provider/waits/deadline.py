@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["parse_instant", "wait_deadline", "utcnow"]
+__all__ = ["DEFER_GRACE", "parse_instant", "wait_deadline", "utcnow"]
+
+#: Extra time Airflow gives a deferred wait beyond its deadline before failing it on its own:
+#: the trigger reports the timeout itself (and the task cleans up), this is only a safety net.
+DEFER_GRACE = timedelta(minutes=1)
 
 
 def utcnow() -> datetime:

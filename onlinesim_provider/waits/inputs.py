@@ -10,6 +10,7 @@ expected.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, cast
 
@@ -27,6 +28,8 @@ __all__ = [
     "activation_id",
     "choice",
     "country_list",
+    "count",
+    "duration",
     "hours",
     "instant",
     "minimum",
@@ -134,6 +137,39 @@ def rent_id(value: object) -> int:
     :param value: the ``rent_id`` argument.
     """
     return _object_id("rent_id", value)
+
+
+def count(name: str, value: object) -> int:
+    """Return a whole number of at least 1 (a rendered template gives its digits as a string).
+
+    :param name: the argument's name.
+    :param value: the argument.
+    """
+    number = _as_int(value)
+    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+        raise _bad(name, value, "a whole number of at least 1")
+    return number
+
+
+def duration(name: str, value: object) -> timedelta:
+    """Return a positive span of time, given as seconds (number or numeric string) or a timedelta.
+
+    :param name: the argument's name.
+    :param value: the argument.
+    """
+    expected = "a positive number of seconds or a timedelta"
+    if isinstance(value, timedelta):
+        span = value
+    elif isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _bad(name, value, expected)
+    else:
+        try:
+            span = timedelta(seconds=float(value))
+        except (ValueError, OverflowError):
+            raise _bad(name, value, expected) from None
+    if not span > timedelta(0):
+        raise _bad(name, value, expected)
+    return span
 
 
 def hours(value: object) -> int:

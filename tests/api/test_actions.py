@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
     from onlinesim_provider.sandbox import SandboxControl
 
+pytestmark = pytest.mark.no_airflow
+
 DEFINITIONS = actions.ACTIONS + actions.HELPERS
 NAMES = [definition.__name__ for definition in DEFINITIONS]
 

@@ -17,6 +17,8 @@ from onlinesim_provider.api.aio import AsyncOnlineSimClient, new_session
 from onlinesim_provider.api.models import ActivationState, RentStatus, SetStatusReply
 from tests.api.conftest import FAST
 
+pytestmark = pytest.mark.no_airflow
+
 
 def test_every_method_natively(onlinesim_sandbox):
     sandbox = onlinesim_sandbox

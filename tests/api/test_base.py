@@ -11,6 +11,8 @@ from onlinesim_provider.api import OnlineSimClient
 from onlinesim_provider.api.base import InsecureTransportWarning, check_settings
 from onlinesim_provider.api.errors import InvalidInputError
 
+pytestmark = pytest.mark.no_airflow
+
 KEY = "s3cr3t-Key/+="
 LOOPBACK = "http://127.0.0.1:8080"
 

@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
     from onlinesim_provider.sandbox import SandboxControl
 
+pytestmark = pytest.mark.no_airflow
+
 
 class Blocking:
     """Drive an :class:`AsyncOnlineSimClient` from sync code: each coroutine runs to completion."""

@@ -6,6 +6,8 @@ import pytest
 
 from onlinesim_provider.api import errors
 
+pytestmark = pytest.mark.no_airflow
+
 TRANSIENT = [
     errors.ProtocolError,
     errors.NetworkError,

@@ -28,6 +28,8 @@ from onlinesim_provider.api.models import (
     SetStatusReply,
 )
 
+pytestmark = pytest.mark.no_airflow
+
 WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 

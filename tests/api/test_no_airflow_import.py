@@ -5,6 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.no_airflow
+
 MODULES = [
     "onlinesim_provider.api",
     "onlinesim_provider.api.errors",

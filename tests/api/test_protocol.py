@@ -26,6 +26,8 @@ from onlinesim_provider.api.models import (
     SetStatusReply,
 )
 
+pytestmark = pytest.mark.no_airflow
+
 MSK = timezone(timedelta(hours=3))
 END = datetime(2022, 7, 17, 19, 54, 55, tzinfo=MSK)
 SMS_DATE = datetime(2021, 2, 2, 14, 46, 49, tzinfo=MSK)

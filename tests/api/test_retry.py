@@ -27,6 +27,8 @@ from onlinesim_provider.api.retry import RetryPolicy, acall_with_retry, call_wit
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+pytestmark = pytest.mark.no_airflow
+
 READ: Call[str] = Call({"action": "getBalance"}, lambda body, status: body)
 ORDER: Call[str] = Call({"action": "getNumber"}, lambda body, status: body, reconcile="look first")
 CLOSE: Call[None] = Call({"action": "setRentStatus"}, protocol.parse_set_rent_status, closing=RENT_CLOSING)

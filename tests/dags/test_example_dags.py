@@ -15,6 +15,7 @@ EXAMPLE_IDS = {
     "example_onlinesim_rent",
     "example_onlinesim_parallel",
     "example_onlinesim_delivery_monitor",
+    "example_onlinesim_rotation",
 }
 
 
@@ -270,3 +271,55 @@ def test_monitor_keeps_the_run_green_for_a_pair_that_never_delivered(monitor):
     summary, rows = report_of(tis)
     assert ("vk:380", False, 1, True, False) in rows
     assert summary["stopped"] == []
+
+
+# --- example_onlinesim_rotation -------------------------------------------------------------------
+
+
+@pytest.fixture
+def rotation(fast_examples, monkeypatch):
+    monkeypatch.setenv("ONLINESIM_ATTEMPT_TIMEOUT", "1.5")
+    return fast_examples
+
+
+def _attempts(tis):
+    return [(a["country"], a["outcome"]) for a in xcom(tis["verify", -1])["attempts"]]
+
+
+def test_rotation_moves_on_from_a_country_the_service_ignores(rotation):
+    dr, tis = run_example("example_onlinesim_rotation")
+    assert dr.state == "success"
+    assert states(tis) == {("verify", -1): "success", ("use_code", -1): "success"}
+    assert _attempts(tis) == [("44", "no_code"), ("7", "code")]
+    silent, good = rotation.activations()
+    [sms] = good["messages"]
+    assert silent["messages"] == []
+    result = xcom(tis["verify", -1])
+    assert (result["activation_id"], result["phone"], result["code"]) == (
+        good["id"],
+        good["phone"],
+        sms["code"],
+    )
+    assert xcom_text(tis["use_code", -1]) == sms["code"]
+    summary = rotation.summary()
+    assert (summary["charged"], summary["refunded"], summary["completed"]) == ("20.00", "10.00", 1)
+    assert summary["open_activations"] == 0
+
+
+def test_rotation_cancels_a_refused_number_and_tries_the_next(rotation, monkeypatch):
+    monkeypatch.setenv("ONLINESIM_SILENT_COUNTRY", "none")
+    monkeypatch.setenv("ONLINESIM_REFUSED_PREFIXES", "44")
+    dr, tis = run_example("example_onlinesim_rotation")
+    assert dr.state == "success"
+    assert _attempts(tis) == [("44", "rejected"), ("7", "code")]
+    summary = rotation.summary()
+    assert (summary["refunded"], summary["completed"], summary["open_activations"]) == ("10.00", 1, 0)
+
+
+def test_rotation_refunds_every_number_when_no_code_ever_comes(rotation, monkeypatch):
+    monkeypatch.delenv("ONLINESIM_SANDBOX_URL")  # nobody sends the SMS
+    dr, tis = run_example("example_onlinesim_rotation")
+    assert dr.state == "failed"
+    assert states(tis) == {("verify", -1): "failed", ("use_code", -1): "upstream_failed"}
+    summary = rotation.summary()
+    assert (summary["orders"], summary["refunded"], summary["open_activations"]) == (3, "30.00", 0)

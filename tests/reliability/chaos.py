@@ -51,6 +51,7 @@ from onlinesim_provider.operators.onlinesim import (
 )
 from onlinesim_provider.sandbox import SandboxControl
 from onlinesim_provider.sensors.onlinesim import OnlineSimRentSmsSensor, OnlineSimSmsSensor
+from onlinesim_provider.triggers.onlinesim import run_to_event
 from onlinesim_provider.version_compat import AIRFLOW_V_3_3_PLUS
 from tests.state_store import TaskStateStore
 
@@ -361,7 +362,7 @@ class ChaosRun:
         trigger = _rebuild(classpath, kwargs)
         timeout = deferral.timeout.total_seconds() if deferral.timeout is not None else None
         started = time.monotonic()
-        running = asyncio.ensure_future(_first_event(trigger))
+        running = asyncio.ensure_future(run_to_event(trigger))
         if flow.fate in ("kill", "crash"):
             done, _ = await asyncio.wait({running}, timeout=flow.incident_after)
             if not done:
@@ -376,7 +377,7 @@ class ChaosRun:
                 self._incident(flow, "triggerer restarted")
                 restarted = _rebuild(*trigger.serialize())
                 result.deadline_kept = restarted.deadline == trigger.deadline
-                running = asyncio.ensure_future(_first_event(restarted))
+                running = asyncio.ensure_future(run_to_event(restarted))
         remaining = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
         resumed, context = make(), self._context(flow, "wait", 1)
         _warm(resumed)
@@ -621,16 +622,6 @@ def _rebuild(classpath: str, kwargs: dict[str, Any]) -> Any:
     """Re-create a trigger from its serialized form, as the triggerer does."""
     module, _, name = classpath.rpartition(".")
     return getattr(importlib.import_module(module), name)(**kwargs)
-
-
-async def _first_event(trigger: Any) -> dict[str, Any]:
-    events = trigger.run()
-    try:
-        event = await anext(events)
-    finally:
-        await events.aclose()
-    payload: dict[str, Any] = event.payload
-    return payload
 
 
 def run_chaos(

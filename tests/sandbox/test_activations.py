@@ -8,6 +8,8 @@ import pytest
 
 from tests.sandbox.state_api import Api
 
+pytestmark = pytest.mark.no_airflow
+
 
 def test_order_charges_the_service_price_and_takes_stock(api: Api) -> None:
     api.order("wa", country="380")

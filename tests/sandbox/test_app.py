@@ -9,6 +9,8 @@ import pytest
 from onlinesim_provider.sandbox import SandboxConfig
 from onlinesim_provider.sandbox.app import SandboxApp, UnknownControlError
 
+pytestmark = pytest.mark.no_airflow
+
 KEY = "app-key"
 
 

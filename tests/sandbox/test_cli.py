@@ -21,6 +21,8 @@ from tests.sandbox.tls import make_tls_files
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+pytestmark = pytest.mark.no_airflow
+
 SCRIPT = Path(sys.executable).with_name("onlinesim-sandbox")
 
 

@@ -7,6 +7,8 @@ import pytest
 from onlinesim_provider.sandbox import ManualClock
 from onlinesim_provider.sandbox.clock import SystemClock
 
+pytestmark = pytest.mark.no_airflow
+
 
 @pytest.mark.parametrize(
     ("steps", "expected"),

@@ -11,6 +11,8 @@ import pytest
 
 from onlinesim_provider.sandbox import SandboxConfig
 
+pytestmark = pytest.mark.no_airflow
+
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),

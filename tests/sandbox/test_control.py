@@ -12,6 +12,8 @@ from onlinesim_provider.sandbox.delivery import DeliveryRule
 if TYPE_CHECKING:
     from tests.sandbox.conftest import RawApi
 
+pytestmark = pytest.mark.no_airflow
+
 
 def test_configure_refuses_unknown_and_invalid_settings(onlinesim_sandbox: SandboxControl) -> None:
     with pytest.raises(SandboxControlError, match="api_key"):

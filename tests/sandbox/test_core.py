@@ -8,6 +8,8 @@ import pytest
 
 from onlinesim_provider.sandbox.core import Failure, money, parse_hours, parse_id
 
+pytestmark = pytest.mark.no_airflow
+
 
 @pytest.mark.parametrize(
     ("raw", "expected"),

@@ -12,6 +12,8 @@ from onlinesim_provider.sandbox.delivery import DeliveryPlan, DeliveryRule, pars
 if TYPE_CHECKING:
     from tests.sandbox.conftest import RawApi
 
+pytestmark = pytest.mark.no_airflow
+
 
 @pytest.mark.parametrize(
     ("value", "expected"),

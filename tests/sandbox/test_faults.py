@@ -15,6 +15,8 @@ from onlinesim_provider.sandbox.faults import FaultRule, FaultSet
 if TYPE_CHECKING:
     from tests.sandbox.conftest import RawApi
 
+pytestmark = pytest.mark.no_airflow
+
 
 def _is_invalid_json(body: bytes) -> bool:
     try:

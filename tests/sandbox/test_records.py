@@ -9,6 +9,8 @@ import pytest
 
 from onlinesim_provider.sandbox.records import Activation, Message, Rent, iso
 
+pytestmark = pytest.mark.no_airflow
+
 EPOCH = 1_658_076_895.9  # 2022-07-17 16:54:55.9 UTC
 
 

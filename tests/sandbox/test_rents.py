@@ -9,6 +9,8 @@ import pytest
 
 from tests.sandbox.state_api import Api
 
+pytestmark = pytest.mark.no_airflow
+
 
 def test_rent_no_balance() -> None:
     api = Api(balance="100.00")

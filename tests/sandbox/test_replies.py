@@ -9,6 +9,8 @@ import pytest
 
 from onlinesim_provider.sandbox import replies
 
+pytestmark = pytest.mark.no_airflow
+
 
 @pytest.mark.parametrize(
     ("action", "error_key", "content_type", "body"),

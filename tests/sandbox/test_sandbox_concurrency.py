@@ -7,8 +7,12 @@ import threading
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+import pytest
+
 if TYPE_CHECKING:
     from onlinesim_provider.sandbox import SandboxControl
+
+pytestmark = pytest.mark.no_airflow
 
 CLIENTS = 200
 REQUESTS_PER_CLIENT = 20

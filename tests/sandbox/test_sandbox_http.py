@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
     from tests.sandbox.conftest import RawApi
 
+pytestmark = pytest.mark.no_airflow
+
 
 def _order(api: RawApi) -> dict[str, Any]:
     return {"id": api.order()}

@@ -13,6 +13,8 @@ import requests
 from onlinesim_provider.sandbox import SandboxConfig, SandboxControl, SandboxServer
 from tests.sandbox.tls import TlsFiles, make_tls_files
 
+pytestmark = pytest.mark.no_airflow
+
 
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:

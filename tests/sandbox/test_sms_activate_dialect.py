@@ -114,3 +114,15 @@ def test_json_errors_say_message(sandbox: SandboxControl) -> None:
     with pytest.raises(NoIdRentError) as caught:
         OnlineSimHook().client.get_rent_status(999999)
     assert json.loads(caught.value.body) == {"status": "error", "message": "NO_ID_RENT"}
+
+
+def test_the_close_operator_finishes_a_used_rent_with_the_connections_status(sandbox: SandboxControl) -> None:
+    from onlinesim_provider.operators.onlinesim import OnlineSimSetRentStatusOperator
+
+    rent = OnlineSimHook().client.get_rent_number("0", hours=24)
+    sandbox.deliver_rent_sms(rent.id, "Your code is 070501")
+    close = OnlineSimSetRentStatusOperator(task_id="close", rent_id=rent.id)
+    assert close.execute({}) == {"rent_id": rent.id, "status": "close", "already_closed": False}
+    again = OnlineSimSetRentStatusOperator(task_id="again", rent_id=rent.id, allow_closed=True)
+    assert again.execute({}) == {"rent_id": rent.id, "status": "close", "already_closed": True}
+    assert [entry["status"] for entry in _ledger(sandbox, "rent_close")] == [1]

@@ -11,6 +11,8 @@ import pytest
 from onlinesim_provider.sandbox import SandboxConfig, SandboxState
 from tests.sandbox.state_api import KEY, Api
 
+pytestmark = pytest.mark.no_airflow
+
 
 @pytest.mark.parametrize(
     ("action", "params", "token"),

@@ -20,6 +20,8 @@ from onlinesim_provider.sandbox.web import MAX_BODY
 if TYPE_CHECKING:
     from onlinesim_provider.sandbox import SandboxControl
 
+pytestmark = pytest.mark.no_airflow
+
 _STATUS_LINE = re.compile(rb"HTTP/\d\.\d (\d{3}) ")
 
 
@@ -101,7 +103,10 @@ def test_bad_http_gets_a_clean_answer(
     assert onlinesim_sandbox_server.control.now() > 0
 
 
-def test_a_chunked_form_body_is_read(onlinesim_sandbox_server: SandboxServer) -> None:
+def test_a_chunked_form_body_is_read(
+    onlinesim_sandbox_server: SandboxServer,
+    onlinesim_sandbox: SandboxControl,  # the session's sandbox, reset: the balance is the initial one
+) -> None:
     form = f"action=getBalance&api_key={onlinesim_sandbox_server.api_key}".encode()
     body = f"{len(form):x}\r\n".encode() + form + b"\r\n0\r\n\r\n"
     head = b"POST /stubs/handler_api.php HTTP/1.1\r\n" + HOST + CLOSE + b"Transfer-Encoding: chunked\r\n"
@@ -186,7 +191,10 @@ def test_unhandled_error_answers_bad_action_and_logs_without_key(caplog: pytest.
     assert config.api_key not in caplog.text
 
 
-def test_expect_100_continue_is_answered(onlinesim_sandbox_server: SandboxServer) -> None:
+def test_expect_100_continue_is_answered(
+    onlinesim_sandbox_server: SandboxServer,
+    onlinesim_sandbox: SandboxControl,  # the session's sandbox, reset: the balance is the initial one
+) -> None:
     body = f"action=getBalance&api_key={onlinesim_sandbox_server.api_key}".encode()
     head = f"POST /stubs/handler_api.php HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: {len(body)}\r\n"
     reply = _raw(_port(onlinesim_sandbox_server), head.encode() + HOST + CLOSE + b"\r\n" + body)

@@ -8,6 +8,8 @@ import pytest
 
 from onlinesim_provider.sandbox.world import SANDBOX_COUNTRIES, SANDBOX_SERVICES, World
 
+pytestmark = pytest.mark.no_airflow
+
 
 @pytest.mark.parametrize(
     ("country", "serial", "international", "expected"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -49,6 +49,19 @@ def test_resolved_tells_literals_from_templates(value, expected):
         pytest.param(inputs.minimum, "10.50", Decimal("10.50"), id="minimum-string"),
         pytest.param(inputs.minimum, 3, Decimal(3), id="minimum-int"),
         pytest.param(inputs.minimum, None, None, id="no-minimum"),
+        pytest.param(lambda v: inputs.count("attempts", v), "3", 3, id="count-rendered"),
+        pytest.param(
+            lambda v: inputs.duration("attempt_timeout", v), 90, timedelta(seconds=90), id="seconds"
+        ),
+        pytest.param(
+            lambda v: inputs.duration("attempt_timeout", v), "1.5", timedelta(seconds=1.5), id="seconds-text"
+        ),
+        pytest.param(
+            lambda v: inputs.duration("timeout", v),
+            timedelta(minutes=2),
+            timedelta(minutes=2),
+            id="timedelta",
+        ),
     ],
 )
 def test_good_values_are_normalised(check, value, expected):
@@ -76,6 +89,42 @@ def test_good_values_are_normalised(check, value, expected):
         pytest.param(inputs.minimum, "lots", "Invalid minimum: got 'lots'", id="minimum-text"),
         pytest.param(inputs.minimum, "NaN", "Invalid minimum: got 'NaN'", id="minimum-nan"),
         pytest.param(inputs.minimum, True, "Invalid minimum: got True", id="minimum-bool"),
+        pytest.param(
+            lambda v: inputs.count("attempts", v),
+            0,
+            "Invalid attempts: got 0; expected a whole",
+            id="count-zero",
+        ),
+        pytest.param(
+            lambda v: inputs.count("attempts", v), 2.5, "Invalid attempts: got 2.5", id="count-float"
+        ),
+        pytest.param(
+            lambda v: inputs.count("attempts", v), True, "Invalid attempts: got True", id="count-bool"
+        ),
+        pytest.param(
+            lambda v: inputs.duration("attempt_timeout", v),
+            0,
+            "Invalid attempt_timeout: got 0; expected a positive number of seconds",
+            id="duration-zero",
+        ),
+        pytest.param(
+            lambda v: inputs.duration("timeout", v),
+            timedelta(seconds=-1),
+            "Invalid timeout",
+            id="duration-negative",
+        ),
+        pytest.param(
+            lambda v: inputs.duration("timeout", v), "nan", "Invalid timeout: got 'nan'", id="duration-nan"
+        ),
+        pytest.param(
+            lambda v: inputs.duration("timeout", v),
+            "inf",
+            "Invalid timeout: got 'inf'",
+            id="duration-infinite",
+        ),
+        pytest.param(
+            lambda v: inputs.duration("timeout", v), None, "Invalid timeout: got None", id="duration-none"
+        ),
     ],
 )
 def test_bad_values_fail_without_retry_naming_the_value(check, value, words):

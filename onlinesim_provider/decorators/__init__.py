@@ -1,0 +1,1 @@
+"""TaskFlow decorators of the OnlineSIM provider (``@task.onlinesim_verification``)."""

@@ -1,0 +1,134 @@
+"""Number rotation end to end: ``dag.test()`` of ``tests/dags_for_tests/test_dag_rotation.py`` on the sandbox.
+
+Each case checks the task's state and tries, the result's attempts, what the sandbox saw
+(orders, refunds, completions, SMS handed out) and that the ledger balances with nothing left
+open and no pending-order record left behind.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.conftest import REPO, load_dag, pending_records
+from tests.reliability.ledger import audit
+
+if TYPE_CHECKING:
+    from onlinesim_provider.sandbox import SandboxControl
+
+pytestmark = pytest.mark.airflow
+
+DAG_FILE = REPO / "tests" / "dags_for_tests" / "test_dag_rotation.py"
+WAYS = ["deferrable", "poke", "decorator"]
+
+
+def _run(variant: str, sandbox: SandboxControl, **conf: Any) -> tuple[str, Any]:
+    dag = load_dag(DAG_FILE, f"test_dag_rotation_{variant}")
+    dag_run = dag.test(run_conf={"sandbox_url": sandbox.url, **conf})
+    [ti] = dag_run.get_task_instances()
+    return str(dag_run.state), ti
+
+
+def _verified(variant: str, sandbox: SandboxControl, tries: int, **conf: Any) -> dict[str, Any]:
+    """Run the rotation; check it succeeded on the given try; return its result."""
+    state, ti = _run(variant, sandbox, **conf)
+    assert (state, ti.try_number) == ("success", tries)
+    result: dict[str, Any] = ti.xcom_pull(task_ids="verify")
+    assert str(ti.xcom_pull(task_ids="verify", key="code")) == result["code"], "each key is its own XCom"
+    return result
+
+
+def _money(sandbox: SandboxControl, initial: str) -> dict[str, Any]:
+    """Return orders, refunds and completions; check the ledger balances and nothing is left open."""
+    assert audit(sandbox, initial).problems == []
+    summary = sandbox.summary()
+    assert (summary["open_activations"], summary["open_rents"]) == (0, 0), "every number was closed"
+    assert pending_records() == []
+    refunds = sum(e["event"] == "refund" for e in sandbox.ledger())
+    return {"orders": summary["orders"], "refunds": refunds, "completed": summary["completed"]}
+
+
+def _getnumber_calls(sandbox: SandboxControl) -> int:
+    return [r["action"] for r in sandbox.requests()].count("getNumber")
+
+
+def _outcomes(result: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(a["country"], a["outcome"]) for a in result["attempts"]]
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_the_code_arrives_only_on_the_third_number(
+    airflow_db: Any, onlinesim_conn: SandboxControl, way: str
+) -> None:
+    initial = onlinesim_conn.summary()["balance"]
+    result = _verified(way, onlinesim_conn, 1, deliver_on=3)
+    # the countries rotate: 44, then 7, then 44 again
+    assert _outcomes(result) == [("44", "no_code"), ("7", "no_code"), ("44", "code")]
+    third = onlinesim_conn.activations()[2]
+    assert (result["activation_id"], result["phone"], result["code"]) == (
+        third["id"],
+        third["phone"],
+        "303030",
+    )
+    assert _money(onlinesim_conn, initial) == {"orders": 3, "refunds": 2, "completed": 1}
+
+
+def test_no_code_on_any_number_refunds_them_all_and_fails_without_retry(
+    airflow_db: Any, onlinesim_conn: SandboxControl
+) -> None:
+    initial = onlinesim_conn.summary()["balance"]
+    state, ti = _run("deferrable", onlinesim_conn, deliver_on=0)
+    assert (state, str(ti.state), ti.try_number) == ("failed", "failed", 1), "retries=1, yet no retry"
+    assert _money(onlinesim_conn, initial) == {"orders": 3, "refunds": 3, "completed": 0}
+    assert _getnumber_calls(onlinesim_conn) == 3
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_a_rejected_number_is_refunded_and_the_next_one_tried(
+    airflow_db: Any, onlinesim_conn: SandboxControl, way: str
+) -> None:
+    initial = onlinesim_conn.summary()["balance"]
+    result = _verified(way, onlinesim_conn, 1, deliver_on=2, reject_first=True)
+    assert _outcomes(result) == [("44", "rejected"), ("7", "code")]
+    assert _money(onlinesim_conn, initial) == {"orders": 2, "refunds": 1, "completed": 1}
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_another_error_cancels_the_number_and_the_retry_starts_afresh(
+    airflow_db: Any, onlinesim_conn: SandboxControl, way: str
+) -> None:
+    initial = onlinesim_conn.summary()["balance"]
+    result = _verified(way, onlinesim_conn, 2, deliver_on=2, error_on_first_try=True)  # Airflow retried it
+    assert _outcomes(result) == [("44", "code")], "the retry's rotation starts with the first country"
+    second = onlinesim_conn.activations()[1]
+    assert result["activation_id"] == second["id"]
+    assert _money(onlinesim_conn, initial) == {"orders": 2, "refunds": 1, "completed": 1}
+
+
+@pytest.mark.parametrize("crash", ["crash_after_order", "crash_before_defer"])
+def test_a_worker_killed_before_the_deferral_is_retried_on_the_same_number(
+    airflow_db: Any, onlinesim_conn: SandboxControl, crash: str
+) -> None:
+    initial = onlinesim_conn.summary()["balance"]
+    result = _verified(crash, onlinesim_conn, 2, deliver_on=1)
+    assert _outcomes(result) == [("44", "code")]
+    [activation] = onlinesim_conn.activations()
+    assert result["activation_id"] == activation["id"]
+    assert len(activation["messages"]) == 1, "the number was handed to the service once"
+    assert _getnumber_calls(onlinesim_conn) == 1, "the retry reattached: no second order"
+    assert _money(onlinesim_conn, initial) == {"orders": 1, "refunds": 0, "completed": 1}
+
+
+def test_with_the_sandboxs_delivery_rules_a_silent_country_is_left_behind(
+    airflow_db: Any, onlinesim_conn: SandboxControl
+) -> None:
+    """The sandbox, not the submit step, decides: country 44 never gets an SMS, country 7 at once."""
+    initial = onlinesim_conn.summary()["balance"]
+    onlinesim_conn.set_delivery(["44:tg:0", "7:tg:1"], seed=7)
+    result = _verified("deferrable", onlinesim_conn, 1, deliver_on=0)
+    assert _outcomes(result) == [("44", "no_code"), ("7", "code")]
+    silent, delivered = onlinesim_conn.activations()
+    assert silent["messages"] == []
+    assert result["code"] == delivered["messages"][0]["code"]
+    assert _money(onlinesim_conn, initial) == {"orders": 2, "refunds": 1, "completed": 1}

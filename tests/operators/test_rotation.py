@@ -1,0 +1,265 @@
+"""``OnlineSimVerificationOperator`` driven step by step against the sandbox, outside a DAG run.
+
+The task's context is a stand-in task instance with an in-memory task state store (where the
+rotation keeps its record), so each step can be run, dropped and resumed the way a worker, a
+triggerer and Airflow's retries would. The full DAG runs are in ``tests/dags/test_rotation.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, TaskDeferred
+
+from onlinesim_provider.hooks.onlinesim import OnlineSimHook
+from onlinesim_provider.operators.rotation import NumberRejected, OnlineSimVerificationOperator
+from onlinesim_provider.triggers.onlinesim import run_to_event
+from onlinesim_provider.waits.deadline import parse_instant, utcnow
+from tests.reliability.chaos import FlowTI
+from tests.reliability.chaos import _rebuild as rebuild
+from tests.reliability.test_restarts import _run_then_drop
+from tests.state_store import TaskStateStore
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from onlinesim_provider.sandbox import SandboxControl
+
+RECORD = "onlinesim_pending_rotation"
+
+
+def _context(store: TaskStateStore | None = None, try_number: int = 1) -> dict[str, Any]:
+    ti = FlowTI("test_rotation", "verify", "manual__rotation", try_number)
+    return {"ti": ti, "task_instance": ti, "task_state_store": store or TaskStateStore()}
+
+
+def _operator(submit: Any, **kwargs: Any) -> OnlineSimVerificationOperator:
+    settings = {"service": "tg", "country": ["44", "7"], "attempt_timeout": 1.0, "poke_interval": 0.1}
+    return OnlineSimVerificationOperator(task_id="verify", submit=submit, **{**settings, **kwargs})
+
+
+def _calls(sandbox: SandboxControl) -> list[str]:
+    return [request["action"] for request in sandbox.requests()]
+
+
+def _no_service(phone: str, order: dict[str, Any]) -> None:
+    """A service that never sends the SMS."""
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+BAD = [
+    pytest.param(
+        {"attempts": 0}, r"Invalid attempts: got 0; expected a whole number of at least 1", id="attempts-0"
+    ),
+    pytest.param({"attempts": "many"}, r"Invalid attempts: got 'many'", id="attempts-text"),
+    pytest.param(
+        {"attempt_timeout": 0}, r"Invalid attempt_timeout: got 0; expected a positive", id="timeout-0"
+    ),
+    pytest.param({"attempt_timeout": -5}, r"Invalid attempt_timeout: got -5", id="timeout-negative"),
+    pytest.param({"attempt_timeout": "soon"}, r"Invalid attempt_timeout: got 'soon'", id="timeout-text"),
+    pytest.param({"timeout": timedelta(0)}, r"Invalid timeout: got datetime.timedelta\(0\)", id="overall-0"),
+    pytest.param({"poke_interval": -1}, r"Invalid poke_interval: got -1", id="poke-interval"),
+    pytest.param({"service": ""}, r"Invalid input", id="service"),
+    pytest.param({"country": []}, r"Invalid country: got \[\]", id="no-country"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), BAD)
+def test_bad_input_fails_when_the_dag_is_parsed(
+    onlinesim_conn: SandboxControl, kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(AirflowFailException, match=message):
+        _operator(_no_service, **kwargs)
+    assert _calls(onlinesim_conn) == []
+
+
+@pytest.mark.parametrize(("kwargs", "message"), BAD)
+def test_bad_input_fails_at_run_time_before_any_money_is_spent(
+    onlinesim_conn: SandboxControl, kwargs: dict[str, Any], message: str
+) -> None:
+    operator = _operator(_no_service)
+    for name, value in kwargs.items():  # as a template would render it
+        setattr(operator, name, value)
+    with pytest.raises(AirflowFailException, match=message):
+        operator.execute(_context())
+    assert _calls(onlinesim_conn) == []
+
+
+@pytest.mark.parametrize(
+    ("submit", "message"),
+    [(None, r"submit is required"), ("not a function", r"submit='not a function' is not callable")],
+)
+def test_submit_must_be_a_function(submit: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        _operator(submit)
+
+
+# --- the rotation on the worker (poke mode) -------------------------------------------------
+
+
+def test_no_code_on_any_number_fails_listing_the_attempts(onlinesim_conn: SandboxControl) -> None:
+    store = TaskStateStore()
+    operator = _operator(_no_service, attempts=3, timeout=120, deferrable=False)
+    with pytest.raises(AirflowFailException) as failed:
+        operator.execute(_context(store))
+    ids = [a["id"] for a in onlinesim_conn.activations()]
+    assert len(ids) == 3
+    assert str(failed.value) == (
+        "No code for service 'tg': 3 attempts: "
+        f"activation {ids[0]} (country 44) no_code; "
+        f"activation {ids[1]} (country 7) no_code; "
+        f"activation {ids[2]} (country 44) no_code."
+    )
+    summary = onlinesim_conn.summary()
+    assert (summary["cancelled"], summary["refunded"], summary["open_activations"]) == (3, "30.00", 0)
+    assert RECORD not in store.values, "nothing is held, nothing left on record"
+
+
+def test_one_number_at_a_time_each_cancelled_before_the_next_is_ordered(
+    onlinesim_conn: SandboxControl,
+) -> None:
+    operator = _operator(_no_service, attempts=2, timeout=120, deferrable=False)
+    with pytest.raises(AirflowFailException):
+        operator.execute(_context())
+    money = [
+        (e["event"], e.get("activation_id"))
+        for e in onlinesim_conn.ledger()
+        if e["event"] in ("charge", "refund")
+    ]
+    first, second = (a["id"] for a in onlinesim_conn.activations())
+    assert money == [("charge", first), ("refund", first), ("charge", second), ("refund", second)]
+
+
+def test_the_rotation_stops_at_the_overall_deadline(onlinesim_conn: SandboxControl) -> None:
+    operator = _operator(_no_service, attempts=50, attempt_timeout=1.0, timeout=2.0, deferrable=False)
+    start = utcnow()
+    with pytest.raises(AirflowFailException, match=r"No code for service 'tg'"):
+        operator.execute(_context())
+    assert len(onlinesim_conn.activations()) < 50
+    assert utcnow() >= start + timedelta(seconds=2.0)
+    assert onlinesim_conn.summary()["open_activations"] == 0
+
+
+def test_no_numbers_left_in_any_country_fails_listing_the_attempts(onlinesim_conn: SandboxControl) -> None:
+    def sold_out_after_the_first(phone: str, order: dict[str, Any]) -> None:
+        onlinesim_conn.inject_fault("token", action="getNumber", count=2, token="NO_NUMBERS")
+        raise NumberRejected("virtual numbers are not allowed")
+
+    operator = _operator(sold_out_after_the_first, attempts=3, timeout=120, deferrable=False)
+    with pytest.raises(
+        AirflowFailException, match=r"NO_NUMBERS\)\. 1 attempt: activation \d+ \(country 44\) rejected"
+    ):
+        operator.execute(_context())
+    assert onlinesim_conn.summary()["refunded"] == "10.00"
+
+
+def test_a_number_closed_elsewhere_fails_the_task_and_is_not_reordered(
+    onlinesim_conn: SandboxControl,
+) -> None:
+    def closed_by_someone_else(phone: str, order: dict[str, Any]) -> None:
+        OnlineSimHook().client.cancel_activation(order["activation_id"])
+
+    operator = _operator(closed_by_someone_else, attempts=3, timeout=120, deferrable=False)
+    with pytest.raises(
+        AirflowFailException, match=r"is closed .* 1 attempt: activation \d+ \(country 44\) failed"
+    ):
+        operator.execute(_context())
+    assert _calls(onlinesim_conn).count("getNumber") == 1
+
+
+# --- a triggerer restart during the second attempt ------------------------------------------
+
+
+def _rebuild(trigger: Any) -> Any:
+    """Re-create a trigger from what the triggerer stores, as a restarted triggerer does."""
+    return rebuild(*trigger.serialize())
+
+
+def _deadline(store: TaskStateStore) -> datetime | None:
+    return parse_instant(store.values[RECORD]["deadline"], name="deadline")
+
+
+def test_a_triggerer_restart_in_attempt_two_orders_nothing_more_and_keeps_the_deadlines(
+    onlinesim_conn: SandboxControl,
+) -> None:
+    store = TaskStateStore()
+    operator = _operator(_no_service, attempts=3, attempt_timeout=60, timeout=600)
+    with pytest.raises(TaskDeferred) as first:
+        operator.execute(_context(store))
+    overall = _deadline(store)
+    assert overall is not None
+    assert first.value.trigger.deadline <= overall
+
+    # attempt 1 gets no code: its trigger fires a timeout and the task resumes on a worker
+    timeout = {"status": "timeout", "message": "timed out at the deadline"}
+    with pytest.raises(TaskDeferred) as second:
+        _operator(_no_service, attempts=3, attempt_timeout=60, timeout=600).execute_complete(
+            _context(store), timeout
+        )
+    trigger = second.value.trigger
+    assert _calls(onlinesim_conn).count("getNumber") == 2
+    assert _deadline(store) == overall, "the overall deadline was fixed once"
+    assert trigger.deadline <= overall
+
+    asyncio.run(_run_then_drop(_rebuild(trigger), onlinesim_conn))
+    restarted = _rebuild(trigger)
+    assert (restarted.deadline, restarted.activation_id) == (trigger.deadline, trigger.activation_id)
+    onlinesim_conn.deliver_sms(trigger.activation_id, code="424242")
+    event = asyncio.run(run_to_event(restarted))
+
+    resumed = _operator(_no_service, attempts=3, attempt_timeout=60, timeout=600)
+    result = resumed.execute_complete(_context(store), event)
+    first_id, second_id = (a["id"] for a in onlinesim_conn.activations())
+    assert result["code"] == "424242"
+    assert result["attempts"] == [
+        {"activation_id": first_id, "country": "44", "outcome": "no_code"},
+        {"activation_id": second_id, "country": "7", "outcome": "code"},
+    ]
+    assert _calls(onlinesim_conn).count("getNumber") == 2, "the restart ordered nothing"
+    summary = onlinesim_conn.summary()
+    assert (summary["refunded"], summary["completed"], summary["open_activations"]) == ("10.00", 1, 0)
+
+
+def test_a_task_that_fails_for_good_cancels_the_number_on_record(onlinesim_conn: SandboxControl) -> None:
+    store = TaskStateStore()
+    operator = _operator(_no_service, attempt_timeout=60, timeout=600)
+    with pytest.raises(TaskDeferred):
+        operator.execute(_context(store))
+    [held] = onlinesim_conn.activations()
+    # Airflow fails the deferred task for good (e.g. killed): the failure callbacks run
+    for callback in operator.on_failure_callback:  # type: ignore[union-attr]
+        callback(_context(store))
+    assert RECORD not in store.values
+    assert onlinesim_conn.summary()["refunded"] == "10.00"
+    assert [a["id"] for a in onlinesim_conn.activations()] == [held["id"]]
+
+
+def test_a_retry_after_the_code_arrived_completes_the_number_without_waiting_again(
+    onlinesim_conn: SandboxControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = TaskStateStore()
+    with pytest.raises(TaskDeferred) as deferred:
+        _operator(_no_service, attempt_timeout=60, timeout=600).execute(_context(store))
+    trigger = deferred.value.trigger
+    onlinesim_conn.deliver_sms(trigger.activation_id, code="777777")
+    event = asyncio.run(run_to_event(trigger))
+
+    dying = _operator(_no_service, attempt_timeout=60, timeout=600)
+
+    def worker_dies(state: Any) -> Any:
+        raise AirflowException("the worker died before completing the number")
+
+    monkeypatch.setattr(dying, "_complete", worker_dies)
+    with pytest.raises(AirflowException, match="worker died"):
+        dying.execute_complete(_context(store), event)
+    calls = len(_calls(onlinesim_conn))
+
+    result = _operator(_no_service, attempt_timeout=60, timeout=600).execute(_context(store, try_number=2))
+    assert (result["activation_id"], result["code"]) == (trigger.activation_id, "777777")
+    assert _calls(onlinesim_conn)[calls:] == ["setStatus"], "completed at once: no wait, no order"
+    summary = onlinesim_conn.summary()
+    assert (summary["orders"], summary["completed"], summary["refunded"]) == (1, 1, "0.00")
