@@ -13,7 +13,7 @@ from deploy.processes import Deadline
 from deploy.sandbox import SandboxProcess
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     from onlinesim_provider.sandbox import SandboxControl
 
@@ -36,6 +36,7 @@ class Stack:
         sms_delay: float | None = 5.0,
         keep: bool = False,
         dag_env: Mapping[str, str] | None = None,
+        prepare: Callable[[SandboxControl], Mapping[str, str]] | None = None,
     ) -> None:
         """Describe the stack; :meth:`__enter__` starts it.
 
@@ -44,6 +45,8 @@ class Stack:
         :param sms_delay: sandbox seconds until an ordered number receives its SMS by itself.
         :param keep: keep the temporary directory (logs) after stopping.
         :param dag_env: environment variables the DAG files read.
+        :param prepare: called with the running sandbox before Airflow starts (to order what a DAG
+            file needs when it is parsed, such as a rent to watch); returns more ``dag_env``.
         """
         self.deadline = Deadline(budget)
         self.root = Path(tempfile.mkdtemp(prefix="onlinesim-deployment-"))
@@ -52,6 +55,7 @@ class Stack:
         self.sandbox = SandboxProcess(self.root / "component-logs" / "sandbox.log", self.api_key, sms_delay)
         self.airflow = AirflowDeployment(self.root, list(dag_files), self.deadline, dag_env)
         self._control: SandboxControl | None = None
+        self._prepare = prepare
 
     @property
     def control(self) -> SandboxControl:
@@ -63,6 +67,8 @@ class Stack:
         """Start the sandbox, then Airflow; on any failure stop what did start and re-raise."""
         try:
             self._control = self.sandbox.start(self.deadline)
+            if self._prepare is not None:
+                self.airflow.dag_env.update(self._prepare(self._control))
             self.airflow.start()
         except BaseException:
             self.__exit__()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from onlinesim_provider.version_compat import AIRFLOW_V_3_0_PLUS
+from onlinesim_provider.version_compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_3_PLUS
 from tests.conftest import REPO, load_dag
 
 pytestmark = pytest.mark.airflow
@@ -16,7 +16,8 @@ EXAMPLE_IDS = {
     "example_onlinesim_parallel",
     "example_onlinesim_delivery_monitor",
     "example_onlinesim_rotation",
-}
+    "example_onlinesim_start_from_trigger",
+} | ({"example_onlinesim_rent_inbox"} if AIRFLOW_V_3_3_PLUS else set())  # asset watchers: 3.3+
 
 
 @pytest.fixture
@@ -323,3 +324,61 @@ def test_rotation_refunds_every_number_when_no_code_ever_comes(rotation, monkeyp
     assert states(tis) == {("verify", -1): "failed", ("use_code", -1): "upstream_failed"}
     summary = rotation.summary()
     assert (summary["orders"], summary["refunded"], summary["open_activations"]) == (3, "30.00", 0)
+
+
+# --- example_onlinesim_start_from_trigger ---------------------------------------------------------
+
+
+def test_start_from_trigger_example_gets_the_code_and_completes_the_number(fast_examples):
+    """dag.test() runs every task in-process: the wait defers from there, with the same trigger."""
+    fast_examples.configure(sms_delay=0.5)  # the service sends its SMS by itself
+    dag = load_dag(EXAMPLES / "example_onlinesim_start_from_trigger.py")
+    assert dag.get_task("wait_for_code").start_from_trigger is AIRFLOW_V_3_3_PLUS
+    dr = dag.test()
+    tis = {(ti.task_id, ti.map_index): ti for ti in dr.get_task_instances()}
+    assert dr.state == "success"
+    assert set(states(tis).values()) == {"success"}
+    [activation] = fast_examples.activations()
+    assert xcom(tis["wait_for_code", -1]) == {
+        "activation_id": activation["id"],
+        "code": activation["messages"][0]["code"],
+        "text": None,
+    }
+    assert xcom(tis["close_number", -1])["closed_as"] == "complete"
+
+
+# --- example_onlinesim_rent_inbox -----------------------------------------------------------------
+
+
+@pytest.mark.skipif(AIRFLOW_V_3_3_PLUS, reason="Airflow 3.3+ defines the DAG")
+def test_rent_inbox_example_defines_no_dag_before_airflow_3_3():
+    from airflow.models.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(EXAMPLES / "example_onlinesim_rent_inbox.py"), include_examples=False)
+    assert bag.import_errors == {}
+    assert bag.dag_ids == []
+
+
+@pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason="asset watchers with a state store: Airflow 3.3+")
+def test_rent_inbox_example_watches_the_rent_and_runs(fast_examples, monkeypatch):
+    monkeypatch.setenv("ONLINESIM_INBOX_RENT_ID", "4242")
+    monkeypatch.setenv("ONLINESIM_INBOX_SENDER", "twitter")
+    dag = load_dag(EXAMPLES / "example_onlinesim_rent_inbox.py")
+    [inbox] = dag.timetable.asset_condition.objects
+    [watcher] = inbox.watchers
+    classpath, kwargs = watcher.trigger.serialize()
+    assert classpath == "onlinesim_provider.triggers.rent_inbox.OnlineSimRentMessageTrigger"
+    assert (kwargs["rent_id"], kwargs["sender"]) == (4242, "twitter")
+    # A manual run has no asset event: the task handles none, and makes no API call.
+    dr = dag.test()
+    [ti] = dr.get_task_instances()
+    assert (dr.state, xcom(ti)) == ("success", [])
+    assert api_calls(fast_examples) == []
+
+
+@pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason="asset watchers with a state store: Airflow 3.3+")
+def test_rent_inbox_example_without_a_rent_polls_nothing(fast_examples, monkeypatch):
+    monkeypatch.delenv("ONLINESIM_INBOX_RENT_ID", raising=False)
+    dag = load_dag(EXAMPLES / "example_onlinesim_rent_inbox.py")
+    [inbox] = dag.timetable.asset_condition.objects
+    assert inbox.watchers == []
