@@ -36,6 +36,8 @@ from onlinesim_provider.api.errors import (
 from onlinesim_provider.api.models import ACTIVATION_LIFETIME, ActivationState
 from onlinesim_provider.get_provider_info import DEFAULT_CONN_ID
 from onlinesim_provider.hooks.settings import get_async_client
+from onlinesim_provider.metrics import NUMBER_CANCELLED, RENT_CLOSED, Labels, count, wait_over
+from onlinesim_provider.metrics import error as count_error
 from onlinesim_provider.triggers.pacing import JITTER, MAX_BACKOFF, MIN_PAUSE, POLL_RETRY, next_pause
 from onlinesim_provider.triggers.pool import shared_http_client
 from onlinesim_provider.waits import inputs
@@ -67,6 +69,8 @@ __all__ = [
     "OnlineSimSmsTrigger",
     "run_to_event",
 ]
+#: The ``outcome`` tag of the wait metrics, per final decision.
+OUTCOME_TAG = {Outcome.DONE: "code", Outcome.TIMEOUT: "timeout", Outcome.FAIL: "error"}
 
 
 class _OnlineSimPollTrigger(BaseTrigger):
@@ -78,6 +82,8 @@ class _OnlineSimPollTrigger(BaseTrigger):
     :param deadline: the absolute deadline (ISO 8601 or epoch seconds).
     :param onlinesim_conn_id: the ``onlinesim`` connection (the key stays in it).
     :param poll_interval: seconds between polls, before jitter and backoff.
+    :param metrics: the wait's metric labels and start (``dag_id``, ``service``, ``country``,
+        ``ordered_at``, ``started_at``; plain strings), as the sensor hands them on.
     :param timeout: instead of ``deadline``, when the task starts in the triggerer: the wait's
         length in seconds; its start and deadline are read from the task's trigger timeout.
     :param end_task: end the task from the trigger (``TaskSuccessEvent`` / ``TaskFailedEvent``)
@@ -92,6 +98,7 @@ class _OnlineSimPollTrigger(BaseTrigger):
         deadline: str | float | datetime | None = None,
         onlinesim_conn_id: str = DEFAULT_CONN_ID,
         poll_interval: float = 10.0,
+        metrics: dict[str, Any] | None = None,
         timeout: float | None = None,
         end_task: bool = False,
         clock: Callable[[], datetime] = utcnow,
@@ -108,6 +115,9 @@ class _OnlineSimPollTrigger(BaseTrigger):
         self.end_task = bool(end_task)
         self.onlinesim_conn_id = onlinesim_conn_id
         self.poll_interval = float(poll_interval)
+        self.metrics = dict(metrics) if metrics else None
+        self._labels = Labels.from_dict(self.metrics)
+        self._started = parse_instant((self.metrics or {}).get("started_at"), name="started_at")
         self._clock = clock
         self._sleep = sleep
         self._finished = False
@@ -119,6 +129,8 @@ class _OnlineSimPollTrigger(BaseTrigger):
             "onlinesim_conn_id": self.onlinesim_conn_id,
             "poll_interval": self.poll_interval,
         }
+        if self.metrics is not None:
+            kwargs["metrics"] = self.metrics
         if self.end_task:
             kwargs.update({"timeout": self.timeout, "end_task": True, **self._templated()})
         return kwargs
@@ -174,6 +186,7 @@ class _OnlineSimPollTrigger(BaseTrigger):
             # The scheduler stored ``start + timeout + DEFER_GRACE`` once, when it started the
             # task in the triggerer; every triggerer that runs this wait reads the same value.
             start = end - DEFER_GRACE - span
+            self._started = self._started or start
             self.deadline = wait_deadline(start, span, self._resolve(start))
             self.log.info("%s until %s", self.doing, self.deadline.isoformat())
         self._ready = True
@@ -206,6 +219,7 @@ class _OnlineSimPollTrigger(BaseTrigger):
                 decision = decide(await self._fetch(client), wait)
                 failures = 0
             except OnlineSimError as error:
+                count_error(error, self._labels)
                 decision = decide_error(error, self.doing)
                 if decision.outcome is Outcome.WAIT:
                     failures += 1
@@ -225,6 +239,7 @@ class _OnlineSimPollTrigger(BaseTrigger):
     async def _finish(self, decision: Decision) -> TriggerEvent:
         """Return the one event: the decision for the resuming task, or the task's end."""
         self._finished = True
+        wait_over(self._labels, OUTCOME_TAG[decision.outcome], self._started, self._clock())
         self.log.info("%s: %s %s", self.doing, decision.outcome.value, decision.reason)
         if not self.end_task:
             return TriggerEvent(decision.to_event())  # type: ignore[no-untyped-call]  # unannotated in Airflow
@@ -237,6 +252,7 @@ class _OnlineSimPollTrigger(BaseTrigger):
     async def on_kill(self) -> None:
         """Undo the order when a user kills the deferred task (Airflow 3.3+ calls this)."""
         if not self._finished:
+            wait_over(self._labels, "killed", self._started, self._clock())
             await self._undo_quietly()
 
     async def _undo_quietly(self) -> None:
@@ -270,7 +286,7 @@ class OnlineSimSmsTrigger(_OnlineSimPollTrigger):
         ``end_task``, when the wait fails or times out).
     :param expires_at: with ``timeout``: when the number stops receiving SMS (default: 15 minutes
         after the start).
-    :param pacing: ``timeout``, ``end_task``, ``clock`` and ``sleep`` (see
+    :param pacing: ``metrics``, ``timeout``, ``end_task``, ``clock`` and ``sleep`` (see
         :class:`_OnlineSimPollTrigger`).
     """
 
@@ -343,6 +359,7 @@ class OnlineSimSmsTrigger(_OnlineSimPollTrigger):
                 raise
             self.log.info("Activation %s was already closed", activation_id)
         else:
+            count(NUMBER_CANCELLED, self._labels)
             self.log.info("Cancelled activation %s so that its price is refunded", activation_id)
 
 
@@ -364,7 +381,7 @@ class OnlineSimRentSmsTrigger(_OnlineSimPollTrigger):
     :param close_on_kill: close the rent when a user kills the deferred task (and, with
         ``end_task``, when the wait fails or times out).
     :param first_sms_deadline: with ``timeout``: the rent's first-SMS deadline, which caps the wait.
-    :param pacing: ``timeout``, ``end_task``, ``clock`` and ``sleep`` (see
+    :param pacing: ``metrics``, ``timeout``, ``end_task``, ``clock`` and ``sleep`` (see
         :class:`_OnlineSimPollTrigger`).
     """
 
@@ -435,6 +452,7 @@ class OnlineSimRentSmsTrigger(_OnlineSimPollTrigger):
         except RENT_ALREADY_CLOSED:
             self.log.info("Rent %s was already closed", self.rent_id)
         else:
+            count(RENT_CLOSED, self._labels)
             self.log.info("Closed rent %s", self.rent_id)
 
 

@@ -14,6 +14,7 @@ EXAMPLE_IDS = {
     "example_onlinesim_verification",
     "example_onlinesim_rent",
     "example_onlinesim_parallel",
+    "example_onlinesim_delivery_monitor",
     "example_onlinesim_rotation",
     "example_onlinesim_start_from_trigger",
 } | ({"example_onlinesim_rent_inbox"} if AIRFLOW_V_3_3_PLUS else set())  # asset watchers: 3.3+
@@ -197,6 +198,80 @@ def test_rent_teardown_is_skipped_when_no_rent_was_made(fast_examples):
     assert states(tis)["rent_number", -1] == "failed"
     assert states(tis)["close_rent", -1] == "skipped"
     assert fast_examples.summary()["charged"] == "0.00"
+
+
+# --- example_onlinesim_delivery_monitor -----------------------------------------------------------
+
+MONITOR = "example_onlinesim_delivery_monitor"
+#: Every pair's code arrives half a sandbox second after the order ...
+DELIVERING = ["*:*:1.0:0.5"]
+#: ... except country 380's, which never arrives.
+SILENT_380 = ["380:*:0.0", *DELIVERING]
+
+
+@pytest.fixture
+def monitor(fast_examples, monkeypatch):
+    """The sandbox plays the product's SMS by its delivery rules; the monitor starts with no history."""
+    from airflow.models.variable import Variable
+
+    monkeypatch.delenv("ONLINESIM_SANDBOX_URL")
+    monkeypatch.setenv("ONLINESIM_WAIT_TIMEOUT", "3")
+    fast_examples.set_delivery(DELIVERING, seed=1)
+    Variable.delete(f"onlinesim_delivery_monitor__{MONITOR}")
+    return fast_examples
+
+
+def report_of(tis):
+    report = tis["report", -1]
+    summary = report.xcom_pull(task_ids="report", key="summary")
+    rows = [(p["pair"], p["delivered"], p["attempts"], p["refunded"], p["stopped"]) for p in summary["pairs"]]
+    return summary, rows
+
+
+def test_monitor_reports_every_pair(monitor):
+    dr, tis = run_example(MONITOR)
+    assert dr.state == "success"
+    summary, rows = report_of(tis)
+    assert rows == [
+        ("tg:7", True, 1, False, False),
+        ("vk:380", True, 1, False, False),
+        ("wa:44", True, 1, False, False),
+    ]
+    assert (summary["delivered"], summary["stopped"]) == (3, [])
+    assert all(p["time_to_code"] > 0 for p in summary["pairs"])
+    ledger = monitor.summary()
+    assert (ledger["orders"], ledger["completed"], ledger["refunded"]) == (3, 3, "0.00")
+
+
+def test_monitor_turns_the_run_red_when_a_pair_stops_delivering(monitor):
+    first, _ = run_example(MONITOR)
+    assert first.state == "success"
+    monitor.set_delivery(SILENT_380)
+    dr, tis = run_example(MONITOR)
+    assert dr.state == "failed"
+    assert states(tis)["report", -1] == "failed"
+    summary, rows = report_of(tis)
+    assert rows == [
+        ("tg:7", True, 1, False, False),
+        ("vk:380", False, 1, True, True),
+        ("wa:44", True, 1, False, False),
+    ]
+    assert (summary["delivered"], summary["stopped"]) == (2, ["vk:380"])
+    silent = next(p for p in summary["pairs"] if p["pair"] == "vk:380")
+    assert silent["time_to_code"] is None
+    assert silent["last_delivered"] is not None, "it delivered in the first run"
+    ledger = monitor.summary()
+    assert (ledger["orders"], ledger["cancelled"]) == (6, 1)
+    assert ledger["refunded"] != "0.00"
+
+
+def test_monitor_keeps_the_run_green_for_a_pair_that_never_delivered(monitor):
+    monitor.set_delivery(SILENT_380)
+    dr, tis = run_example(MONITOR)
+    assert dr.state == "success"
+    summary, rows = report_of(tis)
+    assert ("vk:380", False, 1, True, False) in rows
+    assert summary["stopped"] == []
 
 
 # --- example_onlinesim_rotation -------------------------------------------------------------------

@@ -419,6 +419,13 @@ def test_bad_rent_pattern_fails_when_the_dag_is_parsed():
         OnlineSimRentSmsSensor(task_id="wait", rent_id=1, text_pattern="(")
 
 
+def test_an_order_that_is_no_dict_fails_when_the_dag_is_parsed():
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    with pytest.raises(AirflowFailException, match=r"Invalid order: got \[1, 2\]"):
+        OnlineSimSmsSensor(task_id="wait", activation_id=5, order=[1, 2], timeout=5)
+
+
 # --- start_from_trigger: the whole wait in the triggerer (Airflow 3.3+) ---------------------------
 
 ORDER_ID = "{{ ti.xcom_pull(task_ids='order_number')['activation_id'] }}"

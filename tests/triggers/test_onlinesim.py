@@ -97,6 +97,15 @@ def test_the_triggerer_loads_neither_the_sync_hook_nor_the_sensors():
 # --- serialize() and restart -------------------------------------------------------------------
 
 
+METRIC_LABELS = {
+    "service": "tg",
+    "country": "7",
+    "dag_id": "verify",
+    "ordered_at": "2030-01-31T11:00:00+00:00",
+    "started_at": "2030-01-31T11:00:05+00:00",
+}
+
+
 def test_sms_trigger_serializes_plain_values_without_the_key():
     trigger = OnlineSimSmsTrigger(
         activation_id=5,
@@ -107,6 +116,7 @@ def test_sms_trigger_serializes_plain_values_without_the_key():
         code_pattern=r"(?P<code>\d+)",
         expect_new_code=True,
         cancel_on_kill=False,
+        metrics=METRIC_LABELS,
     )
     assert trigger.serialize() == (
         "onlinesim_provider.triggers.onlinesim.OnlineSimSmsTrigger",
@@ -115,6 +125,7 @@ def test_sms_trigger_serializes_plain_values_without_the_key():
             "deadline": DEADLINE,
             "onlinesim_conn_id": "my_conn",
             "poll_interval": 3.0,
+            "metrics": METRIC_LABELS,
             "wait_for": "full_sms",
             "code_pattern": r"(?P<code>\d+)",
             "expect_new_code": True,
