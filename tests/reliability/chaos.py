@@ -80,9 +80,9 @@ RETRIES = 2
 #: Seconds between a failed try and the next (the worker is down meanwhile: SMS may arrive).
 RETRY_DELAY = 0.4
 POKE_INTERVAL = {"poke": 0.1, "reschedule": 0.15, "deferrable": 0.1}
-#: Far longer than any SMS takes to arrive (under a second): a flow that times out on a loaded
-#: machine would be a false failure, and a flow that gets its code never waits this long.
-WAIT_TIMEOUT = 90.0
+#: Far longer than any SMS takes to arrive (under a second): a flow that gets its code never waits
+#: this long, and on a saturated machine a healthy flow can take minutes (a bound, not a wait).
+WAIT_TIMEOUT = 300.0
 NO_SMS_TIMEOUT = 1.0
 SERVICES = ("tg", "wa", "vk", "google", "ig")
 COUNTRIES = ("7", "380", "44", "49", "1")

@@ -146,7 +146,10 @@ def test_reschedule_mode_keeps_one_absolute_deadline(onlinesim_conn, activation,
     if AIRFLOW_V_3_3_PLUS:
         assert len(set(found)) == 1, "the task state store keeps the very same instant"
     else:
-        assert max(found) - min(found) < timedelta(seconds=1), "Airflow's first-reschedule record"
+        # Airflow 2 records when the first try began; that try itself reads the clock a moment
+        # later, so its own deadline may be that moment later (far less than the timeout).
+        assert len(set(found)) <= 2, "the first try's instant, then Airflow's first-reschedule record"
+        assert max(found) - min(found) < timedelta(seconds=3), "Airflow's first-reschedule record"
     assert len(actions(onlinesim_conn, "getStatus")) == len(found)
 
 
