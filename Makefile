@@ -22,7 +22,7 @@ help:  ## list the targets
 $(VENV)/.installed: pyproject.toml $(CONSTRAINTS)
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip
-	$(VENV)/bin/pip install $(PIP_FLAGS) -c $(CONSTRAINTS) "apache-airflow==$(AIRFLOW_VERSION)" -e ".[dev,deployment,docs]"
+	$(VENV)/bin/pip install $(PIP_FLAGS) -c $(CONSTRAINTS) "apache-airflow==$(AIRFLOW_VERSION)" -e ".[dev,deployment,docs,scale]"
 	touch $@
 
 $(VENV2)/.installed: pyproject.toml $(CONSTRAINTS2)
