@@ -66,6 +66,7 @@ class DistributedDeployment(AirflowDeployment):
         config = super().config()
         pg = self.postgres
         config.update(
+            # [START howto_scale_config]
             {
                 "CORE__EXECUTOR": "CeleryExecutor",
                 "CORE__PARALLELISM": str(len(WORKERS) * WORKER_CONCURRENCY),
@@ -76,6 +77,7 @@ class DistributedDeployment(AirflowDeployment):
                 "TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": str(HEALTH_CHECK_THRESHOLD),
                 "TRIGGERER__MAX_TRIGGER_TO_SELECT_PER_LOOP": str(MAX_TRIGGERS_PER_LOOP),
             }
+            # [END howto_scale_config]
         )
         return config
 
