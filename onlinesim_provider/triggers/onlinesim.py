@@ -32,6 +32,7 @@ from onlinesim_provider.api.retry import RetryPolicy
 from onlinesim_provider.get_provider_info import DEFAULT_CONN_ID
 from onlinesim_provider.hooks.settings import get_async_client
 from onlinesim_provider.triggers.pool import shared_http_client
+from onlinesim_provider.version_compat import AIRFLOW_V_3_0_PLUS
 from onlinesim_provider.waits.deadline import parse_instant, utcnow
 from onlinesim_provider.waits.decision import (
     Decision,
@@ -174,8 +175,16 @@ class _OnlineSimPollTrigger(BaseTrigger):
         return TriggerEvent(decision.to_event())  # type: ignore[no-untyped-call]  # unannotated in Airflow
 
     async def on_kill(self) -> None:
-        """Undo the order when a user kills the deferred task (Airflow 3.3+ calls this)."""
+        """Undo the order when a user kills the deferred task (Airflow 3.3+ calls this).
+
+        Airflow 3.3 also calls this on the triggerer that loses a trigger to another triggerer
+        (its heartbeat was late, so the trigger was reassigned). The task then still waits, in
+        the other triggerer, so the order is left open.
+        """
         if self._finished:
+            return
+        if await self._still_deferred():
+            self.log.info("%s: moved to another triggerer, the order stays open", self.doing)
             return
         try:
             client = await get_async_client(self.onlinesim_conn_id, http_client=shared_http_client())
@@ -185,6 +194,25 @@ class _OnlineSimPollTrigger(BaseTrigger):
                 await client.aclose()
         except (OnlineSimError, AirflowException) as error:
             self.log.warning("Cleanup after %s was killed failed: %s", self.doing, error)
+
+    async def _still_deferred(self) -> bool:
+        """Tell whether Airflow still counts the task as deferred (its trigger moved, nobody killed it)."""
+        ti = getattr(self, "task_instance", None)  # set by Airflow 3's triggerer
+        if ti is None or not AIRFLOW_V_3_0_PLUS:
+            return False
+        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+        from asgiref.sync import sync_to_async
+
+        try:
+            states = await sync_to_async(RuntimeTaskInstance.get_task_states)(
+                dag_id=ti.dag_id, map_index=ti.map_index, task_ids=[ti.task_id], run_ids=[ti.run_id]
+            )
+        except Exception as error:  # the lookup is best effort: without an answer, clean up as before
+            self.log.warning("Could not read the state of %s: %s", ti.task_id, error)
+            return False
+        # The Execution API's own naming: a mapped task's state is keyed "<task_id>_<map_index>".
+        key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}_{ti.map_index}"
+        return bool(states.get(ti.run_id, {}).get(key) == "deferred")
 
 
 class OnlineSimSmsTrigger(_OnlineSimPollTrigger):
