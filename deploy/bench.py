@@ -125,7 +125,7 @@ def main() -> None:
     """Run both deployment benchmarks and print one table with the machine and the wall time."""
     parser = argparse.ArgumentParser(prog="python -m deploy.bench", description=__doc__)
     parser.add_argument(
-        "--n-waits", type=int, default=waits.N, help=f"waits of the second run (default {waits.N})"
+        "--n-waits", type=int, default=N_WAITS, help=f"waits of the second run (default {N_WAITS})"
     )
     parser.add_argument("--interval", type=float, default=waits.POKE_INTERVAL, help="poke interval, seconds")
     args = parser.parse_args()
@@ -133,8 +133,11 @@ def main() -> None:
         parser.error(f"--n-waits: expected at least 1, got {args.n_waits}")
     interrupt_on_sigterm()
     begun = time.monotonic()
-    rows = failover_rows(failover.run())
+    result = failover.run()
+    print(failover.report(result), flush=True)
+    rows = failover_rows(result)
     real = waits.run(args.n_waits, args.interval)
+    print(waits.report(real), flush=True)
     raw = triggerer_capacity.measure("onlinesim", args.n_waits, args.interval, SYNTHETIC_WINDOW, slack=60.0)
     rows += waits_rows(real, triggerer_capacity.summarize(raw))
     print(f"# {machine()}")
