@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any
 from deploy.distributed import HEALTH_CHECK_THRESHOLD, TRIGGERERS, DistributedDeployment
 from deploy.evidence import files_containing, secret_forms
 from deploy.processes import interrupt_on_sigterm
-from deploy.scale import SCALE_DAG_FILE, finish, poll_until, prepare_sandbox, read_waits, start_scale_run
-from deploy.stack import Stack
+from deploy.scale import finish, poll_until, prepare_sandbox, read_waits, scale_stack, start_scale_run
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -125,22 +124,8 @@ def run(n: int = N, keep: bool = False, budget: float = 840.0) -> FailoverResult
     :param budget: seconds for everything, start-up included.
     """
     begun = time.monotonic()
-    dag_env = {
-        "ONLINESIM_POKE_INTERVAL": str(POKE_INTERVAL),
-        "ONLINESIM_WAIT_TIMEOUT": str(WAIT_TIMEOUT),
-    }
-    sandbox_args = ["--delivery", DELIVERY, "--seed", str(SEED)]
-    with Stack(
-        [SCALE_DAG_FILE],
-        budget=budget,
-        sms_delay=None,
-        keep=keep,
-        dag_env=dag_env,
-        distributed=True,
-        sandbox_args=sandbox_args,
-    ) as stack:
-        airflow = stack.airflow
-        assert isinstance(airflow, DistributedDeployment)
+    stack, airflow = scale_stack(POKE_INTERVAL, WAIT_TIMEOUT, DELIVERY, SEED, keep, budget)
+    with stack:
         prepare_sandbox(stack, n)
         run_id = start_scale_run(stack, n)
         held = poll_until(

@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from deploy.distributed import DistributedDeployment
 from deploy.processes import ComponentError
 from deploy.runs import trigger_run
+from deploy.stack import Stack
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
 
-    from deploy.stack import Stack
 
 SCALE_DAG = "onlinesim_scale_waits"
 SCALE_DAG_FILE = Path(__file__).resolve().parent / "dags" / f"{SCALE_DAG}.py"
@@ -42,6 +43,31 @@ class Wait:
     #: the sandbox's final state of the activation (``completed``, ``cancelled``, ...)
     activation_state: str
     refunded: bool
+
+
+def scale_stack(
+    interval: float, timeout: float, delivery: str, seed: int, keep: bool, budget: float
+) -> tuple[Stack, DistributedDeployment]:
+    """Describe the distributed stack for the many-waits DAG (the ``with`` statement starts it).
+
+    :param interval: the sensors' poke interval, seconds.
+    :param timeout: the sensors' timeout, seconds.
+    :param delivery: the sandbox's delivery rule (``COUNTRY:SERVICE:PROBABILITY:DELAY``).
+    :param seed: the seed of the sandbox's delivery draws.
+    :param keep: keep the directory with every log.
+    :param budget: seconds for everything, start-up included.
+    """
+    stack = Stack(
+        [SCALE_DAG_FILE],
+        budget=budget,
+        sms_delay=None,
+        keep=keep,
+        dag_env={"ONLINESIM_POKE_INTERVAL": str(interval), "ONLINESIM_WAIT_TIMEOUT": str(timeout)},
+        distributed=True,
+        sandbox_args=["--delivery", delivery, "--seed", str(seed)],
+    )
+    assert isinstance(stack.airflow, DistributedDeployment)
+    return stack, stack.airflow
 
 
 def prepare_sandbox(stack: Stack, n: int, service: str = "tg", country: str = "7") -> None:

@@ -22,29 +22,31 @@ from typing import TYPE_CHECKING
 import psutil
 
 from benchmarks._harness import percentile
-from deploy.distributed import TRIGGERERS, DistributedDeployment
+from deploy.distributed import TRIGGERERS
 from deploy.processes import interrupt_on_sigterm
 from deploy.scale import (
-    SCALE_DAG_FILE,
     finish,
     poll_until,
     prepare_sandbox,
     read_waits,
+    scale_stack,
     start_scale_run,
     wait_states,
 )
-from deploy.stack import Stack
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from deploy.scale import Wait
+    from deploy.stack import Stack
 
 N = 1000
 POKE_INTERVAL = 5.0
 #: Every number receives its SMS, 60-240 s after its order.
 DELIVERY = "*:tg:1.0:60-240"
 SEED = 14
+#: Longer than any delivery delay: every wait ends with its code.
+WAIT_TIMEOUT = 600.0
 #: Seconds the idle triggerer is watched to learn Airflow's own CPU cost.
 IDLE_WINDOW = 20.0
 BLOCKED = re.compile(r"async thread was blocked for")
@@ -136,18 +138,8 @@ def run(
     :param budget: seconds for everything, start-up included.
     """
     begun = time.monotonic()
-    dag_env = {"ONLINESIM_POKE_INTERVAL": str(interval), "ONLINESIM_WAIT_TIMEOUT": "600"}
-    with Stack(
-        [SCALE_DAG_FILE],
-        budget=budget,
-        sms_delay=None,
-        keep=keep,
-        dag_env=dag_env,
-        distributed=True,
-        sandbox_args=["--delivery", DELIVERY, "--seed", str(SEED)],
-    ) as stack:
-        airflow = stack.airflow
-        assert isinstance(airflow, DistributedDeployment)
+    stack, airflow = scale_stack(interval, WAIT_TIMEOUT, DELIVERY, SEED, keep, budget)
+    with stack:
         airflow.processes.pop(TRIGGERERS[1]).stop()  # every wait in one triggerer
         triggerer = airflow.processes[TRIGGERERS[0]].pid
         prepare_sandbox(stack, n)
