@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from deploy.distributed import HEALTH_CHECK_THRESHOLD, TRIGGERERS, DistributedDeployment
-from deploy.evidence import files_containing, secret_forms
+from deploy.evidence import key_leaks
 from deploy.processes import interrupt_on_sigterm
 from deploy.scale import finish, poll_until, prepare_sandbox, read_waits, scale_stack, start_scale_run
 
@@ -146,7 +146,7 @@ def run(n: int = N, keep: bool = False, budget: float = 840.0) -> FailoverResult
         waits = read_waits(stack, run_id)
         summary = stack.control.summary()
         problems = audit(waits, summary, stack.control.ledger(), n)
-        leaks = files_containing(airflow.log_files(), secret_forms(stack.api_key))
+        leaks = key_leaks(airflow.log_files(), stack.api_key)
         if leaks:
             problems.append(f"the API key is in logs: {sorted(leaks)}")
         outcomes = Counter(str(w.state) for w in waits)
