@@ -14,7 +14,7 @@ FAST := not airflow and not chaos and not deployment and not benchmark and not r
 #: Both Airflow versions' runs (and the children they start) write their coverage data here.
 COVERAGE := COVERAGE_FILE=$(CURDIR)/.coverage
 
-.PHONY: help install install-airflow2 lint typecheck check dist docs unit test test-airflow2 airflow2-then-deployment test-deployment coverage demo bench bench-deployment sandbox clean
+.PHONY: help install install-airflow2 lint typecheck check dist docs unit test test-airflow2 airflow2-then-deployment test-deployment coverage demo demo-monitor bench bench-deployment sandbox clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -89,6 +89,9 @@ airflow2-then-deployment:
 
 demo: install  ## the main job on the sandbox
 	$(VENV)/bin/python scripts/demo.py
+
+demo-monitor: install  ## the delivery monitor on the sandbox: two scheduled runs, the second catches a silent country
+	$(VENV)/bin/python scripts/demo_monitor.py
 
 $(VENV)/.bench-installed: $(VENV)/.installed $(CONSTRAINTS)
 	$(VENV)/bin/pip install $(PIP_FLAGS) -c $(CONSTRAINTS) apache-airflow-providers-http pyinstrument

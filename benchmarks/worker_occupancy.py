@@ -14,7 +14,17 @@ object. Waiting time is scaled back to model seconds; work (each poke's HTTP cal
 - task starts: how many times the scheduler has to queue the task for a worker (each is a
   scheduler round trip, and on a real worker a process start-up, not counted in slot seconds);
 - API calls: the sandbox's request log for that activation;
-- triggerer seconds: how long the wait sat in the triggerer (deferrable mode).
+- triggerer seconds: how long the wait sat in the triggerer (deferrable and start-from-trigger);
+- code to success: model seconds from the SMS's arrival (the sandbox ledger's time, mapped back
+  to this process's clock) to the task's end: the trigger's detection delay, scaled, plus the
+  work after the event as measured (also shown alone: "trigger event to task end"; the detection
+  delay depends on where the arrival falls between two polls). Not in it, because this process
+  plays the scheduler: the scheduler round trip and worker start-up that a deferred task needs
+  to resume (the "task starts" row counts them) and that a task ended from the trigger does not.
+
+``start_from_trigger`` (Airflow 3.3+) is run as Airflow runs it: the trigger is built from the
+sensor's ``start_trigger_args`` with the trigger timeout the scheduler would store, and its
+``TaskSuccessEvent`` carries the result; no worker is involved at all.
 
 The generic alternative is the HTTP provider's ``HttpSensor`` with a ``response_check`` (needed,
 since the API answers HTTP 200 ``STATUS_WAIT_CODE`` until the code comes); asked to be
@@ -116,7 +126,7 @@ def _exceptions() -> tuple[type[BaseException], type[BaseException]]:
     return AirflowRescheduleException, TaskDeferred
 
 
-def _our_sensor(activation: int, mode: str, deferrable: bool, scale: float) -> Any:
+def _our_sensor(activation: int, mode: str, deferrable: bool, scale: float, start: bool = False) -> Any:
     from onlinesim_provider.sensors.onlinesim import OnlineSimSmsSensor
 
     return OnlineSimSmsSensor(
@@ -127,6 +137,7 @@ def _our_sensor(activation: int, mode: str, deferrable: bool, scale: float) -> A
         mode=mode,
         deferrable=deferrable,
         timeout=600,
+        start_from_trigger=start,
     )
 
 
@@ -186,6 +197,7 @@ def _deferrable_mode(make: Callable[[], Any], scale: float) -> dict[str, Any]:
     except deferred as handoff:
         started = time.perf_counter()
         event = asyncio.run(_first_event(handoff.trigger))  # type: ignore[attr-defined]
+        fired = time.time()
         waited = (time.perf_counter() - started) * scale
         resumed = make()
         kwargs = {**(handoff.kwargs or {}), "event": event}  # type: ignore[attr-defined]
@@ -197,13 +209,41 @@ def _deferrable_mode(make: Callable[[], Any], scale: float) -> dict[str, Any]:
             "starts": worker.starts,
             "deferrals": 1,
             "triggerer": waited,
+            "fired": fired,
+            "done": time.time(),
         }
     return {"result": result, "slot": worker.slot, "starts": worker.starts, "deferrals": 0, "triggerer": 0.0}
 
 
-async def _first_event(trigger: Any) -> Any:
+def _start_from_trigger_mode(make: Callable[[], Any], scale: float) -> dict[str, Any]:
+    """start_from_trigger: the scheduler builds the trigger from the sensor; no worker runs at all."""
+    from datetime import timedelta
+
+    from airflow.sdk._shared.module_loading import import_string
+
+    args = make().start_trigger_args
+    trigger = import_string(args.trigger_cls)(**args.trigger_kwargs)
+    # What the scheduler stores once as the task's trigger timeout, and the trigger reads back.
+    trigger.timeout_after = datetime.now(UTC) + (args.timeout or timedelta(0))
+    started = time.perf_counter()
+    event = asyncio.run(_first_event(trigger, payload=False))
+    done = time.time()
+    result = (event.xcoms or {}).get("return_value")
+    waited = (time.perf_counter() - started) * scale
+    return {
+        "result": result,
+        "slot": 0.0,
+        "starts": 0,
+        "deferrals": 1,
+        "triggerer": waited,
+        "fired": done,
+        "done": done,
+    }
+
+
+async def _first_event(trigger: Any, payload: bool = True) -> Any:
     async for event in trigger.run():
-        return event.payload
+        return event.payload if payload else event
     raise RuntimeError("the trigger ended without an event")
 
 
@@ -220,6 +260,12 @@ def _measure(
     sms = [e for e in ctl.ledger() if e["event"] == "sms" and e.get("activation_id") == activation]
     figures["calls"] = len(calls)
     figures["delivered"] = sms[0]["code"] if sms else None
+    if sms and "done" in figures:
+        # The sandbox's clock runs ``scale`` times faster: map the SMS's time back to this clock.
+        arrived = time.time() - (ctl.now() - float(sms[0]["time"])) / scale
+        detected = max(figures["fired"] - arrived, 0.0) * scale
+        figures["after_event"] = figures["done"] - figures["fired"]
+        figures["code_to_success"] = detected + figures["after_event"]
     return figures
 
 
@@ -232,6 +278,8 @@ def run(quick: bool = False) -> list[Row]:
     with SandboxProcess(speed=scale, sms_delay=SMS_AFTER, log_size=100_000) as sandbox:
         sandbox.prepare(10)
         airflow_environment(sandbox.env())
+        from onlinesim_provider.version_compat import AIRFLOW_V_3_3_PLUS  # Airflow reads the env
+
         key = sandbox.api_key
         modes = {
             "OnlineSimSmsSensor poke": (_poke_mode, lambda a: _our_sensor(a, "poke", False, scale)),
@@ -242,6 +290,16 @@ def run(quick: bool = False) -> list[Row]:
             "OnlineSimSmsSensor deferrable": (
                 _deferrable_mode,
                 lambda a: _our_sensor(a, "poke", True, scale),
+            ),
+            **(
+                {
+                    "OnlineSimSmsSensor start_from_trigger": (
+                        _start_from_trigger_mode,
+                        lambda a: _our_sensor(a, "poke", True, scale, start=True),
+                    )
+                }
+                if AIRFLOW_V_3_3_PLUS
+                else {}
             ),
             "HttpSensor + response_check": (_poke_mode, lambda a: _http_sensor(a, key, False, scale)),
             "HttpSensor + response_check, deferrable=True": (
@@ -287,6 +345,9 @@ def _rows(figures: dict[str, dict[str, Any]]) -> list[Row]:
         ]
         if f["deferrals"]:
             rows.append(Row(BENCH, name, "triggerer seconds", f["triggerer"], "s"))
+        if "code_to_success" in f:
+            rows.append(Row(BENCH, name, "code to success (model s)", f["code_to_success"], "s"))
+            rows.append(Row(BENCH, name, "trigger event to task end", f["after_event"], "s"))
         if ours:
             rows.append(
                 Row(

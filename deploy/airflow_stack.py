@@ -100,6 +100,8 @@ class AirflowDeployment:
             "SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
             "TRIGGERER__JOB_HEARTBEAT_SEC": "1",
             "TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
+            # The default 5 s fails tasks when the api-server answers slowly on a loaded machine.
+            "WORKERS__EXECUTION_API_TIMEOUT": "30",
         }
 
     def environment(self) -> dict[str, str]:

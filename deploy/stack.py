@@ -14,7 +14,7 @@ from deploy.processes import Deadline
 from deploy.sandbox import SandboxProcess
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from onlinesim_provider.sandbox import SandboxControl
 
@@ -39,6 +39,7 @@ class Stack:
         dag_env: Mapping[str, str] | None = None,
         distributed: bool = False,
         sandbox_args: Sequence[str] = (),
+        prepare: Callable[[SandboxControl], Mapping[str, str]] | None = None,
     ) -> None:
         """Describe the stack; :meth:`__enter__` starts it.
 
@@ -50,6 +51,8 @@ class Stack:
         :param distributed: run :class:`~deploy.distributed.DistributedDeployment` (Celery, Redis,
             two workers, two triggerers) instead of the LocalExecutor deployment.
         :param sandbox_args: more ``onlinesim-sandbox`` options, e.g. ``--delivery`` rules and ``--seed``.
+        :param prepare: called with the running sandbox before Airflow starts (to order what a DAG
+            file needs when it is parsed, such as a rent to watch); returns more ``dag_env``.
         """
         self.deadline = Deadline(budget)
         self.root = Path(tempfile.mkdtemp(prefix="onlinesim-deployment-"))
@@ -61,6 +64,7 @@ class Stack:
         kind = DistributedDeployment if distributed else AirflowDeployment
         self.airflow: AirflowDeployment = kind(self.root, list(dag_files), self.deadline, dag_env)
         self._control: SandboxControl | None = None
+        self._prepare = prepare
 
     @property
     def control(self) -> SandboxControl:
@@ -88,6 +92,8 @@ class Stack:
         """Start the sandbox, then Airflow; on any failure stop what did start and re-raise."""
         try:
             self._control = self.sandbox.start(self.deadline)
+            if self._prepare is not None:
+                self.airflow.dag_env.update(self._prepare(self._control))
             self.airflow.start()
         except BaseException:
             self.__exit__()

@@ -58,6 +58,7 @@ def verify(service: str, country: str) -> None:
         task_id="wait_for_code",
         activation_id=order.output["activation_id"],
         expires_at=order.output["expires_at"],
+        order=order.output,
         deferrable=True,
         poke_interval=POKE_INTERVAL,
         timeout=WAIT_TIMEOUT,
@@ -67,6 +68,7 @@ def verify(service: str, country: str) -> None:
         task_id="close_number",
         activation_id=order.output["activation_id"],
         status="close",
+        order=order.output,
         onlinesim_conn_id=CONN_ID,
     ).as_teardown(setups=order)
     submit_number(order.output) >> wait_for_code >> close_number

@@ -81,6 +81,7 @@ with DAG(
         text_pattern=r"code is (?P<code>\d+)",
         received_after=rent.output["ordered_at"],
         first_sms_deadline=rent.output["first_sms_deadline"],
+        order=rent.output,
         deferrable=True,
         poke_interval=POKE_INTERVAL,
         timeout=WAIT_TIMEOUT,
@@ -89,7 +90,7 @@ with DAG(
     used = use_message(wait_for_message.output)
     # Runs whatever fails; skipped when no rent was made.
     close_rent = OnlineSimSetRentStatusOperator(
-        task_id="close_rent", rent_id=rent.output["rent_id"], onlinesim_conn_id=CONN_ID
+        task_id="close_rent", rent_id=rent.output["rent_id"], order=rent.output, onlinesim_conn_id=CONN_ID
     ).as_teardown(setups=rent)
 
     submitted >> wait_for_message

@@ -79,6 +79,7 @@ with DAG(
         task_id="wait_for_code",
         activation_id=order.output["activation_id"],
         expires_at=order.output["expires_at"],  # the wait never outlives the number
+        order=order.output,  # labels the metrics: service, country, time to code
         deferrable=True,
         poke_interval=POKE_INTERVAL,
         timeout=WAIT_TIMEOUT,
@@ -90,6 +91,7 @@ with DAG(
         task_id="close_number",
         activation_id=order.output["activation_id"],
         status="close",
+        order=order.output,
         onlinesim_conn_id=CONN_ID,
     ).as_teardown(setups=order)
 

@@ -59,17 +59,26 @@ def run(step: str, args: list[str], env: dict[str, str], log: Path) -> None:
         sys.exit(f"`airflow {' '.join(args)}` failed (exit {result.returncode}); its last lines:\n{tail}")
 
 
-def main() -> int:
-    """Run the demo; return the process exit code."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def prepare(description: str, dag_file: Path) -> tuple[bool, Path, Path]:
+    """Parse ``--keep`` and lay out a throw-away Airflow home whose DAGs folder holds ``dag_file``.
+
+    :param description: the command's one-line description, for ``--help``.
+    :param dag_file: the DAG file to run.
+    :return: whether to keep the home, the home, and the log file the Airflow commands write.
+    """
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--keep", action="store_true", help="keep the temporary Airflow home")
     options = parser.parse_args()
-
-    started = time.monotonic()
     home = Path(tempfile.mkdtemp(prefix="onlinesim-demo-"))
     (home / "dags").mkdir()
-    shutil.copyfile(DAG_FILE, home / "dags" / DAG_FILE.name)
-    log = home / "demo.log"
+    shutil.copyfile(dag_file, home / "dags" / dag_file.name)
+    return options.keep, home, home / "demo.log"
+
+
+def main() -> int:
+    """Run the demo; return the process exit code."""
+    started = time.monotonic()
+    keep, home, log = prepare(__doc__.splitlines()[0], DAG_FILE)
     try:
         with SandboxServer(SandboxConfig(), host="127.0.0.1", port=0) as server:
             sandbox = server.control
@@ -79,7 +88,7 @@ def main() -> int:
             run(f"airflow dags test {DAG_ID}", ["dags", "test", DAG_ID], env, log)
             return report(sandbox, started)
     finally:
-        if options.keep:
+        if keep:
             print(f"Airflow home kept at {home}")
         else:
             shutil.rmtree(home, ignore_errors=True)

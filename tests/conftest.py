@@ -109,3 +109,51 @@ def pending_records() -> list[str]:
             key = TaskStateStoreModel.key
             keys += list(session.scalars(select(key).where(key.like("onlinesim_pending_%"))))
     return keys
+
+
+def statsd_settings(port: int) -> dict[str, str]:
+    """Return the environment that sends Airflow's metrics, tagged, to a StatsD port on loopback."""
+    # [START howto_metrics_statsd_settings]
+    settings = {
+        "AIRFLOW__METRICS__STATSD_ON": "True",
+        "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+        "AIRFLOW__METRICS__STATSD_PORT": str(port),
+        "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
+        # Tags as InfluxDB-style name suffixes, which statsd_exporter turns into labels.
+        "AIRFLOW__METRICS__STATSD_INFLUXDB_ENABLED": "True",
+    }
+    # [END howto_metrics_statsd_settings]
+    return settings
+
+
+@pytest.fixture
+def statsd_receiver() -> Iterator[Any]:
+    """Send Airflow's metrics (InfluxDB-style tags) to a StatsD receiver on loopback; yield it."""
+    from unittest import mock
+
+    from tests.statsd_receiver import StatsdReceiver, reconfigure_stats
+
+    receiver = StatsdReceiver()
+    try:
+        with mock.patch.dict(os.environ, statsd_settings(receiver.port)):
+            reconfigure_stats()
+            yield receiver
+    finally:
+        reconfigure_stats()
+        receiver.close()
+
+
+@pytest.fixture
+def statsd_down() -> Iterator[int]:
+    """Send Airflow's metrics to a loopback port nothing listens on; yield the port."""
+    from unittest import mock
+
+    from tests.statsd_receiver import closed_udp_port, reconfigure_stats
+
+    port = closed_udp_port()
+    try:
+        with mock.patch.dict(os.environ, statsd_settings(port)):
+            reconfigure_stats()
+            yield port
+    finally:
+        reconfigure_stats()

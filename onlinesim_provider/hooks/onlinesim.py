@@ -44,6 +44,8 @@ from onlinesim_provider.get_provider_info import (
     UI_FIELD_BEHAVIOUR,
 )
 from onlinesim_provider.hooks.settings import SETTINGS_TTL, client_settings, get_async_client
+from onlinesim_provider.metrics import NUMBER_CANCELLED, RENT_CLOSED, RENT_SERVICE, Labels, count
+from onlinesim_provider.metrics import error as count_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -85,14 +87,18 @@ def airflow_error(error: OnlineSimError, doing: str) -> AirflowException:
 
 
 @contextlib.contextmanager
-def airflow_errors(doing: str) -> Iterator[None]:
+def airflow_errors(doing: str, labels: Labels | None = None) -> Iterator[None]:
     """Re-raise any API error inside the block as the Airflow exception :func:`airflow_error` picks.
 
+    The error is counted in the ``onlinesim.error`` metric first.
+
     :param doing: what the block does, used as the start of the message.
+    :param labels: the metric labels of the order the block is about, if known.
     """
     try:
         yield
     except OnlineSimError as error:
+        count_error(error, (labels or Labels()).with_dag())
         raise airflow_error(error, doing) from error
 
 
@@ -169,25 +175,41 @@ class OnlineSimHook(BaseHook):
         """
         return self._close(activation_id, self.client.complete_activation, allow_closed)
 
-    def cancel_activation(self, activation_id: int, *, allow_closed: bool = False) -> SetStatusReply | None:
+    def cancel_activation(
+        self, activation_id: int, *, allow_closed: bool = False, labels: Labels | None = None
+    ) -> SetStatusReply | None:
         """Cancel an activation so its money comes back (status 6 or 8, per connection).
 
         With ``allow_closed=True`` (cleanup), an activation the server reports as already closed
         gives ``None``; any other error, including a refusal to cancel an open activation, is
-        raised.
+        raised. A cancel that took effect is counted in ``onlinesim.number.cancelled``.
 
         :param activation_id: the activation id.
         :param allow_closed: return ``None`` instead of raising when it is already closed.
+        :param labels: the order's metric labels (service, country), if known.
         """
-        return self._close(activation_id, self.client.cancel_activation, allow_closed)
+        reply = self._close(activation_id, self.client.cancel_activation, allow_closed)
+        if reply is not None:
+            count(NUMBER_CANCELLED, (labels or Labels()).with_dag())
+        return reply
 
-    def close_rent(self, rent_id: int, *, allow_closed: bool = False, status: int | None = None) -> bool:
+    def close_rent(
+        self,
+        rent_id: int,
+        *,
+        allow_closed: bool = False,
+        status: int | None = None,
+        labels: Labels | None = None,
+    ) -> bool:
         """Close a rent (status ``rent_close_status``, 2 by default); return whether this call closed it.
+
+        A close that took effect is counted in ``onlinesim.rent.closed``.
 
         :param rent_id: the rent id.
         :param allow_closed: return ``False`` instead of raising when it is already closed.
         :param status: a ``setRentStatus`` value to send instead of the connection's close status
             (1 finishes a rent on SMS-Activate-style servers).
+        :param labels: the rent's metric labels (country), if known.
         """
         try:
             if status is None:
@@ -198,6 +220,7 @@ class OnlineSimHook(BaseHook):
             if not allow_closed:
                 raise
             return False
+        count(RENT_CLOSED, (labels or Labels(service=RENT_SERVICE)).with_dag())
         return True
 
     def is_activation_closed(self, activation_id: int) -> bool:

@@ -4,7 +4,7 @@ Shared by ``OnlineSimGetNumberOperator`` (one order per task) and
 ``OnlineSimVerificationOperator`` (one order per attempt of a rotation), so both pay the same way:
 one ``getNumber`` per country at most, ``NO_NUMBERS`` moves on to the next country, any other
 error stops at once, and a fresh order is recorded for the task's retries before anything else
-can fail.
+can fail. Each order and each error is counted in the metrics.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 from onlinesim_provider.api.errors import NoNumbersError, OnlineSimError
 from onlinesim_provider.api.models import ACTIVATION_LIFETIME
 from onlinesim_provider.hooks.onlinesim import airflow_error
+from onlinesim_provider.metrics import NUMBER_ORDERED, Labels, count
+from onlinesim_provider.metrics import error as count_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -51,14 +53,18 @@ def order_activation(
     :raises NoNumbersAnywhere: when no country has a number.
     """
     for country in countries:
+        labels = Labels.of_order({"service": service, "country": country}).with_dag()
         try:
             activation = hook.client.get_number(service, country, operator)
-        except NoNumbersError:
+        except NoNumbersError as error:
+            count_error(error, labels)
             log.warning("No numbers for service %s in country %s", service, country or "default")
             continue
         except OnlineSimError as error:
+            count_error(error, labels)
             doing = f"Ordering a number for service {service!r} in country {country or 'default'!r}"
             raise airflow_error(error, doing) from error
+        count(NUMBER_ORDERED, labels)
         ordered_at = datetime.now(UTC)
         return {
             **activation.to_dict(),

@@ -27,6 +27,8 @@ from onlinesim_provider.api.errors import (
 )
 from onlinesim_provider.api.models import RENT_FIRST_SMS_WINDOW, ActivationState
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook, airflow_error, airflow_errors
+from onlinesim_provider.metrics import RENT_OPENED, RENT_SERVICE, Labels, count
+from onlinesim_provider.metrics import error as count_error
 from onlinesim_provider.operators._ordering import order_activation, remember
 from onlinesim_provider.operators._orders import PendingOrder, with_order_callbacks
 from onlinesim_provider.waits import inputs
@@ -91,11 +93,24 @@ class _OnlineSimCloseOperator(_OnlineSimOperator):
 
     As a teardown it runs once everything before it is done (``all_done``), also when the
     ordering task failed: Airflow's default for teardowns would mark it ``upstream_failed``.
+
+    ``order`` (the ordering task's result, ``order.output``) only labels the metrics of what the
+    task closes; when it cannot be resolved the labels say ``unknown``.
+
+    :param order: the ordering task's result, for the metrics' service and country. (templated)
     """
 
     #: The template field that holds the order's id.
     id_field: str = ""
+    #: The ``service`` label when the order has none.
+    metric_service: str | None = None
     _unresolved: str | None = None
+
+    def __init__(self, *, order: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.order = order
+        if inputs.resolved(order) or isinstance(order, dict):
+            inputs.order_record(order)
 
     def as_teardown(self, **kwargs: Any) -> Any:
         """Make this task a teardown (Airflow's ``as_teardown``) that runs whatever its setups did.
@@ -116,8 +131,16 @@ class _OnlineSimCloseOperator(_OnlineSimOperator):
                 raise
             rendered, self._unresolved = None, " ".join(f"{type(error).__name__}: {error}".split())
         setattr(self, self.id_field, rendered)
-        others = [name for name in self.template_fields if name != self.id_field]
+        try:
+            self.order = self.render_template(self.order, context, jinja_env, set())
+        except (XComNotFound, UndefinedError):
+            self.order = None  # only the metrics' labels are lost
+        others = [name for name in self.template_fields if name not in (self.id_field, "order")]
         self._do_render_template_fields(self, others, context, jinja_env, set())
+
+    def _labels(self) -> Labels:
+        """Return the metric labels of the order being closed (checks the rendered ``order``)."""
+        return Labels.of_order(inputs.order_record(self.order), service=self.metric_service).with_dag()
 
     def _order_id_or_skip(self) -> object:
         """Return the rendered order id; a teardown with none raises ``AirflowSkipException``.
@@ -201,14 +224,14 @@ class OnlineSimGetNumberOperator(_OnlineSimOperator):
     def _cancel_recorded(self, context: Context, order: dict[str, Any]) -> None:
         """Cancel the order a try left when the task failed for good (a closed one is fine)."""
         self.log.info("Cancelling activation %s: the ordering task failed", order["activation_id"])
-        self.hook.cancel_activation(order["activation_id"], allow_closed=True)
+        self.hook.cancel_activation(order["activation_id"], allow_closed=True, labels=Labels.of_order(order))
 
     def _reattach(self, pending: PendingOrder, service: str) -> dict[str, Any] | None:
         order = pending.load()
         if order is None:
             return None
-        activation_id = order["activation_id"]
-        with airflow_errors(f"Checking activation {activation_id} ordered by an earlier try"):
+        activation_id, labels = order["activation_id"], Labels.of_order(order)
+        with airflow_errors(f"Checking activation {activation_id} ordered by an earlier try", labels):
             time_left = datetime.fromisoformat(order["expires_at"]) - _now()
             waiting = self.hook.client.get_status(activation_id).state is ActivationState.WAIT_CODE
             reusable = waiting and time_left >= self.reattach_min_left and order["service"] == service
@@ -218,7 +241,7 @@ class OnlineSimGetNumberOperator(_OnlineSimOperator):
                 )
                 return order
             self.log.info("Cancelling activation %s left by an earlier try", activation_id)
-            self.hook.cancel_activation(activation_id, allow_closed=True)
+            self.hook.cancel_activation(activation_id, allow_closed=True, labels=labels)
         pending.clear()
         return None
 
@@ -226,8 +249,9 @@ class OnlineSimGetNumberOperator(_OnlineSimOperator):
         self, pending: PendingOrder, service: str, countries: list[str | None], operator: str | None
     ) -> dict[str, Any]:
         order = order_activation(self.hook, self.log, service, countries, operator)
-        activation_id = order["activation_id"]
-        remember(pending, order, lambda: self.hook.cancel_activation(activation_id, allow_closed=True))
+        activation_id, labels = order["activation_id"], Labels.of_order(order)
+        cancel = self.hook.cancel_activation
+        remember(pending, order, lambda: cancel(activation_id, allow_closed=True, labels=labels))
         self.log.info(
             "Ordered activation %s: +%s, expires %s", activation_id, order["phone"], order["expires_at"]
         )
@@ -262,10 +286,12 @@ class OnlineSimSetStatusOperator(_OnlineSimCloseOperator):
         ``close``. (templated)
     :param allow_closed: succeed when a closing status finds the activation already closed
         (always so for a teardown and for ``close``).
+    :param order: the ordering task's result (``order.output``), for the metrics' service and
+        country. (templated)
     :param onlinesim_conn_id: the ``onlinesim`` connection.
     """
 
-    template_fields: Sequence[str] = ("activation_id", "status")
+    template_fields: Sequence[str] = ("activation_id", "status", "order")
     id_field = "activation_id"
 
     def __init__(self, *, activation_id: Any, status: str, allow_closed: bool = False, **kwargs: Any) -> None:
@@ -307,8 +333,10 @@ class OnlineSimSetStatusOperator(_OnlineSimCloseOperator):
             return self.hook.client.mark_ready(activation_id)
         if status == "request_another_code":
             return self.hook.client.request_another_code(activation_id)
-        close = self.hook.complete_activation if status == "complete" else self.hook.cancel_activation
-        return close(activation_id, allow_closed=closing or self._tolerates_closed(self.allow_closed))
+        allow_closed = closing or self._tolerates_closed(self.allow_closed)
+        if status == "complete":
+            return self.hook.complete_activation(activation_id, allow_closed=allow_closed)
+        return self.hook.cancel_activation(activation_id, allow_closed=allow_closed, labels=self._labels())
 
 
 def _activation_status(value: object) -> str:
@@ -365,7 +393,7 @@ class OnlineSimGetRentNumberOperator(_OnlineSimOperator):
     def _close_recorded(self, context: Context, order: dict[str, Any]) -> None:
         """Close the rent a try left when the task failed for good (a closed one is fine)."""
         self.log.info("Closing rent %s: the renting task failed", order["rent_id"])
-        self.hook.close_rent(order["rent_id"], allow_closed=True)
+        self.hook.close_rent(order["rent_id"], allow_closed=True, labels=_rent_labels(order))
 
     def _reattach(self, pending: PendingOrder) -> dict[str, Any] | None:
         order = pending.load()
@@ -377,19 +405,22 @@ class OnlineSimGetRentNumberOperator(_OnlineSimOperator):
                 return order
             self.log.info("Closing rent %s left by a run before the task was cleared", order["rent_id"])
             with airflow_errors(f"Closing rent {order['rent_id']} left by an earlier run"):
-                self.hook.close_rent(order["rent_id"], allow_closed=True)
+                self.hook.close_rent(order["rent_id"], allow_closed=True, labels=_rent_labels(order))
         pending.clear()
         return None
 
     def _rent(self, pending: PendingOrder, country: str, hours: int) -> dict[str, Any]:
         before = self._open_rents()
         doing = f"Renting a number in country {country!r} for {hours} h"
+        labels = Labels(RENT_SERVICE, country).with_dag()
         try:
             rent = self.hook.client.get_rent_number(country, hours)
-        except OutcomeUnknownError as error:
-            rent = self._reconcile(before, error, doing)
         except OnlineSimError as error:
-            raise airflow_error(error, doing) from error
+            count_error(error, labels)
+            if not isinstance(error, OutcomeUnknownError):
+                raise airflow_error(error, doing) from error
+            rent = self._reconcile(before, error, doing)
+        count(RENT_OPENED, labels)
         ordered_at = _now()
         order = {
             **rent.to_dict(),
@@ -398,7 +429,7 @@ class OnlineSimGetRentNumberOperator(_OnlineSimOperator):
             "ordered_at": ordered_at.isoformat(),
             "first_sms_deadline": (ordered_at + RENT_FIRST_SMS_WINDOW).isoformat(),
         }
-        remember(pending, order, lambda: self.hook.close_rent(rent.id))
+        remember(pending, order, lambda: self.hook.close_rent(rent.id, labels=labels))
         self.log.info("Rented number %s (rent %s) until %s", rent.phone, rent.id, order["end_date"])
         return order
 
@@ -433,11 +464,13 @@ class OnlineSimSetRentStatusOperator(_OnlineSimCloseOperator):
     :param rent_id: the rent id, or ``rent.output["rent_id"]``. (templated)
     :param status: ``close`` (default) or ``finish``. (templated)
     :param allow_closed: succeed when the rent is already closed (always so for a teardown).
+    :param order: the renting task's result (``rent.output``), for the metrics' country. (templated)
     :param onlinesim_conn_id: the ``onlinesim`` connection.
     """
 
-    template_fields: Sequence[str] = ("rent_id", "status")
+    template_fields: Sequence[str] = ("rent_id", "status", "order")
     id_field = "rent_id"
+    metric_service = RENT_SERVICE
 
     def __init__(
         self, *, rent_id: Any, status: str = "close", allow_closed: bool = False, **kwargs: Any
@@ -459,10 +492,15 @@ class OnlineSimSetRentStatusOperator(_OnlineSimCloseOperator):
                 # "close" sends the connection's close status (rent_close_status: 2, or 1 on
                 # SMS-Activate-style servers), as every other close of a rent does.
                 status=None if status == "close" else RENT_STATUSES[status],
+                labels=self._labels(),
             )
         if not closed:
             self.log.info("Rent %s was already closed", rent_id)
         return {"rent_id": rent_id, "status": status, "already_closed": not closed}
+
+
+def _rent_labels(order: dict[str, Any]) -> Labels:
+    return Labels.of_order(order, service=RENT_SERVICE)
 
 
 def _rent_status(value: object) -> str:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
 
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook, airflow_errors
+from onlinesim_provider.metrics import Labels
 from onlinesim_provider.operators._ordering import NoNumbersAnywhere, order_activation, remember
 from onlinesim_provider.operators._orders import PendingOrder, with_order_callbacks
 from onlinesim_provider.operators._rotation_state import Outcome, RotationState
@@ -205,7 +206,7 @@ class OnlineSimVerificationOperator(BaseOperator):
             order, wait_deadline(now, inputs.duration("attempt_timeout", self.attempt_timeout), lifetime_end)
         )
         self._holding = order["activation_id"]
-        remember(pending, state.to_record(), lambda: self._cancel(order["activation_id"]))
+        remember(pending, state.to_record(), lambda: self._cancel(order["activation_id"], order))
         self.log.info(
             "Attempt %d: activation %s, +%s (country %s), waiting until %s",
             len(state.attempts) + 1,
@@ -246,6 +247,7 @@ class OnlineSimVerificationOperator(BaseOperator):
             deadline=state.attempt_deadline,
             onlinesim_conn_id=self.onlinesim_conn_id,
             poll_interval=self.poke_interval,
+            metrics={**Labels.of_order(state.order).with_dag().to_dict(), "started_at": utcnow().isoformat()},
         )
         if self.deferrable:
             left = max(state.attempt_deadline - utcnow(), timedelta(0))
@@ -283,7 +285,7 @@ class OnlineSimVerificationOperator(BaseOperator):
         """Cancel the held number (money back), then record the attempt's outcome."""
         assert state.order is not None
         with airflow_errors(f"Cancelling activation {state.order['activation_id']}"):
-            self._cancel(state.order["activation_id"])
+            self._cancel(state.order["activation_id"], state.order)
         self._holding = None
         state.release(outcome)
         pending.save(state.to_record())
@@ -299,15 +301,17 @@ class OnlineSimVerificationOperator(BaseOperator):
             if state.order is not None:
                 self.log.info("Cancelling activation %s left by an earlier run", state.order["activation_id"])
                 with airflow_errors("Cancelling an activation left by an earlier run"):
-                    self._cancel(state.order["activation_id"])
+                    self._cancel(state.order["activation_id"], state.order)
             pending.clear()
             return None
         self.log.info("Carrying on with the rotation an earlier try left: %s", state.describe())
         self._holding = state.order["activation_id"] if state.order else None
         return state
 
-    def _cancel(self, activation_id: int) -> None:
-        if self.hook.cancel_activation(activation_id, allow_closed=True) is None:
+    def _cancel(self, activation_id: int, order: dict[str, Any] | None = None) -> None:
+        """Cancel a number (money back); ``order`` labels the refund's metric."""
+        labels = Labels.of_order(order)
+        if self.hook.cancel_activation(activation_id, allow_closed=True, labels=labels) is None:
             self.log.info("Activation %s was already closed", activation_id)
         else:
             self.log.info("Cancelled activation %s so that its price is refunded", activation_id)
@@ -317,7 +321,7 @@ class OnlineSimVerificationOperator(BaseOperator):
         state = RotationState.from_record(record)
         if state is not None and state.order is not None:
             if state.code is None:
-                self._cancel(state.order["activation_id"])
+                self._cancel(state.order["activation_id"], state.order)
             else:
                 self.hook.complete_activation(state.order["activation_id"], allow_closed=True)
 

@@ -4,11 +4,15 @@ Both sensors work in ``poke``, ``reschedule`` and deferrable mode with the same 
 reply goes through :func:`~onlinesim_provider.waits.decision.decide`, the wait has one absolute
 deadline (``timeout`` capped by the order's lifetime), and a wait that fails, times out or is
 killed cleans up after itself (an activation is cancelled so its money comes back).
+
+On Airflow 3.3+, ``start_from_trigger=True`` (with ``deferrable=True``) runs the whole wait in the
+triggerer: the scheduler hands the task straight to its trigger, which renders the templated
+arguments, ends the task itself and undoes the order after a failure; no worker ever starts.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -20,12 +24,15 @@ from airflow.providers.common.compat.sdk import (
     PokeReturnValue,
     conf,
 )
+from airflow.triggers.base import StartTriggerArgs
 
 from onlinesim_provider.api.errors import OnlineSimError
 from onlinesim_provider.api.models import ACTIVATION_LIFETIME, RENT_FIRST_SMS_WINDOW
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook, airflow_error
+from onlinesim_provider.metrics import RENT_SERVICE, Labels, wait_over
+from onlinesim_provider.metrics import error as count_error
 from onlinesim_provider.triggers.onlinesim import OnlineSimRentSmsTrigger, OnlineSimSmsTrigger
-from onlinesim_provider.version_compat import AIRFLOW_V_3_0_PLUS
+from onlinesim_provider.version_compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_3_PLUS
 from onlinesim_provider.waits import inputs
 from onlinesim_provider.waits.deadline import DEFER_GRACE, parse_instant, utcnow, wait_deadline
 from onlinesim_provider.waits.decision import (
@@ -42,7 +49,6 @@ from onlinesim_provider.waits.decision import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from datetime import datetime
 
     from airflow.providers.common.compat.sdk import Context
     from airflow.triggers.base import BaseTrigger
@@ -56,6 +62,8 @@ __all__ = ["OnlineSimRentSmsSensor", "OnlineSimSmsSensor"]
 MAX_BACKOFF = 60.0
 #: Where reschedule mode keeps the wait's start and deadline on Airflow 3.3+ (per task instance).
 ANCHOR_KEY = "onlinesim_wait_anchor"
+#: The ``outcome`` tag of the wait metrics, per final decision.
+OUTCOME_TAG = {Outcome.DONE: "code", Outcome.TIMEOUT: "timeout", Outcome.FAIL: "error"}
 
 
 def _default_deferrable() -> bool:
@@ -71,28 +79,43 @@ class _OnlineSimWaitSensor(BaseSensorOperator):
     :param timeout: longest wait in seconds; the order's lifetime caps it further.
     :param clock: returns the current time, aware; the start, the deadline and the pauses are
         measured on it (default: the system clock in UTC; tests inject their own).
+    :param order: the ordering task's result (``order.output``): its service, country and order
+        time label the wait's metrics and give the time to code. (templated)
+    :param start_from_trigger: with ``deferrable=True``, on Airflow 3.3+: start and end the wait
+        in the triggerer, so no worker runs the task at all.
     """
 
     ui_color = "#e0f0ff"
+    #: The ``service`` label when the order has none.
+    metric_service: ClassVar[str | None] = None
 
     def __init__(
         self,
         *,
+        order: Any = None,
         onlinesim_conn_id: str = OnlineSimHook.default_conn_name,
         deferrable: bool | None = None,
         poke_interval: timedelta | float = 10.0,
         timeout: timedelta | float,
         clock: Callable[[], datetime] = utcnow,
+        start_from_trigger: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
         self.onlinesim_conn_id = onlinesim_conn_id
+        self.order = order
+        if inputs.resolved(order) or isinstance(order, dict):
+            inputs.order_record(order)
         self._clock = clock
         self.deferrable = _default_deferrable() if deferrable is None else deferrable
+        if start_from_trigger:
+            self._check_start_from_trigger()
+        self._start_requested = bool(start_from_trigger)
         self._start: datetime | None = None
         self._deadline: datetime | None = None
         self._settled = False
         self._transient_failures = 0
+        self._labels = Labels()
 
     @cached_property
     def hook(self) -> OnlineSimHook:
@@ -119,6 +142,10 @@ class _OnlineSimWaitSensor(BaseSensorOperator):
     def _trigger(self, deadline: datetime) -> BaseTrigger:
         raise NotImplementedError
 
+    def _start_trigger(self, span: timedelta) -> BaseTrigger:
+        """Return the trigger that runs the whole task in the triggerer, with the arguments as given."""
+        raise NotImplementedError
+
     def _clean_up(self) -> None:
         """Undo the order after a failed wait, if the sensor is asked to (errors are only logged)."""
         raise NotImplementedError
@@ -126,6 +153,59 @@ class _OnlineSimWaitSensor(BaseSensorOperator):
     @property
     def _doing(self) -> str:
         return f"waiting for {self.what}"
+
+    # --- starting in the triggerer ------------------------------------------------------------
+
+    def _check_start_from_trigger(self) -> None:
+        """Refuse ``start_from_trigger`` where it cannot work, when the DAG is parsed."""
+        if not AIRFLOW_V_3_3_PLUS:
+            from airflow import __version__
+
+            raise ValueError(
+                f"{type(self).__name__}(start_from_trigger=True) needs Airflow 3.3 or later, whose "
+                f"triggerer renders the templated arguments; this is Airflow {__version__}. "
+                "Use deferrable=True alone: the wait still runs in the triggerer, after a short start "
+                "on a worker."
+            )
+        if not self.deferrable:
+            raise ValueError(f"{type(self).__name__}: start_from_trigger=True needs deferrable=True")
+        if self.execution_timeout is not None and self.execution_timeout.total_seconds() < self.timeout:
+            raise ValueError(
+                f"{type(self).__name__}: with start_from_trigger=True the wait's deadline comes from "
+                f"timeout; got execution_timeout={self.execution_timeout} shorter than "
+                f"timeout={self.timeout} s, expected only timeout"
+            )
+
+    def _arm_start_from_trigger(self) -> None:
+        """Give Airflow the trigger to start the task with, if ``start_from_trigger`` was asked for.
+
+        Called at the end of each sensor's ``__init__``, once its arguments are set.
+        """
+        if not self._start_requested:
+            return
+        # The triggerer renders only the trigger's own arguments: a wait started there has no
+        # ``order``, so its metrics carry no service, country or time to code.
+        self.template_fields = tuple(name for name in self.template_fields if name != "order")
+        for name in self.template_fields:
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str | int | datetime):
+                raise ValueError(
+                    f"{type(self).__name__}: with start_from_trigger=True, {name} must be a value or a "
+                    f"Jinja template string (the triggerer renders it), got {type(value).__name__}; "
+                    f"expected e.g. \"{{{{ ti.xcom_pull(task_ids='order', map_indexes=-1)['{name}'] }}}}\""
+                )
+        span = timedelta(seconds=self.timeout)
+        classpath, kwargs = self._start_trigger(span).serialize()
+        self.start_from_trigger = True
+        # The scheduler stores now + this timeout once, as the task's trigger timeout; the trigger
+        # reads its start and deadline back from it, so a restarted triggerer finds the same ones.
+        self.start_trigger_args = StartTriggerArgs(
+            trigger_cls=classpath,
+            trigger_kwargs=kwargs,
+            next_method="execute_complete",
+            next_kwargs=None,
+            timeout=span + DEFER_GRACE,
+        )
 
     # --- the three modes ----------------------------------------------------------------------
 
@@ -157,13 +237,18 @@ class _OnlineSimWaitSensor(BaseSensorOperator):
             decision = decide(self._fetch(), self._wait())
             self._transient_failures = 0
         except OnlineSimError as error:
+            count_error(error, self._labels)
             decision = decide_error(error, self._doing)
             if decision.outcome is Outcome.FAIL:
+                self._record("error")
                 self._give_up()
                 raise airflow_error(error, self._doing) from error
             self._transient_failures += 1
             self.log.warning("%s", decision.reason)
-        return self._conclude(apply_deadline(decision, self._clock(), self._deadline))
+        decision = apply_deadline(decision, self._clock(), self._deadline)
+        if decision.is_final:
+            self._record(OUTCOME_TAG[decision.outcome])
+        return self._conclude(decision)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Finish a deferred wait from its trigger's event, exactly as ``poke`` would have.
@@ -172,6 +257,7 @@ class _OnlineSimWaitSensor(BaseSensorOperator):
         :param event: the trigger's event payload.
         """
         self._validate()
+        self._labels = self._metric_labels()
         return self._conclude(Decision.from_event(event)).xcom_value
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
@@ -184,15 +270,19 @@ class _OnlineSimWaitSensor(BaseSensorOperator):
         if next_method != "__fail__":
             return super().resume_execution(next_method, next_kwargs, context)
         self._validate()
-        self._give_up()
+        self._labels = self._metric_labels()
         error = str((next_kwargs or {}).get("error", "unknown"))
-        if "timeout" in error.lower():
+        timed_out = "timeout" in error.lower()
+        self._record("timeout" if timed_out else "error")
+        self._give_up()
+        if timed_out:
             raise AirflowSensorTimeout(f"{self._doing}: the trigger timed out ({error})")
         raise AirflowFailException(f"{self._doing}: the trigger failed ({error})")
 
     def on_kill(self) -> None:
         """Clean up when the running task is killed before the wait ended."""
         if not self._settled and self._deadline is not None:
+            self._record("killed")
             self._give_up()
 
     def _get_next_poke_interval(
@@ -210,6 +300,7 @@ class _OnlineSimWaitSensor(BaseSensorOperator):
     def _begin(self, context: Context) -> None:
         """Validate the rendered arguments and fix the wait's start and one deadline."""
         self._validate()
+        self._labels = self._metric_labels()
         self._start, self._deadline = self._anchor(context)
         self.log.info("Waiting for %s until %s", self.what, self._deadline.isoformat())
 
@@ -234,6 +325,19 @@ class _OnlineSimWaitSensor(BaseSensorOperator):
             }
             store.set(ANCHOR_KEY, record)
         return start, deadline
+
+    def _metric_labels(self) -> Labels:
+        """Return the metric labels of the order (checks the rendered ``order``)."""
+        return Labels.of_order(inputs.order_record(self.order), service=self.metric_service).with_dag()
+
+    def _record(self, outcome: str) -> None:
+        """Send the metrics of a wait that ended here (a deferred wait's trigger sends its own)."""
+        wait_over(self._labels, outcome, self._start, self._clock())
+
+    def _trigger_metrics(self) -> dict[str, Any]:
+        """Return what a trigger needs to send the wait's metrics: the labels and the start."""
+        started = self._start.isoformat() if self._start else None
+        return {**self._labels.to_dict(), "started_at": started}
 
     def _deadline_from(self, start: datetime) -> datetime:
         return wait_deadline(start, self.timeout, self._lifetime_end(start))
@@ -312,14 +416,20 @@ class OnlineSimSmsSensor(_OnlineSimWaitSensor):
     :param cancel_on_failure: cancel the activation when the wait fails, times out or is killed.
     :param expires_at: when the number stops receiving SMS (the ordering task's ``expires_at``);
         ISO 8601 or datetime. (templated)
+    :param order: the ordering task's result (``order.output``), for the metrics' service,
+        country and time to code. (templated)
     :param onlinesim_conn_id: the ``onlinesim`` connection.
     :param deferrable: wait in the triggerer; defaults to ``[operators] default_deferrable``.
+    :param start_from_trigger: with ``deferrable=True``, on Airflow 3.3+: the whole wait runs in the
+        triggerer and no worker starts; the result is the ``return_value`` XCom as usual, and a
+        failed wait cancels the activation from the trigger. ``activation_id`` and ``expires_at``
+        must then be values or Jinja templates (not ``XComArg``).
     :param poke_interval: seconds between polls.
     :param timeout: longest wait in seconds (default 15 minutes, the number's lifetime).
     :param clock: returns the current time, aware (default: the system clock; for tests).
     """
 
-    template_fields: Sequence[str] = ("activation_id", "expires_at")
+    template_fields: Sequence[str] = ("activation_id", "expires_at", "order")
     what = "an SMS code"
 
     def __init__(
@@ -349,6 +459,7 @@ class OnlineSimSmsSensor(_OnlineSimWaitSensor):
         self.expect_new_code = expect_new_code
         self.cancel_on_failure = cancel_on_failure
         self.expires_at = expires_at
+        self._arm_start_from_trigger()
 
     @property
     def _doing(self) -> str:
@@ -369,22 +480,37 @@ class OnlineSimSmsSensor(_OnlineSimWaitSensor):
             return self.hook.client.get_full_sms(self._activation_id)
         return self.hook.client.get_status(self._activation_id)
 
+    def _trigger_kwargs(self) -> dict[str, Any]:
+        return {
+            "onlinesim_conn_id": self.onlinesim_conn_id,
+            "poll_interval": self.poke_interval,
+            "wait_for": self.wait_for,
+            "code_pattern": self.code_pattern,
+            "expect_new_code": self.expect_new_code,
+            "cancel_on_kill": self.cancel_on_failure,
+        }
+
     def _trigger(self, deadline: datetime) -> OnlineSimSmsTrigger:
         return OnlineSimSmsTrigger(
             activation_id=self._activation_id,
             deadline=deadline.isoformat(),
-            onlinesim_conn_id=self.onlinesim_conn_id,
-            poll_interval=self.poke_interval,
-            wait_for=self.wait_for,
-            code_pattern=self.code_pattern,
-            expect_new_code=self.expect_new_code,
-            cancel_on_kill=self.cancel_on_failure,
+            metrics=self._trigger_metrics(),
+            **self._trigger_kwargs(),
+        )
+
+    def _start_trigger(self, span: timedelta) -> OnlineSimSmsTrigger:
+        return OnlineSimSmsTrigger(
+            activation_id=self.activation_id,
+            expires_at=self.expires_at,
+            timeout=span.total_seconds(),
+            end_task=True,
+            **self._trigger_kwargs(),
         )
 
     def _clean_up(self) -> None:
         if not self.cancel_on_failure:
             return
-        if self.hook.cancel_activation(self._activation_id, allow_closed=True) is None:
+        if self.hook.cancel_activation(self._activation_id, allow_closed=True, labels=self._labels) is None:
             self.log.info("Activation %s was already closed", self._activation_id)
         else:
             self.log.info("Cancelled activation %s so that its price is refunded", self._activation_id)
@@ -416,15 +542,21 @@ class OnlineSimRentSmsSensor(_OnlineSimWaitSensor):
         ``first_sms_deadline``); caps the wait. (templated)
     :param close_on_failure: close the rent when the wait fails, times out or is killed (a rent
         that received no SMS is refunded; one that did loses its remaining time).
+    :param order: the renting task's result (``rent.output``), for the metrics' country and
+        time to message. (templated)
     :param onlinesim_conn_id: the ``onlinesim`` connection.
     :param deferrable: wait in the triggerer; defaults to ``[operators] default_deferrable``.
+    :param start_from_trigger: with ``deferrable=True``, on Airflow 3.3+: the whole wait runs in the
+        triggerer and no worker starts; a failed wait closes the rent from the trigger when
+        ``close_on_failure`` is set. The templated arguments must then be values or Jinja templates.
     :param poke_interval: seconds between polls.
     :param timeout: longest wait in seconds (default 20 minutes, the first-SMS window).
     :param clock: returns the current time, aware (default: the system clock; for tests).
     """
 
-    template_fields: Sequence[str] = ("rent_id", "sender", "received_after", "first_sms_deadline")
+    template_fields: Sequence[str] = ("rent_id", "sender", "received_after", "first_sms_deadline", "order")
     what = "a message"
+    metric_service = RENT_SERVICE
 
     def __init__(
         self,
@@ -449,6 +581,7 @@ class OnlineSimRentSmsSensor(_OnlineSimWaitSensor):
         self.received_after = received_after
         self.first_sms_deadline = first_sms_deadline
         self.close_on_failure = close_on_failure
+        self._arm_start_from_trigger()
 
     @property
     def _doing(self) -> str:
@@ -471,23 +604,40 @@ class OnlineSimRentSmsSensor(_OnlineSimWaitSensor):
     def _fetch(self) -> RentStatus:
         return self.hook.client.get_rent_status(self._rent_id)
 
+    def _trigger_kwargs(self) -> dict[str, Any]:
+        return {
+            "onlinesim_conn_id": self.onlinesim_conn_id,
+            "poll_interval": self.poke_interval,
+            "text_pattern": self.text_pattern,
+            "close_on_kill": self.close_on_failure,
+        }
+
     def _trigger(self, deadline: datetime) -> OnlineSimRentSmsTrigger:
         received_after = self._received_after or self._start
         return OnlineSimRentSmsTrigger(
             rent_id=self._rent_id,
             deadline=deadline.isoformat(),
-            onlinesim_conn_id=self.onlinesim_conn_id,
-            poll_interval=self.poke_interval,
             sender=self._sender,
-            text_pattern=self.text_pattern,
             received_after=received_after.isoformat() if received_after else None,
-            close_on_kill=self.close_on_failure,
+            metrics=self._trigger_metrics(),
+            **self._trigger_kwargs(),
+        )
+
+    def _start_trigger(self, span: timedelta) -> OnlineSimRentSmsTrigger:
+        return OnlineSimRentSmsTrigger(
+            rent_id=self.rent_id,
+            sender=self.sender,
+            received_after=self.received_after,
+            first_sms_deadline=self.first_sms_deadline,
+            timeout=span.total_seconds(),
+            end_task=True,
+            **self._trigger_kwargs(),
         )
 
     def _clean_up(self) -> None:
         if not self.close_on_failure:
             return
-        if self.hook.close_rent(self._rent_id, allow_closed=True):
+        if self.hook.close_rent(self._rent_id, allow_closed=True, labels=self._labels):
             self.log.info("Closed rent %s", self._rent_id)
         else:
             self.log.info("Rent %s was already closed", self._rent_id)

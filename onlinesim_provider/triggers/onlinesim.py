@@ -8,6 +8,12 @@ or ``error``. It never orders anything, and makes no call once the outcome is kn
 ``serialize()`` carries the connection id and the absolute deadline, so a restarted triggerer
 resumes the same wait.
 
+With ``end_task=True`` (a sensor's ``start_from_trigger``, Airflow 3.3+) the trigger is the whole
+task: the triggerer renders its templated arguments, the deadline is read back from the trigger
+timeout the scheduler stored once for the task, and the trigger ends the task itself with
+``TaskSuccessEvent`` (the result as the ``return_value`` XCom) or, after undoing the order,
+``TaskFailedEvent``.
+
 This module imports neither ``requests`` nor the sync hook (an import-linter contract keeps it
 so): the async client comes from :mod:`onlinesim_provider.hooks.settings`.
 """
@@ -15,11 +21,11 @@ so): the async client comes from :mod:`onlinesim_provider.hooks.settings`.
 from __future__ import annotations
 
 import asyncio
-import random
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from airflow.providers.common.compat.sdk import AirflowException
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import BaseTrigger, TaskFailedEvent, TaskSuccessEvent, TriggerEvent
 
 from onlinesim_provider.api.errors import (
     ACTIVATION_MAYBE_CLOSED,
@@ -27,13 +33,16 @@ from onlinesim_provider.api.errors import (
     OnlineSimError,
     RateLimitedError,
 )
-from onlinesim_provider.api.models import ActivationState
-from onlinesim_provider.api.retry import RetryPolicy
+from onlinesim_provider.api.models import ACTIVATION_LIFETIME, ActivationState
 from onlinesim_provider.get_provider_info import DEFAULT_CONN_ID
 from onlinesim_provider.hooks.settings import get_async_client
+from onlinesim_provider.metrics import NUMBER_CANCELLED, RENT_CLOSED, Labels, count, wait_over
+from onlinesim_provider.metrics import error as count_error
+from onlinesim_provider.triggers.pacing import JITTER, MAX_BACKOFF, MIN_PAUSE, POLL_RETRY, next_pause
 from onlinesim_provider.triggers.pool import shared_http_client
 from onlinesim_provider.version_compat import AIRFLOW_V_3_0_PLUS
-from onlinesim_provider.waits.deadline import parse_instant, utcnow
+from onlinesim_provider.waits import inputs
+from onlinesim_provider.waits.deadline import DEFER_GRACE, parse_instant, utcnow, wait_deadline
 from onlinesim_provider.waits.decision import (
     Decision,
     Outcome,
@@ -47,22 +56,22 @@ from onlinesim_provider.waits.decision import (
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-    from datetime import datetime
 
     from onlinesim_provider.api.aio import AsyncOnlineSimClient
     from onlinesim_provider.api.models import ActivationStatus, FullSms, RentStatus
 
-__all__ = ["OnlineSimRentSmsTrigger", "OnlineSimSmsTrigger", "run_to_event"]
-
-#: Each poll retries a failed read once, quickly: the polling loop is the real retry, with its own
-#: backoff, so a poll never outlives the deadline by much.
-POLL_RETRY = RetryPolicy(max_attempts=2, initial_backoff=0.2, max_backoff=1.0, max_total=5.0)
-#: Random spread of every pause (±10%), so many waits do not poll in the same millisecond.
-JITTER = 0.1
-#: Longest pause between polls while the API keeps failing transiently.
-MAX_BACKOFF = 60.0
-#: Shortest pause, even with ``poll_interval=0``: a trigger never spins.
-MIN_PAUSE = 0.05
+__all__ = [
+    "JITTER",
+    "MAX_BACKOFF",
+    "MIN_PAUSE",
+    "POLL_RETRY",
+    "OnlineSimRentMessageTrigger",
+    "OnlineSimRentSmsTrigger",
+    "OnlineSimSmsTrigger",
+    "run_to_event",
+]
+#: The ``outcome`` tag of the wait metrics, per final decision.
+OUTCOME_TAG = {Outcome.DONE: "code", Outcome.TIMEOUT: "timeout", Outcome.FAIL: "error"}
 
 
 class _OnlineSimPollTrigger(BaseTrigger):
@@ -74,6 +83,12 @@ class _OnlineSimPollTrigger(BaseTrigger):
     :param deadline: the absolute deadline (ISO 8601 or epoch seconds).
     :param onlinesim_conn_id: the ``onlinesim`` connection (the key stays in it).
     :param poll_interval: seconds between polls, before jitter and backoff.
+    :param metrics: the wait's metric labels and start (``dag_id``, ``service``, ``country``,
+        ``ordered_at``, ``started_at``; plain strings), as the sensor hands them on.
+    :param timeout: instead of ``deadline``, when the task starts in the triggerer: the wait's
+        length in seconds; its start and deadline are read from the task's trigger timeout.
+    :param end_task: end the task from the trigger (``TaskSuccessEvent`` / ``TaskFailedEvent``)
+        instead of resuming it on a worker; the trigger then undoes the order after a failure.
     :param clock: returns the current time, aware (default: the system clock in UTC).
     :param sleep: pauses between polls for the given seconds (default: ``asyncio.sleep``).
     """
@@ -81,29 +96,45 @@ class _OnlineSimPollTrigger(BaseTrigger):
     def __init__(
         self,
         *,
-        deadline: str | float | datetime,
+        deadline: str | float | datetime | None = None,
         onlinesim_conn_id: str = DEFAULT_CONN_ID,
         poll_interval: float = 10.0,
+        metrics: dict[str, Any] | None = None,
+        timeout: float | None = None,
+        end_task: bool = False,
         clock: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # BaseTrigger.__init__ is unannotated
-        instant = parse_instant(deadline, name="deadline")
-        if instant is None:
-            raise ValueError("deadline is required: the absolute end of the wait")
-        self.deadline: datetime = instant
+        self.deadline: datetime | None = parse_instant(deadline, name="deadline")
+        if self.deadline is None and timeout is None:
+            raise ValueError(
+                "deadline is required: the absolute end of the wait (or timeout, for a task that "
+                "starts in the triggerer)"
+            )
+        self.timeout = None if timeout is None else float(timeout)
+        self.end_task = bool(end_task)
         self.onlinesim_conn_id = onlinesim_conn_id
         self.poll_interval = float(poll_interval)
+        self.metrics = dict(metrics) if metrics else None
+        self._labels = Labels.from_dict(self.metrics)
+        self._started = parse_instant((self.metrics or {}).get("started_at"), name="started_at")
         self._clock = clock
         self._sleep = sleep
         self._finished = False
+        self._ready = False
 
     def _kwargs(self) -> dict[str, Any]:
-        return {
-            "deadline": self.deadline.isoformat(),
+        kwargs: dict[str, Any] = {
+            "deadline": self.deadline.isoformat() if self.deadline else None,
             "onlinesim_conn_id": self.onlinesim_conn_id,
             "poll_interval": self.poll_interval,
         }
+        if self.metrics is not None:
+            kwargs["metrics"] = self.metrics
+        if self.end_task:
+            kwargs.update({"timeout": self.timeout, "end_task": True, **self._templated()})
+        return kwargs
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Return the class path and plain keyword arguments (never the API key)."""
@@ -111,7 +142,21 @@ class _OnlineSimPollTrigger(BaseTrigger):
 
     # --- what each trigger defines ------------------------------------------------------------
 
-    doing: str = "waiting for an SMS"
+    @property
+    def doing(self) -> str:
+        """Say what the wait is doing, for logs and messages."""
+        return "waiting for an SMS"
+
+    def _templated(self) -> dict[str, Any]:
+        """Return the arguments as given, which the triggerer renders for a task it starts."""
+        raise NotImplementedError
+
+    def _resolve(self, start: datetime | None) -> datetime | None:
+        """Validate the (rendered) arguments; return when the order stops receiving SMS, if known.
+
+        :param start: when the wait started (known here only for a task started in the triggerer).
+        """
+        raise NotImplementedError
 
     def _wait(self) -> SmsWait | RentSmsWait:
         raise NotImplementedError
@@ -125,21 +170,48 @@ class _OnlineSimPollTrigger(BaseTrigger):
 
     # --- the loop -----------------------------------------------------------------------------
 
+    def _prepare(self) -> None:
+        """Check the arguments and fix the deadline; raise ``ValueError`` or ``AirflowException``."""
+        if self.deadline is not None:
+            self._resolve(None)
+        else:
+            span = self._span()
+            timeout_after = getattr(self, "timeout_after", None)
+            if timeout_after is None:
+                raise ValueError(
+                    "a wait started in the triggerer reads its deadline from the task's trigger timeout, "
+                    "and Airflow set none"
+                )
+            end = parse_instant(timeout_after, name="timeout_after")
+            assert end is not None
+            # The scheduler stored ``start + timeout + DEFER_GRACE`` once, when it started the
+            # task in the triggerer; every triggerer that runs this wait reads the same value.
+            start = end - DEFER_GRACE - span
+            self._started = self._started or start
+            self.deadline = wait_deadline(start, span, self._resolve(start))
+            self.log.info("%s until %s", self.doing, self.deadline.isoformat())
+        self._ready = True
+
+    def _span(self) -> timedelta:
+        return timedelta(seconds=self.timeout or 0.0)
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll until done, failed or past the deadline; yield exactly one event."""
         try:
+            self._prepare()
             client = await get_async_client(self.onlinesim_conn_id, http_client=shared_http_client())
-        except (AirflowException, OnlineSimError) as error:  # a missing or misconfigured connection
-            yield self._fire(Decision(Outcome.FAIL, reason=f"{self.doing}: {error}"))
+        except (ValueError, AirflowException, OnlineSimError) as error:  # bad input or connection
+            yield await self._finish(Decision(Outcome.FAIL, reason=f"{self.doing}: {error}"))
             return
         client.retry = POLL_RETRY
         try:
             decision = await self._poll_until_final(client)
         finally:
             await client.aclose()
-        yield self._fire(decision)
+        yield await self._finish(decision)
 
     async def _poll_until_final(self, client: AsyncOnlineSimClient) -> Decision:
+        assert self.deadline is not None
         failures = 0
         wait = self._wait()
         while True:
@@ -148,6 +220,7 @@ class _OnlineSimPollTrigger(BaseTrigger):
                 decision = decide(await self._fetch(client), wait)
                 failures = 0
             except OnlineSimError as error:
+                count_error(error, self._labels)
                 decision = decide_error(error, self.doing)
                 if decision.outcome is Outcome.WAIT:
                     failures += 1
@@ -160,19 +233,22 @@ class _OnlineSimPollTrigger(BaseTrigger):
 
     def _pause(self, failures: int, retry_after: float | None) -> float:
         """Return the next pause: jittered interval, doubled per failure, never past the deadline."""
-        pause = self.poll_interval
-        if failures:
-            pause = min(pause * 2 ** min(failures, 6), max(pause, MAX_BACKOFF))
-        pause *= random.uniform(1 - JITTER, 1 + JITTER)
-        if retry_after is not None:
-            pause = max(pause, retry_after)
+        assert self.deadline is not None
         remaining = (self.deadline - self._clock()).total_seconds()
-        return max(min(max(pause, MIN_PAUSE), remaining), 0.0)
+        return next_pause(self.poll_interval, failures, retry_after, remaining)
 
-    def _fire(self, decision: Decision) -> TriggerEvent:
+    async def _finish(self, decision: Decision) -> TriggerEvent:
+        """Return the one event: the decision for the resuming task, or the task's end."""
         self._finished = True
+        wait_over(self._labels, OUTCOME_TAG[decision.outcome], self._started, self._clock())
         self.log.info("%s: %s %s", self.doing, decision.outcome.value, decision.reason)
-        return TriggerEvent(decision.to_event())  # type: ignore[no-untyped-call]  # unannotated in Airflow
+        if not self.end_task:
+            return TriggerEvent(decision.to_event())  # type: ignore[no-untyped-call]  # unannotated in Airflow
+        if decision.outcome is Outcome.DONE:
+            return TaskSuccessEvent(xcoms={"return_value": decision.payload})
+        # No worker will run the sensor's cleanup: the trigger is the last to see this wait.
+        await self._undo_quietly()
+        return TaskFailedEvent()
 
     async def on_kill(self) -> None:
         """Undo the order when a user kills the deferred task (Airflow 3.3+ calls this).
@@ -186,14 +262,8 @@ class _OnlineSimPollTrigger(BaseTrigger):
         if await self._still_deferred():
             self.log.info("%s: moved to another triggerer, the order stays open", self.doing)
             return
-        try:
-            client = await get_async_client(self.onlinesim_conn_id, http_client=shared_http_client())
-            try:
-                await self._undo(client)
-            finally:
-                await client.aclose()
-        except (OnlineSimError, AirflowException) as error:
-            self.log.warning("Cleanup after %s was killed failed: %s", self.doing, error)
+        wait_over(self._labels, "killed", self._started, self._clock())
+        await self._undo_quietly()
 
     async def _still_deferred(self) -> bool:
         """Tell whether Airflow still counts the task as deferred (its trigger moved, nobody killed it)."""
@@ -214,46 +284,71 @@ class _OnlineSimPollTrigger(BaseTrigger):
         key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}_{ti.map_index}"
         return bool(states.get(ti.run_id, {}).get(key) == "deferred")
 
+    async def _undo_quietly(self) -> None:
+        """Undo the order if asked to; a failure to do so is logged, never raised."""
+        try:
+            if not self._ready:
+                self._resolve(None)  # the order's id, even when the deadline could not be fixed
+            client = await get_async_client(self.onlinesim_conn_id, http_client=shared_http_client())
+            try:
+                await self._undo(client)
+            finally:
+                await client.aclose()
+        except (OnlineSimError, AirflowException, ValueError) as error:
+            self.log.warning("Cleanup after %s failed: %s", self.doing, error)
+
 
 class OnlineSimSmsTrigger(_OnlineSimPollTrigger):
     """Wait for an activation's SMS code in the triggerer (used by ``OnlineSimSmsSensor``).
 
     Fires ``{"status": "success", "result": {"activation_id", "code", "text"}}``, or
-    ``{"status": "timeout" | "error", "message": ...}``.
+    ``{"status": "timeout" | "error", "message": ...}``; with ``end_task``, ends the task instead.
 
-    :param activation_id: the activation to watch.
+    :param activation_id: the activation to watch (a template, for a task started in the triggerer).
     :param deadline: the absolute deadline (ISO 8601 or epoch seconds).
     :param onlinesim_conn_id: the ``onlinesim`` connection.
     :param poll_interval: seconds between polls, before jitter and backoff.
     :param wait_for: ``"code"`` (``getStatus``) or ``"full_sms"`` (``getFullSms``).
     :param code_pattern: with ``full_sms``, a regex whose named group ``code`` extracts the code.
     :param expect_new_code: ``STATUS_WAIT_RETRY`` keeps waiting (after ``request_another_code``).
-    :param cancel_on_kill: cancel the activation when a user kills the deferred task.
-    :param pacing: ``clock`` and ``sleep``, for tests (see :class:`_OnlineSimPollTrigger`).
+    :param cancel_on_kill: cancel the activation when a user kills the deferred task (and, with
+        ``end_task``, when the wait fails or times out).
+    :param expires_at: with ``timeout``: when the number stops receiving SMS (default: 15 minutes
+        after the start).
+    :param pacing: ``metrics``, ``timeout``, ``end_task``, ``clock`` and ``sleep`` (see
+        :class:`_OnlineSimPollTrigger`).
     """
 
     def __init__(
         self,
         *,
-        activation_id: int,
-        deadline: str | float | datetime,
+        activation_id: int | str,
+        deadline: str | float | datetime | None = None,
         onlinesim_conn_id: str = DEFAULT_CONN_ID,
         poll_interval: float = 10.0,
         wait_for: WaitFor = "code",
         code_pattern: str | None = None,
         expect_new_code: bool = False,
         cancel_on_kill: bool = True,
+        expires_at: str | datetime | None = None,
         **pacing: Any,
     ) -> None:
         super().__init__(
             deadline=deadline, onlinesim_conn_id=onlinesim_conn_id, poll_interval=poll_interval, **pacing
         )
-        self.activation_id = int(activation_id)
+        self.activation_id: int | str = activation_id
+        self.expires_at: str | datetime | None = expires_at
         self.wait_for: WaitFor = wait_for
         self.code_pattern = code_pattern
         self.expect_new_code = bool(expect_new_code)
         self.cancel_on_kill = bool(cancel_on_kill)
-        self.doing = f"waiting for an SMS code on activation {self.activation_id}"
+        if not self.end_task:
+            self._prepare()
+
+    @property
+    def doing(self) -> str:
+        """Say what the wait is doing, for logs and messages."""
+        return f"waiting for an SMS code on activation {self.activation_id}"
 
     def _kwargs(self) -> dict[str, Any]:
         return {
@@ -265,66 +360,90 @@ class OnlineSimSmsTrigger(_OnlineSimPollTrigger):
             "cancel_on_kill": self.cancel_on_kill,
         }
 
+    def _templated(self) -> dict[str, Any]:
+        return {"expires_at": _plain(self.expires_at)}
+
+    def _resolve(self, start: datetime | None) -> datetime | None:
+        self.activation_id = inputs.activation_id(self.activation_id)
+        expires_at = inputs.instant("expires_at", self.expires_at)
+        self.expires_at = expires_at
+        return expires_at or (start + ACTIVATION_LIFETIME if start else None)
+
     def _wait(self) -> SmsWait:
-        return SmsWait(self.activation_id, self.wait_for, self.code_pattern, self.expect_new_code)
+        return SmsWait(int(self.activation_id), self.wait_for, self.code_pattern, self.expect_new_code)
 
     async def _fetch(self, client: AsyncOnlineSimClient) -> ActivationStatus | FullSms:
         if self.wait_for == "full_sms":
-            return await client.get_full_sms(self.activation_id)
-        return await client.get_status(self.activation_id)
+            return await client.get_full_sms(int(self.activation_id))
+        return await client.get_status(int(self.activation_id))
 
     async def _undo(self, client: AsyncOnlineSimClient) -> None:
         if not self.cancel_on_kill:
             return
+        activation_id = int(self.activation_id)
         try:
-            await client.cancel_activation(self.activation_id)
+            await client.cancel_activation(activation_id)
         except ACTIVATION_MAYBE_CLOSED:
-            if (await client.get_status(self.activation_id)).state is not ActivationState.CANCEL:
+            if (await client.get_status(activation_id)).state is not ActivationState.CANCEL:
                 raise
-            self.log.info("Activation %s was already closed", self.activation_id)
+            self.log.info("Activation %s was already closed", activation_id)
         else:
-            self.log.info("Cancelled activation %s so that its price is refunded", self.activation_id)
+            count(NUMBER_CANCELLED, self._labels)
+            self.log.info("Cancelled activation %s so that its price is refunded", activation_id)
 
 
 class OnlineSimRentSmsTrigger(_OnlineSimPollTrigger):
     """Wait for a message on a rented number in the triggerer (used by ``OnlineSimRentSmsSensor``).
 
     Fires ``{"status": "success", "result": {"rent_id", "phone_from", "text", "service", "date",
-    "code"}}``, or ``{"status": "timeout" | "error", "message": ...}``.
+    "code"}}``, or ``{"status": "timeout" | "error", "message": ...}``; with ``end_task``, ends
+    the task instead.
 
-    :param rent_id: the rent to watch.
+    :param rent_id: the rent to watch (a template, for a task started in the triggerer).
     :param deadline: the absolute deadline (ISO 8601 or epoch seconds).
     :param onlinesim_conn_id: the ``onlinesim`` connection.
     :param poll_interval: seconds between polls, before jitter and backoff.
     :param sender: the sender number or service to match (equal or contained, case-insensitive).
     :param text_pattern: a regex the text must match; a named group ``code`` fills ``code``.
-    :param received_after: only messages dated at or after this instant (ISO 8601).
-    :param close_on_kill: close the rent when a user kills the deferred task.
-    :param pacing: ``clock`` and ``sleep``, for tests (see :class:`_OnlineSimPollTrigger`).
+    :param received_after: only messages dated at or after this instant (ISO 8601); with
+        ``timeout``, default: the start of the wait.
+    :param close_on_kill: close the rent when a user kills the deferred task (and, with
+        ``end_task``, when the wait fails or times out).
+    :param first_sms_deadline: with ``timeout``: the rent's first-SMS deadline, which caps the wait.
+    :param pacing: ``metrics``, ``timeout``, ``end_task``, ``clock`` and ``sleep`` (see
+        :class:`_OnlineSimPollTrigger`).
     """
 
     def __init__(
         self,
         *,
-        rent_id: int,
-        deadline: str | float | datetime,
+        rent_id: int | str,
+        deadline: str | float | datetime | None = None,
         onlinesim_conn_id: str = DEFAULT_CONN_ID,
         poll_interval: float = 10.0,
         sender: str | None = None,
         text_pattern: str | None = None,
-        received_after: str | None = None,
+        received_after: str | datetime | None = None,
         close_on_kill: bool = False,
+        first_sms_deadline: str | datetime | None = None,
         **pacing: Any,
     ) -> None:
         super().__init__(
             deadline=deadline, onlinesim_conn_id=onlinesim_conn_id, poll_interval=poll_interval, **pacing
         )
-        self.rent_id = int(rent_id)
+        self.rent_id: int | str = rent_id
         self.sender = sender
         self.text_pattern = text_pattern
-        self.received_after = parse_instant(received_after, name="received_after")
+        self.received_after: str | datetime | None = received_after
+        self.first_sms_deadline: str | datetime | None = first_sms_deadline
         self.close_on_kill = bool(close_on_kill)
-        self.doing = f"waiting for a message on rent {self.rent_id}"
+        if not self.end_task:
+            self._prepare()
+
+    @property
+    def doing(self) -> str:
+        """Say what the wait is doing, for logs and messages."""
+        return f"waiting for a message on rent {self.rent_id}"
 
     def _kwargs(self) -> dict[str, Any]:
         return {
@@ -332,24 +451,37 @@ class OnlineSimRentSmsTrigger(_OnlineSimPollTrigger):
             **super()._kwargs(),
             "sender": self.sender,
             "text_pattern": self.text_pattern,
-            "received_after": self.received_after.isoformat() if self.received_after else None,
+            "received_after": _plain(self.received_after),
             "close_on_kill": self.close_on_kill,
         }
 
+    def _templated(self) -> dict[str, Any]:
+        return {"first_sms_deadline": _plain(self.first_sms_deadline)}
+
+    def _resolve(self, start: datetime | None) -> datetime | None:
+        self.rent_id = inputs.rent_id(self.rent_id)
+        self.sender = self.sender or None
+        self.received_after = inputs.instant("received_after", self.received_after) or start
+        first_sms_deadline = inputs.instant("first_sms_deadline", self.first_sms_deadline)
+        self.first_sms_deadline = first_sms_deadline
+        return first_sms_deadline
+
     def _wait(self) -> RentSmsWait:
-        return RentSmsWait(self.rent_id, self.sender, self.text_pattern, self.received_after)
+        received_after = self.received_after if isinstance(self.received_after, datetime) else None
+        return RentSmsWait(int(self.rent_id), self.sender, self.text_pattern, received_after)
 
     async def _fetch(self, client: AsyncOnlineSimClient) -> RentStatus:
-        return await client.get_rent_status(self.rent_id)
+        return await client.get_rent_status(int(self.rent_id))
 
     async def _undo(self, client: AsyncOnlineSimClient) -> None:
         if not self.close_on_kill:
             return
         try:
-            await client.close_rent(self.rent_id)
+            await client.close_rent(int(self.rent_id))
         except RENT_ALREADY_CLOSED:
             self.log.info("Rent %s was already closed", self.rent_id)
         else:
+            count(RENT_CLOSED, self._labels)
             self.log.info("Closed rent %s", self.rent_id)
 
 
@@ -368,3 +500,12 @@ async def run_to_event(trigger: BaseTrigger) -> dict[str, Any]:
         await events.aclose()
     payload: dict[str, Any] = event.payload
     return payload
+
+
+def _plain(value: str | datetime | None) -> str | None:
+    """Return an instant argument as it is stored in trigger kwargs: ISO 8601 text, or as given."""
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+# The event trigger lives in its own module; it is importable from here like the wait triggers.
+from onlinesim_provider.triggers.rent_inbox import OnlineSimRentMessageTrigger  # noqa: E402

@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 __all__ = ["DEFER_GRACE", "parse_instant", "wait_deadline", "utcnow"]
 
 #: Extra time Airflow gives a deferred wait beyond its deadline before failing it on its own:
-#: the trigger reports the timeout itself (and the task cleans up), this is only a safety net.
+#: the trigger reports the timeout itself (and cleans up), this is only a safety net. A wait that
+#: starts in the triggerer reads its deadline back from that timeout, so both sides use this value.
 DEFER_GRACE = timedelta(minutes=1)
 
 

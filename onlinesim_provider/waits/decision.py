@@ -36,6 +36,8 @@ __all__ = [
     "decide",
     "decide_error",
     "apply_deadline",
+    "match_rent_message",
+    "rent_message_payload",
 ]
 
 WaitFor = Literal["code", "full_sms"]
@@ -231,15 +233,33 @@ def _sms_done(wait: SmsWait, *, code: str | None, text: str | None) -> Decision:
 
 def _decide_rent(reply: RentStatus, wait: RentSmsWait) -> Decision:
     for message in reply.messages:
-        code = _rent_match(message, wait)
+        code = match_rent_message(message, wait)
         if code is not False:
-            payload = {"rent_id": wait.rent_id, **message.to_dict(), "code": code}
-            return Decision(Outcome.DONE, payload=payload)
+            return Decision(Outcome.DONE, payload=rent_message_payload(wait.rent_id, message, code))
     return WAIT
 
 
-def _rent_match(message: RentMessage, wait: RentSmsWait) -> str | Literal[False] | None:
-    """Return False when the message does not count, else the extracted code (or None)."""
+def rent_message_payload(rent_id: int, message: RentMessage, code: str | None) -> dict[str, Any]:
+    """Return a counted message as plain JSON, as sensors return it and event triggers send it.
+
+    The keys are ``rent_id``, ``phone_from``, ``text``, ``service``, ``date`` and ``code``.
+
+    :param rent_id: the rent that received it.
+    :param message: the message.
+    :param code: what the pattern's ``code`` group extracted, if anything.
+    """
+    return {"rent_id": rent_id, **message.to_dict(), "code": code}
+
+
+def match_rent_message(message: RentMessage, wait: RentSmsWait) -> str | Literal[False] | None:
+    """Return False when the message does not count for ``wait``, else the extracted code (or None).
+
+    A notice (``service == "notify"``) never counts, nor a message dated before
+    ``received_after``, from another sender, or not matching the pattern.
+
+    :param message: one message of the rent.
+    :param wait: what counts.
+    """
     if message.is_notice:
         return False
     if wait.received_after is not None and message.date is not None:

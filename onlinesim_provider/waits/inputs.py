@@ -34,6 +34,7 @@ __all__ = [
     "instant",
     "minimum",
     "operator",
+    "order_record",
     "rent_country",
     "rent_id",
     "resolved",
@@ -220,3 +221,15 @@ def instant(name: str, value: object) -> datetime | None:
         return parse_instant(value, name=name)
     except ValueError as error:
         raise AirflowFailException(f"Invalid {name}: {error}") from None
+
+
+def order_record(value: object) -> Mapping[str, Any] | None:
+    """Return an ordering task's result (``order.output``), or ``None`` when none is given.
+
+    :param value: the rendered ``order`` argument.
+    """
+    if value is None or value == "":
+        return None
+    if not isinstance(value, dict):
+        raise _bad("order", value, "the ordering task's result, a dict such as order.output")
+    return value

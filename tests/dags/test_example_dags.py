@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from onlinesim_provider.version_compat import AIRFLOW_V_3_0_PLUS
+from onlinesim_provider.version_compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_3_PLUS
 from tests.conftest import REPO, load_dag
 
 pytestmark = pytest.mark.airflow
@@ -14,8 +14,10 @@ EXAMPLE_IDS = {
     "example_onlinesim_verification",
     "example_onlinesim_rent",
     "example_onlinesim_parallel",
+    "example_onlinesim_delivery_monitor",
     "example_onlinesim_rotation",
-}
+    "example_onlinesim_start_from_trigger",
+} | ({"example_onlinesim_rent_inbox"} if AIRFLOW_V_3_3_PLUS else set())  # asset watchers: 3.3+
 
 
 @pytest.fixture
@@ -198,6 +200,80 @@ def test_rent_teardown_is_skipped_when_no_rent_was_made(fast_examples):
     assert fast_examples.summary()["charged"] == "0.00"
 
 
+# --- example_onlinesim_delivery_monitor -----------------------------------------------------------
+
+MONITOR = "example_onlinesim_delivery_monitor"
+#: Every pair's code arrives half a sandbox second after the order ...
+DELIVERING = ["*:*:1.0:0.5"]
+#: ... except country 380's, which never arrives.
+SILENT_380 = ["380:*:0.0", *DELIVERING]
+
+
+@pytest.fixture
+def monitor(fast_examples, monkeypatch):
+    """The sandbox plays the product's SMS by its delivery rules; the monitor starts with no history."""
+    from airflow.models.variable import Variable
+
+    monkeypatch.delenv("ONLINESIM_SANDBOX_URL")
+    monkeypatch.setenv("ONLINESIM_WAIT_TIMEOUT", "3")
+    fast_examples.set_delivery(DELIVERING, seed=1)
+    Variable.delete(f"onlinesim_delivery_monitor__{MONITOR}")
+    return fast_examples
+
+
+def report_of(tis):
+    report = tis["report", -1]
+    summary = report.xcom_pull(task_ids="report", key="summary")
+    rows = [(p["pair"], p["delivered"], p["attempts"], p["refunded"], p["stopped"]) for p in summary["pairs"]]
+    return summary, rows
+
+
+def test_monitor_reports_every_pair(monitor):
+    dr, tis = run_example(MONITOR)
+    assert dr.state == "success"
+    summary, rows = report_of(tis)
+    assert rows == [
+        ("tg:7", True, 1, False, False),
+        ("vk:380", True, 1, False, False),
+        ("wa:44", True, 1, False, False),
+    ]
+    assert (summary["delivered"], summary["stopped"]) == (3, [])
+    assert all(p["time_to_code"] > 0 for p in summary["pairs"])
+    ledger = monitor.summary()
+    assert (ledger["orders"], ledger["completed"], ledger["refunded"]) == (3, 3, "0.00")
+
+
+def test_monitor_turns_the_run_red_when_a_pair_stops_delivering(monitor):
+    first, _ = run_example(MONITOR)
+    assert first.state == "success"
+    monitor.set_delivery(SILENT_380)
+    dr, tis = run_example(MONITOR)
+    assert dr.state == "failed"
+    assert states(tis)["report", -1] == "failed"
+    summary, rows = report_of(tis)
+    assert rows == [
+        ("tg:7", True, 1, False, False),
+        ("vk:380", False, 1, True, True),
+        ("wa:44", True, 1, False, False),
+    ]
+    assert (summary["delivered"], summary["stopped"]) == (2, ["vk:380"])
+    silent = next(p for p in summary["pairs"] if p["pair"] == "vk:380")
+    assert silent["time_to_code"] is None
+    assert silent["last_delivered"] is not None, "it delivered in the first run"
+    ledger = monitor.summary()
+    assert (ledger["orders"], ledger["cancelled"]) == (6, 1)
+    assert ledger["refunded"] != "0.00"
+
+
+def test_monitor_keeps_the_run_green_for_a_pair_that_never_delivered(monitor):
+    monitor.set_delivery(SILENT_380)
+    dr, tis = run_example(MONITOR)
+    assert dr.state == "success"
+    summary, rows = report_of(tis)
+    assert ("vk:380", False, 1, True, False) in rows
+    assert summary["stopped"] == []
+
+
 # --- example_onlinesim_rotation -------------------------------------------------------------------
 
 
@@ -248,3 +324,61 @@ def test_rotation_refunds_every_number_when_no_code_ever_comes(rotation, monkeyp
     assert states(tis) == {("verify", -1): "failed", ("use_code", -1): "upstream_failed"}
     summary = rotation.summary()
     assert (summary["orders"], summary["refunded"], summary["open_activations"]) == (3, "30.00", 0)
+
+
+# --- example_onlinesim_start_from_trigger ---------------------------------------------------------
+
+
+def test_start_from_trigger_example_gets_the_code_and_completes_the_number(fast_examples):
+    """dag.test() runs every task in-process: the wait defers from there, with the same trigger."""
+    fast_examples.configure(sms_delay=0.5)  # the service sends its SMS by itself
+    dag = load_dag(EXAMPLES / "example_onlinesim_start_from_trigger.py")
+    assert dag.get_task("wait_for_code").start_from_trigger is AIRFLOW_V_3_3_PLUS
+    dr = dag.test()
+    tis = {(ti.task_id, ti.map_index): ti for ti in dr.get_task_instances()}
+    assert dr.state == "success"
+    assert set(states(tis).values()) == {"success"}
+    [activation] = fast_examples.activations()
+    assert xcom(tis["wait_for_code", -1]) == {
+        "activation_id": activation["id"],
+        "code": activation["messages"][0]["code"],
+        "text": None,
+    }
+    assert xcom(tis["close_number", -1])["closed_as"] == "complete"
+
+
+# --- example_onlinesim_rent_inbox -----------------------------------------------------------------
+
+
+@pytest.mark.skipif(AIRFLOW_V_3_3_PLUS, reason="Airflow 3.3+ defines the DAG")
+def test_rent_inbox_example_defines_no_dag_before_airflow_3_3():
+    from airflow.models.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(EXAMPLES / "example_onlinesim_rent_inbox.py"), include_examples=False)
+    assert bag.import_errors == {}
+    assert bag.dag_ids == []
+
+
+@pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason="asset watchers with a state store: Airflow 3.3+")
+def test_rent_inbox_example_watches_the_rent_and_runs(fast_examples, monkeypatch):
+    monkeypatch.setenv("ONLINESIM_INBOX_RENT_ID", "4242")
+    monkeypatch.setenv("ONLINESIM_INBOX_SENDER", "twitter")
+    dag = load_dag(EXAMPLES / "example_onlinesim_rent_inbox.py")
+    [inbox] = dag.timetable.asset_condition.objects
+    [watcher] = inbox.watchers
+    classpath, kwargs = watcher.trigger.serialize()
+    assert classpath == "onlinesim_provider.triggers.rent_inbox.OnlineSimRentMessageTrigger"
+    assert (kwargs["rent_id"], kwargs["sender"]) == (4242, "twitter")
+    # A manual run has no asset event: the task handles none, and makes no API call.
+    dr = dag.test()
+    [ti] = dr.get_task_instances()
+    assert (dr.state, xcom(ti)) == ("success", [])
+    assert api_calls(fast_examples) == []
+
+
+@pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason="asset watchers with a state store: Airflow 3.3+")
+def test_rent_inbox_example_without_a_rent_polls_nothing(fast_examples, monkeypatch):
+    monkeypatch.delenv("ONLINESIM_INBOX_RENT_ID", raising=False)
+    dag = load_dag(EXAMPLES / "example_onlinesim_rent_inbox.py")
+    [inbox] = dag.timetable.asset_condition.objects
+    assert inbox.watchers == []

@@ -36,6 +36,8 @@ from deploy.processes import wait_for
 from deploy.runs import RunWatch, trigger_run, watch_runs
 from deploy.stack import EXAMPLE_DAGS, Stack
 from onlinesim_provider.get_provider_info import CONN_FIELDS, CONN_TYPE, HOOK_NAME, UI_FIELD_BEHAVIOUR
+from tests.conftest import statsd_settings
+from tests.statsd_receiver import StatsdReceiver
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -67,14 +69,25 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
+def statsd() -> Iterator[StatsdReceiver]:
+    """Receive the StatsD metrics every component sends (scheduler, worker, triggerer)."""
+    receiver = StatsdReceiver()
+    try:
+        yield receiver
+    finally:
+        receiver.close()
+
+
+@pytest.fixture(scope="module")
+def stack(statsd: StatsdReceiver) -> Iterator[Stack]:
     """Run the whole deployment for this module's tests; everything is removed afterwards."""
     started = time.monotonic()
     previous = signal.signal(signal.SIGTERM, _interrupt)  # a killed test run still stops what it started
     dag_files = [DAGS_DIR / f"{VERIFICATION}.py", DAGS_DIR / f"{RENT}.py"]
     keep = bool(os.environ.get("ONLINESIM_DEPLOYMENT_KEEP"))
     try:
-        with Stack(dag_files, budget=BUDGET, sms_delay=SMS_DELAY, keep=keep, dag_env=DAG_ENV) as running:
+        dag_env = {**DAG_ENV, **statsd_settings(statsd.port)}
+        with Stack(dag_files, budget=BUDGET, sms_delay=SMS_DELAY, keep=keep, dag_env=dag_env) as running:
             print(f"\ndeployment up in {time.monotonic() - started:.1f} s under {running.root}")
             yield running
     finally:
@@ -234,6 +247,35 @@ def test_sms_wait_was_deferred_and_fired_by_the_triggerer(
     reported = [json.loads(line) for line in text.splitlines() if f"{ours}:" in line]
     assert reported, f"our trigger did not report its outcome:\n{text[-2000:]}"
     assert reported[-1].get("logger") == SENSOR_TRIGGERS[sensor_class], reported
+
+
+def test_metrics_arrive_from_the_worker_and_the_triggerer(
+    statsd: StatsdReceiver, example_runs: dict[str, RunWatch]
+) -> None:
+    def tagged(name: str, dag_id: str, **tags: str) -> bool:
+        return any(
+            p.name == name and p.tags.get("dag_id") == dag_id and tags.items() <= p.tags.items()
+            for p in statsd.packets()
+        )
+
+    rent = {"service": "rent", "country": "7"}
+    expected = [
+        # the workers: the ordering and closing tasks
+        ("onlinesim.number.ordered", VERIFICATION, {"service": "tg", "country": "7"}),
+        ("onlinesim.rent.opened", RENT, rent),
+        ("onlinesim.rent.closed", RENT, rent),
+        # the triggerer: the deferred waits end there
+        ("onlinesim.code.received", VERIFICATION, {}),
+        ("onlinesim.wait.duration", VERIFICATION, {"outcome": "code"}),
+        ("onlinesim.code.received", RENT, rent),
+        ("onlinesim.time_to_code", RENT, rent),
+        ("onlinesim.wait.duration", RENT, {**rent, "outcome": "code"}),
+    ]
+    statsd.wait_for(lambda _: all(tagged(name, dag, **tags) for name, dag, tags in expected), timeout=30)
+    missing = [line for line in expected if not tagged(line[0], line[1], **line[2])]
+    assert missing == [], f"not received: {missing}; got {sorted({p.name for p in statsd.packets()})}"
+    # Airflow's own metrics from the scheduler arrive at the same receiver.
+    assert any(p.name.startswith("scheduler") for p in statsd.packets(prefix=""))
 
 
 def xcom(airflow: AirflowDeployment, run: RunWatch, task_id: str) -> Any:

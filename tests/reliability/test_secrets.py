@@ -1,8 +1,8 @@
 """The key never leaks: run the example DAGs with a distinctive key and search everything readable.
 
-The three example DAGs run with ``dag.test()`` against the sandbox with the key of
-:mod:`tests.reliability.secrets_scan`: in header and in query auth (the key then travels in every
-URL), succeeding and failing (a lost order reply, an unreachable server). Then the key is
+The verification, rent and parallel example DAGs run with ``dag.test()`` against the sandbox
+with the key of :mod:`tests.reliability.secrets_scan`: in header and in query auth (the key then
+travels in every URL), succeeding and failing (a lost order reply, an unreachable server). Then the key is
 searched, raw, URL-encoded and base64-encoded, in: the captured stdout and stderr, every log
 record with its traceback, the task log files, the metadata database file, each task's XCom,
 the rendered template fields, the deferred tasks' trigger kwargs, the sandbox's request log,

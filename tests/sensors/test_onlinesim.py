@@ -140,7 +140,9 @@ def test_reschedule_mode_keeps_one_absolute_deadline(onlinesim_conn, activation,
     _dr, ti = run_dag(SMS_DAGS, "test_dag_sensor_sms_reschedule", activation_id=activation.id)
     assert ti.state == "failed"
     found = logged_deadlines()
-    assert len(found) >= 3, "several reschedules, each logging the deadline it works to"
+    # Every try logs the deadline it works to, the last one too (it finds the deadline passed);
+    # how many tries fit in the timeout depends on the machine, but there are always two or more.
+    assert len(found) >= 2, "a reschedule, each try logging the deadline it works to"
     if AIRFLOW_V_3_3_PLUS:
         assert len(set(found)) == 1, "the task state store keeps the very same instant"
     else:
@@ -415,3 +417,140 @@ def test_deferral_carries_the_deadline_from_the_injected_clock(onlinesim_conn, a
 def test_bad_rent_pattern_fails_when_the_dag_is_parsed():
     with pytest.raises(ValueError, match=r"text_pattern='\(' is not a valid regular expression"):
         OnlineSimRentSmsSensor(task_id="wait", rent_id=1, text_pattern="(")
+
+
+def test_an_order_that_is_no_dict_fails_when_the_dag_is_parsed():
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    with pytest.raises(AirflowFailException, match=r"Invalid order: got \[1, 2\]"):
+        OnlineSimSmsSensor(task_id="wait", activation_id=5, order=[1, 2], timeout=5)
+
+
+# --- start_from_trigger: the whole wait in the triggerer (Airflow 3.3+) ---------------------------
+
+ORDER_ID = "{{ ti.xcom_pull(task_ids='order_number')['activation_id'] }}"
+ORDER_EXPIRY = "{{ ti.xcom_pull(task_ids='order_number')['expires_at'] }}"
+needs_3_3 = pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason="start_from_trigger needs Airflow 3.3+")
+
+
+@pytest.mark.skipif(AIRFLOW_V_3_3_PLUS, reason="Airflow 3.3+ has what start_from_trigger needs")
+@pytest.mark.parametrize(
+    ("sensor", "order"), [(OnlineSimSmsSensor, "activation_id"), (OnlineSimRentSmsSensor, "rent_id")]
+)
+def test_start_from_trigger_is_refused_at_parse_time_before_airflow_3_3(sensor, order):
+    from airflow import __version__
+
+    with pytest.raises(ValueError, match=r"needs Airflow 3\.3 or later") as refused:
+        sensor(task_id="wait", **{order: 1}, deferrable=True, start_from_trigger=True)
+    assert f"this is Airflow {__version__}" in str(refused.value)
+    assert "deferrable=True" in str(refused.value)
+
+
+@needs_3_3
+def test_start_from_trigger_hands_airflow_the_trigger_with_templates_unrendered():
+    sensor = OnlineSimSmsSensor(
+        task_id="wait",
+        activation_id=ORDER_ID,
+        expires_at=ORDER_EXPIRY,
+        timeout=300,
+        poke_interval=7,
+        deferrable=True,
+        start_from_trigger=True,
+    )
+    args = sensor.start_trigger_args
+    assert sensor.start_from_trigger is True
+    assert args.trigger_cls == "onlinesim_provider.triggers.onlinesim.OnlineSimSmsTrigger"
+    assert args.timeout == timedelta(seconds=300) + DEFER_GRACE
+    assert args.next_method == "execute_complete"
+    kwargs = args.trigger_kwargs
+    assert (kwargs["activation_id"], kwargs["expires_at"]) == (ORDER_ID, ORDER_EXPIRY)
+    assert (kwargs["timeout"], kwargs["end_task"], kwargs["deadline"]) == (300.0, True, None)
+    assert (kwargs["poll_interval"], kwargs["cancel_on_kill"]) == (7.0, True)
+    # The triggerer renders exactly the sensor's template fields that the trigger has.
+    assert set(sensor.template_fields) <= set(kwargs)
+
+
+@needs_3_3
+def test_start_from_trigger_of_the_rent_sensor_carries_its_filters():
+    sensor = OnlineSimRentSmsSensor(
+        task_id="wait",
+        rent_id="{{ ti.xcom_pull(task_ids='rent')['rent_id'] }}",
+        sender="twitter",
+        text_pattern=r"(?P<code>\d+)",
+        close_on_failure=True,
+        deferrable=True,
+        start_from_trigger=True,
+    )
+    kwargs = sensor.start_trigger_args.trigger_kwargs
+    assert sensor.start_trigger_args.trigger_cls.endswith("OnlineSimRentSmsTrigger")
+    assert (kwargs["sender"], kwargs["text_pattern"], kwargs["close_on_kill"]) == (
+        "twitter",
+        r"(?P<code>\d+)",
+        True,
+    )
+    assert set(sensor.template_fields) <= set(kwargs)
+
+
+@needs_3_3
+def test_start_from_trigger_survives_dag_serialization():
+    """What the scheduler and the triggerer read is the serialized DAG, not the Python object."""
+    from airflow.providers.common.compat.sdk import DAG
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    with DAG("start_from_trigger", schedule=None, start_date=datetime(2025, 1, 1)) as dag:
+        OnlineSimSmsSensor(task_id="wait", activation_id=ORDER_ID, deferrable=True, start_from_trigger=True)
+    from airflow.serialization.enums import Encoding
+
+    task = DagSerialization.from_dict(DagSerialization.to_dict(dag)).get_task("wait")
+    assert task.start_from_trigger is True
+    stored = task.start_trigger_args.trigger_kwargs
+    assert stored.get(Encoding.VAR, stored)["activation_id"] == ORDER_ID
+    assert task.start_trigger_args.timeout == timedelta(minutes=15) + DEFER_GRACE
+
+
+@needs_3_3
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"deferrable": False}, "start_from_trigger=True needs deferrable=True"),
+        ({"execution_timeout": timedelta(seconds=10)}, "execution_timeout=0:00:10 shorter than timeout=900"),
+    ],
+    ids=["not-deferrable", "short-execution-timeout"],
+)
+def test_start_from_trigger_refuses_what_cannot_work(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        OnlineSimSmsSensor(
+            task_id="wait", activation_id=1, start_from_trigger=True, **{"deferrable": True, **kwargs}
+        )
+
+
+@needs_3_3
+def test_start_from_trigger_refuses_an_xcomarg_it_cannot_render():
+    from airflow.providers.common.compat.sdk import DAG, task
+
+    @task
+    def order():
+        return {"activation_id": 1}
+
+    with DAG("xcomarg", schedule=None, start_date=datetime(2025, 1, 1)):
+        ordered = order()
+        with pytest.raises(ValueError, match=r"activation_id must be a value or a Jinja template string"):
+            OnlineSimSmsSensor(
+                task_id="wait",
+                activation_id=ordered["activation_id"],
+                deferrable=True,
+                start_from_trigger=True,
+            )
+
+
+@needs_3_3
+def test_start_from_trigger_task_that_lands_on_a_worker_still_defers(onlinesim_conn, activation):
+    """dag.test() and a cleared task run execute() on a worker: it defers as a deferrable sensor does."""
+    sensor = OnlineSimSmsSensor(
+        task_id="wait", activation_id=activation.id, timeout=60, deferrable=True, start_from_trigger=True
+    )
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute({})
+    trigger = deferred.value.trigger
+    assert trigger.end_task is False, "the worker resumes it: execute_complete cleans up as usual"
+    assert trigger.deadline is not None

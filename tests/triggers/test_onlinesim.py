@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from airflow.triggers.base import TaskFailedEvent, TaskSuccessEvent
 
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook, get_async_client
 from onlinesim_provider.triggers import pool
@@ -19,7 +20,7 @@ from onlinesim_provider.triggers.onlinesim import (
     OnlineSimSmsTrigger,
 )
 from onlinesim_provider.version_compat import AIRFLOW_V_3_0_PLUS
-from onlinesim_provider.waits.deadline import parse_instant, utcnow
+from onlinesim_provider.waits.deadline import DEFER_GRACE, parse_instant, utcnow
 from tests.conftest import connection_uri_json
 
 DEADLINE = "2030-01-31T12:00:00+00:00"
@@ -97,6 +98,15 @@ def test_the_triggerer_loads_neither_the_sync_hook_nor_the_sensors():
 # --- serialize() and restart -------------------------------------------------------------------
 
 
+METRIC_LABELS = {
+    "service": "tg",
+    "country": "7",
+    "dag_id": "verify",
+    "ordered_at": "2030-01-31T11:00:00+00:00",
+    "started_at": "2030-01-31T11:00:05+00:00",
+}
+
+
 def test_sms_trigger_serializes_plain_values_without_the_key():
     trigger = OnlineSimSmsTrigger(
         activation_id=5,
@@ -107,6 +117,7 @@ def test_sms_trigger_serializes_plain_values_without_the_key():
         code_pattern=r"(?P<code>\d+)",
         expect_new_code=True,
         cancel_on_kill=False,
+        metrics=METRIC_LABELS,
     )
     assert trigger.serialize() == (
         "onlinesim_provider.triggers.onlinesim.OnlineSimSmsTrigger",
@@ -115,6 +126,7 @@ def test_sms_trigger_serializes_plain_values_without_the_key():
             "deadline": DEADLINE,
             "onlinesim_conn_id": "my_conn",
             "poll_interval": 3.0,
+            "metrics": METRIC_LABELS,
             "wait_for": "full_sms",
             "code_pattern": r"(?P<code>\d+)",
             "expect_new_code": True,
@@ -589,3 +601,148 @@ def test_a_burst_of_polls_waits_in_the_pool_queue_never_more_than_the_bound_in_f
     assert len(arrivals) == polls
     busiest = max(sum(t <= u < t + delay * 0.75 for u in arrivals) for t in arrivals)
     assert pool.MAX_CONNECTIONS * 3 // 4 <= busiest <= pool.MAX_CONNECTIONS
+
+
+# --- end_task: a sensor's start_from_trigger, the whole task in the triggerer ---------------------
+
+TEMPLATE = "{{ ti.xcom_pull(task_ids='order_number')['activation_id'] }}"
+
+
+def started(trigger, span, pacing):
+    """Give the trigger what the triggerer gives a task it starts: the stored trigger timeout."""
+    trigger.timeout_after = pacing.now + timedelta(seconds=span) + DEFER_GRACE
+    return trigger
+
+
+def start_sms_trigger(activation_id, span, pacing, **kwargs):
+    trigger = OnlineSimSmsTrigger(
+        activation_id=activation_id,
+        timeout=span,
+        end_task=True,
+        poll_interval=0.2,
+        **kwargs,
+        **pacing.kwargs(),
+    )
+    return started(trigger, span, pacing)
+
+
+def test_start_mode_keeps_templates_unrendered_in_its_kwargs():
+    trigger = OnlineSimSmsTrigger(activation_id=TEMPLATE, expires_at="{{ x }}", timeout=300, end_task=True)
+    assert trigger.serialize() == (
+        "onlinesim_provider.triggers.onlinesim.OnlineSimSmsTrigger",
+        {
+            "activation_id": TEMPLATE,
+            "deadline": None,
+            "onlinesim_conn_id": "onlinesim_default",
+            "poll_interval": 10.0,
+            "timeout": 300.0,
+            "end_task": True,
+            "expires_at": "{{ x }}",
+            "wait_for": "code",
+            "code_pattern": None,
+            "expect_new_code": False,
+            "cancel_on_kill": True,
+        },
+    )
+
+
+def test_start_mode_ends_the_task_with_the_result_as_xcom(onlinesim_conn, activation):
+    onlinesim_conn.configure(sms_delay=None)
+
+    def deliver(pause):
+        if pause == 1:
+            onlinesim_conn.deliver_sms(activation.id, code="515151")
+
+    pacing = Pacing(deliver)
+    # As the triggerer renders it: the XCom template gives the id as text.
+    [event] = run(start_sms_trigger(str(activation.id), 60, pacing))
+    assert isinstance(event, TaskSuccessEvent)
+    assert event.xcoms == {"return_value": {"activation_id": activation.id, "code": "515151", "text": None}}
+    assert onlinesim_conn.summary()["refunded"] == "0.00"
+
+
+def test_start_mode_deadline_is_read_back_from_the_trigger_timeout_after_a_restart(
+    onlinesim_conn, activation
+):
+    pacing = Pacing()
+    first = start_sms_trigger(activation.id, 120, pacing)
+    first._prepare()
+    pacing.now += timedelta(seconds=45)  # a triggerer restart, later: same stored timeout
+    again = OnlineSimSmsTrigger(**first.serialize()[1], **pacing.kwargs())
+    again.timeout_after = first.timeout_after
+    again._prepare()
+    assert again.deadline == first.deadline == first.timeout_after - DEFER_GRACE
+    assert actions(onlinesim_conn)[1:] == [], "fixing the deadline reads nothing"
+
+
+def test_start_mode_deadline_is_capped_by_the_expiry(onlinesim_conn, activation):
+    pacing = Pacing()
+    expires = pacing.now + timedelta(seconds=30)
+    trigger = start_sms_trigger(activation.id, 600, pacing, expires_at=expires.isoformat())
+    trigger._prepare()
+    assert trigger.deadline == expires
+
+
+def test_start_mode_timeout_cancels_the_activation_and_fails_the_task(onlinesim_conn, activation):
+    pacing = Pacing()
+    trigger = start_sms_trigger(activation.id, 1, pacing)
+    [event] = run(trigger)
+    assert isinstance(event, TaskFailedEvent)
+    assert pacing.now == trigger.deadline, "timed out at the deadline read from the trigger timeout"
+    summary = onlinesim_conn.summary()
+    assert (summary["charged"], summary["refunded"], summary["cancelled"]) == ("10.00", "10.00", 1)
+    assert actions(onlinesim_conn)[-1] == "setStatus"
+
+
+def test_start_mode_keeps_the_activation_when_asked(onlinesim_conn, activation):
+    pacing = Pacing()
+    [event] = run(start_sms_trigger(activation.id, 1, pacing, cancel_on_kill=False))
+    assert isinstance(event, TaskFailedEvent)
+    assert onlinesim_conn.summary()["refunded"] == "0.00"
+    assert "setStatus" not in actions(onlinesim_conn)
+
+
+def test_start_mode_without_a_trigger_timeout_fails_clearly(onlinesim_conn, activation, caplog, capsys):
+    trigger = OnlineSimSmsTrigger(activation_id=activation.id, timeout=60, end_task=True)
+    with caplog.at_level(logging.INFO):
+        [event] = run(trigger)
+    assert isinstance(event, TaskFailedEvent)
+    assert "reads its deadline from the task's trigger timeout, and Airflow set none" in _logged(
+        caplog, capsys
+    )
+    assert "getStatus" not in actions(onlinesim_conn)
+    assert onlinesim_conn.summary()["refunded"] == "10.00", "still cancelled: the id was good"
+
+
+def test_start_mode_with_a_bad_rendered_id_fails_before_any_call(onlinesim_conn, caplog, capsys):
+    pacing = Pacing()
+    with caplog.at_level(logging.INFO):
+        [event] = run(start_sms_trigger("None", 60, pacing))
+    assert isinstance(event, TaskFailedEvent)
+    assert "Invalid activation_id: got 'None'" in _logged(caplog, capsys)
+    assert actions(onlinesim_conn)[1:] == []
+
+
+def test_start_mode_rent_counts_messages_from_the_start_of_the_wait(onlinesim_conn, rent):
+    onlinesim_conn.deliver_rent_sms(rent.id, "old code is 111", service="twitter")
+    onlinesim_conn.advance(5)  # the wait starts later than that message
+
+    def deliver(pause):
+        if pause == 1:
+            onlinesim_conn.deliver_rent_sms(rent.id, "new code is 222", service="twitter")
+
+    pacing = Pacing(deliver)
+    pacing.now = parse_instant(onlinesim_conn.now(), name="now")
+    trigger = OnlineSimRentSmsTrigger(
+        rent_id=str(rent.id),
+        sender="twitter",
+        text_pattern=r"code is (?P<code>\d+)",
+        timeout=60,
+        end_task=True,
+        poll_interval=0.2,
+        **pacing.kwargs(),
+    )
+    [event] = run(started(trigger, 60, pacing))
+    assert isinstance(event, TaskSuccessEvent)
+    assert event.xcoms["return_value"]["code"] == "222"
+    assert event.xcoms["return_value"]["rent_id"] == rent.id

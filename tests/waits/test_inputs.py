@@ -150,3 +150,12 @@ def test_instant_reads_a_date_time_or_fails_naming_the_argument():
         AirflowFailException, match="Invalid expires_at: expires_at='soon' is not an ISO 8601"
     ):
         inputs.instant("expires_at", "soon")
+
+
+def test_order_record_takes_the_ordering_tasks_dict_or_nothing():
+    order = {"activation_id": 1, "service": "tg", "country": "7"}
+    assert inputs.order_record(order) is order
+    assert inputs.order_record(None) is None
+    assert inputs.order_record("") is None
+    with pytest.raises(AirflowFailException, match=r"Invalid order: got 'tg'; expected the ordering task's"):
+        inputs.order_record("tg")

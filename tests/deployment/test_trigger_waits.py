@@ -1,0 +1,257 @@
+"""Waits that never touch a worker, and a rented number as an event source, in a real deployment.
+
+One deployment (PostgreSQL, ``LocalExecutor``, scheduler, dag-processor, triggerer, api-server,
+the sandbox as its own process) runs two example DAGs:
+
+- ``example_onlinesim_start_from_trigger``: the SMS wait starts in the triggerer and ends there;
+  no worker runs it. A triggerer SIGKILLed mid-wait is replaced and the new one keeps the same
+  deadline; a wait that times out cancels the number from the trigger.
+- ``example_onlinesim_rent_inbox``: a rent ordered before Airflow starts is watched by an
+  ``AssetWatcher``; three messages, with a triggerer SIGKILL and restart between the second and
+  the third, give exactly three DAG runs, each with its message.
+
+The sandbox sends no SMS by itself here: each test delivers what it needs when it needs it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from deploy.evidence import DEFERRED, FIRED, task_log_dir, trigger_logs, worker_log
+from deploy.processes import wait_for
+from deploy.runs import RunWatch, trigger_run, watch_runs
+from deploy.stack import EXAMPLE_DAGS, Stack
+from onlinesim_provider.api.client import OnlineSimClient
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from deploy.airflow_stack import AirflowDeployment
+    from onlinesim_provider.sandbox import SandboxControl
+
+BUDGET = 480.0
+START = "example_onlinesim_start_from_trigger"
+INBOX = "example_onlinesim_rent_inbox"
+#: Long enough for a triggerer to be killed and replaced mid-wait, short enough to time out here.
+WAIT_TIMEOUT = 60
+DAG_ENV = {"ONLINESIM_POKE_INTERVAL": "2", "ONLINESIM_WAIT_TIMEOUT": str(WAIT_TIMEOUT)}
+UNTIL = re.compile(r"waiting for an SMS code on activation (\d+) until (\S+?)[\s\"]")
+INBOX_TRIGGER = "onlinesim_provider.triggers.rent_inbox.OnlineSimRentMessageTrigger"
+
+pytestmark = [pytest.mark.deployment, pytest.mark.timeout(BUDGET + 60)]
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def rent_a_number(control: SandboxControl) -> dict[str, str]:
+    """Rent the number the inbox DAG watches, as a user does before deploying it."""
+    with OnlineSimClient(control.api_key, base_url=control.api_url) as client:
+        rent = client.get_rent_number("7", 1)
+    return {"ONLINESIM_INBOX_RENT_ID": str(rent.id)}
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    """Run the deployment for this module; everything is removed afterwards."""
+    started = time.monotonic()
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    dag_files = [EXAMPLE_DAGS / f"{START}.py", EXAMPLE_DAGS / f"{INBOX}.py"]
+    try:
+        with Stack(
+            dag_files, budget=BUDGET, sms_delay=None, dag_env=DAG_ENV, prepare=rent_a_number
+        ) as running:
+            body = {
+                "connection_id": "onlinesim_default",
+                "conn_type": "onlinesim",
+                "host": running.control.url,
+                "password": running.api_key,
+            }
+            reply = running.airflow.api.post("/api/v2/connections", json=body)
+            assert reply.status_code == 201, reply.text
+            print(f"\ndeployment up in {time.monotonic() - started:.1f} s under {running.root}")
+            yield running
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        print(f"\ndeployment test wall time {time.monotonic() - started:.1f} s")
+
+
+def polls_since(control: SandboxControl, since: int, action: str) -> int:
+    return sum(1 for r in control.requests()[since:] if r["action"] == action)
+
+
+def restart_triggerer(stack: Stack, action: str) -> None:
+    """SIGKILL the triggerer, start a new one, and wait until it polls ``action`` again."""
+    airflow, control = stack.airflow, stack.control
+    airflow.processes["triggerer"].kill()
+    killed_at = len(control.requests())
+    airflow.start_component("triggerer")
+    airflow.wait_healthy(["triggerer", "api-server"])
+    processes, triggerer = list(airflow.processes.values()), airflow.processes["triggerer"]
+    wait_for(
+        f"the new triggerer polls {action}",
+        lambda: polls_since(control, killed_at, action) > 0,
+        90,
+        processes,
+        triggerer,
+        stack.deadline,
+    )
+
+
+def waiting_start_run(stack: Stack) -> tuple[RunWatch, int]:
+    """Start a run of the start-from-trigger DAG; return it and its activation once polled."""
+    airflow, control = stack.airflow, stack.control
+    airflow.wait_for_dag(START)
+    run = trigger_run(airflow, START)
+    before = {a["id"] for a in control.activations()}
+
+    def polled() -> int | None:
+        run.observe(airflow)
+        fresh = [a["id"] for a in control.activations() if a["id"] not in before]
+        asked = [r for r in control.requests() if r["action"] == "getStatus"]
+        if fresh and run.seen.get("wait_for_code", [None])[-1] == "deferred":
+            return fresh[0] if any(r["query"].get("id") == str(fresh[0]) for r in asked) else None
+        return None
+
+    processes = list(airflow.processes.values())
+    found = wait_for("the wait is polled from the triggerer", polled, 120, processes, None, stack.deadline)
+    assert isinstance(found, int)
+    return run, found
+
+
+def deadlines_logged(airflow: AirflowDeployment, run: RunWatch) -> dict[int, set[str]]:
+    """Return, per triggerer job, the deadlines its trigger logged for the wait."""
+    logs = trigger_logs(task_log_dir(airflow.task_logs, START, run.run_id, "wait_for_code"))
+    return {job: {m.group(2) for m in UNTIL.finditer(text)} for job, text in logs.items()}
+
+
+def test_the_wait_starts_and_ends_in_the_triggerer_without_a_worker(stack: Stack) -> None:
+    airflow, control = stack.airflow, stack.control
+    run, activation_id = waiting_start_run(stack)
+    [stored] = [t for t in airflow.stored_triggers() if t["classpath"].endswith("OnlineSimSmsTrigger")]
+    assert "map_indexes=-1)['activation_id']" in stored["kwargs"], "rendered in the triggerer, not before"
+    assert '"end_task": true' in stored["kwargs"], stored["kwargs"]
+    control.deliver_sms(activation_id, code="777888")
+    watch_runs(airflow, [run], timeout=120)
+
+    assert run.state == "success", run.summary()
+    assert run.seen["wait_for_code"][0] in ("deferred", None), run.summary()
+    value = airflow.api.get(f"{run.path}/taskInstances/wait_for_code/xcomEntries/return_value").json()[
+        "value"
+    ]
+    result = json.loads(value) if isinstance(value, str) else value
+    assert result == {"activation_id": activation_id, "code": "777888", "text": None}
+    folder = task_log_dir(airflow.task_logs, START, run.run_id, "wait_for_code")
+    assert worker_log(folder) == "", "a worker ran the wait"
+    fired = [text for text in trigger_logs(folder).values() if FIRED in text]
+    assert len(fired) == 1, sorted(trigger_logs(folder))
+    assert DEFERRED not in fired[0]
+    [activation] = [a for a in control.activations() if a["id"] == activation_id]
+    assert activation["state"] == "completed", "the teardown completed the number after the code"
+
+
+def test_a_restart_keeps_the_deadline_and_a_timeout_cancels_from_the_trigger(stack: Stack) -> None:
+    airflow, control = stack.airflow, stack.control
+    run, activation_id = waiting_start_run(stack)
+    first = deadlines_logged(airflow, run)
+    restart_triggerer(stack, "getStatus")
+    watch_runs(airflow, [run], timeout=WAIT_TIMEOUT + 90)
+
+    assert run.seen["wait_for_code"][-1] == "failed", run.summary()
+    logged = deadlines_logged(airflow, run)
+    assert len(logged) == 2, f"two triggerers ran the wait: {sorted(logged)}"
+    deadlines = set().union(*logged.values())
+    assert len(deadlines) == 1, f"one deadline, fixed once: {logged} (before the kill: {first})"
+    folder = task_log_dir(airflow.task_logs, START, run.run_id, "wait_for_code")
+    assert worker_log(folder) == "", "a worker ran the wait"
+    cancelled = [
+        text for text in trigger_logs(folder).values() if f"Cancelled activation {activation_id}" in text
+    ]
+    assert len(cancelled) == 1, "the trigger cancelled the number"
+    money = [e for e in control.ledger() if e.get("activation_id") == activation_id]
+    charges = [e["amount"] for e in money if e["event"] == "charge"]
+    refunds = [e["amount"] for e in money if e["event"] == "refund"]
+    assert len(charges) == 1, money
+    assert refunds == charges, money
+    assert run.seen["close_number"][-1] == "success", run.summary()
+
+
+def inbox_runs(airflow: AirflowDeployment) -> list[dict[str, Any]]:
+    reply = airflow.api.get(f"/api/v2/dags/{INBOX}/dagRuns", params={"order_by": "run_after"})
+    reply.raise_for_status()
+    runs: list[dict[str, Any]] = reply.json()["dag_runs"]
+    return runs
+
+
+def messages_of(airflow: AirflowDeployment, run: dict[str, Any]) -> Any:
+    path = f"/api/v2/dags/{INBOX}/dagRuns/{run['dag_run_id']}/taskInstances/handle_messages"
+    value = airflow.api.get(f"{path}/xcomEntries/return_value").json()["value"]
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def test_rent_inbox_runs_the_dag_once_per_message_across_a_triggerer_kill(stack: Stack) -> None:
+    airflow, control = stack.airflow, stack.control
+    rent_id = int(airflow.dag_env["ONLINESIM_INBOX_RENT_ID"])
+    airflow.wait_for_dag(INBOX)
+    assert airflow.api.patch(f"/api/v2/dags/{INBOX}", json={"is_paused": False}).status_code == 200
+
+    def components() -> list[Any]:
+        return list(airflow.processes.values())  # the triggerer is replaced halfway
+
+    def watched() -> bool:
+        stored = [t for t in airflow.stored_triggers() if t["classpath"] == INBOX_TRIGGER]
+        return (
+            bool(stored)
+            and stored[0]["triggerer"] is not None
+            and polls_since(control, 0, "getRentStatus") > 0
+        )
+
+    wait_for(
+        "the rent's watcher polls", watched, 120, components(), airflow.processes["triggerer"], stack.deadline
+    )
+
+    def deliver_and_wait(number: int) -> None:
+        control.deliver_rent_sms(rent_id, f"Your code is {number}{number}{number}", service="twitter")
+
+        def finished() -> bool:
+            runs = inbox_runs(airflow)
+            return len(runs) >= number and all(r["state"] == "success" for r in runs)
+
+        wait_for(
+            f"DAG run {number} succeeds",
+            finished,
+            120,
+            components(),
+            airflow.processes["scheduler"],
+            stack.deadline,
+        )
+
+    control.deliver_rent_sms(rent_id, "Your number is active", service="notify")  # never counts
+    deliver_and_wait(1)
+    deliver_and_wait(2)
+    restart_triggerer(stack, "getRentStatus")
+    deliver_and_wait(3)
+    settled = len(control.requests())
+    wait_for(
+        "the watcher polls a few more times",
+        lambda: polls_since(control, settled, "getRentStatus") >= 3,
+        60,
+        components(),
+        airflow.processes["triggerer"],
+        stack.deadline,
+    )
+
+    runs = inbox_runs(airflow)
+    assert len(runs) == 3, [(r["dag_run_id"], r["state"]) for r in runs]
+    got = [messages_of(airflow, run) for run in runs]
+    assert [[m["text"] for m in messages] for messages in got] == [
+        [f"Your code is {n}{n}{n}"] for n in (1, 2, 3)
+    ], got
+    assert all(m["rent_id"] == rent_id and m["service"] == "twitter" for messages in got for m in messages)
