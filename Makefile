@@ -14,7 +14,7 @@ FAST := not airflow and not chaos and not deployment and not benchmark and not r
 #: Both Airflow versions' runs (and the children they start) write their coverage data here.
 COVERAGE := COVERAGE_FILE=$(CURDIR)/.coverage
 
-.PHONY: help install install-airflow2 lint typecheck check dist docs unit test test-airflow2 airflow2-then-deployment test-deployment coverage demo demo-monitor bench sandbox clean
+.PHONY: help install install-airflow2 lint typecheck check dist docs unit test test-airflow2 airflow2-then-deployment test-deployment coverage demo demo-monitor bench bench-deployment sandbox clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -22,7 +22,7 @@ help:  ## list the targets
 $(VENV)/.installed: pyproject.toml $(CONSTRAINTS)
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip
-	$(VENV)/bin/pip install $(PIP_FLAGS) -c $(CONSTRAINTS) "apache-airflow==$(AIRFLOW_VERSION)" -e ".[dev,deployment,docs]"
+	$(VENV)/bin/pip install $(PIP_FLAGS) -c $(CONSTRAINTS) "apache-airflow==$(AIRFLOW_VERSION)" -e ".[dev,deployment,docs,scale]"
 	touch $@
 
 $(VENV2)/.installed: pyproject.toml $(CONSTRAINTS2)
@@ -105,3 +105,7 @@ sandbox: install  ## run the sandbox in the foreground (Ctrl-C to stop)
 
 clean:  ## remove the virtualenvs and caches
 	rm -rf $(VENV) $(VENV2) .mypy_cache .ruff_cache build dist docs/_build *.egg-info .coverage .coverage.*
+
+bench-deployment: install  ## the distributed deployment: triggerer failover and many waits in a real triggerer (one table)
+	bash deploy/install-system-packages.sh
+	$(VENV)/bin/python -m deploy.bench $(BENCH_DEPLOYMENT_ARGS)

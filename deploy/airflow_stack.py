@@ -71,10 +71,13 @@ class AirflowDeployment:
         self.processes: dict[str, ManagedProcess] = {}
         self._api: httpx.Client | None = None
 
-    def environment(self) -> dict[str, str]:
-        """Return the environment every component runs with (the whole configuration)."""
+    #: The components :meth:`start` runs, each a separate process.
+    components: tuple[str, ...] = COMPONENTS
+
+    def config(self) -> dict[str, str]:
+        """Return the Airflow settings as ``SECTION__KEY`` -> value (what :meth:`environment` exports)."""
         passwords = self.home / "simple_auth_manager_passwords.json"
-        config = {
+        return {
             "CORE__EXECUTOR": "LocalExecutor",
             "CORE__PARALLELISM": "4",
             "CORE__LOAD_EXAMPLES": "False",
@@ -100,9 +103,12 @@ class AirflowDeployment:
             # The default 5 s fails tasks when the api-server answers slowly on a loaded machine.
             "WORKERS__EXECUTION_API_TIMEOUT": "30",
         }
+
+    def environment(self) -> dict[str, str]:
+        """Return the environment every component runs with (the whole configuration)."""
         env = clean_environment()
         env.update(self.dag_env)
-        env.update({f"AIRFLOW__{key}": value for key, value in config.items()})
+        env.update({f"AIRFLOW__{key}": value for key, value in self.config().items()})
         env["AIRFLOW_HOME"] = str(self.home)
         return env
 
@@ -111,9 +117,9 @@ class AirflowDeployment:
         self.postgres.start(timeout=min(60, self.deadline.remaining()))
         (self.home / "simple_auth_manager_passwords.json").write_text(json.dumps({ADMIN: self.password}))
         self._migrate()
-        for name in COMPONENTS:
+        for name in self.components:
             self.start_component(name)
-        self.wait_healthy(COMPONENTS)
+        self.wait_healthy(self.components)
         return self
 
     def _migrate(self) -> None:
@@ -135,14 +141,23 @@ class AirflowDeployment:
     def start_component(self, name: str) -> ManagedProcess:
         """Start (or start again) one component; its log file keeps what earlier runs wrote.
 
-        :param name: one of ``scheduler``, ``dag-processor``, ``triggerer``, ``api-server``.
+        :param name: one of :attr:`components`.
+        """
+        proc = ManagedProcess(
+            name, self.command(name), self.component_logs / f"{name}.log", self.environment(), self.home
+        )
+        self.processes[name] = proc.start()
+        return proc
+
+    def command(self, name: str) -> list[str]:
+        """Return the command line of the component ``name``.
+
+        :param name: one of :attr:`components`.
         """
         argv = [_bin("airflow"), name]
         if name in ("scheduler", "triggerer"):
             argv.append("--skip-serve-logs")  # no log server ports: the task logs are local files
-        proc = ManagedProcess(name, argv, self.component_logs / f"{name}.log", self.environment(), self.home)
-        self.processes[name] = proc.start()
-        return proc
+        return argv
 
     def health(self) -> dict[str, Any]:
         """Return the api-server's ``/api/v2/monitor/health`` answer."""
@@ -221,22 +236,30 @@ class AirflowDeployment:
 
         This is what a triggerer reads to rebuild a trigger, and what anyone with database access sees.
         """
-        import psycopg2  # the deployment extra; only this harness needs it
-
         fernet = Fernet(self._fernet_key.encode())
-        pg = self.postgres
-        db = psycopg2.connect(host="127.0.0.1", port=pg.port, user=pg.user, dbname=pg.database)
-        try:
-            with db.cursor() as cursor:
-                cursor.execute("SELECT id, classpath, kwargs, triggerer_id FROM trigger ORDER BY id")
-                rows = cursor.fetchall()
-        finally:
-            db.close()
+        rows = self.query("SELECT id, classpath, kwargs, triggerer_id FROM trigger ORDER BY id")
         result = []
         for trigger_id, classpath, stored, triggerer in rows:
             text = stored if stored.startswith("{") else fernet.decrypt(stored.encode()).decode()
             result.append({"id": trigger_id, "classpath": classpath, "kwargs": text, "triggerer": triggerer})
         return result
+
+    def query(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
+        """Return the rows of one read-only query on the metadata database.
+
+        :param sql: the statement, with ``%s`` placeholders.
+        :param params: the placeholders' values.
+        """
+        import psycopg2  # the deployment extra; only this harness needs it
+
+        pg = self.postgres
+        db = psycopg2.connect(host="127.0.0.1", port=pg.port, user=pg.user, dbname=pg.database)
+        try:
+            with db.cursor() as cursor:
+                cursor.execute(sql, params)
+                return list(cursor.fetchall())
+        finally:
+            db.close()
 
     def log_files(self) -> list[Path]:
         """Return every log file the deployment wrote: components, tasks, triggers, the database."""

@@ -72,3 +72,16 @@ def files_containing(files: list[Path], needles: set[str]) -> dict[str, list[str
                 lines = [line.replace(needle, "<SECRET>") for line in lines]
             hits[str(path)] = [line[:300] for line in lines[:3]]
     return hits
+
+
+#: The sandbox plays the API server, which holds the key by design and prints it when it starts.
+SANDBOX_LOG = "sandbox.log"
+
+
+def key_leaks(files: list[Path], secret: str) -> dict[str, list[str]]:
+    """Return the logs of the deployment's clients (every file but the sandbox's) that hold ``secret``.
+
+    :param files: the deployment's log files.
+    :param secret: the API key.
+    """
+    return files_containing([p for p in files if p.name != SANDBOX_LOG], secret_forms(secret))

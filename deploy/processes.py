@@ -217,6 +217,15 @@ def _family(pid: int) -> list[psutil.Process]:
         return []
 
 
+def interrupt_on_sigterm() -> None:
+    """Turn SIGTERM into ``KeyboardInterrupt``, so a terminated run still stops what it started."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 class Deadline:
     """One time budget shared by every wait of a run, so the whole run is bounded."""
 

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deploy.airflow_stack import AirflowDeployment
+from deploy.distributed import DistributedDeployment
 from deploy.processes import Deadline
 from deploy.sandbox import SandboxProcess
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from onlinesim_provider.sandbox import SandboxControl
 
@@ -36,6 +37,8 @@ class Stack:
         sms_delay: float | None = 5.0,
         keep: bool = False,
         dag_env: Mapping[str, str] | None = None,
+        distributed: bool = False,
+        sandbox_args: Sequence[str] = (),
         prepare: Callable[[SandboxControl], Mapping[str, str]] | None = None,
     ) -> None:
         """Describe the stack; :meth:`__enter__` starts it.
@@ -45,6 +48,9 @@ class Stack:
         :param sms_delay: sandbox seconds until an ordered number receives its SMS by itself.
         :param keep: keep the temporary directory (logs) after stopping.
         :param dag_env: environment variables the DAG files read.
+        :param distributed: run :class:`~deploy.distributed.DistributedDeployment` (Celery, Redis,
+            two workers, two triggerers) instead of the LocalExecutor deployment.
+        :param sandbox_args: more ``onlinesim-sandbox`` options, e.g. ``--delivery`` rules and ``--seed``.
         :param prepare: called with the running sandbox before Airflow starts (to order what a DAG
             file needs when it is parsed, such as a rent to watch); returns more ``dag_env``.
         """
@@ -52,8 +58,11 @@ class Stack:
         self.root = Path(tempfile.mkdtemp(prefix="onlinesim-deployment-"))
         self.keep = keep
         self.api_key = distinctive_key()
-        self.sandbox = SandboxProcess(self.root / "component-logs" / "sandbox.log", self.api_key, sms_delay)
-        self.airflow = AirflowDeployment(self.root, list(dag_files), self.deadline, dag_env)
+        self.sandbox = SandboxProcess(
+            self.root / "component-logs" / "sandbox.log", self.api_key, sms_delay, sandbox_args
+        )
+        kind = DistributedDeployment if distributed else AirflowDeployment
+        self.airflow: AirflowDeployment = kind(self.root, list(dag_files), self.deadline, dag_env)
         self._control: SandboxControl | None = None
         self._prepare = prepare
 
@@ -62,6 +71,22 @@ class Stack:
         """Return the sandbox's control client."""
         assert self._control is not None, "the stack is not running"
         return self._control
+
+    def connect(self, connection_id: str = "onlinesim_default") -> None:
+        """Create the OnlineSIM connection to the sandbox through the REST API, as a UI user does.
+
+        :param connection_id: the connection's id.
+        """
+        created = self.airflow.api.post(
+            "/api/v2/connections",
+            json={
+                "connection_id": connection_id,
+                "conn_type": "onlinesim",
+                "host": self.control.url,
+                "password": self.api_key,
+            },
+        )
+        created.raise_for_status()
 
     def __enter__(self) -> Stack:
         """Start the sandbox, then Airflow; on any failure stop what did start and re-raise."""

@@ -40,6 +40,7 @@ from onlinesim_provider.metrics import NUMBER_CANCELLED, RENT_CLOSED, Labels, co
 from onlinesim_provider.metrics import error as count_error
 from onlinesim_provider.triggers.pacing import JITTER, MAX_BACKOFF, MIN_PAUSE, POLL_RETRY, next_pause
 from onlinesim_provider.triggers.pool import shared_http_client
+from onlinesim_provider.version_compat import AIRFLOW_V_3_0_PLUS
 from onlinesim_provider.waits import inputs
 from onlinesim_provider.waits.deadline import DEFER_GRACE, parse_instant, utcnow, wait_deadline
 from onlinesim_provider.waits.decision import (
@@ -250,10 +251,38 @@ class _OnlineSimPollTrigger(BaseTrigger):
         return TaskFailedEvent()
 
     async def on_kill(self) -> None:
-        """Undo the order when a user kills the deferred task (Airflow 3.3+ calls this)."""
-        if not self._finished:
-            wait_over(self._labels, "killed", self._started, self._clock())
-            await self._undo_quietly()
+        """Undo the order when a user kills the deferred task (Airflow 3.3+ calls this).
+
+        Airflow 3.3 also calls this on the triggerer that loses a trigger to another triggerer
+        (its heartbeat was late, so the trigger was reassigned). The task then still waits, in
+        the other triggerer, so the order is left open.
+        """
+        if self._finished:
+            return
+        if await self._still_deferred():
+            self.log.info("%s: moved to another triggerer, the order stays open", self.doing)
+            return
+        wait_over(self._labels, "killed", self._started, self._clock())
+        await self._undo_quietly()
+
+    async def _still_deferred(self) -> bool:
+        """Tell whether Airflow still counts the task as deferred (its trigger moved, nobody killed it)."""
+        ti = getattr(self, "task_instance", None)  # set by Airflow 3's triggerer
+        if ti is None or not AIRFLOW_V_3_0_PLUS:
+            return False
+        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+        from asgiref.sync import sync_to_async
+
+        try:
+            states = await sync_to_async(RuntimeTaskInstance.get_task_states)(
+                dag_id=ti.dag_id, map_index=ti.map_index, task_ids=[ti.task_id], run_ids=[ti.run_id]
+            )
+        except Exception as error:  # the lookup is best effort: without an answer, clean up as before
+            self.log.warning("Could not read the state of %s: %s", ti.task_id, error)
+            return False
+        # The Execution API's own naming: a mapped task's state is keyed "<task_id>_<map_index>".
+        key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}_{ti.map_index}"
+        return bool(states.get(ti.run_id, {}).get(key) == "deferred")
 
     async def _undo_quietly(self) -> None:
         """Undo the order if asked to; a failure to do so is logged, never raised."""

@@ -25,6 +25,7 @@ from deploy.connection_form import capture_connection_form
 from deploy.evidence import (
     DEFERRED,
     FIRED,
+    SANDBOX_LOG,
     files_containing,
     secret_forms,
     task_log_dir,
@@ -423,7 +424,7 @@ def test_failing_a_deferred_wait_by_hand_refunds_the_number_once(
 
 
 def test_api_key_is_in_no_log(stack: Stack, example_runs: dict[str, RunWatch]) -> None:
-    files = [p for p in stack.airflow.log_files() if p.name != "sandbox.log"]
+    files = [p for p in stack.airflow.log_files() if p.name != SANDBOX_LOG]
     names = {p.name for p in files}
     assert {"scheduler.log", "triggerer.log", "api-server.log", "dag-processor.log"} <= names, names
     assert any(".log.trigger." in n for n in names), "no trigger log was scanned"

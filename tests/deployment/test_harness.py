@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import psutil
 import pytest
 
-from deploy.evidence import files_containing, secret_forms, trigger_logs
+from deploy.evidence import files_containing, key_leaks, secret_forms, trigger_logs
 from deploy.processes import (
     FAMILY_GONE_TIMEOUT,
     ComponentError,
@@ -140,3 +140,10 @@ def test_trigger_logs_are_keyed_by_triggerer_job_and_try(tmp_path: Path) -> None
     (tmp_path / "attempt=2.log.trigger.9.log").write_text("a later try")
     assert trigger_logs(tmp_path) == {4: "first triggerer", 7: "second triggerer"}
     assert trigger_logs(tmp_path, try_number=2) == {9: "a later try"}
+
+
+def test_key_leaks_leave_out_the_sandbox_which_holds_the_key(tmp_path: Path) -> None:
+    sandbox, scheduler = tmp_path / "sandbox.log", tmp_path / "scheduler.log"
+    sandbox.write_text("api key: osk-1/dep+2\n")
+    scheduler.write_text("using osk-1%2Fdep%2B2\n")
+    assert key_leaks([sandbox, scheduler], "osk-1/dep+2") == {str(scheduler): ["using <SECRET>"]}

@@ -19,6 +19,7 @@ from onlinesim_provider.triggers.onlinesim import (
     OnlineSimRentSmsTrigger,
     OnlineSimSmsTrigger,
 )
+from onlinesim_provider.version_compat import AIRFLOW_V_3_0_PLUS
 from onlinesim_provider.waits.deadline import DEFER_GRACE, parse_instant, utcnow
 from tests.conftest import connection_uri_json
 
@@ -414,6 +415,47 @@ def test_on_kill_cancels_the_activation(onlinesim_conn, activation, cancel_on_ki
     asyncio.run(main())
     assert onlinesim_conn.summary()["refunded"] == refunded
     assert ("setStatus" in actions(onlinesim_conn)) is cancel_on_kill
+
+
+# Airflow 3.3 calls on_kill on the triggerer that loses a trigger to another one, too (the trigger
+# was reassigned after a late heartbeat): the task is then still deferred and must keep its number.
+# The supervisor's answer is stubbed: only a running triggerer has the channel it travels on.
+@pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason="Airflow 3's triggerer sets task_instance")
+@pytest.mark.parametrize(
+    ("map_index", "state", "cancelled"),
+    [
+        (3, "deferred", False),
+        (-1, "deferred", False),
+        (3, "failed", True),
+        (3, "success", True),
+        (3, None, True),
+        (3, RuntimeError("supervisor gone"), True),
+    ],
+    ids=["moved-mapped", "moved", "marked-failed", "marked-success", "cleared", "lookup-failed"],
+)
+def test_on_kill_keeps_the_order_of_a_wait_moved_to_another_triggerer(
+    onlinesim_conn, activation, monkeypatch, map_index, state, cancelled
+):
+    from types import SimpleNamespace
+
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    asked = []
+
+    def get_task_states(**query):
+        asked.append(query)
+        if isinstance(state, Exception):
+            raise state
+        key = "wait" if map_index < 0 else f"wait_{map_index}"
+        return {"run-1": {key: state}}
+
+    monkeypatch.setattr(RuntimeTaskInstance, "get_task_states", staticmethod(get_task_states))
+    trigger = OnlineSimSmsTrigger(activation_id=activation.id, deadline=in_seconds(30))
+    trigger.task_instance = SimpleNamespace(dag_id="dag", task_id="wait", run_id="run-1", map_index=map_index)
+    asyncio.run(trigger.on_kill())
+    assert asked == [{"dag_id": "dag", "map_index": map_index, "task_ids": ["wait"], "run_ids": ["run-1"]}]
+    assert ("setStatus" in actions(onlinesim_conn)) is cancelled
+    assert onlinesim_conn.summary()["refunded"] == ("10.00" if cancelled else "0.00")
 
 
 def test_on_kill_after_the_event_does_nothing(onlinesim_conn, activation):

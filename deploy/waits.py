@@ -1,0 +1,221 @@
+"""Many waits in Airflow's real triggerer: CPU per poll, loop blocks, detection latency, worker starts.
+
+``python -m deploy.waits --n 1000`` runs ``onlinesim_scale_waits`` on the distributed deployment
+with one triggerer (so every wait lives in the process being measured). Every number receives its
+SMS, at a seeded random moment a few minutes after its order. Measured:
+
+- the triggerer's CPU (its supervisor and its trigger-runner child) per 1,000 API calls made while
+  the waits ran, and the CPU it spends idle with no trigger (Airflow's own cost per second);
+- the "async thread was blocked" warnings Airflow's triggerer logs;
+- detection latency: the SMS's arrival in the sandbox -> the wait task's success, p50 / p99;
+- worker task starts: the Celery tasks the workers received for the waits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import psutil
+
+from benchmarks._harness import percentile
+from deploy.distributed import TRIGGERERS
+from deploy.processes import interrupt_on_sigterm
+from deploy.scale import (
+    finish,
+    poll_until,
+    prepare_sandbox,
+    read_waits,
+    scale_stack,
+    start_scale_run,
+    wait_states,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from deploy.scale import Wait
+    from deploy.stack import Stack
+
+N = 1000
+POKE_INTERVAL = 5.0
+#: Every number receives its SMS, 60-240 s after its order.
+DELIVERY = "*:tg:1.0:60-240"
+SEED = 14
+#: Longer than any delivery delay: every wait ends with its code.
+WAIT_TIMEOUT = 600.0
+#: Seconds the idle triggerer is watched to learn Airflow's own CPU cost.
+IDLE_WINDOW = 20.0
+BLOCKED = re.compile(r"async thread was blocked for")
+#: What a Celery worker logs for each task it is handed.
+CELERY_RECEIVED = re.compile(r"Task \S*execute_workload\[[0-9a-f-]+\] received")
+
+
+@dataclass
+class WaitsResult:
+    """The figures of one many-waits run."""
+
+    n: int
+    interval: float
+    run_state: str
+    succeeded: int
+    api_calls: int
+    cpu_s: float
+    idle_cpu_per_s: float
+    blocked_warnings: int
+    detect_p50: float
+    detect_p99: float
+    worker_starts: int
+    wall: float
+
+    @property
+    def cpu_per_1000(self) -> float:
+        """Return the triggerer's CPU seconds per 1,000 API calls of the waits."""
+        return self.cpu_s / self.api_calls * 1000 if self.api_calls else float("nan")
+
+
+def family_cpu(pid: int) -> float:
+    """Return the CPU seconds (user + system) a process and its live descendants have used.
+
+    :param pid: the process.
+    """
+    root = psutil.Process(pid)
+    total = 0.0
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def detection_latencies(waits: Sequence[Wait], sandbox_offset: float) -> list[float]:
+    """Return seconds from an SMS's arrival to its wait's success, for SMS that arrived while waiting.
+
+    An SMS that arrived before its wait started measures the queue for a worker slot, not the wait.
+
+    :param waits: the waits.
+    :param sandbox_offset: wall-clock epoch minus sandbox time.
+    """
+    latencies = []
+    for wait in waits:
+        start, end, sms_at = wait.start_date, wait.end_date, wait.sms_at
+        if wait.state != "success" or start is None or end is None or sms_at is None:
+            continue
+        arrived = sms_at + sandbox_offset
+        if arrived >= start.timestamp():
+            latencies.append(end.timestamp() - arrived)
+    return latencies
+
+
+def count_lines(text: str, pattern: re.Pattern[str]) -> int:
+    """Return how many lines of ``text`` match ``pattern``.
+
+    :param text: a log.
+    :param pattern: what to count.
+    """
+    return sum(1 for line in text.splitlines() if pattern.search(line))
+
+
+def last_seq(stack: Stack) -> int:
+    """Return the sequence number of the sandbox's latest request (every API call is numbered)."""
+    requests = stack.control.requests()
+    return int(requests[-1]["seq"]) if requests else 0
+
+
+def run(
+    n: int = N, interval: float = POKE_INTERVAL, keep: bool = False, budget: float = 1200.0
+) -> WaitsResult:
+    """Start the distributed stack with one triggerer, run ``n`` waits, and measure.
+
+    :param n: how many waits.
+    :param interval: the sensors' poke interval, seconds.
+    :param keep: keep the directory with every log.
+    :param budget: seconds for everything, start-up included.
+    """
+    begun = time.monotonic()
+    stack, airflow = scale_stack(interval, WAIT_TIMEOUT, DELIVERY, SEED, keep, budget)
+    with stack:
+        airflow.processes.pop(TRIGGERERS[1]).stop()  # every wait in one triggerer
+        triggerer = airflow.processes[TRIGGERERS[0]].pid
+        prepare_sandbox(stack, n)
+        idle_start = family_cpu(triggerer)
+        time.sleep(IDLE_WINDOW)  # a measurement window, not a wait for a condition
+        idle_cpu_per_s = (family_cpu(triggerer) - idle_start) / IDLE_WINDOW
+        sandbox_offset = time.time() - stack.control.now()
+        run_id = start_scale_run(stack, n)
+        poll_until(
+            stack, "the first wait is deferred", lambda: wait_states(stack, run_id).get("deferred"), 600
+        )
+        cpu_start, seq_start = family_cpu(triggerer), last_seq(stack)
+
+        def waits_done() -> bool:
+            states = wait_states(stack, run_id)
+            return sum(states.get(s, 0) for s in ("success", "failed", "upstream_failed")) >= n
+
+        poll_until(stack, f"{n} waits end", waits_done, 900)
+        cpu_s, api_calls = family_cpu(triggerer) - cpu_start, last_seq(stack) - seq_start
+        state = finish(stack, run_id, 300)
+        waits = read_waits(stack, run_id)
+        latencies = detection_latencies(waits, sandbox_offset)
+        triggerer_log = airflow.processes[TRIGGERERS[0]].log_path.read_text(errors="replace")
+        workers = [
+            p.log_path.read_text(errors="replace")
+            for name, p in airflow.processes.items()
+            if "worker" in name
+        ]
+        return WaitsResult(
+            n=n,
+            interval=interval,
+            run_state=state,
+            succeeded=sum(w.state == "success" for w in waits),
+            api_calls=api_calls,
+            cpu_s=cpu_s,
+            idle_cpu_per_s=idle_cpu_per_s,
+            blocked_warnings=count_lines(triggerer_log, BLOCKED),
+            detect_p50=percentile(latencies, 50),
+            detect_p99=percentile(latencies, 99),
+            # Every task start but the ordering and the closing task's is a wait's.
+            worker_starts=sum(count_lines(log, CELERY_RECEIVED) for log in workers) - 2,
+            wall=time.monotonic() - begun,
+        )
+
+
+def report(result: WaitsResult) -> str:
+    """Describe the run in a few lines.
+
+    :param result: the run's figures.
+    """
+    return "\n".join(
+        [
+            f"{result.n} waits at {result.interval:g} s in one triggerer: run {result.run_state},"
+            f" {result.succeeded} detected, wall {result.wall:.0f} s",
+            f"  triggerer CPU {result.cpu_s:.1f} s for {result.api_calls} API calls"
+            f" = {result.cpu_per_1000:.2f} s per 1,000; idle {result.idle_cpu_per_s * 1000:.1f} ms/s",
+            f"  loop-blocked warnings {result.blocked_warnings}; detection p50 {result.detect_p50:.1f} s,"
+            f" p99 {result.detect_p99:.1f} s; worker task starts for the waits {result.worker_starts}",
+        ]
+    )
+
+
+def main() -> None:
+    """Run the measurement once and print its report."""
+    parser = argparse.ArgumentParser(prog="python -m deploy.waits", description=__doc__)
+    parser.add_argument("--n", type=int, default=N, help=f"waits (default {N})")
+    parser.add_argument("--interval", type=float, default=POKE_INTERVAL, help="poke interval, seconds")
+    parser.add_argument("--keep", action="store_true", help="keep the directory with every log")
+    args = parser.parse_args()
+    if args.n < 1:
+        parser.error(f"--n: expected at least 1 wait, got {args.n}")
+    if args.interval <= 0:
+        parser.error(f"--interval: expected seconds > 0, got {args.interval}")
+    interrupt_on_sigterm()
+    print(report(run(args.n, args.interval, args.keep)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
