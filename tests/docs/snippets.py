@@ -30,6 +30,8 @@ QUOTABLE = [
     *sorted((REPO / "tests").rglob("test_*.py")),
     REPO / "tests" / "conftest.py",
     REPO / "scripts" / "tour.py",
+    # The distributed deployment's settings, which tests/deployment/test_distributed.py starts.
+    REPO / "deploy" / "distributed.py",
     # Checked against the metrics registry by tests/docs/test_metrics_page.py.
     REPO / "docs" / "statsd_exporter_mapping.yml",
 ]
