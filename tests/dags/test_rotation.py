@@ -132,3 +132,22 @@ def test_with_the_sandboxs_delivery_rules_a_silent_country_is_left_behind(
     assert silent["messages"] == []
     assert result["code"] == delivered["messages"][0]["code"]
     assert _money(onlinesim_conn, initial) == {"orders": 2, "refunds": 1, "completed": 1}
+
+
+def test_with_end_from_trigger_the_code_on_the_second_number_is_the_result(
+    airflow_db: Any, onlinesim_conn: SandboxControl
+) -> None:
+    """dag.test() resumes the task where a triggerer would end it; the number is completed once."""
+    initial = onlinesim_conn.summary()["balance"]
+    result = _verified("end_from_trigger", onlinesim_conn, 1, deliver_on=2)
+    assert _outcomes(result) == [("44", "no_code"), ("7", "code")]
+    first, second = onlinesim_conn.activations()
+    assert (result["activation_id"], result["phone"], result["code"]) == (
+        second["id"],
+        second["phone"],
+        "202020",
+    )
+    assert first["state"] == "cancelled"
+    assert _money(onlinesim_conn, initial) == {"orders": 2, "refunds": 1, "completed": 1}
+    closes = [r for r in onlinesim_conn.requests() if r["action"] == "setStatus"]
+    assert len(closes) == 3, "cancel the first; the trigger completes the second, the resume accepts it"
