@@ -12,7 +12,9 @@ With ``end_task=True`` (a sensor's ``start_from_trigger``, Airflow 3.3+) the tri
 task: the triggerer renders its templated arguments, the deadline is read back from the trigger
 timeout the scheduler stored once for the task, and the trigger ends the task itself with
 ``TaskSuccessEvent`` (the result as the ``return_value`` XCom) or, after undoing the order,
-``TaskFailedEvent``.
+``TaskFailedEvent``. With ``result`` (the rotation's ``end_from_trigger``), a task a worker
+deferred ends here only when its code comes: the trigger completes the activation and ends the
+task with ``TaskSuccessEvent``; a timeout or failure resumes the worker as usual.
 
 This module imports neither ``requests`` nor the sync hook (an import-linter contract keeps it
 so): the async client comes from :mod:`onlinesim_provider.hooks.settings`.
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow.providers.common.compat.sdk import AirflowException
 from airflow.triggers.base import BaseTrigger, TaskFailedEvent, TaskSuccessEvent, TriggerEvent
@@ -411,15 +413,16 @@ class OnlineSimSmsTrigger(_OnlineSimPollTrigger):
     async def _undo(self, client: AsyncOnlineSimClient) -> None:
         if not self.cancel_on_kill:
             return
-        if await self._close(client, "cancel"):
+        if await self._close(client):
             count(NUMBER_CANCELLED, self._labels)
             self.log.info("Cancelled activation %s so that its price is refunded", self.activation_id)
 
-    async def _close(self, client: AsyncOnlineSimClient, how: Literal["cancel", "complete"]) -> bool:
-        """Cancel or complete the activation; return False when it was already closed."""
+    async def _close(self, client: AsyncOnlineSimClient, *, complete: bool = False) -> bool:
+        """Cancel (or complete) the activation; return False when it was already closed."""
         activation_id = int(self.activation_id)
+        close = client.complete_activation if complete else client.cancel_activation
         try:
-            await getattr(client, f"{how}_activation")(activation_id)
+            await close(activation_id)
         except ACTIVATION_MAYBE_CLOSED:
             if (await client.get_status(activation_id)).state is not ActivationState.CANCEL:
                 raise
@@ -432,7 +435,7 @@ class OnlineSimSmsTrigger(_OnlineSimPollTrigger):
         try:
             client = await get_async_client(self.onlinesim_conn_id, http_client=shared_http_client())
             try:
-                await self._close(client, "complete")
+                await self._close(client, complete=True)
             finally:
                 await client.aclose()
         except (OnlineSimError, AirflowException) as error:
