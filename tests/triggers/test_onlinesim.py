@@ -843,3 +843,15 @@ def test_result_mode_survives_a_restart_from_its_kwargs_without_the_key(onlinesi
 def test_result_mode_is_refused_with_end_task():
     with pytest.raises(ValueError, match="end_task=True already ends the task"):
         OnlineSimSmsTrigger(activation_id=1, timeout=60, end_task=True, result={"code": None})
+
+
+def test_result_mode_leaves_the_number_to_the_worker_when_completing_it_fails(onlinesim_conn, activation):
+    onlinesim_conn.deliver_sms(activation.id, code="929292")
+    onlinesim_conn.inject_fault("token", action="setStatus", count=1, token="BAD_KEY")
+    [event] = run(ending_sms_trigger(activation, Pacing()))
+    assert type(event).__name__ == "TriggerEvent", "the worker resumes and completes the number"
+    assert event.payload == {
+        "status": "success",
+        "result": {"activation_id": activation.id, "code": "929292", "text": None},
+    }
+    assert onlinesim_conn.summary()["open_activations"] == 1, "still open: the worker completes it"
