@@ -269,8 +269,9 @@ class OnlineSimVerificationOperator(BaseOperator):
     def _ending(self, state: RotationState) -> dict[str, Any]:
         """Return the trigger arguments that let it end the task when the code comes, if asked to.
 
-        The paid-order record stays as it is: the success callback forgets it once Airflow has
-        recorded the success the trigger reported, as after a success on the worker.
+        The paid-order record stays as it is: the success callback forgets it where Airflow runs
+        it after a trigger's success (2.11); elsewhere the task's next run finds the number closed
+        and forgets it.
         """
         if not (self.deferrable and self.end_from_trigger):
             return {}

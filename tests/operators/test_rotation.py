@@ -314,7 +314,7 @@ def test_end_from_trigger_ends_the_task_in_the_triggerer_after_a_rotation_and_a_
         1,
         0,
     )
-    # Airflow records the success and runs the success callback, which forgets the record.
+    # Airflow records the success; where it runs the success callback (2.11), that forgets the record.
     for callback in operator.on_success_callback:  # type: ignore[union-attr]
         callback(_context(store))
     assert RECORD not in store.values
