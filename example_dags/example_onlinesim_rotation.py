@@ -4,8 +4,9 @@ One task orders a number, hands it to the service being verified and waits for t
 (deferred: no worker slot is held while waiting). When no code comes within the attempt's time,
 or the service refuses the number, the number is cancelled (price refunded) and the next one is
 ordered, in the next country of the list, up to a number of attempts and within one overall
-deadline. The number that got the code is completed; the task returns the code and every number
-it tried.
+deadline. The number that got the code is completed, by the triggerer itself, which also ends the
+task: no worker starts again for the wait that succeeded. The task returns the code and every
+number it tried.
 
 Settings come from environment variables (defaults in brackets): ``ONLINESIM_CONN_ID``
 [onlinesim_default], ``ONLINESIM_SERVICE`` [tg], ``ONLINESIM_COUNTRIES`` tried in turn [44,7],
@@ -78,6 +79,7 @@ with DAG(
         attempt_timeout=ATTEMPT_TIMEOUT,  # seconds to wait for the code on one number
         timeout=ROTATION_TIMEOUT,  # the whole rotation's limit, fixed when the task starts
         poke_interval=POKE_INTERVAL,
+        end_from_trigger=True,  # the code's number is completed and the task ended in the triggerer
         onlinesim_conn_id=CONN_ID,
     )
     def verify(phone: str, order: dict[str, Any]) -> None:

@@ -99,7 +99,8 @@ def onlinesim_verification_task(
     """Wrap a function into an ``OnlineSimVerificationOperator`` whose submit step it is.
 
     Takes the operator's arguments (``service``, ``country``, ``attempts``, ``attempt_timeout``,
-    ...). The task's result is a dict, each key also pushed as its own XCom.
+    ``end_from_trigger`` ...). The task's result is a dict, each key also pushed as its own XCom
+    (also when the trigger ends the task, with ``end_from_trigger=True``).
 
     :param python_callable: the function that hands ``(phone, order)`` to the service.
     :param kwargs: the operator's arguments.

@@ -96,6 +96,9 @@ class OnlineSimVerificationOperator(BaseOperator):
         ``attempts * attempt_timeout``).
     :param poke_interval: seconds between two polls of the number's status.
     :param deferrable: wait in the triggerer (default); ``False`` polls on the worker.
+    :param end_from_trigger: with ``deferrable=True``: when a number gets its code, the trigger
+        completes it and ends the task with the result, so the worker is not started again for
+        the last wait; a number without a code still comes back to the worker to rotate.
     :param onlinesim_conn_id: the ``onlinesim`` connection.
     """
 
@@ -114,6 +117,7 @@ class OnlineSimVerificationOperator(BaseOperator):
         timeout: timedelta | float | None = None,
         poke_interval: float = 10.0,
         deferrable: bool = True,
+        end_from_trigger: bool = False,
         onlinesim_conn_id: str = OnlineSimHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
@@ -128,6 +132,12 @@ class OnlineSimVerificationOperator(BaseOperator):
         self.attempts, self.attempt_timeout, self.timeout = attempts, attempt_timeout, timeout
         self.poke_interval = poke_interval
         self.deferrable = deferrable
+        if end_from_trigger and not deferrable:
+            raise ValueError(
+                f"{type(self).__name__}: end_from_trigger=True needs deferrable=True (the trigger "
+                "ends the task); got deferrable=False"
+            )
+        self.end_from_trigger = bool(end_from_trigger)
         self.onlinesim_conn_id = onlinesim_conn_id
         self._holding: int | None = None
         with_order_callbacks(self, RECORD_KIND, self._cancel_recorded)
@@ -248,12 +258,24 @@ class OnlineSimVerificationOperator(BaseOperator):
             onlinesim_conn_id=self.onlinesim_conn_id,
             poll_interval=self.poke_interval,
             metrics={**Labels.of_order(state.order).with_dag().to_dict(), "started_at": utcnow().isoformat()},
+            **self._ending(state),
         )
         if self.deferrable:
             left = max(state.attempt_deadline - utcnow(), timedelta(0))
             self.defer(trigger=trigger, method_name="execute_complete", timeout=left + DEFER_GRACE)
         # On the worker, the very polling loop the triggerer would run, so both modes decide alike.
         return Decision.from_event(asyncio.run(run_to_event(trigger)))
+
+    def _ending(self, state: RotationState) -> dict[str, Any]:
+        """Return the trigger arguments that let it end the task when the code comes, if asked to.
+
+        The paid-order record stays as it is: the success callback forgets it where Airflow runs
+        it after a trigger's success (2.11); elsewhere the task's next run finds the number closed
+        and forgets it.
+        """
+        if not (self.deferrable and self.end_from_trigger):
+            return {}
+        return {"result": state.result(), "multiple_outputs": self.multiple_outputs}
 
     def _settle(
         self, pending: PendingOrder, state: RotationState, decision: Decision

@@ -12,7 +12,9 @@ With ``end_task=True`` (a sensor's ``start_from_trigger``, Airflow 3.3+) the tri
 task: the triggerer renders its templated arguments, the deadline is read back from the trigger
 timeout the scheduler stored once for the task, and the trigger ends the task itself with
 ``TaskSuccessEvent`` (the result as the ``return_value`` XCom) or, after undoing the order,
-``TaskFailedEvent``.
+``TaskFailedEvent``. With ``result`` (the rotation's ``end_from_trigger``), a task a worker
+deferred ends here only when its code comes: the trigger completes the activation and ends the
+task with ``TaskSuccessEvent``; a timeout or failure resumes the worker as usual.
 
 This module imports neither ``requests`` nor the sync hook (an import-linter contract keeps it
 so): the async client comes from :mod:`onlinesim_provider.hooks.settings`.
@@ -242,13 +244,19 @@ class _OnlineSimPollTrigger(BaseTrigger):
         self._finished = True
         wait_over(self._labels, OUTCOME_TAG[decision.outcome], self._started, self._clock())
         self.log.info("%s: %s %s", self.doing, decision.outcome.value, decision.reason)
-        if not self.end_task:
-            return TriggerEvent(decision.to_event())  # type: ignore[no-untyped-call]  # unannotated in Airflow
         if decision.outcome is Outcome.DONE:
-            return TaskSuccessEvent(xcoms={"return_value": decision.payload})
+            return await self._success(decision)
+        if not self.end_task:
+            return _resume(decision)
         # No worker will run the sensor's cleanup: the trigger is the last to see this wait.
         await self._undo_quietly()
         return TaskFailedEvent()
+
+    async def _success(self, decision: Decision) -> TriggerEvent:
+        """Return the event of a wait that got what it waited for: the task's end, or its resume."""
+        if not self.end_task:
+            return _resume(decision)
+        return TaskSuccessEvent(xcoms={"return_value": decision.payload})
 
     async def on_kill(self) -> None:
         """Undo the order when a user kills the deferred task (Airflow 3.3+ calls this).
@@ -315,6 +323,11 @@ class OnlineSimSmsTrigger(_OnlineSimPollTrigger):
         ``end_task``, when the wait fails or times out).
     :param expires_at: with ``timeout``: when the number stops receiving SMS (default: 15 minutes
         after the start).
+    :param result: for a task a worker deferred, to end it here when the code comes: the task's
+        result without its ``code``. The trigger then completes the activation and ends the task
+        with the result (``code`` filled in) as its XCom; a timeout or failure still resumes the
+        worker. (The rotation's ``end_from_trigger``.)
+    :param multiple_outputs: with ``result``: also push each of its keys as an XCom of its own.
     :param pacing: ``metrics``, ``timeout``, ``end_task``, ``clock`` and ``sleep`` (see
         :class:`_OnlineSimPollTrigger`).
     """
@@ -331,13 +344,19 @@ class OnlineSimSmsTrigger(_OnlineSimPollTrigger):
         expect_new_code: bool = False,
         cancel_on_kill: bool = True,
         expires_at: str | datetime | None = None,
+        result: dict[str, Any] | None = None,
+        multiple_outputs: bool = False,
         **pacing: Any,
     ) -> None:
         super().__init__(
             deadline=deadline, onlinesim_conn_id=onlinesim_conn_id, poll_interval=poll_interval, **pacing
         )
+        if result is not None and self.end_task:
+            raise ValueError("result is for a task a worker deferred; end_task=True already ends the task")
         self.activation_id: int | str = activation_id
         self.expires_at: str | datetime | None = expires_at
+        self.result = dict(result) if result is not None else None
+        self.multiple_outputs = bool(multiple_outputs)
         self.wait_for: WaitFor = wait_for
         self.code_pattern = code_pattern
         self.expect_new_code = bool(expect_new_code)
@@ -358,10 +377,24 @@ class OnlineSimSmsTrigger(_OnlineSimPollTrigger):
             "code_pattern": self.code_pattern,
             "expect_new_code": self.expect_new_code,
             "cancel_on_kill": self.cancel_on_kill,
+            **({"result": self.result, "multiple_outputs": self.multiple_outputs} if self.result else {}),
         }
 
     def _templated(self) -> dict[str, Any]:
         return {"expires_at": _plain(self.expires_at)}
+
+    async def _success(self, decision: Decision) -> TriggerEvent:
+        if self.result is None:
+            return await super()._success(decision)
+        if not await self._complete_quietly():
+            return _resume(decision)  # the worker completes it, as without end_from_trigger
+        result = {**self.result, "code": (decision.payload or {}).get("code")}
+        event = TaskSuccessEvent(xcoms={**(result if self.multiple_outputs else {}), "return_value": result})
+        # A triggerer ends the task from the XComs and ignores the payload; ``dag.test()`` (Airflow
+        # 2.11 and 3.3) resumes the task with the payload instead, which then settles the number
+        # as it would without this option (completing it again is accepted).
+        event.payload = decision.to_event()
+        return event
 
     def _resolve(self, start: datetime | None) -> datetime | None:
         self.activation_id = inputs.activation_id(self.activation_id)
@@ -380,16 +413,36 @@ class OnlineSimSmsTrigger(_OnlineSimPollTrigger):
     async def _undo(self, client: AsyncOnlineSimClient) -> None:
         if not self.cancel_on_kill:
             return
+        if await self._close(client):
+            count(NUMBER_CANCELLED, self._labels)
+            self.log.info("Cancelled activation %s so that its price is refunded", self.activation_id)
+
+    async def _close(self, client: AsyncOnlineSimClient, *, complete: bool = False) -> bool:
+        """Cancel (or complete) the activation; return False when it was already closed."""
         activation_id = int(self.activation_id)
+        close = client.complete_activation if complete else client.cancel_activation
         try:
-            await client.cancel_activation(activation_id)
+            await close(activation_id)
         except ACTIVATION_MAYBE_CLOSED:
             if (await client.get_status(activation_id)).state is not ActivationState.CANCEL:
                 raise
             self.log.info("Activation %s was already closed", activation_id)
-        else:
-            count(NUMBER_CANCELLED, self._labels)
-            self.log.info("Cancelled activation %s so that its price is refunded", activation_id)
+            return False
+        return True
+
+    async def _complete_quietly(self) -> bool:
+        """Complete the activation (already closed is fine); return False, logged, when that failed."""
+        try:
+            client = await get_async_client(self.onlinesim_conn_id, http_client=shared_http_client())
+            try:
+                await self._close(client, complete=True)
+            finally:
+                await client.aclose()
+        except (OnlineSimError, AirflowException) as error:
+            self.log.warning("Could not complete activation %s: %s", self.activation_id, error)
+            return False
+        self.log.info("Completed activation %s: its code was used", self.activation_id)
+        return True
 
 
 class OnlineSimRentSmsTrigger(_OnlineSimPollTrigger):
@@ -500,6 +553,11 @@ async def run_to_event(trigger: BaseTrigger) -> dict[str, Any]:
         await events.aclose()
     payload: dict[str, Any] = event.payload
     return payload
+
+
+def _resume(decision: Decision) -> TriggerEvent:
+    """Return the event that resumes the task on a worker with the wait's decision."""
+    return TriggerEvent(decision.to_event())  # type: ignore[no-untyped-call]  # unannotated in Airflow
 
 
 def _plain(value: str | datetime | None) -> str | None:

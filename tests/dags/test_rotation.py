@@ -7,10 +7,15 @@ open and no pending-order record left behind.
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from onlinesim_provider.hooks.onlinesim import OnlineSimHook
+from onlinesim_provider.triggers.onlinesim import OnlineSimSmsTrigger
+from onlinesim_provider.waits.deadline import utcnow
 from tests.conftest import REPO, load_dag, pending_records
 from tests.reliability.ledger import audit
 
@@ -132,3 +137,74 @@ def test_with_the_sandboxs_delivery_rules_a_silent_country_is_left_behind(
     assert silent["messages"] == []
     assert result["code"] == delivered["messages"][0]["code"]
     assert _money(onlinesim_conn, initial) == {"orders": 2, "refunds": 1, "completed": 1}
+
+
+def test_with_end_from_trigger_the_code_on_the_second_number_is_the_result(
+    airflow_db: Any, onlinesim_conn: SandboxControl
+) -> None:
+    """dag.test() resumes the task where a triggerer would end it; the number is completed once."""
+    initial = onlinesim_conn.summary()["balance"]
+    result = _verified("end_from_trigger", onlinesim_conn, 1, deliver_on=2)
+    assert _outcomes(result) == [("44", "no_code"), ("7", "code")]
+    first, second = onlinesim_conn.activations()
+    assert (result["activation_id"], result["phone"], result["code"]) == (
+        second["id"],
+        second["phone"],
+        "202020",
+    )
+    assert first["state"] == "cancelled"
+    assert _money(onlinesim_conn, initial) == {"orders": 2, "refunds": 1, "completed": 1}
+    closes = [r for r in onlinesim_conn.requests() if r["action"] == "setStatus"]
+    assert len(closes) == 3, "cancel the first; the trigger completes the second, the resume accepts it"
+
+
+def test_the_triggerers_own_submit_ends_the_deferred_rotation_with_its_result(
+    airflow_db: Any, onlinesim_conn: SandboxControl
+) -> None:
+    """What a triggerer does with the event (``Trigger.submit_event``), on a deferred task instance."""
+    from airflow.models.dag import DagModel
+    from airflow.models.db_callback_request import DbCallbackRequest
+    from airflow.models.trigger import Trigger
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+    from sqlalchemy import func, select
+
+    _, ti = _run("end_from_trigger", onlinesim_conn, deliver_on=1)  # a task instance in the database
+    hook = OnlineSimHook()
+    held = hook.client.get_number("tg", "7")
+    result = {"activation_id": held.id, "phone": held.phone, "country": "7", "code": None, "attempts": []}
+    trigger = OnlineSimSmsTrigger(
+        activation_id=held.id, deadline=in_seconds(30), result=result, multiple_outputs=True
+    )
+    onlinesim_conn.deliver_sms(held.id, code="818181")
+    event = asyncio.run(_first_event(trigger))
+    with create_session() as session:
+        if session.get(DagModel, ti.dag_id) is None:  # dag.test() on 2.11 leaves the DAG processor's row out
+            session.add(DagModel(dag_id=ti.dag_id, fileloc=str(DAG_FILE)))
+        row = Trigger.from_object(trigger)
+        session.add(row)
+        session.flush()
+        deferred = session.merge(ti)
+        deferred.state, deferred.trigger_id = TaskInstanceState.DEFERRED, row.id
+        session.commit()
+        callbacks = session.scalar(select(func.count()).select_from(DbCallbackRequest))
+        Trigger.submit_event(row.id, event, session=session)
+        session.commit()
+        [request] = session.scalars(select(DbCallbackRequest).offset(callbacks)).all()
+        # the success callback, which forgets the rotation's record, is handed to the DAG processor
+        assert request.get_callback_request().task_callback_type == TaskInstanceState.SUCCESS
+    ti.refresh_from_db()
+    assert str(ti.state) == "success"
+    expected = {**result, "code": "818181"}
+    assert ti.xcom_pull(task_ids="verify") == expected
+    assert ti.xcom_pull(task_ids="verify", key="code") == "818181"
+    assert onlinesim_conn.activations()[-1]["state"] == "completed"
+
+
+def in_seconds(seconds: float) -> str:
+    return (utcnow() + timedelta(seconds=seconds)).isoformat()
+
+
+async def _first_event(trigger: OnlineSimSmsTrigger) -> Any:
+    [event] = [event async for event in trigger.run()]
+    return event

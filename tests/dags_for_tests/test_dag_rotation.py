@@ -64,6 +64,7 @@ class CrashBeforeDefer(OnlineSimVerificationOperator):
 VARIANTS: dict[str, tuple[type[OnlineSimVerificationOperator], dict[str, Any]]] = {
     "deferrable": (OnlineSimVerificationOperator, {"deferrable": True}),
     "poke": (OnlineSimVerificationOperator, {"deferrable": False}),
+    "end_from_trigger": (OnlineSimVerificationOperator, {"deferrable": True, "end_from_trigger": True}),
     "crash_after_order": (CrashAfterOrder, {"deferrable": True}),
     "crash_before_defer": (CrashBeforeDefer, {"deferrable": True}),
 }

@@ -50,6 +50,10 @@ BUDGET = 420.0
 SMS_DELAY = 5.0
 VERIFICATION = "example_onlinesim_verification"
 RENT = "example_onlinesim_rent"
+#: Number rotation with ``end_from_trigger``: the code's wait ends in the triggerer.
+ROTATION = "example_onlinesim_rotation"
+#: What each worker start of a task writes first (Airflow 3's task runner).
+WORKER_START = "::group::Pre Execute"
 ON_KILL = "invoking on_kill"
 SENSOR_TRIGGERS = {
     "OnlineSimSmsSensor": "onlinesim_provider.triggers.onlinesim.OnlineSimSmsTrigger",
@@ -83,7 +87,7 @@ def stack(statsd: StatsdReceiver) -> Iterator[Stack]:
     """Run the whole deployment for this module's tests; everything is removed afterwards."""
     started = time.monotonic()
     previous = signal.signal(signal.SIGTERM, _interrupt)  # a killed test run still stops what it started
-    dag_files = [DAGS_DIR / f"{VERIFICATION}.py", DAGS_DIR / f"{RENT}.py"]
+    dag_files = [DAGS_DIR / f"{dag_id}.py" for dag_id in (VERIFICATION, RENT, ROTATION)]
     keep = bool(os.environ.get("ONLINESIM_DEPLOYMENT_KEEP"))
     try:
         dag_env = {**DAG_ENV, **statsd_settings(statsd.port)}
@@ -128,11 +132,11 @@ def sensor_task(airflow: AirflowDeployment, dag_id: str) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def example_runs(stack: Stack, connection: dict[str, Any]) -> dict[str, RunWatch]:
-    """Trigger both example DAGs through the REST API at once and watch them to the end."""
+    """Trigger the example DAGs through the REST API at once and watch them to the end."""
     airflow = stack.airflow
-    for dag_id in (VERIFICATION, RENT):
+    for dag_id in (VERIFICATION, RENT, ROTATION):
         airflow.wait_for_dag(dag_id)
-    runs = {dag_id: trigger_run(airflow, dag_id) for dag_id in (VERIFICATION, RENT)}
+    runs = {dag_id: trigger_run(airflow, dag_id) for dag_id in (VERIFICATION, RENT, ROTATION)}
     watch_runs(airflow, list(runs.values()), timeout=180)
     return runs
 
@@ -292,20 +296,44 @@ def test_ledger_shows_each_order_paid_once_and_closed(
     airflow, control = stack.airflow, stack.control
     order = xcom(airflow, example_runs[VERIFICATION], "order_number")
     rent = xcom(airflow, example_runs[RENT], "rent_number")
+    verified = xcom(airflow, example_runs[ROTATION], "verify")
     ledger = control.ledger()
     money = sorted(
         (e["event"], e.get("activation_id") or e.get("rent_id"))
         for e in ledger
         if e["event"] in ("charge", "refund")
     )
-    assert money == sorted([("charge", order["activation_id"]), ("charge", rent["rent_id"])]), ledger
-    (activation,) = [a for a in control.activations() if a["id"] == order["activation_id"]]
-    assert activation["state"] == "completed", activation
+    charged = [order["activation_id"], rent["rent_id"], verified["activation_id"]]
+    assert money == sorted(("charge", paid) for paid in charged), ledger
+    for activation_id in (order["activation_id"], verified["activation_id"]):
+        (activation,) = [a for a in control.activations() if a["id"] == activation_id]
+        assert activation["state"] == "completed", activation
     closes = [e for e in ledger if e["event"] == "rent_close"]
     assert closes == [{**closes[0], "rent_id": rent["rent_id"], "refunded": False}], ledger
     summary = control.summary()
     assert summary["refunded"] == "0.00", summary
     assert summary["open_activations"] == summary["open_rents"] == 0, summary
+
+
+def test_rotation_ends_in_the_triggerer_after_one_worker_start(
+    stack: Stack, example_runs: dict[str, RunWatch]
+) -> None:
+    """``end_from_trigger``: the worker orders, submits and defers; the trigger completes and ends."""
+    airflow, control = stack.airflow, stack.control
+    run = example_runs[ROTATION]
+    folder = task_log_dir(airflow.task_logs, ROTATION, run.run_id, "verify")
+    worker = worker_log(folder)
+    assert worker.count(WORKER_START) == 1, f"the worker started more than once:\n{worker[-3000:]}"
+    assert DEFERRED in worker, worker[-2000:]
+    assert "Pushing xcom" not in worker, "the worker returned the result, not the trigger"
+    ended_by = [job for job, text in trigger_logs(folder).items() if "its code was used" in text]
+    assert len(ended_by) == 1, sorted(trigger_logs(folder))
+    result = xcom(airflow, run, "verify")
+    (activation,) = [a for a in control.activations() if a["id"] == result["activation_id"]]
+    assert activation["state"] == "completed", activation
+    assert result["code"] == activation["messages"][0]["code"]
+    assert [a["outcome"] for a in result["attempts"]] == ["code"]
+    assert run.seen["use_code"][-1] == "success", run.summary()
 
 
 def _deadline_of(stored: dict[str, Any]) -> datetime:

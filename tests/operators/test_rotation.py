@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, TaskDeferred
+from airflow.triggers.base import TaskSuccessEvent
 
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook
 from onlinesim_provider.operators.rotation import NumberRejected, OnlineSimVerificationOperator
@@ -263,3 +264,61 @@ def test_a_retry_after_the_code_arrived_completes_the_number_without_waiting_aga
     assert _calls(onlinesim_conn)[calls:] == ["setStatus"], "completed at once: no wait, no order"
     summary = onlinesim_conn.summary()
     assert (summary["orders"], summary["completed"], summary["refunded"]) == (1, 1, "0.00")
+
+
+# --- end_from_trigger: the trigger completes the number that got its code and ends the task ------
+
+
+def test_end_from_trigger_needs_deferrable() -> None:
+    with pytest.raises(
+        ValueError, match=r"end_from_trigger=True needs deferrable=True.*got deferrable=False"
+    ):
+        _operator(_no_service, deferrable=False, end_from_trigger=True)
+
+
+def test_end_from_trigger_ends_the_task_in_the_triggerer_after_a_rotation_and_a_restart(
+    onlinesim_conn: SandboxControl,
+) -> None:
+    store = TaskStateStore()
+    settings = {"attempts": 3, "attempt_timeout": 60, "timeout": 600, "end_from_trigger": True}
+    with pytest.raises(TaskDeferred):
+        _operator(_no_service, **settings).execute(_context(store))
+    # attempt 1 gets no code: its trigger fires a timeout, the worker cancels it and orders the next
+    timeout = {"status": "timeout", "message": "timed out at the deadline"}
+    operator = _operator(_no_service, **settings)
+    with pytest.raises(TaskDeferred) as second:
+        operator.execute_complete(_context(store), timeout)
+    first_id, second_id = (a["id"] for a in onlinesim_conn.activations())
+    expected = {
+        "activation_id": second_id,
+        "phone": onlinesim_conn.activations()[1]["phone"],
+        "country": "7",
+        "code": "525252",
+        "attempts": [
+            {"activation_id": first_id, "country": "44", "outcome": "no_code"},
+            {"activation_id": second_id, "country": "7", "outcome": "code"},
+        ],
+    }
+    assert second.value.trigger.result == {**expected, "code": None}
+
+    restarted = _rebuild(second.value.trigger)  # a triggerer restart mid-wait
+    assert restarted.deadline == second.value.trigger.deadline
+    onlinesim_conn.deliver_sms(second_id, code="525252")
+    [event] = asyncio.run(_collect(restarted))
+    assert isinstance(event, TaskSuccessEvent)
+    assert event.xcoms == {**expected, "return_value": expected}, "each key is its own XCom, as on a worker"
+    summary = onlinesim_conn.summary()
+    assert (summary["orders"], summary["refunded"], summary["completed"], summary["open_activations"]) == (
+        2,
+        "10.00",
+        1,
+        0,
+    )
+    # Airflow records the success; where it runs the success callback (2.11), that forgets the record.
+    for callback in operator.on_success_callback:  # type: ignore[union-attr]
+        callback(_context(store))
+    assert RECORD not in store.values
+
+
+async def _collect(trigger: Any) -> list[Any]:
+    return [event async for event in trigger.run()]

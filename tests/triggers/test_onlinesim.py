@@ -746,3 +746,112 @@ def test_start_mode_rent_counts_messages_from_the_start_of_the_wait(onlinesim_co
     assert isinstance(event, TaskSuccessEvent)
     assert event.xcoms["return_value"]["code"] == "222"
     assert event.xcoms["return_value"]["rent_id"] == rent.id
+
+
+# --- result: a rotation's end_from_trigger, the task deferred by a worker ends here ---------------
+
+
+def rotation_result(activation):
+    """The rotation's result for the number held, as the operator hands it over: no code yet."""
+    attempt = {"activation_id": activation.id, "country": "7", "outcome": "code"}
+    return {
+        "activation_id": activation.id,
+        "phone": activation.phone,
+        "country": "7",
+        "code": None,
+        "attempts": [{"activation_id": 1, "country": "44", "outcome": "no_code"}, attempt],
+    }
+
+
+def ending_sms_trigger(activation, pacing, **kwargs):
+    return OnlineSimSmsTrigger(
+        activation_id=activation.id,
+        deadline=pacing.deadline_in(10),
+        poll_interval=0.2,
+        result=rotation_result(activation),
+        **kwargs,
+        **pacing.kwargs(),
+    )
+
+
+@pytest.mark.parametrize("multiple_outputs", [True, False])
+def test_result_mode_completes_the_number_and_ends_the_task_with_the_result(
+    onlinesim_conn, activation, multiple_outputs
+):
+    onlinesim_conn.configure(sms_delay=None)
+
+    def deliver(pause):
+        if pause == 1:
+            onlinesim_conn.deliver_sms(activation.id, code="626262")
+
+    pacing = Pacing(deliver)
+    [event] = run(ending_sms_trigger(activation, pacing, multiple_outputs=multiple_outputs))
+    assert isinstance(event, TaskSuccessEvent)
+    result = {**rotation_result(activation), "code": "626262"}
+    assert event.xcoms == (
+        {**result, "return_value": result} if multiple_outputs else {"return_value": result}
+    )
+    # What dag.test() hands a resumed task instead of ending it: the ordinary success.
+    assert event.payload == {
+        "status": "success",
+        "result": {"activation_id": activation.id, "code": "626262", "text": None},
+    }
+    [closed] = onlinesim_conn.activations()
+    assert closed["state"] == "completed"
+    assert actions(onlinesim_conn)[-1] == "setStatus"
+    summary = onlinesim_conn.summary()
+    assert (summary["completed"], summary["refunded"], summary["open_activations"]) == (1, "0.00", 0)
+
+
+def test_result_mode_on_a_number_closed_meanwhile_resumes_the_worker(onlinesim_conn, activation):
+    onlinesim_conn.deliver_sms(activation.id, code="737373")
+    OnlineSimHook().complete_activation(activation.id)  # e.g. by a triggerer that died after it
+    [event] = run(ending_sms_trigger(activation, Pacing()))
+    # A closed number no longer shows its code: the worker resumes with the error and settles it.
+    assert not isinstance(event, TaskSuccessEvent)
+    assert event.payload["status"] == "error"
+
+
+def test_result_mode_timeout_resumes_the_worker_which_rotates(onlinesim_conn, activation):
+    pacing = Pacing()
+    trigger = OnlineSimSmsTrigger(
+        activation_id=activation.id,
+        deadline=pacing.deadline_in(1.0),
+        poll_interval=0.2,
+        result=rotation_result(activation),
+        **pacing.kwargs(),
+    )
+    [event] = run(trigger)
+    assert type(event).__name__ == "TriggerEvent", "not a task end: the worker cancels and orders next"
+    assert event.payload["status"] == "timeout"
+    assert "setStatus" not in actions(onlinesim_conn), "the worker, not the trigger, cancels"
+    assert onlinesim_conn.summary()["open_activations"] == 1
+
+
+def test_result_mode_survives_a_restart_from_its_kwargs_without_the_key(onlinesim_conn, activation):
+    trigger = ending_sms_trigger(activation, Pacing(), multiple_outputs=True)
+    classpath, kwargs = trigger.serialize()
+    assert kwargs["result"] == rotation_result(activation)
+    assert kwargs["multiple_outputs"] is True
+    assert kwargs["deadline"] == trigger.deadline.isoformat()
+    assert onlinesim_conn.api_key not in repr(kwargs)
+    restarted = OnlineSimSmsTrigger(**kwargs)
+    assert restarted.serialize() == (classpath, kwargs)
+    assert restarted.deadline == trigger.deadline, "the same absolute deadline after a restart"
+
+
+def test_result_mode_is_refused_with_end_task():
+    with pytest.raises(ValueError, match="end_task=True already ends the task"):
+        OnlineSimSmsTrigger(activation_id=1, timeout=60, end_task=True, result={"code": None})
+
+
+def test_result_mode_leaves_the_number_to_the_worker_when_completing_it_fails(onlinesim_conn, activation):
+    onlinesim_conn.deliver_sms(activation.id, code="929292")
+    onlinesim_conn.inject_fault("token", action="setStatus", count=1, token="BAD_KEY")
+    [event] = run(ending_sms_trigger(activation, Pacing()))
+    assert type(event).__name__ == "TriggerEvent", "the worker resumes and completes the number"
+    assert event.payload == {
+        "status": "success",
+        "result": {"activation_id": activation.id, "code": "929292", "text": None},
+    }
+    assert onlinesim_conn.summary()["open_activations"] == 1, "still open: the worker completes it"
