@@ -158,3 +158,18 @@ def test_partial_refuses_what_cannot_start_in_the_triggerer(kwargs, message):
         pytest.raises(ValueError, match=re.escape(message)),
     ):
         OnlineSimSmsSensor.partial(task_id="wait", start_from_trigger=True, **{"deferrable": True, **kwargs})
+
+
+def test_the_rent_sensor_maps_its_rent_ids_with_shared_filters():
+    from airflow.providers.common.compat.sdk import DAG
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    from onlinesim_provider.sensors.onlinesim import OnlineSimRentSmsSensor
+
+    with DAG("mapped_rent", schedule=None, start_date=datetime(2025, 1, 1)) as dag:
+        OnlineSimRentSmsSensor.partial(
+            task_id="wait", sender="twitter", deferrable=True, start_from_trigger=True
+        ).expand(rent_id=[41, 42])
+    trigger = rendered_trigger(DagSerialization.from_dict(DagSerialization.to_dict(dag)), 0)
+    assert (trigger.rent_id, trigger.sender) == ("41", "twitter")
+    assert trigger.timeout == 20 * 60, "the rent sensor's default timeout: the first-SMS window"
