@@ -91,6 +91,12 @@ def test_expand_over_a_literal_list():
     assert rendered_trigger(dag, 1).activation_id == "32"
 
 
+def test_expand_kwargs_of_a_literal_list_of_dicts():
+    dag = mapped_dag(lambda partial, _: partial.expand_kwargs([{"activation_id": 41}, {"activation_id": 42}]))
+    trigger = rendered_trigger(dag, 1)
+    assert (trigger.activation_id, trigger.expires_at, trigger.pulls) == ("42", "", [])
+
+
 def test_the_rendered_wait_validates_and_polls_its_own_activation():
     """The rendered arguments are what the trigger checks before its first poll."""
     dag = mapped_dag(lambda partial, orders: partial.expand_kwargs(orders))
