@@ -1,7 +1,8 @@
 """Many verifications at once: order N numbers, wait for each code in a mapped deferred sensor, close all.
 
-The waits are the provider's ``OnlineSimSmsSensor`` (deferred: each wait lives in a triggerer);
-ordering and closing are one task each, so the run's worker time goes to the waits being measured.
+The waits are the provider's ``OnlineSimSmsSensor`` started in the triggerer
+(``start_from_trigger``, Airflow 3.3+): each wait starts and ends in a triggerer and no worker runs
+it; on older Airflow they defer from a worker. Ordering and closing are one task each.
 Closing completes every number that received a code and cancels the others (money back).
 
 Settings from environment variables: ``ONLINESIM_SCALE_N`` [100], ``ONLINESIM_SERVICE`` [tg],
@@ -20,6 +21,7 @@ from airflow.providers.common.compat.sdk import DAG, get_current_context, task
 from onlinesim_provider.api.models import ActivationState
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook
 from onlinesim_provider.sensors.onlinesim import OnlineSimSmsSensor
+from onlinesim_provider.version_compat import AIRFLOW_V_3_3_PLUS
 
 N = int(os.environ.get("ONLINESIM_SCALE_N", "100"))
 SERVICE = os.environ.get("ONLINESIM_SERVICE", "tg")
@@ -61,13 +63,16 @@ with DAG(
     tags=["onlinesim", "scale"],
     doc_md=__doc__,
 ) as dag:
-    orders = order_numbers()
+    # [START howto_sensor_onlinesim_mapped_start_from_trigger]
+    orders = order_numbers()  # [{"activation_id": ...}, ...]
     waits = OnlineSimSmsSensor.partial(
         task_id="wait_for_code",
         deferrable=True,
+        start_from_trigger=AIRFLOW_V_3_3_PLUS,
         poke_interval=POKE_INTERVAL,
         timeout=WAIT_TIMEOUT,
         retries=0,
     ).expand_kwargs(orders)
+    # [END howto_sensor_onlinesim_mapped_start_from_trigger]
     closing = close_numbers(orders).as_teardown(setups=orders)
     waits >> closing

@@ -12,6 +12,7 @@ arguments, ends the task itself and undoes the order after a failure; no worker 
 
 from __future__ import annotations
 
+import inspect
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -48,7 +49,7 @@ from onlinesim_provider.waits.decision import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Collection, Mapping, Sequence
 
     from airflow.providers.common.compat.sdk import Context
     from airflow.triggers.base import BaseTrigger
@@ -109,7 +110,7 @@ class _OnlineSimWaitSensor(BaseSensorOperator):
         self._clock = clock
         self.deferrable = _default_deferrable() if deferrable is None else deferrable
         if start_from_trigger:
-            self._check_start_from_trigger()
+            self._check_start_from_trigger(self.deferrable, self.execution_timeout, self.timeout)
         self._start_requested = bool(start_from_trigger)
         self._start: datetime | None = None
         self._deadline: datetime | None = None
@@ -142,8 +143,13 @@ class _OnlineSimWaitSensor(BaseSensorOperator):
     def _trigger(self, deadline: datetime) -> BaseTrigger:
         raise NotImplementedError
 
-    def _start_trigger(self, span: timedelta) -> BaseTrigger:
-        """Return the trigger that runs the whole task in the triggerer, with the arguments as given."""
+    @classmethod
+    def _start_trigger(cls, args: Mapping[str, Any], span: timedelta) -> BaseTrigger:
+        """Return the trigger that runs the whole task in the triggerer, with the arguments as given.
+
+        :param args: the sensor's arguments by name (templates unrendered).
+        :param span: the wait's length.
+        """
         raise NotImplementedError
 
     def _clean_up(self) -> None:
@@ -156,25 +162,72 @@ class _OnlineSimWaitSensor(BaseSensorOperator):
 
     # --- starting in the triggerer ------------------------------------------------------------
 
-    def _check_start_from_trigger(self) -> None:
+    @classmethod
+    def _check_start_from_trigger(
+        cls, deferrable: bool, execution_timeout: timedelta | None, timeout: float
+    ) -> None:
         """Refuse ``start_from_trigger`` where it cannot work, when the DAG is parsed."""
         if not AIRFLOW_V_3_3_PLUS:
             from airflow import __version__
 
             raise ValueError(
-                f"{type(self).__name__}(start_from_trigger=True) needs Airflow 3.3 or later, whose "
+                f"{cls.__name__}(start_from_trigger=True) needs Airflow 3.3 or later, whose "
                 f"triggerer renders the templated arguments; this is Airflow {__version__}. "
                 "Use deferrable=True alone: the wait still runs in the triggerer, after a short start "
                 "on a worker."
             )
-        if not self.deferrable:
-            raise ValueError(f"{type(self).__name__}: start_from_trigger=True needs deferrable=True")
-        if self.execution_timeout is not None and self.execution_timeout.total_seconds() < self.timeout:
+        if not deferrable:
+            raise ValueError(f"{cls.__name__}: start_from_trigger=True needs deferrable=True")
+        if execution_timeout is not None and execution_timeout.total_seconds() < timeout:
             raise ValueError(
-                f"{type(self).__name__}: with start_from_trigger=True the wait's deadline comes from "
-                f"timeout; got execution_timeout={self.execution_timeout} shorter than "
-                f"timeout={self.timeout} s, expected only timeout"
+                f"{cls.__name__}: with start_from_trigger=True the wait's deadline comes from "
+                f"timeout; got execution_timeout={execution_timeout} shorter than "
+                f"timeout={timeout} s, expected only timeout"
             )
+
+    @classmethod
+    def partial(cls, **kwargs: Any) -> Any:
+        """Prepare a mapped sensor (``.partial(...).expand(...)``), as ``BaseOperator.partial`` does.
+
+        With ``start_from_trigger=True`` (Airflow 3.3+) every mapped wait starts in the triggerer:
+        its mapped arguments reach the trigger as templates the triggerer renders per map index.
+
+        :param kwargs: the arguments every mapped task shares.
+        """
+        if not kwargs.get("start_from_trigger"):
+            return super().partial(**kwargs)
+        args = {**_init_defaults(cls), **kwargs}
+        deferrable = _default_deferrable() if args["deferrable"] is None else args["deferrable"]
+        cls._check_start_from_trigger(deferrable, args.get("execution_timeout"), _seconds(args["timeout"]))
+        renderable = _renderable(cls.template_fields)
+        for name in renderable:
+            _check_renderable(cls.__name__, name, kwargs.get(name))
+        from onlinesim_provider.sensors._mapped_start import start_in_triggerer
+
+        shared = super().partial(**kwargs)
+
+        def arm(shared_kwargs: Mapping[str, Any], templates: Mapping[str, str]) -> StartTriggerArgs:
+            return cls._start_trigger_args({**args, **shared_kwargs, **templates})
+
+        return start_in_triggerer(shared, arm, renderable)
+
+    @classmethod
+    def _start_trigger_args(cls, args: Mapping[str, Any]) -> StartTriggerArgs:
+        """Return what Airflow starts the task with in the triggerer.
+
+        :param args: the sensor's arguments by name (templates unrendered).
+        """
+        span = timedelta(seconds=_seconds(args["timeout"]))
+        classpath, kwargs = cls._start_trigger(args, span).serialize()
+        # The scheduler stores now + this timeout once, as the task's trigger timeout; the trigger
+        # reads its start and deadline back from it, so a restarted triggerer finds the same ones.
+        return StartTriggerArgs(
+            trigger_cls=classpath,
+            trigger_kwargs=kwargs,
+            next_method="execute_complete",
+            next_kwargs=None,
+            timeout=span + DEFER_GRACE,
+        )
 
     def _arm_start_from_trigger(self) -> None:
         """Give Airflow the trigger to start the task with, if ``start_from_trigger`` was asked for.
@@ -183,29 +236,11 @@ class _OnlineSimWaitSensor(BaseSensorOperator):
         """
         if not self._start_requested:
             return
-        # The triggerer renders only the trigger's own arguments: a wait started there has no
-        # ``order``, so its metrics carry no service, country or time to code.
-        self.template_fields = tuple(name for name in self.template_fields if name != "order")
+        self.template_fields = _renderable(self.template_fields)
         for name in self.template_fields:
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, str | int | datetime):
-                raise ValueError(
-                    f"{type(self).__name__}: with start_from_trigger=True, {name} must be a value or a "
-                    f"Jinja template string (the triggerer renders it), got {type(value).__name__}; "
-                    f"expected e.g. \"{{{{ ti.xcom_pull(task_ids='order', map_indexes=-1)['{name}'] }}}}\""
-                )
-        span = timedelta(seconds=self.timeout)
-        classpath, kwargs = self._start_trigger(span).serialize()
+            _check_renderable(type(self).__name__, name, getattr(self, name))
         self.start_from_trigger = True
-        # The scheduler stores now + this timeout once, as the task's trigger timeout; the trigger
-        # reads its start and deadline back from it, so a restarted triggerer finds the same ones.
-        self.start_trigger_args = StartTriggerArgs(
-            trigger_cls=classpath,
-            trigger_kwargs=kwargs,
-            next_method="execute_complete",
-            next_kwargs=None,
-            timeout=span + DEFER_GRACE,
-        )
+        self.start_trigger_args = self._start_trigger_args(vars(self))
 
     # --- the three modes ----------------------------------------------------------------------
 
@@ -364,6 +399,44 @@ class _OnlineSimWaitSensor(BaseSensorOperator):
             self.log.warning("Cleanup after %s failed: %s", self._doing, error)
 
 
+def _renderable(template_fields: Collection[str]) -> tuple[str, ...]:
+    """Return the templated arguments the triggerer renders for a wait it starts.
+
+    The triggerer renders only the trigger's own arguments: a wait started there has no ``order``,
+    so its metrics carry no service, country or time to code.
+    """
+    return tuple(name for name in template_fields if name != "order")
+
+
+def _check_renderable(sensor: str, name: str, value: object) -> None:
+    """Refuse an argument the triggerer cannot render (an ``XComArg`` needs a worker)."""
+    if value is not None and not isinstance(value, str | int | datetime):
+        raise ValueError(
+            f"{sensor}: with start_from_trigger=True, {name} must be a value or a "
+            f"Jinja template string (the triggerer renders it), got {type(value).__name__}; "
+            f"expected e.g. \"{{{{ ti.xcom_pull(task_ids='order', map_indexes=-1)['{name}'] }}}}\""
+        )
+
+
+def _seconds(value: timedelta | float) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _init_defaults(sensor: type[BaseSensorOperator]) -> dict[str, Any]:
+    """Return the defaults of a sensor's own ``__init__`` arguments (what ``partial`` leaves out)."""
+    defaults: dict[str, Any] = {}
+    for klass in reversed(sensor.__mro__):
+        init = klass.__dict__.get("__init__")
+        if init is None or not issubclass(klass, _OnlineSimWaitSensor):
+            continue
+        defaults.update(
+            (name, param.default)
+            for name, param in inspect.signature(init).parameters.items()
+            if param.default is not inspect.Parameter.empty
+        )
+    return defaults
+
+
 def _stored(value: object) -> datetime:
     instant = parse_instant(value, name=ANCHOR_KEY)
     if instant is None:
@@ -480,14 +553,15 @@ class OnlineSimSmsSensor(_OnlineSimWaitSensor):
             return self.hook.client.get_full_sms(self._activation_id)
         return self.hook.client.get_status(self._activation_id)
 
-    def _trigger_kwargs(self) -> dict[str, Any]:
+    @staticmethod
+    def _trigger_settings(args: Mapping[str, Any]) -> dict[str, Any]:
         return {
-            "onlinesim_conn_id": self.onlinesim_conn_id,
-            "poll_interval": self.poke_interval,
-            "wait_for": self.wait_for,
-            "code_pattern": self.code_pattern,
-            "expect_new_code": self.expect_new_code,
-            "cancel_on_kill": self.cancel_on_failure,
+            "onlinesim_conn_id": args["onlinesim_conn_id"],
+            "poll_interval": _seconds(args["poke_interval"]),
+            "wait_for": args["wait_for"],
+            "code_pattern": args["code_pattern"],
+            "expect_new_code": args["expect_new_code"],
+            "cancel_on_kill": args["cancel_on_failure"],
         }
 
     def _trigger(self, deadline: datetime) -> OnlineSimSmsTrigger:
@@ -495,16 +569,17 @@ class OnlineSimSmsSensor(_OnlineSimWaitSensor):
             activation_id=self._activation_id,
             deadline=deadline.isoformat(),
             metrics=self._trigger_metrics(),
-            **self._trigger_kwargs(),
+            **self._trigger_settings(vars(self)),
         )
 
-    def _start_trigger(self, span: timedelta) -> OnlineSimSmsTrigger:
+    @classmethod
+    def _start_trigger(cls, args: Mapping[str, Any], span: timedelta) -> OnlineSimSmsTrigger:
         return OnlineSimSmsTrigger(
-            activation_id=self.activation_id,
-            expires_at=self.expires_at,
+            activation_id=args["activation_id"],
+            expires_at=args["expires_at"],
             timeout=span.total_seconds(),
             end_task=True,
-            **self._trigger_kwargs(),
+            **cls._trigger_settings(args),
         )
 
     def _clean_up(self) -> None:
@@ -604,12 +679,13 @@ class OnlineSimRentSmsSensor(_OnlineSimWaitSensor):
     def _fetch(self) -> RentStatus:
         return self.hook.client.get_rent_status(self._rent_id)
 
-    def _trigger_kwargs(self) -> dict[str, Any]:
+    @staticmethod
+    def _trigger_settings(args: Mapping[str, Any]) -> dict[str, Any]:
         return {
-            "onlinesim_conn_id": self.onlinesim_conn_id,
-            "poll_interval": self.poke_interval,
-            "text_pattern": self.text_pattern,
-            "close_on_kill": self.close_on_failure,
+            "onlinesim_conn_id": args["onlinesim_conn_id"],
+            "poll_interval": _seconds(args["poke_interval"]),
+            "text_pattern": args["text_pattern"],
+            "close_on_kill": args["close_on_failure"],
         }
 
     def _trigger(self, deadline: datetime) -> OnlineSimRentSmsTrigger:
@@ -620,18 +696,19 @@ class OnlineSimRentSmsSensor(_OnlineSimWaitSensor):
             sender=self._sender,
             received_after=received_after.isoformat() if received_after else None,
             metrics=self._trigger_metrics(),
-            **self._trigger_kwargs(),
+            **self._trigger_settings(vars(self)),
         )
 
-    def _start_trigger(self, span: timedelta) -> OnlineSimRentSmsTrigger:
+    @classmethod
+    def _start_trigger(cls, args: Mapping[str, Any], span: timedelta) -> OnlineSimRentSmsTrigger:
         return OnlineSimRentSmsTrigger(
-            rent_id=self.rent_id,
-            sender=self.sender,
-            received_after=self.received_after,
-            first_sms_deadline=self.first_sms_deadline,
+            rent_id=args["rent_id"],
+            sender=args["sender"],
+            received_after=args["received_after"],
+            first_sms_deadline=args["first_sms_deadline"],
             timeout=span.total_seconds(),
             end_task=True,
-            **self._trigger_kwargs(),
+            **cls._trigger_settings(args),
         )
 
     def _clean_up(self) -> None:

@@ -1,4 +1,4 @@
-"""The many-waits DAG the deployment benchmarks run: each wait a deferred provider sensor."""
+"""The many-waits DAG the deployment benchmarks run: each wait a provider sensor started in the triggerer."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import importlib.util
 import pytest
 
 from deploy.scale import SCALE_DAG, SCALE_DAG_FILE, WAIT_TASK
+from onlinesim_provider.version_compat import AIRFLOW_V_3_3_PLUS
 
 pytestmark = pytest.mark.airflow
 
@@ -22,6 +23,9 @@ def test_the_dag_maps_deferred_sensors_between_one_order_task_and_one_closing_te
     wait = dag.get_task(WAIT_TASK)
     assert type(wait).__name__ == "MappedOperator"
     assert wait.partial_kwargs["deferrable"] is True
+    # Every mapped wait starts in the triggerer (no worker start) where Airflow can do it.
+    assert wait.start_from_trigger is AIRFLOW_V_3_3_PLUS
+    assert (wait.start_trigger_args is not None) is AIRFLOW_V_3_3_PLUS
     assert wait.partial_kwargs["retries"] == 0
     assert dag.get_task("close_numbers").is_teardown
     assert dag.get_task("order_numbers").downstream_task_ids == {WAIT_TASK, "close_numbers"}

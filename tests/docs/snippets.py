@@ -32,6 +32,9 @@ QUOTABLE = [
     REPO / "scripts" / "tour.py",
     # The distributed deployment's settings, which tests/deployment/test_distributed.py starts.
     REPO / "deploy" / "distributed.py",
+    # The many-waits DAG (mapped waits that start in the triggerer): tests/deployment/test_scale.py
+    # parses it, and `python -m deploy.waits` runs it.
+    REPO / "deploy" / "dags" / "onlinesim_scale_waits.py",
     # Checked against the metrics registry by tests/docs/test_metrics_page.py.
     REPO / "docs" / "statsd_exporter_mapping.yml",
 ]
