@@ -1,4 +1,9 @@
-"""The ``onlinesim-sandbox`` command and the pytest plugin, each run as a real subprocess."""
+"""The ``onlinesim-sandbox`` command and the pytest plugin.
+
+Whatever serves, stops on a signal or is installed as a script runs as a real subprocess; settings
+the command refuses before it serves are checked by calling its ``main`` in this process, which
+parses the same arguments and fails the same way, without a Python start per case.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import pytest
 import requests
 
 from onlinesim_provider.sandbox import SandboxControl
+from onlinesim_provider.sandbox.cli import main
 from tests.sandbox.tls import make_tls_files
 
 if TYPE_CHECKING:
@@ -71,6 +77,14 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=30,
     )
+
+
+def _refused(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    """Call the command's ``main`` with settings it must refuse; return what it wrote to stderr."""
+    with pytest.raises(SystemExit) as exited:
+        main(list(args))
+    assert exited.value.code == 2, "a refused setting exits with argparse's usage status"
+    return capsys.readouterr().err
 
 
 @pytest.fixture
@@ -186,10 +200,8 @@ def test_cli_delivery_rules_and_seed_reach_the_sandbox() -> None:
     ],
     ids=["delivery-short", "delivery-delay", "seed", "dialect", "balance", "speed", "auth", "cancel-status"],
 )
-def test_cli_refuses_bad_settings(args: list[str], message: str) -> None:
-    result = _run(*args)
-    assert result.returncode == 2
-    assert message in result.stderr
+def test_cli_refuses_bad_settings(capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+    assert message in _refused(capsys, *args)
 
 
 def test_cli_reports_a_busy_port(onlinesim_sandbox: SandboxControl) -> None:
@@ -222,16 +234,16 @@ def test_cli_serves_https_with_a_certificate_and_key(tmp_path: Path) -> None:
         ("key-is-cert", "cannot load --tls-cert"),
     ],
 )
-def test_cli_refuses_bad_tls_files(tmp_path: Path, which: str, message: str) -> None:
+def test_cli_refuses_bad_tls_files(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, which: str, message: str
+) -> None:
     tls = make_tls_files(tmp_path)
     args = {
         "cert-only": ["--tls-cert", str(tls.cert)],
         "missing-key": ["--tls-cert", str(tls.cert), "--tls-key", str(tmp_path / "absent.key")],
         "key-is-cert": ["--tls-cert", str(tls.cert), "--tls-key", str(tls.ca_cert)],
     }[which]
-    result = _run("--port", "0", *args)
-    assert result.returncode == 2
-    assert message in result.stderr
+    assert message in _refused(capsys, "--port", "0", *args)
 
 
 PLUGIN_TESTS = """
