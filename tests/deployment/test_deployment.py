@@ -389,6 +389,17 @@ def test_wait_survives_a_triggerer_crash(stack: Stack, example_runs: dict[str, R
     waiting = start_waiting_run(stack)
     run, task_id, old_triggerer = waiting.run, waiting.task_id, waiting.trigger["triggerer"]
     deadline = _deadline_of(waiting.trigger)
+    folder = task_log_dir(airflow.task_logs, VERIFICATION, run.run_id, task_id)
+    # The triggerer writes a trigger's log lines some time after the trigger polls: wait for them,
+    # so that what the SIGKILL leaves behind does not depend on how busy the machine is.
+    wait_for(
+        "the first triggerer writes the wait's log",
+        lambda: old_triggerer in trigger_logs(folder),
+        60,
+        list(airflow.processes.values()),
+        airflow.processes["triggerer"],
+        stack.deadline,
+    )
 
     airflow.processes["triggerer"].kill()
     killed_at = len(control.requests())
@@ -410,8 +421,8 @@ def test_wait_survives_a_triggerer_crash(stack: Stack, example_runs: dict[str, R
     assert finished < deadline, f"finished {finished} after the wait's deadline {deadline}"
     result = airflow.api.get(f"{run.path}/taskInstances/{task_id}/xcomEntries/return_value").json()
     assert "424242" in json.dumps(result["value"]), result
-    logs = trigger_logs(task_log_dir(airflow.task_logs, VERIFICATION, run.run_id, task_id))
-    assert old_triggerer in logs, f"the first triggerer left no log: {sorted(logs)}"
+    logs = trigger_logs(folder)
+    assert old_triggerer in logs, f"the first triggerer's log is gone: {sorted(logs)}"
     fired_by = [job for job, text in logs.items() if FIRED in text]
     assert len(fired_by) == 1, f"fired by {fired_by}"
     assert fired_by[0] != old_triggerer, f"fired by the killed triggerer {old_triggerer}"
