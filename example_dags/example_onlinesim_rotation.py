@@ -4,15 +4,17 @@ One task orders a number, hands it to the service being verified and waits for t
 (deferred: no worker slot is held while waiting). When no code comes within the attempt's time,
 or the service refuses the number, the number is cancelled (price refunded) and the next one is
 ordered, in the next country of the list, up to a number of attempts and within one overall
-deadline. The number that got the code is completed, by the triggerer itself, which also ends the
-task: no worker starts again for the wait that succeeded. The task returns the code and every
-number it tried.
+deadline. The number that got the code is completed; the task returns the code and every number
+it tried.
 
 Settings come from environment variables (defaults in brackets): ``ONLINESIM_CONN_ID``
 [onlinesim_default], ``ONLINESIM_SERVICE`` [tg], ``ONLINESIM_COUNTRIES`` tried in turn [44,7],
 ``ONLINESIM_ATTEMPTS`` [3], ``ONLINESIM_ATTEMPT_TIMEOUT`` seconds per number [120],
 ``ONLINESIM_ROTATION_TIMEOUT`` seconds for the whole rotation [600], ``ONLINESIM_POKE_INTERVAL``
-seconds [5]. With ``ONLINESIM_SANDBOX_URL`` set (``make demo`` does),
+seconds [5], ``ONLINESIM_END_FROM_TRIGGER`` [false]: ``true`` lets the triggerer complete the
+number that got the code and end the task, so no worker starts again for that wait (Airflow
+refuses it at parse time where listener plugins are installed, e.g. OpenLineage's or the
+example plugins of ``load_examples``). With ``ONLINESIM_SANDBOX_URL`` set (``make demo`` does),
 the sandbox plays the service: it never sends its SMS to numbers of ``ONLINESIM_SILENT_COUNTRY``
 [44], as when a service silently blocks a range, so the rotation has to move on.
 """
@@ -37,6 +39,7 @@ ATTEMPTS = int(os.environ.get("ONLINESIM_ATTEMPTS", "3"))
 ATTEMPT_TIMEOUT = float(os.environ.get("ONLINESIM_ATTEMPT_TIMEOUT", "120"))
 ROTATION_TIMEOUT = float(os.environ.get("ONLINESIM_ROTATION_TIMEOUT", "600"))
 POKE_INTERVAL = float(os.environ.get("ONLINESIM_POKE_INTERVAL", "5"))
+END_FROM_TRIGGER = os.environ.get("ONLINESIM_END_FROM_TRIGGER", "false").lower() == "true"
 #: Numbers the sign-up form refuses outright (the rotation cancels them and goes on).
 REFUSED_PREFIXES = tuple(p for p in os.environ.get("ONLINESIM_REFUSED_PREFIXES", "").split(",") if p)
 
@@ -79,7 +82,7 @@ with DAG(
         attempt_timeout=ATTEMPT_TIMEOUT,  # seconds to wait for the code on one number
         timeout=ROTATION_TIMEOUT,  # the whole rotation's limit, fixed when the task starts
         poke_interval=POKE_INTERVAL,
-        end_from_trigger=True,  # the code's number is completed and the task ended in the triggerer
+        end_from_trigger=END_FROM_TRIGGER,  # True: the triggerer completes the number and ends the task
         onlinesim_conn_id=CONN_ID,
     )
     def verify(phone: str, order: dict[str, Any]) -> None:

@@ -60,7 +60,8 @@ SENSOR_TRIGGERS = {
     "OnlineSimRentSmsSensor": "onlinesim_provider.triggers.onlinesim.OnlineSimRentSmsTrigger",
 }
 #: What the example DAGs read from the environment: poll every 2 s (the sandbox answers at once).
-DAG_ENV = {"ONLINESIM_POKE_INTERVAL": "2"}
+#: The rotation example ends its task in the triggerer here (no listener plugin is installed).
+DAG_ENV = {"ONLINESIM_POKE_INTERVAL": "2", "ONLINESIM_END_FROM_TRIGGER": "true"}
 DAGS_DIR = Path(os.environ.get("ONLINESIM_DEPLOYMENT_DAGS", str(EXAMPLE_DAGS)))
 #: Where to save the connection form's picture (``docs/connection-form.png`` refreshes the README's).
 SCREENSHOT = os.environ.get("ONLINESIM_SCREENSHOT")
