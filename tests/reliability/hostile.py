@@ -300,7 +300,8 @@ class _Handler(socketserver.BaseRequestHandler):
                         return
                     received += chunk
                 head, _, received = received.partition(b"\r\n\r\n")
-                self.server.requests += 1  # counted before the reply, so the client never sees it first
+                with self.server.counting:  # handler threads count at once; += alone can lose one
+                    self.server.requests += 1  # before the reply, so the client never sees it first
                 sock.sendall(self.answer(head))
                 if not self.keep_alive:
                     return
@@ -311,6 +312,10 @@ class _Handler(socketserver.BaseRequestHandler):
 class _TcpServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # Room for every connection a test opens at once: socketserver's default backlog (5) lets a
+    # busy machine refuse some of them before the server ever sees their request.
+    request_queue_size = 256
+    counting: threading.Lock
     reply: HostileReply
     attack: Callable[[bytes], bytes]
     requests: int
@@ -325,6 +330,7 @@ class _LoopbackServer:
     def __init__(self, handler: type[socketserver.BaseRequestHandler]) -> None:
         self._server = _TcpServer(("127.0.0.1", 0), handler)
         self._server.requests = 0
+        self._server.counting = threading.Lock()
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
         )

@@ -289,9 +289,14 @@ def test_a_framing_attack_ends_in_a_typed_error_or_the_right_reply(attack: str, 
         if client_kind == "sync":
             with OnlineSimClient("hostile-key", base_url=server.url, retry=QUICK) as client:
                 outcomes = [_status_or_error(lambda i=i: client.get_status(i)) for i in FRAMED_IDS]
+            assert server.requests >= len(FRAMED_IDS), "one after another, every id reaches the server"
         else:
             outcomes = asyncio.run(_poll_all(server.url))
-        assert server.requests >= len(FRAMED_IDS)
+            # Every right reply below was served by the attacking server. On a busy machine some of
+            # the 200 requests at once end in a network error before reaching it (a typed error is
+            # one of the two allowed outcomes), so not every id need have been served.
+            served = sum(isinstance(outcome, ActivationStatus) for outcome in outcomes)
+            assert server.requests >= max(served, 1), (server.requests, served)
     for activation_id, outcome in zip(FRAMED_IDS, outcomes, strict=True):
         if isinstance(outcome, OnlineSimError):
             continue
