@@ -294,16 +294,30 @@ class _OnlineSimPollTrigger(BaseTrigger):
 
     async def _undo_quietly(self) -> None:
         """Undo the order if asked to; a failure to do so is logged, never raised."""
-        try:
+
+        async def undo(client: AsyncOnlineSimClient) -> None:
             if not self._ready:
                 self._resolve(None)  # the order's id, even when the deadline could not be fixed
+            await self._undo(client)
+
+        await self._quietly(undo, f"Cleanup after {self.doing} failed")
+
+    async def _quietly(self, call: Callable[[AsyncOnlineSimClient], Awaitable[object]], failed: str) -> bool:
+        """Run one closing call on a client of its own; return False, logged as ``failed``, if it failed.
+
+        The call runs after the wait's own client is closed (or was never opened), and a
+        cleanup must never turn the task's outcome into an exception in the triggerer.
+        """
+        try:
             client = await get_async_client(self.onlinesim_conn_id, http_client=shared_http_client())
             try:
-                await self._undo(client)
+                await call(client)
             finally:
                 await client.aclose()
         except (OnlineSimError, AirflowException, ValueError) as error:
-            self.log.warning("Cleanup after %s failed: %s", self.doing, error)
+            self.log.warning("%s: %s", failed, error)
+            return False
+        return True
 
 
 class OnlineSimSmsTrigger(_OnlineSimPollTrigger):
@@ -432,14 +446,11 @@ class OnlineSimSmsTrigger(_OnlineSimPollTrigger):
 
     async def _complete_quietly(self) -> bool:
         """Complete the activation (already closed is fine); return False, logged, when that failed."""
-        try:
-            client = await get_async_client(self.onlinesim_conn_id, http_client=shared_http_client())
-            try:
-                await self._close(client, complete=True)
-            finally:
-                await client.aclose()
-        except (OnlineSimError, AirflowException) as error:
-            self.log.warning("Could not complete activation %s: %s", self.activation_id, error)
+
+        async def complete(client: AsyncOnlineSimClient) -> bool:
+            return await self._close(client, complete=True)
+
+        if not await self._quietly(complete, f"Could not complete activation {self.activation_id}"):
             return False
         self.log.info("Completed activation %s: its code was used", self.activation_id)
         return True
