@@ -20,16 +20,18 @@ import proxy
 import pytest
 import trustme
 
-from onlinesim_provider.api import errors
+from onlinesim_provider.api import base, errors
 from onlinesim_provider.api.aio import AsyncOnlineSimClient
 from onlinesim_provider.api.client import OnlineSimClient
 from onlinesim_provider.api.network import NetworkSettings, parse_proxies, parse_timeout, parse_verify
+from onlinesim_provider.api.retry import RetryPolicy
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook, get_async_client
 from onlinesim_provider.sandbox.config import SandboxConfig
 from onlinesim_provider.sandbox.server import SandboxServer
 from onlinesim_provider.triggers.onlinesim import OnlineSimSmsTrigger
 from onlinesim_provider.triggers.pool import aclose_shared_http_client, shared_http_client
 from onlinesim_provider.waits.deadline import utcnow
+from tests.api.conftest import FAST
 from tests.conftest import CONN_ENV, connection_uri_json
 
 if TYPE_CHECKING:
@@ -293,14 +295,31 @@ def test_through_the_environment_proxy(
     assert balance(mode) == "1000.00"
 
 
+def record_default_pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Make the clients' default retry policy record its pauses instead of sleeping through them.
+
+    The policy itself (attempts, backoff, which errors retry) stays the default one.
+    """
+    pauses: list[float] = []
+
+    class Recording(RetryPolicy):
+        def __init__(self, **settings: Any) -> None:
+            super().__init__(**{"sleep": pauses.append, **settings})
+
+    monkeypatch.setattr(base, "RetryPolicy", Recording)
+    return pauses
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_a_dead_environment_proxy_is_used_unless_no_proxy_names_the_host(
     mode: str, onlinesim_sandbox: SandboxControl, closed_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use_connection(monkeypatch, onlinesim_sandbox.url, onlinesim_sandbox.api_key, timeout=5)
     monkeypatch.setenv("HTTP_PROXY", closed_url)
+    pauses = record_default_pauses(monkeypatch)
     with pytest.raises(errors.NetworkError) as caught:
         balance(mode)
+    assert len(pauses) == RetryPolicy().max_attempts - 1, "nothing was sent, so every attempt was made"
     assert not caught.value.maybe_sent
     assert onlinesim_sandbox.requests() == [], "the proxy refused: nothing reached the server"
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
@@ -316,9 +335,13 @@ def test_the_shared_pool_keeps_proxied_and_direct_clients_apart(
         pool = shared_http_client()
         key, url = onlinesim_sandbox.api_key, onlinesim_sandbox.url
         clients = [
-            AsyncOnlineSimClient(key, base_url=url, http_client=pool),
-            AsyncOnlineSimClient(key, base_url=url, proxies={"http": forwarding_proxy}, http_client=pool),
-            AsyncOnlineSimClient(key, base_url=url, proxies={"http": closed_url}, http_client=pool),
+            AsyncOnlineSimClient(key, base_url=url, http_client=pool, retry=FAST),
+            AsyncOnlineSimClient(
+                key, base_url=url, proxies={"http": forwarding_proxy}, http_client=pool, retry=FAST
+            ),
+            AsyncOnlineSimClient(
+                key, base_url=url, proxies={"http": closed_url}, http_client=pool, retry=FAST
+            ),
         ]
         try:
             outcomes = await asyncio.gather(*(c.get_balance() for c in clients * 3), return_exceptions=True)
