@@ -72,8 +72,30 @@ def start_in_triggerer(
     )
     wrapped.arm = arm
     wrapped.renderable = tuple(renderable)
-    partial._expand_called = True  # replaced, not forgotten: no "never mapped" warning for it
     return wrapped
+
+
+def inherited_defaults(
+    partial: OperatorPartial, task_default_args: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """Return the default_args of the DAG, task group and task that every mapped task inherits.
+
+    ``partial`` keeps only Airflow's own operator arguments from them; a mapped task gets the
+    rest (the sensor's ``timeout``, connection, interval...) when it is unmapped, which a task
+    started in the triggerer never is. So the start trigger reads them here.
+
+    :param partial: what ``BaseOperator.partial`` returned (its DAG and task group are set).
+    :param task_default_args: the ``default_args`` given to ``partial`` itself.
+    """
+    from airflow.sdk.bases.operator import get_merged_defaults
+
+    dag_args, _ = get_merged_defaults(
+        dag=partial.kwargs.get("dag"),
+        task_group=partial.kwargs.get("task_group"),
+        task_params=None,
+        task_default_args=dict(task_default_args) if task_default_args else None,
+    )
+    return dict(dag_args)
 
 
 def mapped_templates(

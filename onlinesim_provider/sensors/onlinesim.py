@@ -163,10 +163,8 @@ class _OnlineSimWaitSensor(BaseSensorOperator):
     # --- starting in the triggerer ------------------------------------------------------------
 
     @classmethod
-    def _check_start_from_trigger(
-        cls, deferrable: bool, execution_timeout: timedelta | None, timeout: float
-    ) -> None:
-        """Refuse ``start_from_trigger`` where it cannot work, when the DAG is parsed."""
+    def _require_airflow_3_3(cls) -> None:
+        """Refuse ``start_from_trigger`` before Airflow 3.3, whose triggerer renders no template."""
         if not AIRFLOW_V_3_3_PLUS:
             from airflow import __version__
 
@@ -176,6 +174,13 @@ class _OnlineSimWaitSensor(BaseSensorOperator):
                 "Use deferrable=True alone: the wait still runs in the triggerer, after a short start "
                 "on a worker."
             )
+
+    @classmethod
+    def _check_start_from_trigger(
+        cls, deferrable: bool, execution_timeout: timedelta | None, timeout: float
+    ) -> None:
+        """Refuse ``start_from_trigger`` where it cannot work, when the DAG is parsed."""
+        cls._require_airflow_3_3()
         if not deferrable:
             raise ValueError(f"{cls.__name__}: start_from_trigger=True needs deferrable=True")
         if execution_timeout is not None and execution_timeout.total_seconds() < timeout:
@@ -196,15 +201,23 @@ class _OnlineSimWaitSensor(BaseSensorOperator):
         """
         if not kwargs.get("start_from_trigger"):
             return super().partial(**kwargs)
-        args = {**_init_defaults(cls), **kwargs}
+        cls._require_airflow_3_3()
+        from onlinesim_provider.sensors._mapped_start import inherited_defaults, start_in_triggerer
+
+        shared = super().partial(**kwargs)
+        shared._expand_called = True  # replaced by the partial that arms the trigger, or refused
+        # What every mapped task will be built with: the sensor's defaults, then the DAG's and task
+        # group's default_args, then what partial() was given (as Airflow unmaps a mapped task).
+        args = {
+            **_init_defaults(cls),
+            **inherited_defaults(shared, kwargs.get("default_args")),
+            **shared.kwargs,
+        }
         deferrable = _default_deferrable() if args["deferrable"] is None else args["deferrable"]
         cls._check_start_from_trigger(deferrable, args.get("execution_timeout"), _seconds(args["timeout"]))
         renderable = _renderable(cls.template_fields)
         for name in renderable:
-            _check_renderable(cls.__name__, name, kwargs.get(name))
-        from onlinesim_provider.sensors._mapped_start import start_in_triggerer
-
-        shared = super().partial(**kwargs)
+            _check_renderable(cls.__name__, name, args.get(name))
 
         def arm(shared_kwargs: Mapping[str, Any], templates: Mapping[str, str]) -> StartTriggerArgs:
             return cls._start_trigger_args({**args, **shared_kwargs, **templates})

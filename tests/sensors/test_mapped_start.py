@@ -10,7 +10,7 @@ context. The deployment run (``python -m deploy.waits``) shows the same in a rea
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -28,8 +28,14 @@ ORDERS = [
 ]
 
 
-def mapped_dag(expand):
-    """Return a serialized-and-read-back DAG whose task ``wait`` is mapped by ``expand(partial, order)``."""
+SHARED = {"deferrable": True, "poke_interval": 3, "timeout": 120}
+
+
+def mapped_dag(expand, shared=SHARED, default_args=None):
+    """Return a serialized-and-read-back DAG whose task ``wait`` is mapped by ``expand(partial, order)``.
+
+    ``shared`` goes to ``partial(start_from_trigger=True)``; ``default_args`` to the DAG.
+    """
     from airflow.providers.common.compat.sdk import DAG, task
     from airflow.serialization.serialized_objects import DagSerialization
 
@@ -39,10 +45,9 @@ def mapped_dag(expand):
     def order_numbers():
         return ORDERS
 
-    with DAG("mapped_start", schedule=None, start_date=datetime(2025, 1, 1)) as dag:
-        partial = OnlineSimSmsSensor.partial(
-            task_id="wait", deferrable=True, start_from_trigger=True, poke_interval=3, timeout=120
-        )
+    start = datetime(2025, 1, 1)
+    with DAG("mapped_start", schedule=None, start_date=start, default_args=default_args or {}) as dag:
+        partial = OnlineSimSmsSensor.partial(task_id="wait", start_from_trigger=True, **shared)
         expand(partial, order_numbers())
     return DagSerialization.from_dict(DagSerialization.to_dict(dag))
 
@@ -131,6 +136,29 @@ def test_the_rendered_wait_validates_and_polls_its_own_activation():
 def test_a_mapping_the_triggerer_cannot_render_is_refused_when_the_dag_is_parsed(expand, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         mapped_dag(expand)
+
+
+def test_the_dags_default_args_reach_the_start_trigger_and_partial_wins_over_them():
+    """A mapped task started in the triggerer is never unmapped, so its trigger reads default_args."""
+    defaults = {"deferrable": True, "timeout": 300, "poke_interval": 7, "onlinesim_conn_id": "team_b"}
+    dag = mapped_dag(lambda partial, orders: partial.expand_kwargs(orders), shared={}, default_args=defaults)
+    trigger = rendered_trigger(dag, 0)
+    assert (trigger.onlinesim_conn_id, trigger.poll_interval, trigger.timeout) == ("team_b", 7.0, 300.0)
+    assert dag.get_task("wait").start_trigger_args.timeout.total_seconds() > 300
+    own = mapped_dag(
+        lambda partial, orders: partial.expand_kwargs(orders), shared={"timeout": 60}, default_args=defaults
+    )
+    assert rendered_trigger(own, 0).timeout == 60.0
+
+
+def test_a_default_execution_timeout_shorter_than_the_wait_is_refused():
+    defaults = {"deferrable": True, "execution_timeout": timedelta(seconds=30)}
+    with pytest.raises(ValueError, match=re.escape("execution_timeout=0:00:30 shorter than timeout=120.0 s")):
+        mapped_dag(
+            lambda partial, orders: partial.expand_kwargs(orders),
+            shared={"timeout": 120},
+            default_args=defaults,
+        )
 
 
 def test_without_start_from_trigger_partial_is_airflows_own():
