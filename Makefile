@@ -58,14 +58,14 @@ docs: install  ## the Sphinx site in docs/_build/html (warnings are errors)
 	$(VENV)/bin/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
 unit: install  ## pytest on Airflow $(AIRFLOW_VERSION): every layer but the deployment, with coverage
-	$(COVERAGE) $(VENV)/bin/coverage run -m pytest -m "not deployment"
+	$(COVERAGE) $(VENV)/bin/coverage run -m pytest -m "not deployment" --durations=15
 
 # What imports no Airflow, the benchmarks (`make bench` runs on $(AIRFLOW_VERSION)) and the packaging
 # (the same wheel) would only repeat the $(AIRFLOW_VERSION) run: tests/test_constraints.py checks that
 # both versions' constraints pin the same libraries for the Airflow-free layers.
 AIRFLOW2_ONLY := not deployment and not no_airflow and not benchmark and not packaging
 test-airflow2: install-airflow2  ## pytest on Airflow $(AIRFLOW2_VERSION): what depends on Airflow, with coverage
-	$(COVERAGE) $(VENV2)/bin/coverage run -m pytest -m "$(AIRFLOW2_ONLY)"
+	$(COVERAGE) $(VENV2)/bin/coverage run -m pytest -m "$(AIRFLOW2_ONLY)" --durations=15
 
 coverage: install  ## branch coverage of onlinesim_provider/, both Airflow versions' runs combined (a report only)
 	$(COVERAGE) $(VENV)/bin/coverage combine --quiet
