@@ -337,21 +337,38 @@ def test_random_bytes_never_crash_the_server(onlinesim_sandbox: SandboxControl, 
     assert onlinesim_sandbox.now() > 0
 
 
+#: Long enough that a client still waiting for its request to be logged hangs up before the reply.
+DELAY = 2.0
+
+
+def _wait_for_requests(control: SandboxControl, count: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while (logged := len(control.requests())) < count:
+        assert time.monotonic() < deadline, f"the sandbox logged {logged} requests, not {count}"
+        time.sleep(0.01)
+
+
 def test_a_client_that_leaves_before_the_reply_does_not_break_the_server(
     onlinesim_sandbox: SandboxControl, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     """A client that times out and hangs up while a slow reply is prepared: no error, still serving."""
-    onlinesim_sandbox.inject_fault("delay", action="getBalance", delay=0.3, count=3)
+    onlinesim_sandbox.inject_fault("delay", action="getBalance", delay=DELAY, count=3)
     parts = urlsplit(onlinesim_sandbox.url)
-    for _ in range(3):
+    for sent in range(1, 4):
         with socket.create_connection((parts.hostname, parts.port), timeout=5) as sock:
             sock.sendall(
                 b"GET /stubs/handler_api.php?action=getBalance HTTP/1.1\r\nHost: x\r\n"
                 + f"Authorization: Bearer {onlinesim_sandbox.api_key}\r\n\r\n".encode()
             )
+            # Hang up only once the sandbox has the request (and sits in its delay): a reset that
+            # came first would discard the request unread and leave nothing to check.
+            _wait_for_requests(onlinesim_sandbox, sent)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
         # closed with RST before the reply: the sandbox writes into a dead socket
-    time.sleep(0.6)
+    # The check's own reply is delayed as long, and its timer starts after the three above, so the
+    # sandbox's event loop has woken the three handlers and written into their dead sockets before
+    # it can answer: the check below sees their outcome however slow the machine is.
+    onlinesim_sandbox.inject_fault("delay", action="getBalance", delay=DELAY, count=1)
     with OnlineSimClient(onlinesim_sandbox.api_key, base_url=onlinesim_sandbox.url) as client:
         assert str(client.get_balance().amount) == "1000.00"
     out, err = capfd.readouterr()
