@@ -45,6 +45,10 @@ os.environ.pop("AIRFLOW_CONN_ONLINESIM_DEFAULT", None)
 
 CONN_ENV = "AIRFLOW_CONN_ONLINESIM_DEFAULT"
 
+# Registered here, not in its folder's conftest, so that pytest-xdist's controlling process (which
+# collects nothing) runs its hooks too: see the plugin's docstring.
+pytest_plugins = ["tests.reliability.plugin"]
+
 
 @pytest.fixture(scope="session")
 def airflow_db() -> Iterator[Path]:

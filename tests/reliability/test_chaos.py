@@ -16,11 +16,12 @@ import pytest
 
 from tests.conftest import REPO, load_dag
 from tests.reliability.chaos import FATES, MODES
-from tests.reliability.conftest import REPORT, SEED
+from tests.reliability.conftest import SEED
 from tests.reliability.ledger import audit
 
 if TYPE_CHECKING:
     from onlinesim_provider.sandbox import SandboxControl
+    from tests.reliability.plugin import Report
 
 pytestmark = [pytest.mark.airflow, pytest.mark.chaos]
 
@@ -161,7 +162,7 @@ def test_incidents_end_as_designed(chaos_run: dict[str, Any]) -> None:
     assert all(r["tries"]["order"] == 2 for r in by_fate["order_crash"])
 
 
-def test_print_the_ledger_summary(chaos_run: dict[str, Any]) -> None:
+def test_print_the_ledger_summary(chaos_run: dict[str, Any], end_of_run_report: Report) -> None:
     results = _results(chaos_run)
     report, open_before = chaos_run["audit"], chaos_run["open_before"]
     outcomes = Counter((r["kind"], r["mode"], r["outcome"]) for r in results)
@@ -175,5 +176,5 @@ def test_print_the_ledger_summary(chaos_run: dict[str, Any]) -> None:
         f"{open_before['open_activations']} activations, {open_before['open_rents']} rents",
         *report.lines(),
     ]
-    REPORT.append(("chaos run ledger summary", lines))
+    end_of_run_report("chaos run ledger summary", lines)
     assert report.problems == []

@@ -27,11 +27,11 @@ from onlinesim_provider.api.errors import OnlineSimError
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook
 from onlinesim_provider.sensors.onlinesim import OnlineSimRentSmsSensor, OnlineSimSmsSensor
 from tests.conftest import CONN_ENV, DAGS_FOLDER, REPO, connection_uri_json, load_dag
-from tests.reliability.conftest import REPORT
 from tests.reliability.secrets_scan import KEY, KEY_FORMS, SecretScan
 
 if TYPE_CHECKING:
     from onlinesim_provider.sandbox import SandboxControl
+    from tests.reliability.plugin import Report
 
 pytestmark = pytest.mark.airflow
 
@@ -168,6 +168,7 @@ def test_the_key_never_leaks_from_the_example_dags(
     capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
     closed_url: str,
+    end_of_run_report: Report,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="onlinesim_provider")
     scan = SecretScan()
@@ -196,11 +197,9 @@ def test_the_key_never_leaks_from_the_example_dags(
     for record in caplog.records:
         scan.scan(f"log record {record.name}", _format(record))
     assert any("api_key=" in text for text in (out, err, caplog.text)), "query auth left no URL to search"
-    REPORT.append(
-        (
-            "key-leak scan of the example DAGs",
-            [f"{scan.searched} places searched (the key raw, URL-encoded, base64): {len(scan.hits)} hits"],
-        )
+    end_of_run_report(
+        "key-leak scan of the example DAGs",
+        [f"{scan.searched} places searched (the key raw, URL-encoded, base64): {len(scan.hits)} hits"],
     )
     assert scan.hits == []
     assert scan.searched > 100

@@ -1,0 +1,78 @@
+"""The reliability suite's hooks: the reliability marker, the key-leak scan of every test, the reports.
+
+They live in a plugin that ``tests/conftest.py`` registers, rather than in this folder's
+``conftest.py``, because under pytest-xdist the controlling process collects nothing and so never
+loads a sub-folder's conftest: the scan must run where every worker's reports arrive, and the
+reports a test prints at the end of the run travel from its worker in the report's
+``user_properties``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.reliability.secrets_scan import SecretScan
+
+HERE = Path(__file__).resolve().parent
+#: The ``user_properties`` name under which a test hands over a section of the end-of-run report.
+REPORT_PROPERTY = "onlinesim_report"
+
+SUITE_SCAN = SecretScan()
+#: Sections printed at the end of the run: (title, lines).
+REPORT: list[tuple[str, list[str]]] = []
+#: What the ``end_of_run_report`` fixture gives a test: ``add(title, lines)``.
+Report = Callable[[str, Iterable[str]], None]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put every test of this folder in the ``reliability`` layer (``make check`` leaves it out)."""
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.reliability)
+
+
+@pytest.fixture
+def end_of_run_report(request: pytest.FixtureRequest) -> Report:
+    """Return ``add(title, lines)``, which prints a section at the end of the run."""
+
+    def add(title: str, lines: Iterable[str]) -> None:
+        request.node.user_properties.append((REPORT_PROPERTY, (title, list(lines))))
+
+    return add
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Search what pytest captured for one test phase, and its traceback, for the key."""
+    for title, text in report.sections:
+        SUITE_SCAN.scan(f"{report.nodeid} [{title}]", text)
+    if report.longrepr is not None:
+        SUITE_SCAN.scan(f"{report.nodeid} [traceback]", report.longreprtext)
+    if report.when == "teardown":  # the last phase's report carries every property the test added
+        REPORT.extend(section for name, section in report.user_properties if name == REPORT_PROPERTY)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the reports of the reliability tests and the key-leak scan totals."""
+    for title, lines in REPORT:
+        terminalreporter.write_sep("-", title)
+        for line in lines:
+            terminalreporter.write_line(line)
+    if not SUITE_SCAN.searched:
+        return
+    terminalreporter.write_sep("-", "key-leak scan of the reliability tests")
+    terminalreporter.write_line(
+        f"{SUITE_SCAN.searched} captured outputs searched for the key (raw, URL-encoded, base64): "
+        f"{len(SUITE_SCAN.hits)} hits"
+    )
+    for place, form in SUITE_SCAN.hits:
+        terminalreporter.write_line(f"  key found in {place} (as {form!r})")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Fail the run when the key appeared anywhere a user or an attacker could read it."""
+    if SUITE_SCAN.hits:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
