@@ -14,7 +14,7 @@ FAST := not airflow and not chaos and not deployment and not benchmark and not r
 #: Both Airflow versions' runs (and the children they start) write their coverage data here.
 COVERAGE := COVERAGE_FILE=$(CURDIR)/.coverage
 
-.PHONY: help install install-airflow2 lint typecheck check dist docs unit test test-airflow2 airflow2-then-deployment test-deployment coverage demo demo-monitor bench bench-deployment sandbox clean
+.PHONY: help install install-airflow2 lint typecheck check dist docs unit test test-airflow2 static test-deployment coverage demo demo-monitor bench bench-deployment sandbox clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -57,15 +57,20 @@ docs: install  ## the Sphinx site in docs/_build/html (warnings are errors)
 	rm -rf docs/_build docs/_api
 	$(VENV)/bin/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
+# The slow layers spend much of their time waiting (on the sandbox's clock, on child processes, on
+# Airflow's own loops), so each suite runs on pytest-xdist workers that fill the other's pauses.
+WORKERS ?= 2
+XDIST := -n $(WORKERS) --dist loadscope
+
 unit: install  ## pytest on Airflow $(AIRFLOW_VERSION): every layer but the deployment, with coverage
-	$(COVERAGE) $(VENV)/bin/coverage run -m pytest -m "not deployment" --durations=15
+	$(COVERAGE) $(VENV)/bin/coverage run -m pytest $(XDIST) -m "not deployment" --durations=15
 
 # What imports no Airflow, the benchmarks (`make bench` runs on $(AIRFLOW_VERSION)) and the packaging
 # (the same wheel) would only repeat the $(AIRFLOW_VERSION) run: tests/test_constraints.py checks that
 # both versions' constraints pin the same libraries for the Airflow-free layers.
 AIRFLOW2_ONLY := not deployment and not no_airflow and not benchmark and not packaging
 test-airflow2: install-airflow2  ## pytest on Airflow $(AIRFLOW2_VERSION): what depends on Airflow, with coverage
-	$(COVERAGE) $(VENV2)/bin/coverage run -m pytest -m "$(AIRFLOW2_ONLY)" --durations=15
+	$(COVERAGE) $(VENV2)/bin/coverage run -m pytest $(XDIST) -m "$(AIRFLOW2_ONLY)" --durations=15
 
 coverage: install  ## branch coverage of onlinesim_provider/, both Airflow versions' runs combined (a report only)
 	$(COVERAGE) $(VENV)/bin/coverage combine --quiet
@@ -75,17 +80,15 @@ test-deployment: install  ## the provider in a real deployment: PostgreSQL, sche
 	bash deploy/install-system-packages.sh
 	$(VENV)/bin/python -m pytest tests/deployment -m deployment --durations=5
 
-test:  ## everything CI checks (the two Airflow versions' suites run side by side)
+# Each part's output is printed whole when it ends (--output-sync), so the log reads part by part.
+test:  ## everything CI checks: the static checks, both Airflow versions' suites and the deployment test, side by side
 	$(MAKE) --no-print-directory -j2 --output-sync=target install install-airflow2
-	$(MAKE) --no-print-directory lint typecheck dist docs
 	rm -f .coverage .coverage.*
-	$(MAKE) --no-print-directory -j2 --output-sync=target unit airflow2-then-deployment
+	$(MAKE) --no-print-directory -j4 --output-sync=target unit test-airflow2 test-deployment static
 	$(MAKE) --no-print-directory coverage
 
-# The Airflow 2 suite is the shorter one, so the deployment test follows it beside the Airflow 3 suite.
-airflow2-then-deployment:
-	$(MAKE) --no-print-directory test-airflow2
-	$(MAKE) --no-print-directory test-deployment
+static:  ## lint, types, the built packages and the docs, one after another
+	$(MAKE) --no-print-directory -j1 lint typecheck dist docs
 
 demo: install  ## the main job on the sandbox
 	$(VENV)/bin/python scripts/demo.py
