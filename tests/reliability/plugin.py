@@ -18,6 +18,8 @@ import pytest
 from tests.reliability.secrets_scan import SecretScan
 
 HERE = Path(__file__).resolve().parent
+#: How the ids of this folder's tests begin (relative to the repository, pytest's rootdir).
+NODE_PREFIX = "tests/reliability/"
 #: The ``user_properties`` name under which a test hands over a section of the end-of-run report.
 REPORT_PROPERTY = "onlinesim_report"
 
@@ -46,7 +48,9 @@ def end_of_run_report(request: pytest.FixtureRequest) -> Report:
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Search what pytest captured for one test phase, and its traceback, for the key."""
+    """Search what pytest captured for one test phase of this folder, and its traceback, for the key."""
+    if not report.nodeid.startswith(NODE_PREFIX):  # a plugin's hook sees every folder's reports
+        return
     for title, text in report.sections:
         SUITE_SCAN.scan(f"{report.nodeid} [{title}]", text)
     if report.longrepr is not None:
