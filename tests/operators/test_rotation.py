@@ -8,6 +8,8 @@ triggerer and Airflow's retries would. The full DAG runs are in ``tests/dags/tes
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -322,3 +324,89 @@ def test_end_from_trigger_ends_the_task_in_the_triggerer_after_a_rotation_and_a_
 
 async def _collect(trigger: Any) -> list[Any]:
     return [event async for event in trigger.run()]
+
+
+# --- failure paths: a lost record, a kill on the worker, a cleared task, a failure after the code ---
+
+
+def test_resuming_without_the_record_fails_for_good_and_calls_nothing(onlinesim_conn: SandboxControl) -> None:
+    timeout = {"status": "timeout", "message": "timed out at the deadline"}
+    with pytest.raises(AirflowFailException, match=rf"The rotation's record {RECORD} is missing"):
+        _operator(_no_service).execute_complete(_context(TaskStateStore()), timeout)
+    assert _calls(onlinesim_conn) == []
+
+
+def test_a_kill_while_the_worker_waits_cancels_the_number_it_holds(onlinesim_conn: SandboxControl) -> None:
+    operator = _operator(_no_service, attempt_timeout=60, timeout=600, deferrable=False)
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            operator.execute(_context())
+        except BaseException as error:  # the test reads what ended the try
+            outcome.append(error)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    try:
+        held = _wait_for_an_activation(onlinesim_conn)
+        operator.on_kill()  # Airflow's kill arrives while the worker polls for the code
+    finally:
+        worker.join(timeout=60)
+    assert not worker.is_alive()
+    assert onlinesim_conn.summary()["refunded"] == "10.00"
+    assert [a["id"] for a in onlinesim_conn.activations()] == [held], "nothing was ordered after the kill"
+    assert [type(error) for error in outcome] == [AirflowFailException], "the closed number ends the try"
+
+
+def _wait_for_an_activation(sandbox: SandboxControl, timeout: float = 60.0) -> int:
+    deadline = time.monotonic() + timeout
+    while not (activations := sandbox.activations()):
+        assert time.monotonic() < deadline, "no number was ordered"
+        time.sleep(0.02)
+    return int(activations[0]["id"])
+
+
+def test_a_cleared_task_cancels_the_number_its_earlier_run_held_and_starts_anew(
+    onlinesim_conn: SandboxControl,
+) -> None:
+    store = TaskStateStore()
+    with pytest.raises(TaskDeferred):
+        _operator(_no_service, attempt_timeout=60, timeout=600).execute(_context(store))
+    [earlier] = onlinesim_conn.activations()
+
+    cleared = _context(store)
+    cleared["ti"].max_tries += 3  # clearing a task instance raises its max_tries
+    with pytest.raises(TaskDeferred) as deferred:
+        _operator(_no_service, attempt_timeout=60, timeout=600).execute(cleared)
+    first, second = onlinesim_conn.activations()
+    assert first["id"] == earlier["id"]
+    assert deferred.value.trigger.activation_id == second["id"]
+    summary = onlinesim_conn.summary()
+    assert (summary["orders"], summary["cancelled"], summary["refunded"]) == (2, 1, "10.00")
+    assert store.values[RECORD]["order"]["activation_id"] == second["id"]
+
+
+def test_a_task_that_fails_for_good_after_the_code_completes_the_number(
+    onlinesim_conn: SandboxControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = TaskStateStore()
+    with pytest.raises(TaskDeferred) as deferred:
+        _operator(_no_service, attempt_timeout=60, timeout=600).execute(_context(store))
+    trigger = deferred.value.trigger
+    onlinesim_conn.deliver_sms(trigger.activation_id, code="363636")
+    event = asyncio.run(run_to_event(trigger))
+    dying = _operator(_no_service, attempt_timeout=60, timeout=600)
+
+    def worker_dies(state: Any) -> Any:
+        raise AirflowException("the worker died before completing the number")
+
+    monkeypatch.setattr(dying, "_complete", worker_dies)
+    with pytest.raises(AirflowException, match="worker died"):
+        dying.execute_complete(_context(store), event)
+
+    for callback in dying.on_failure_callback:  # type: ignore[union-attr]
+        callback(_context(store))
+    summary = onlinesim_conn.summary()
+    assert (summary["completed"], summary["cancelled"], summary["refunded"]) == (1, 0, "0.00")
+    assert RECORD not in store.values
