@@ -365,10 +365,11 @@ def test_a_client_that_leaves_before_the_reply_does_not_break_the_server(
             _wait_for_requests(onlinesim_sandbox, sent)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
         # closed with RST before the reply: the sandbox writes into a dead socket
-    # The check's own reply is delayed as long, and its timer starts after the three above, so the
-    # sandbox's event loop has woken the three handlers and written into their dead sockets before
-    # it can answer: the check below sees their outcome however slow the machine is.
-    onlinesim_sandbox.inject_fault("delay", action="getBalance", delay=DELAY, count=1)
+    # The check's own reply is delayed twice as long, and its timer starts after the three above:
+    # whichever of the sandbox's event loops holds each handler has DELAY seconds more than it needs
+    # to wake it and write into the dead socket before the check is answered (writing takes
+    # microseconds), so the check below sees their outcome on a busy machine too.
+    onlinesim_sandbox.inject_fault("delay", action="getBalance", delay=2 * DELAY, count=1)
     with OnlineSimClient(onlinesim_sandbox.api_key, base_url=onlinesim_sandbox.url) as client:
         assert str(client.get_balance().amount) == "1000.00"
     out, err = capfd.readouterr()
