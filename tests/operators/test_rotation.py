@@ -241,16 +241,15 @@ def test_a_task_that_fails_for_good_cancels_the_number_on_record(onlinesim_conn:
     assert [a["id"] for a in onlinesim_conn.activations()] == [held["id"]]
 
 
-def test_a_retry_after_the_code_arrived_completes_the_number_without_waiting_again(
-    onlinesim_conn: SandboxControl, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    store = TaskStateStore()
+def _code_arrives_then_the_worker_dies(
+    sandbox: SandboxControl, store: TaskStateStore, monkeypatch: pytest.MonkeyPatch, code: str
+) -> tuple[Any, OnlineSimVerificationOperator]:
+    """Defer, deliver ``code``, then let the resumed task die before completing; return (trigger, task)."""
     with pytest.raises(TaskDeferred) as deferred:
         _operator(_no_service, attempt_timeout=60, timeout=600).execute(_context(store))
     trigger = deferred.value.trigger
-    onlinesim_conn.deliver_sms(trigger.activation_id, code="777777")
+    sandbox.deliver_sms(trigger.activation_id, code=code)
     event = asyncio.run(run_to_event(trigger))
-
     dying = _operator(_no_service, attempt_timeout=60, timeout=600)
 
     def worker_dies(state: Any) -> Any:
@@ -259,6 +258,14 @@ def test_a_retry_after_the_code_arrived_completes_the_number_without_waiting_aga
     monkeypatch.setattr(dying, "_complete", worker_dies)
     with pytest.raises(AirflowException, match="worker died"):
         dying.execute_complete(_context(store), event)
+    return trigger, dying
+
+
+def test_a_retry_after_the_code_arrived_completes_the_number_without_waiting_again(
+    onlinesim_conn: SandboxControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = TaskStateStore()
+    trigger, _ = _code_arrives_then_the_worker_dies(onlinesim_conn, store, monkeypatch, "777777")
     calls = len(_calls(onlinesim_conn))
 
     result = _operator(_no_service, attempt_timeout=60, timeout=600).execute(_context(store, try_number=2))
@@ -388,20 +395,7 @@ def test_a_task_that_fails_for_good_after_the_code_completes_the_number(
     onlinesim_conn: SandboxControl, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = TaskStateStore()
-    with pytest.raises(TaskDeferred) as deferred:
-        _operator(_no_service, attempt_timeout=60, timeout=600).execute(_context(store))
-    trigger = deferred.value.trigger
-    onlinesim_conn.deliver_sms(trigger.activation_id, code="363636")
-    event = asyncio.run(run_to_event(trigger))
-    dying = _operator(_no_service, attempt_timeout=60, timeout=600)
-
-    def worker_dies(state: Any) -> Any:
-        raise AirflowException("the worker died before completing the number")
-
-    monkeypatch.setattr(dying, "_complete", worker_dies)
-    with pytest.raises(AirflowException, match="worker died"):
-        dying.execute_complete(_context(store), event)
-
+    _, dying = _code_arrives_then_the_worker_dies(onlinesim_conn, store, monkeypatch, "363636")
     for callback in dying.on_failure_callback:  # type: ignore[union-attr]
         callback(_context(store))
     summary = onlinesim_conn.summary()
