@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
 
+from onlinesim_provider.api.errors import OnlineSimError
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook, airflow_errors
 from onlinesim_provider.metrics import Labels
 from onlinesim_provider.operators._ordering import NoNumbersAnywhere, order_activation, remember
@@ -30,7 +31,7 @@ from onlinesim_provider.operators._rotation_state import Outcome, RotationState
 from onlinesim_provider.triggers.onlinesim import OnlineSimSmsTrigger, run_to_event
 from onlinesim_provider.waits import inputs
 from onlinesim_provider.waits.deadline import DEFER_GRACE, utcnow, wait_deadline
-from onlinesim_provider.waits.decision import Decision
+from onlinesim_provider.waits.decision import Decision, SmsWait, decide
 from onlinesim_provider.waits.decision import Outcome as WaitOutcome
 
 if TYPE_CHECKING:
@@ -261,10 +262,23 @@ class OnlineSimVerificationOperator(BaseOperator):
             **self._ending(state),
         )
         if self.deferrable:
+            # A code already there needs no deferral, which also keeps the task out of Airflow's
+            # requeue race (docs/sensors.md): its retry carries on and finds the code here.
+            first = self._read_once(state.order["activation_id"])
+            if first.outcome is WaitOutcome.DONE:
+                return first
             left = max(state.attempt_deadline - utcnow(), timedelta(0))
             self.defer(trigger=trigger, method_name="execute_complete", timeout=left + DEFER_GRACE)
         # On the worker, the very polling loop the triggerer would run, so both modes decide alike.
         return Decision.from_event(asyncio.run(run_to_event(trigger)))
+
+    def _read_once(self, activation_id: int) -> Decision:
+        """Return the verdict on one read of the number's status (an error only means: wait)."""
+        try:
+            return decide(self.hook.client.get_status(activation_id), SmsWait(activation_id))
+        except OnlineSimError as error:
+            self.log.info("Could not read activation %s before deferring: %s", activation_id, error)
+            return Decision(WaitOutcome.WAIT)
 
     def _ending(self, state: RotationState) -> dict[str, Any]:
         """Return the trigger arguments that let it end the task when the code comes, if asked to.

@@ -63,6 +63,12 @@ __all__ = ["OnlineSimRentSmsSensor", "OnlineSimSmsSensor"]
 MAX_BACKOFF = 60.0
 #: Where reschedule mode keeps the wait's start and deadline on Airflow 3.3+ (per task instance).
 ANCHOR_KEY = "onlinesim_wait_anchor"
+#: Retries a wait takes unless told otherwise. The wait fails itself only without retry (a fatal
+#: error or its deadline), so these serve the failures Airflow inflicts from outside: a scheduler
+#: that fails a task whose code came within seconds of its deferral (docs/sensors.md).
+WAIT_RETRIES = 2
+#: The pause before such a retry: it finds the code on its first poll, so it need not wait long.
+WAIT_RETRY_DELAY = timedelta(seconds=5)
 #: The ``outcome`` tag of the wait metrics, per final decision.
 OUTCOME_TAG = {Outcome.DONE: "code", Outcome.TIMEOUT: "timeout", Outcome.FAIL: "error"}
 
@@ -84,6 +90,9 @@ class _OnlineSimWaitSensor(BaseSensorOperator):
         time label the wait's metrics and give the time to code. (templated)
     :param start_from_trigger: with ``deferrable=True``, on Airflow 3.3+: start and end the wait
         in the triggerer, so no worker runs the task at all.
+    :param retries: retries for failures from outside the wait (a lost worker, Airflow's
+        requeue race); the wait's own failures are never retried.
+    :param retry_delay: the pause before such a retry.
     """
 
     ui_color = "#e0f0ff"
@@ -100,9 +109,13 @@ class _OnlineSimWaitSensor(BaseSensorOperator):
         timeout: timedelta | float,
         clock: Callable[[], datetime] = utcnow,
         start_from_trigger: bool = False,
+        retries: int = WAIT_RETRIES,
+        retry_delay: timedelta | float = WAIT_RETRY_DELAY,
         **kwargs: Any,
     ) -> None:
-        super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
+        super().__init__(
+            poke_interval=poke_interval, timeout=timeout, retries=retries, retry_delay=retry_delay, **kwargs
+        )
         self.onlinesim_conn_id = onlinesim_conn_id
         self.order = order
         if inputs.resolved(order) or isinstance(order, dict):
@@ -264,6 +277,11 @@ class _OnlineSimWaitSensor(BaseSensorOperator):
         """
         self._begin(context)
         if self.deferrable:
+            # One poll first: a code already there (on a retry, always) needs no deferral, and a
+            # task that never defers cannot meet Airflow's requeue race (docs/sensors.md).
+            first = self.poke(context)
+            if first.is_done:
+                return first.xcom_value
             assert self._deadline is not None
             self.log.info("Deferring %s until at most %s", self._doing, self._deadline.isoformat())
             self.defer(

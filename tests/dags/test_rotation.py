@@ -139,10 +139,13 @@ def test_with_the_sandboxs_delivery_rules_a_silent_country_is_left_behind(
     assert _money(onlinesim_conn, initial) == {"orders": 2, "refunds": 1, "completed": 1}
 
 
-def test_with_end_from_trigger_the_code_on_the_second_number_is_the_result(
+def test_with_end_from_trigger_a_code_there_before_the_wait_is_taken_on_the_worker(
     airflow_db: Any, onlinesim_conn: SandboxControl
 ) -> None:
-    """dag.test() resumes the task where a triggerer would end it; the number is completed once."""
+    """The code comes on submit: the read before deferring finds it, and the number is completed once.
+
+    The trigger's own ending is the next test's, and the deployment test's.
+    """
     initial = onlinesim_conn.summary()["balance"]
     result = _verified("end_from_trigger", onlinesim_conn, 1, deliver_on=2)
     assert _outcomes(result) == [("44", "no_code"), ("7", "code")]
@@ -155,7 +158,7 @@ def test_with_end_from_trigger_the_code_on_the_second_number_is_the_result(
     assert first["state"] == "cancelled"
     assert _money(onlinesim_conn, initial) == {"orders": 2, "refunds": 1, "completed": 1}
     closes = [r for r in onlinesim_conn.requests() if r["action"] == "setStatus"]
-    assert len(closes) == 3, "cancel the first; the trigger completes the second, the resume accepts it"
+    assert len(closes) == 2, "cancel the first, complete the second: no deferral, no second close"
 
 
 def test_the_triggerers_own_submit_ends_the_deferred_rotation_with_its_result(

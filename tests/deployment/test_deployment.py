@@ -37,6 +37,7 @@ from deploy.runs import RunWatch, trigger_run, watch_runs
 from deploy.stack import EXAMPLE_DAGS, Stack
 from onlinesim_provider.get_provider_info import CONN_FIELDS, CONN_TYPE, HOOK_NAME, UI_FIELD_BEHAVIOUR
 from tests.conftest import statsd_settings
+from tests.deployment.codes import CodeAtRead
 from tests.statsd_receiver import StatsdReceiver
 
 if TYPE_CHECKING:
@@ -46,8 +47,6 @@ if TYPE_CHECKING:
 
 #: Everything, start-up included, must finish within this many seconds.
 BUDGET = 420.0
-#: Sandbox seconds until an ordered number receives its SMS by itself.
-SMS_DELAY = 5.0
 VERIFICATION = "example_onlinesim_verification"
 RENT = "example_onlinesim_rent"
 #: Number rotation with ``end_from_trigger``: the code's wait ends in the triggerer.
@@ -92,7 +91,7 @@ def stack(statsd: StatsdReceiver) -> Iterator[Stack]:
     keep = bool(os.environ.get("ONLINESIM_DEPLOYMENT_KEEP"))
     try:
         dag_env = {**DAG_ENV, **statsd_settings(statsd.port)}
-        with Stack(dag_files, budget=BUDGET, sms_delay=SMS_DELAY, keep=keep, dag_env=dag_env) as running:
+        with Stack(dag_files, budget=BUDGET, sms_delay=None, keep=keep, dag_env=dag_env) as running:
             print(f"\ndeployment up in {time.monotonic() - started:.1f} s under {running.root}")
             yield running
     finally:
@@ -137,8 +136,11 @@ def example_runs(stack: Stack, connection: dict[str, Any]) -> dict[str, RunWatch
     airflow = stack.airflow
     for dag_id in (VERIFICATION, RENT, ROTATION):
         airflow.wait_for_dag(dag_id)
-    runs = {dag_id: trigger_run(airflow, dag_id) for dag_id in (VERIFICATION, RENT, ROTATION)}
-    watch_runs(airflow, list(runs.values()), timeout=180)
+    # Each code comes once the trigger polls (a sensor's first read is on the worker, before it
+    # defers; the rotation's too), so every wait is seen deferred and fired in the triggerer.
+    with CodeAtRead(stack.control, read=2):
+        runs = {dag_id: trigger_run(airflow, dag_id) for dag_id in (VERIFICATION, RENT, ROTATION)}
+        watch_runs(airflow, list(runs.values()), timeout=180)
     return runs
 
 
@@ -356,7 +358,6 @@ class WaitingRun:
 def start_waiting_run(stack: Stack) -> WaitingRun:
     """Trigger a verification run that gets no SMS by itself; return once its wait is polled."""
     airflow, control = stack.airflow, stack.control
-    control.configure(sms_delay=None)  # the SMS comes only when a test delivers it
     before = {a["id"] for a in control.activations()}
     known_triggers = {t["id"] for t in airflow.stored_triggers()}
     run = trigger_run(airflow, VERIFICATION)
@@ -460,7 +461,6 @@ def test_failing_a_deferred_wait_by_hand_refunds_the_number_once(
     folder = task_log_dir(airflow.task_logs, VERIFICATION, waiting.run.run_id, waiting.task_id)
     in_triggerer = any(ON_KILL in text for text in trigger_logs(folder).values())
     print(f"\ncancelled by {'the trigger (on_kill)' if in_triggerer else 'the close_number teardown'}")
-    control.configure(sms_delay=SMS_DELAY)
 
 
 def test_api_key_is_in_no_log(stack: Stack, example_runs: dict[str, RunWatch]) -> None:

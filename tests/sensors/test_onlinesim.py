@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from airflow.providers.common.compat.sdk import AirflowSensorTimeout, TaskDeferred
+from airflow.providers.common.compat.sdk import DAG, AirflowSensorTimeout, TaskDeferred
 
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook
 from onlinesim_provider.sensors.onlinesim import DEFER_GRACE, OnlineSimRentSmsSensor, OnlineSimSmsSensor
@@ -414,7 +414,28 @@ def test_deferral_carries_the_deadline_from_the_injected_clock(onlinesim_conn, a
     assert trigger.deadline == start + timedelta(seconds=300)
     assert trigger.poll_interval == 7.0
     assert deferred.value.timeout == timedelta(seconds=300) + DEFER_GRACE
-    assert onlinesim_conn.requests()[1:] == [], "deferring makes no call of its own"
+    # One read before deferring (the number has no code yet), then nothing until the trigger runs.
+    assert [r["action"] for r in onlinesim_conn.requests()[1:]] == ["getStatus"]
+
+
+def test_deferrable_wait_returns_a_code_already_there_without_deferring(onlinesim_conn, activation):
+    """A code that is already there (on a retry, always) is returned at once: no deferral.
+
+    A task that does not defer cannot be failed by Airflow's requeue race (docs/sensors.md).
+    """
+    onlinesim_conn.deliver_sms(activation.id, code="271828")
+    sensor = OnlineSimSmsSensor(task_id="wait", activation_id=activation.id, deferrable=True)
+    assert sensor.execute({}) == {"activation_id": activation.id, "code": "271828", "text": None}
+    assert onlinesim_conn.summary()["refunded"] == "0.00"
+
+
+def test_waits_retry_failures_from_outside_by_default_and_the_dag_can_say_otherwise():
+    """Only failures Airflow inflicts reach a retry: the wait's own failures are final."""
+    sensor = OnlineSimSmsSensor(task_id="wait", activation_id=1)
+    assert (sensor.retries, sensor.retry_delay) == (2, timedelta(seconds=5))
+    with DAG("retries", schedule=None, default_args={"retries": 0}):
+        chosen = OnlineSimRentSmsSensor(task_id="wait", rent_id=1)
+    assert chosen.retries == 0
 
 
 def test_bad_rent_pattern_fails_when_the_dag_is_parsed():
