@@ -32,18 +32,18 @@ class CodeAtRead(threading.Thread):
         #: activation id -> the code delivered to it; rent ids that got their message
         self.codes: dict[int, str] = {}
         self.rents: set[int] = set()
-        self._stop = threading.Event()
+        self._done = threading.Event()
 
     def __enter__(self) -> CodeAtRead:
         self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
+        self._done.set()
         self.join(10)
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._done.is_set():
             reads = Counter(
                 (r["action"], int(r["query"]["id"]))
                 for r in self.control.requests()
