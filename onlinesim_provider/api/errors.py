@@ -1,17 +1,18 @@
-"""Typed errors of the OnlineSIM Alternative API.
+"""Typed errors of the OnlineSIM Alternative API: one root, one class per error token.
 
-Every error the client raises derives from :class:`OnlineSimError` and carries the protocol
-``token`` (when the server sent one), the HTTP ``status_code`` and the raw ``body``. Whether an
-error is worth retrying is a property of its class (``retryable``), never parsed back out of a
-message. :func:`error_for_token` is the one place that maps a token to its class.
-
-The API key never appears in any of these objects: they are built from reply bodies and URLs
-that the client has already stripped of credentials.
+Each error carries the protocol ``token``, the HTTP ``status_code`` and the raw ``body``; whether
+it is worth retrying is a property of its class (``retryable``). :func:`error_for_token` maps a
+token to its class. No error holds the API key: they are built from scrubbed bodies and messages.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from pydantic import ValidationError
 
 __all__ = [
     "OnlineSimError",
@@ -48,6 +49,7 @@ __all__ = [
     "ACTIVATION_MAYBE_CLOSED",
     "RENT_ALREADY_CLOSED",
     "error_for_token",
+    "invalid_input",
 ]
 
 
@@ -316,28 +318,11 @@ class UnknownApiError(FatalError):
     """The server answered with an error token this client does not know."""
 
 
+#: The class of each error token the spec defines.
 TOKEN_ERRORS: dict[str, type[OnlineSimError]] = {
     cls.default_token: cls
-    for cls in (
-        BadKeyError,
-        BadActionError,
-        ErrorSqlError,
-        NoNumbersError,
-        NoBalanceError,
-        BadServiceError,
-        BannedError,
-        BadStatusError,
-        NoActivationError,
-        WrongActivationIdError,
-        EarlyCancelDeniedError,
-        NoIdRentError,
-        InvalidPhoneError,
-        IncorrectStatusError,
-        CantCancelError,
-        AlreadyFinishError,
-        AlreadyCancelError,
-    )
-    if cls.default_token is not None
+    for cls in (*FatalError.__subclasses__(), *TransientError.__subclasses__())
+    if cls.default_token
 }
 
 #: What closing an activation answers when it may already be closed; ``getStatus`` tells for sure.
@@ -365,3 +350,21 @@ def error_for_token(token: str, *, status_code: int | None = None, body: str = "
     cls = TOKEN_ERRORS.get(token, UnknownApiError)
     message = None if cls is not UnknownApiError else f"unknown error token {token!r}"
     return cls(message, token=token, status_code=status_code, body=body)
+
+
+def invalid_input(error: ValidationError, names: Sequence[str] = ()) -> InvalidInputError:
+    """Return the :class:`InvalidInputError` for pydantic's ``error``: the value and what was expected.
+
+    :param error: a failed validation of arguments or settings.
+    :param names: the names of positional arguments (pydantic locates those by their index).
+    """
+    problem = error.errors(include_url=False)[0]
+    where = [names[part] if isinstance(part, int) and part < len(names) else part for part in problem["loc"]]
+    name, value = ".".join(map(str, where)) or (names[0] if names else "value"), problem.get("input")
+    if "argument" in problem["type"]:  # missing, unexpected or repeated: nothing to show
+        return InvalidInputError(f"{name}: {problem['msg']}")
+    shown = f"{value!r} ({type(value).__name__})"
+    if name == "api_key":
+        shown = f"a {type(value).__name__}; its value is not shown" if value else "no API key"
+    must = f"must be {problem['msg']}" if problem["type"] == "expected" else f"is invalid: {problem['msg']}"
+    return InvalidInputError(f"{name} {must}, got {shown}")

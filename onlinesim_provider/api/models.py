@@ -1,23 +1,43 @@
-"""Typed replies of the OnlineSIM Alternative API.
+"""Typed values of the OnlineSIM Alternative API: the arguments it takes and the replies it gives.
 
-Frozen dataclasses and enums: the protocol module parses reply bodies into these, and the
-Airflow layer turns them into plain JSON dicts (``to_dict()``) only at the XCom and
-trigger-event boundary.
+The argument types (``ObjectId``, ``ServiceCode`` ...) are pydantic ``Annotated`` types that the
+clients and the Airflow operators validate with. The replies are frozen pydantic dataclasses that
+read the JSON of the wire (aliases, numbers as strings, ``values`` keyed "0", "1" ...) and turn
+into plain JSON dicts (``to_dict()``) only at the XCom and trigger-event boundary.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from decimal import Decimal
+from typing import Annotated, Any
 
-if TYPE_CHECKING:
-    from decimal import Decimal
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    WrapValidator,
+    model_validator,
+)
+from pydantic.dataclasses import dataclass
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "ACTIVATION_LIFETIME",
     "RENT_FIRST_SMS_WINDOW",
+    "ActivationStatusCode",
+    "CountryKey",
+    "ObjectId",
+    "OperatorName",
+    "RentHours",
+    "RentStatusCode",
+    "ServiceCode",
     "Balance",
     "Country",
     "ServiceStock",
@@ -40,6 +60,82 @@ ACTIVATION_LIFETIME = timedelta(minutes=15)
 RENT_FIRST_SMS_WINDOW = timedelta(minutes=20)
 
 
+def expect(description: str) -> WrapValidator:
+    """Return a validator that reports any failure of the type it annotates as "must be ``description``".
+
+    :param description: what a valid value is, e.g. ``"an int >= 1"``.
+    """
+
+    def check(value: Any, handler: Any) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise PydanticCustomError("expected", description) from None
+
+    return WrapValidator(check)
+
+
+def _int_as_text(value: Any) -> Any:
+    return str(value) if type(value) is int else value
+
+
+class SetStatusCode(enum.IntEnum):
+    """The raw ``status`` numbers of ``setStatus``.
+
+    ``CLOSE`` (6) is how an order is cancelled or completed on OnlineSIM; ``CANCEL`` (8) is
+    the cancel of SMS-Activate-style servers. Which one "cancel" means is a client setting.
+    """
+
+    READY = 1
+    REQUEST_ANOTHER_CODE = 3
+    CLOSE = 6
+    CANCEL = 8
+
+
+_Code = Annotated[str, BeforeValidator(_int_as_text), Field(strict=True, pattern=r"^[!-~]{1,64}$")]
+#: An activation or rent id: an int >= 1.
+ObjectId = Annotated[int, Field(strict=True, ge=1), expect("an int >= 1")]
+#: A service code such as ``tg``: 1-64 printable characters without spaces.
+ServiceCode = Annotated[
+    _Code, expect("a service code such as 'tg': 1-64 printable characters without spaces")
+]
+#: A country key from ``get_countries`` (a number or its text).
+CountryKey = Annotated[_Code, expect("a country key: 1-64 printable characters without spaces")]
+#: An operator name such as ``mts``.
+OperatorName = Annotated[_Code, expect("an operator name: 1-64 printable characters without spaces")]
+#: A rent period in hours, up to a year.
+RentHours = Annotated[int, Field(strict=True, ge=1, le=24 * 365), expect("an int from 1 to 8760")]
+#: A ``setStatus`` value: 1, 3, 6 or 8 (see :class:`SetStatusCode`).
+ActivationStatusCode = Annotated[
+    int, Field(strict=True), AfterValidator(SetStatusCode), expect("one of [1, 3, 6, 8]")
+]
+#: A ``setRentStatus`` value: 2 closes (OnlineSIM), 1 finishes (SMS-Activate-style servers).
+RentStatusCode = Annotated[int, Field(strict=True, ge=1, le=2), expect("one of [1, 2]")]
+
+
+def _date_or_none(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return value if isinstance(value, datetime) else None
+    try:
+        return datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+
+
+def entries(value: Any) -> Any:
+    """Return the items of a ``values``-style field: an object keyed "0", "1"... or a list."""
+    if isinstance(value, dict):
+        return [value[key] for key in sorted(value, key=lambda key: (not key.isdigit(), key.zfill(20)))]
+    return [] if value is None else value
+
+
+_Text = Annotated[str, Field(coerce_numbers_to_str=True)]
+_Date = Annotated[datetime | None, BeforeValidator(_date_or_none)]
+_Items = BeforeValidator(entries)
+#: Read the wire's camelCase aliases and the fields' own names alike.
+_WIRE = ConfigDict(validate_by_name=True, validate_by_alias=True)
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -48,7 +144,7 @@ def _iso(value: datetime | None) -> str | None:
 class Balance:
     """The account balance (``getBalance``)."""
 
-    amount: Decimal
+    amount: Annotated[Decimal, Field(allow_inf_nan=False)]
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict; the amount is a string to keep its exact decimal value."""
@@ -59,12 +155,28 @@ class Balance:
 class Country:
     """One country of ``getCountries``; ``id`` is the opaque key to pass back to the API."""
 
-    id: str
-    name: str
+    id: _Text
+    name: _Text
     visible: bool
-    rus: str = ""
-    eng: str = ""
+    rus: _Text = ""
+    eng: _Text = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_reply(cls, data: Any) -> Any:
+        """Name a country by ``name``, else ``eng``, else ``rus``, else its key; keep unknown fields."""
+        if isinstance(data, dict):
+            known = {"id", "name", "visible", "rus", "eng"}
+            name = data.get("name") or data.get("eng") or data.get("rus") or data.get("id")
+            extra = {key: value for key, value in data.items() if key not in known}
+            data = {
+                "visible": 1,
+                **{k: v for k, v in data.items() if k in known},
+                "name": name,
+                "extra": extra,
+            }
+        return data
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict."""
@@ -88,8 +200,8 @@ class ServiceStock:
 class Activation:
     """An ordered single-service number (``ACCESS_NUMBER:<id>:<phone>``)."""
 
-    id: int
-    phone: str
+    id: Annotated[int, Field(ge=1)]
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict."""
@@ -130,19 +242,6 @@ class FullSms:
         return {"state": self.state.value, "text": self.text}
 
 
-class SetStatusCode(enum.IntEnum):
-    """The raw ``status`` numbers of ``setStatus``.
-
-    ``CLOSE`` (6) is how an order is cancelled or completed on OnlineSIM; ``CANCEL`` (8) is
-    the cancel of SMS-Activate-style servers. Which one "cancel" means is a client setting.
-    """
-
-    READY = 1
-    REQUEST_ANOTHER_CODE = 3
-    CLOSE = 6
-    CANCEL = 8
-
-
 class SetStatusReply(enum.StrEnum):
     """Success tokens of ``setStatus``."""
 
@@ -154,12 +253,22 @@ class SetStatusReply(enum.StrEnum):
 
 @dataclass(frozen=True)
 class RentService:
-    """One service offered for rent, with its price and stock."""
+    """One service offered for rent, with its price and stock (``quant``: a count, or current and total)."""
 
     code: str
-    cost: Decimal
+    cost: Annotated[Decimal, Field(allow_inf_nan=False)]
     quantity: int
     total: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_reply(cls, data: Any) -> Any:
+        """Read ``quant``: a count, or ``{"current": ..., "total": ...}``."""
+        if isinstance(data, dict) and "quantity" not in data:
+            quant = data.get("quant", 0)
+            counts = quant if isinstance(quant, dict) else {"current": quant}
+            data = {**data, "quantity": counts.get("current", 0), "total": counts.get("total")}
+        return data
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict."""
@@ -170,9 +279,20 @@ class RentService:
 class RentOffer:
     """Reply of ``getRentServicesAndCountries``."""
 
-    countries: tuple[str, ...]
-    operators: tuple[str, ...]
-    services: tuple[RentService, ...]
+    countries: Annotated[tuple[_Text, ...], _Items] = ()
+    operators: Annotated[tuple[_Text, ...], _Items] = ()
+    services: tuple[RentService, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_reply(cls, data: Any) -> Any:
+        """Read ``services`` keyed by code; a reply must hold countries or services."""
+        if isinstance(data, dict):
+            if "countries" not in data and "services" not in data:
+                raise ValueError("neither 'countries' nor 'services' present")
+            services = data.get("services") or {}
+            data = {**data, "services": [{"code": code, **value} for code, value in services.items()]}
+        return data
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict."""
@@ -183,27 +303,33 @@ class RentOffer:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_WIRE)
 class Rent:
     """A rented number (``getRentNumber``, or an entry of ``getRentList``)."""
 
-    id: int
-    phone: str
-    end_date: datetime | None = None
+    id: Annotated[int, Field(ge=1)]
+    phone: Annotated[_Text, Field(validation_alias=AliasChoices("number", "phone"))]
+    end_date: Annotated[_Date, Field(validation_alias=AliasChoices("endDate", "end_date"))] = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict."""
         return {"rent_id": self.id, "phone": self.phone, "end_date": _iso(self.end_date)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_WIRE)
 class RentMessage:
     """One SMS received on a rented number."""
 
-    phone_from: str
-    text: str
-    service: str
-    date: datetime | None = None
+    phone_from: Annotated[_Text, Field(validation_alias=AliasChoices("phoneFrom", "phone_from"))]
+    text: _Text
+    service: _Text
+    date: _Date = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_reply(cls, data: Any) -> Any:
+        """Read a message without ``phoneFrom`` or ``service`` as one with them empty."""
+        return {"phoneFrom": "", "service": "", **data} if isinstance(data, dict) else data
 
     @property
     def is_notice(self) -> bool:
@@ -220,12 +346,22 @@ class RentMessage:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_WIRE)
 class RentStatus:
     """Reply of ``getRentStatus``: the messages received so far (none while waiting)."""
 
     quantity: int
-    messages: tuple[RentMessage, ...] = ()
+    messages: Annotated[
+        tuple[RentMessage, ...], _Items, Field(validation_alias=AliasChoices("values", "messages"))
+    ] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_reply(cls, data: Any) -> Any:
+        """Count the messages when the reply gives no ``quantity``."""
+        if isinstance(data, dict) and "quantity" not in data:
+            data = {**data, "quantity": len(entries(data.get("values")))}
+        return data
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict."""
