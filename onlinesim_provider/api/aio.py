@@ -16,7 +16,7 @@ import asyncio
 import functools
 import os
 import time
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlencode
 
 import aiohttp
@@ -24,19 +24,18 @@ from aiohttp.helpers import get_env_proxy_for_url
 from multidict import CIMultiDict
 from yarl import URL
 
-from onlinesim_provider.api.base import ClientBase, ClientSettings
-from onlinesim_provider.api.protocol import DEFAULT_BASE_URL
+from onlinesim_provider.api.base import ClientBase
 from onlinesim_provider.api.retry import acall_with_retry
 from onlinesim_provider.version_compat import never_resend_on_a_reused_connection
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from types import TracebackType
-    from typing import Literal, Self
+    from typing import Self, Unpack
 
     from onlinesim_provider.api.actions import Call
+    from onlinesim_provider.api.base import ClientOptions
     from onlinesim_provider.api.errors import OnlineSimError
-    from onlinesim_provider.api.retry import RetryPolicy
 
 __all__ = ["AsyncOnlineSimClient", "new_session"]
 
@@ -93,44 +92,22 @@ def _proxy(url: URL, proxies: Mapping[str, str] | None) -> URL | None:
 class AsyncOnlineSimClient(ClientBase):
     """Call the OnlineSIM Alternative API from asyncio, without blocking the event loop.
 
-    :param api_key: the OnlineSIM API key.
-    :param base_url: the server, ``https://api-conserver.onlinesim.io`` by default.
-    :param auth: ``"header"`` (Bearer, the default) or ``"query"`` (``api_key`` parameter);
-        sent with each request, never set on a shared ``http_client``.
-    :param timeout: seconds, or ``(connect, read)`` seconds, per request.
-    :param proxies: proxy URL per scheme; the proxy environment variables for the others.
-    :param verify: ``True``, ``False`` or a CA bundle path; the CA variables when omitted.
-    :param cancel_status: the ``setStatus`` value that cancels: 6 (OnlineSIM) or 8 (SMS-Activate).
-    :param rent_close_status: the ``setRentStatus`` value that closes a rent: 2 (OnlineSIM) or 1.
-    :param retry: attempts, backoff and time budget; :class:`RetryPolicy` defaults when omitted.
+    :param api_key: the OnlineSIM API key; sent with each request, never set on a shared pool.
     :param http_client: a shared ``aiohttp.ClientSession`` (see :func:`new_session`); the caller
         keeps ownership of it.
-    :raises InvalidInputError: a setting is invalid (:class:`~onlinesim_provider.api.base.ClientSettings`).
+    :param options: ``base_url``, ``auth``, ``timeout``, ``proxies``, ``verify``, ``cancel_status``,
+        ``rent_close_status`` (see :class:`~onlinesim_provider.api.base.ClientSettings`) and ``retry``.
+    :raises InvalidInputError: a setting is invalid.
     """
 
     def __init__(
         self,
         api_key: str,
         *,
-        base_url: str = DEFAULT_BASE_URL,
-        auth: Literal["header", "query"] = "header",
-        timeout: float | tuple[float, float] = (5.0, 30.0),
-        proxies: Mapping[str, str] | None = None,
-        verify: bool | str | None = None,
-        cancel_status: int = 6,
-        rent_close_status: int = 2,
-        retry: RetryPolicy | None = None,
         http_client: aiohttp.ClientSession | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        settings: dict[str, Any] = {
-            "api_key": api_key,
-            "base_url": base_url,
-            "auth": auth,
-            "timeout": timeout,
-        }
-        settings |= {"proxies": proxies, "verify": verify}
-        settings |= {"cancel_status": cancel_status, "rent_close_status": rent_close_status}
-        super().__init__(ClientSettings.checked(settings), retry)
+        super().__init__(api_key, **options)
         self._owns_session = http_client is None
         self._session = http_client  # an own session is opened on first use, inside the loop
         self._proxy = _proxy(URL(self.url), self.proxies)  # aiohttp sends its credentials to the proxy

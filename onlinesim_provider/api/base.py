@@ -15,7 +15,7 @@ import re
 import time
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict, TypeVar, Unpack
 from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 from pydantic import (
@@ -227,15 +227,30 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+class ClientOptions(TypedDict, total=False):
+    """The keyword arguments of both clients: the settings (:class:`ClientSettings`) and ``retry``."""
+
+    base_url: str
+    auth: Literal["header", "query"]
+    timeout: float | tuple[float, float]
+    proxies: Mapping[str, str] | None
+    verify: bool | str | None
+    cancel_status: int
+    rent_close_status: int
+    retry: RetryPolicy | None
+
+
 class ClientBase(Actions):
     """Settings and reply handling shared by :class:`OnlineSimClient` and its async twin.
 
-    :param settings: the checked settings.
-    :param retry: attempts, backoff and time budget; :class:`RetryPolicy` defaults when omitted.
+    :param api_key: the OnlineSIM API key.
+    :param options: the settings (see :class:`ClientSettings`) and ``retry``: attempts, backoff
+        and time budget (:class:`RetryPolicy` defaults when omitted).
     """
 
-    def __init__(self, settings: ClientSettings, retry: RetryPolicy | None) -> None:
-        self.settings = settings
+    def __init__(self, api_key: str, **options: Unpack[ClientOptions]) -> None:
+        retry = options.pop("retry", None)
+        self.settings = settings = ClientSettings.checked({"api_key": api_key, **options})
         self.base_url = settings.base_url
         self.url = self.base_url + HANDLER_PATH
         self.auth = settings.auth

@@ -12,24 +12,22 @@ Example::
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-from onlinesim_provider.api.base import ClientBase, ClientSettings
-from onlinesim_provider.api.protocol import DEFAULT_BASE_URL
+from onlinesim_provider.api.base import ClientBase
 from onlinesim_provider.api.retry import call_with_retry
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
     from types import TracebackType
-    from typing import Literal, Self
+    from typing import Self, Unpack
 
     from onlinesim_provider.api.actions import Call
+    from onlinesim_provider.api.base import ClientOptions
     from onlinesim_provider.api.errors import OnlineSimError
-    from onlinesim_provider.api.retry import RetryPolicy
 
 __all__ = ["OnlineSimClient"]
 
@@ -59,41 +57,16 @@ class OnlineSimClient(ClientBase):
     :class:`~onlinesim_provider.api.errors.OnlineSimError`, and none of it shows the key.
 
     :param api_key: the OnlineSIM API key.
-    :param base_url: the server, ``https://api-conserver.onlinesim.io`` by default.
-    :param auth: ``"header"`` (Bearer, the default) or ``"query"`` (``api_key`` parameter).
-    :param timeout: seconds, or ``(connect, read)`` seconds, per request.
-    :param proxies: proxy URL per scheme; the proxy environment variables for the others.
-    :param verify: ``True``, ``False`` or a CA bundle path; the CA variables when omitted.
-    :param cancel_status: the ``setStatus`` value that cancels: 6 (OnlineSIM) or 8 (SMS-Activate).
-    :param rent_close_status: the ``setRentStatus`` value that closes a rent: 2 (OnlineSIM) or 1.
-    :param retry: attempts, backoff and time budget; :class:`RetryPolicy` defaults when omitted.
-    :param session: a session to use instead of a new one; the caller keeps ownership of it.
-    :raises InvalidInputError: a setting is invalid (:class:`~onlinesim_provider.api.base.ClientSettings`).
+    :param session: a ``requests.Session`` to use instead of a new one; the caller keeps ownership.
+    :param options: ``base_url``, ``auth``, ``timeout``, ``proxies``, ``verify``, ``cancel_status``,
+        ``rent_close_status`` (see :class:`~onlinesim_provider.api.base.ClientSettings`) and ``retry``.
+    :raises InvalidInputError: a setting is invalid.
     """
 
     def __init__(
-        self,
-        api_key: str,
-        *,
-        base_url: str = DEFAULT_BASE_URL,
-        auth: Literal["header", "query"] = "header",
-        timeout: float | tuple[float, float] = (5.0, 30.0),
-        proxies: Mapping[str, str] | None = None,
-        verify: bool | str | None = None,
-        cancel_status: int = 6,
-        rent_close_status: int = 2,
-        retry: RetryPolicy | None = None,
-        session: requests.Session | None = None,
+        self, api_key: str, *, session: requests.Session | None = None, **options: Unpack[ClientOptions]
     ) -> None:
-        settings: dict[str, Any] = {
-            "api_key": api_key,
-            "base_url": base_url,
-            "auth": auth,
-            "timeout": timeout,
-        }
-        settings |= {"proxies": proxies, "verify": verify}
-        settings |= {"cancel_status": cancel_status, "rent_close_status": rent_close_status}
-        super().__init__(ClientSettings.checked(settings), retry)
+        super().__init__(api_key, **options)
         self._owns_session = session is None
         if session is None:
             session = requests.Session()

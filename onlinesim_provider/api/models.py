@@ -9,10 +9,10 @@ into plain JSON dicts (``to_dict()``) only at the XCom and trigger-event boundar
 from __future__ import annotations
 
 import enum
-from dataclasses import field
+from dataclasses import field, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     AfterValidator,
@@ -136,23 +136,41 @@ _Items = BeforeValidator(entries)
 _WIRE = ConfigDict(validate_by_name=True, validate_by_alias=True)
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+def _plain(value: Any) -> Any:
+    if isinstance(value, Reply):
+        return value.to_dict()
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value) if isinstance(value, Decimal) else value
+
+
+class Reply:
+    """A typed reply: frozen, compared by value, and plain JSON at the XCom boundary."""
+
+    #: Field name -> the key of the plain dict, where they differ.
+    _KEYS: ClassVar[dict[str, str]] = {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-able dict: decimals as strings (exact), dates in ISO 8601, enums as their value."""
+        shown = (f.name for f in fields(self) if f.compare)  # type: ignore[arg-type]
+        return {self._KEYS.get(name, name): _plain(getattr(self, name)) for name in shown}
 
 
 @dataclass(frozen=True)
-class Balance:
+class Balance(Reply):
     """The account balance (``getBalance``)."""
+
+    _KEYS = {"amount": "balance"}
 
     amount: Annotated[Decimal, Field(allow_inf_nan=False)]
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict; the amount is a string to keep its exact decimal value."""
-        return {"balance": str(self.amount)}
-
 
 @dataclass(frozen=True)
-class Country:
+class Country(Reply):
     """One country of ``getCountries``; ``id`` is the opaque key to pass back to the API."""
 
     id: _Text
@@ -178,34 +196,24 @@ class Country:
             }
         return data
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict."""
-        return {"id": self.id, "name": self.name, "visible": self.visible, "rus": self.rus, "eng": self.eng}
-
 
 @dataclass(frozen=True)
-class ServiceStock:
+class ServiceStock(Reply):
     """Available numbers of one service (``getNumbersStatus`` key ``<service>_<0|1>``)."""
 
     service: str
     forwarding: bool
     count: int
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict."""
-        return {"service": self.service, "forwarding": self.forwarding, "count": self.count}
-
 
 @dataclass(frozen=True)
-class Activation:
+class Activation(Reply):
     """An ordered single-service number (``ACCESS_NUMBER:<id>:<phone>``)."""
+
+    _KEYS = {"id": "activation_id"}
 
     id: Annotated[int, Field(ge=1)]
     phone: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict."""
-        return {"activation_id": self.id, "phone": self.phone}
 
 
 class ActivationState(enum.StrEnum):
@@ -219,27 +227,19 @@ class ActivationState(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class ActivationStatus:
+class ActivationStatus(Reply):
     """Reply of ``getStatus``: the state and, for ``OK`` / ``WAIT_RETRY``, the (last) code."""
 
     state: ActivationState
     code: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict."""
-        return {"state": self.state.value, "code": self.code}
-
 
 @dataclass(frozen=True)
-class FullSms:
+class FullSms(Reply):
     """Reply of ``getFullSms``: the state and, when an SMS arrived, its whole text."""
 
     state: ActivationState
     text: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict."""
-        return {"state": self.state.value, "text": self.text}
 
 
 class SetStatusReply(enum.StrEnum):
@@ -252,7 +252,7 @@ class SetStatusReply(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class RentService:
+class RentService(Reply):
     """One service offered for rent, with its price and stock (``quant``: a count, or current and total)."""
 
     code: str
@@ -270,13 +270,9 @@ class RentService:
             data = {**data, "quantity": counts.get("current", 0), "total": counts.get("total")}
         return data
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict."""
-        return {"code": self.code, "cost": str(self.cost), "quantity": self.quantity, "total": self.total}
-
 
 @dataclass(frozen=True)
-class RentOffer:
+class RentOffer(Reply):
     """Reply of ``getRentServicesAndCountries``."""
 
     countries: Annotated[tuple[_Text, ...], _Items] = ()
@@ -294,30 +290,20 @@ class RentOffer:
             data = {**data, "services": [{"code": code, **value} for code, value in services.items()]}
         return data
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict."""
-        return {
-            "countries": list(self.countries),
-            "operators": list(self.operators),
-            "services": [s.to_dict() for s in self.services],
-        }
-
 
 @dataclass(frozen=True, config=_WIRE)
-class Rent:
+class Rent(Reply):
     """A rented number (``getRentNumber``, or an entry of ``getRentList``)."""
+
+    _KEYS = {"id": "rent_id"}
 
     id: Annotated[int, Field(ge=1)]
     phone: Annotated[_Text, Field(validation_alias=AliasChoices("number", "phone"))]
     end_date: Annotated[_Date, Field(validation_alias=AliasChoices("endDate", "end_date"))] = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict."""
-        return {"rent_id": self.id, "phone": self.phone, "end_date": _iso(self.end_date)}
-
 
 @dataclass(frozen=True, config=_WIRE)
-class RentMessage:
+class RentMessage(Reply):
     """One SMS received on a rented number."""
 
     phone_from: Annotated[_Text, Field(validation_alias=AliasChoices("phoneFrom", "phone_from"))]
@@ -336,18 +322,9 @@ class RentMessage:
         """True for ``notify`` notices, which are not messages from a sender."""
         return self.service == "notify"
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict."""
-        return {
-            "phone_from": self.phone_from,
-            "text": self.text,
-            "service": self.service,
-            "date": _iso(self.date),
-        }
-
 
 @dataclass(frozen=True, config=_WIRE)
-class RentStatus:
+class RentStatus(Reply):
     """Reply of ``getRentStatus``: the messages received so far (none while waiting)."""
 
     quantity: int
@@ -362,7 +339,3 @@ class RentStatus:
         if isinstance(data, dict) and "quantity" not in data:
             data = {**data, "quantity": len(entries(data.get("values")))}
         return data
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict."""
-        return {"quantity": self.quantity, "messages": [m.to_dict() for m in self.messages]}
