@@ -7,6 +7,7 @@ then runs every method through each client against the sandbox, and mypy reads t
 from __future__ import annotations
 
 import asyncio
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -271,3 +272,17 @@ def test_mypy_reads_each_method_s_reply_and_arguments():
     errors_found = [line for line in out.splitlines() if ": error:" in line]
     assert len(errors_found) == 1, out
     assert 'Argument 1 has incompatible type "str"; expected "int"' in errors_found[0]
+
+
+def test_a_missing_or_unknown_argument_is_named():
+    with pytest.raises(errors.InvalidInputError, match="activation_id: Missing required argument"):
+        OnlineSimClient.get_status.call(OFFLINE)  # type: ignore[call-arg]
+    with pytest.raises(errors.InvalidInputError, match="contry: Unexpected keyword argument"):
+        OnlineSimClient.get_number.call(OFFLINE, "tg", contry="7")  # type: ignore[call-arg]
+
+
+def test_the_reference_shows_each_method_s_arguments_and_reply():
+    signature = inspect.signature(OnlineSimClient.get_rent_number)
+    assert list(signature.parameters) == ["self", "country", "hours"]
+    assert signature.return_annotation is Rent
+    assert OnlineSimClient.get_rent_number.__doc__.startswith("Rent a number (paid")

@@ -38,6 +38,7 @@ from onlinesim_provider.api.models import (
 from onlinesim_provider.api.protocol import status_error
 from onlinesim_provider.api.retry import RetryPolicy
 from onlinesim_provider.triggers.pool import aclose_shared_http_client, shared_http_client
+from tests.api.conftest import EXAMPLES as CALLS
 from tests.reliability.hostile import (
     FUZZ,
     PARSERS,
@@ -53,21 +54,6 @@ if TYPE_CHECKING:
 
     import aiohttp
 
-#: Client method and arguments per action.
-CALLS: dict[str, tuple[str, tuple[Any, ...]]] = {
-    "getBalance": ("get_balance", ()),
-    "getCountries": ("get_countries", ()),
-    "getNumbersStatus": ("get_numbers_status", ("7",)),
-    "getNumber": ("get_number", ("tg", "7")),
-    "getStatus": ("get_status", (10001,)),
-    "getFullSms": ("get_full_sms", (10001,)),
-    "setStatus": ("set_status", (10001, 6)),
-    "getRentServicesAndCountries": ("get_rent_services_and_countries", ()),
-    "getRentNumber": ("get_rent_number", ("7", 24)),
-    "getRentList": ("get_rent_list", ()),
-    "getRentStatus": ("get_rent_status", (50001,)),
-    "setRentStatus": ("set_rent_status", (50001, 2)),
-}
 #: What a successful parse of each action returns (``list`` items checked one by one).
 MODELS: dict[str, type | tuple[type, ...]] = {
     "getBalance": Balance,
