@@ -103,6 +103,8 @@ class action(Generic[P, T]):
 
     def __init__(self, definition: Callable[Concatenate[Any, P], Call[T]]) -> None:
         functools.update_wrapper(self, definition)
+        # The reply's type comes from __signature__: what the method returns is not the Call.
+        self.__annotations__ = {name: hint for name, hint in self.__annotations__.items() if name != "return"}
         self.definition = definition
         self._validated = validate_call(definition)
         self._names = tuple(inspect.signature(definition).parameters)
