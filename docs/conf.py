@@ -38,6 +38,9 @@ autodoc_default_options = {"members": True, "show-inheritance": True, "ignore-mo
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_typehints_format = "short"
+# The client's argument types by their names, not as the pydantic constraints they stand for.
+_ARGUMENT_TYPES = "ObjectId ServiceCode CountryKey OperatorName RentHours ActivationStatusCode RentStatusCode"
+autodoc_type_aliases = {name: f"onlinesim_provider.api.models.{name}" for name in _ARGUMENT_TYPES.split()}
 autoclass_content = "both"
 napoleon_google_docstring = False
 

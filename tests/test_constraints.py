@@ -15,7 +15,7 @@ from packaging.requirements import Requirement
 
 CONSTRAINTS = Path(__file__).resolve().parent.parent / "constraints"
 #: The libraries the api and sandbox layers import (pyproject's dependencies besides Airflow).
-ROOTS = ("requests", "aiohttp", "tenacity")
+ROOTS = ("requests", "aiohttp", "tenacity", "pydantic")
 
 
 def _pins(path: Path) -> dict[str, str]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from onlinesim_provider.api.base import InsecureTransportWarning
+from onlinesim_provider.api.base import ClientSettings, InsecureTransportWarning
 from onlinesim_provider.api.errors import *  # noqa: F403
 from onlinesim_provider.api.errors import __all__ as _errors
 from onlinesim_provider.api.models import *  # noqa: F403
@@ -42,6 +42,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AsyncOnlineSimClient",
+    "ClientSettings",
     "DEFAULT_BASE_URL",
     "HANDLER_PATH",
     "InsecureTransportWarning",

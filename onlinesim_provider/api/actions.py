@@ -1,77 +1,86 @@
 """The twelve actions of the Alternative API and the intent helpers, each defined once.
 
-A definition takes the client (for its settings, such as ``cancel_status``) and the caller's
-arguments, and returns a :class:`Call`: the query, the reply's parser, whether the call is a paid
-order, and how a repeated close recognises that it already worked. Its signature and docstring are
-the public method's. :func:`sync_method` and :func:`async_method` turn a definition into a method of
-:class:`~onlinesim_provider.api.client.OnlineSimClient` and of
-:class:`~onlinesim_provider.api.aio.AsyncOnlineSimClient`, so the two clients cannot disagree.
-
-Example (what ``client.get_status(42)`` sends and how it reads the reply)::
-
-    call = actions.get_status(client, 42)
-    call.params  # {"action": "getStatus", "id": "42"}
+A definition is a method that returns a :class:`Call`: the query, the reply's parser, whether it
+is a paid order and how a repeated close recognises that it already worked. ``@action`` validates
+its arguments (their ``Annotated`` types) and makes it a method of both clients: on
+:class:`~onlinesim_provider.api.client.OnlineSimClient` it returns the parsed reply, on
+:class:`~onlinesim_provider.api.aio.AsyncOnlineSimClient` a coroutine of it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
-import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar
+import typing
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any, Concatenate, Generic, ParamSpec, Self, TypeVar, overload
 
-from onlinesim_provider.api import protocol
-from onlinesim_provider.api.errors import AlreadyFinishError, BadStatusError
+from pydantic import BeforeValidator, TypeAdapter, ValidationError, validate_call
 
-# at run time, not only for mypy: typing.get_type_hints resolves the methods' annotations here
+from onlinesim_provider.api.errors import AlreadyFinishError, BadStatusError, invalid_input
 from onlinesim_provider.api.models import (
     Activation,
+    ActivationState,
     ActivationStatus,
+    ActivationStatusCode,
     Balance,
     Country,
+    CountryKey,
     FullSms,
+    ObjectId,
+    OperatorName,
     Rent,
+    RentHours,
     RentOffer,
     RentStatus,
+    RentStatusCode,
+    ServiceCode,
     ServiceStock,
     SetStatusCode,
     SetStatusReply,
+    entries,
 )
+from onlinesim_provider.api.protocol import Parser, document, text
 from onlinesim_provider.api.retry import Closing
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
 
     from onlinesim_provider.api.aio import AsyncOnlineSimClient
-    from onlinesim_provider.api.base import ClientBase
     from onlinesim_provider.api.client import OnlineSimClient
 
-__all__ = ["ACTIONS", "HELPERS", "RENT_CLOSING", "Call", "async_method", "sync_method"]
+__all__ = ["Actions", "Call", "action"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
+Params = dict[str, str]
 
 _RECONCILE_ACTIVATION = (
     "check the account's active activations before ordering again (an activation that "
     "receives no SMS is refunded when it expires)"
 )
 _RECONCILE_RENT = "call get_rent_list() to see whether the rent was created"
+_COUNTRIES = TypeAdapter(list[Country])
+_OFFER = TypeAdapter(RentOffer)
+_RENT = TypeAdapter(Rent)
+_RENT_STATUS = TypeAdapter(RentStatus)
+_RENTS = TypeAdapter(Annotated[list[Rent], BeforeValidator(entries)])
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Call(Generic[T]):
     """One call of an action: what to send, how to read the reply, how to retry it.
 
     :param params: the query, without the key.
-    :param parse: the action's reply parser from :mod:`~onlinesim_provider.api.protocol`.
+    :param parse: the reply's parser (see :mod:`~onlinesim_provider.api.protocol`).
     :param reconcile: set on paid orders only: how the caller finds out whether an order whose
         outcome is unknown went through. A paid order is re-sent only when it surely was not sent.
     :param closing: set on closes only: how a repeat recognises that an earlier attempt closed it.
     """
 
-    params: protocol.Params
-    parse: Callable[[str, int], T]
+    params: Params
+    parse: Parser[T]
     reconcile: str | None = None
     closing: Closing[T] | None = None
 
@@ -86,250 +95,287 @@ class Call(Generic[T]):
         return self.reconcile is not None
 
 
-#: A repeated ``setRentStatus`` hears ALREADY_FINISH once an earlier attempt closed the rent.
-RENT_CLOSING: Closing[None] = Closing(AlreadyFinishError, None)
-_ACTIVATION_CLOSED = {
-    SetStatusCode.CLOSE: SetStatusReply.ACTIVATION,
-    SetStatusCode.CANCEL: SetStatusReply.CANCEL,
-}
+class action(Generic[P, T]):
+    """Make a definition a method of both clients that validates its arguments and sends its call.
 
-
-def _activation_closing(status: int) -> Closing[SetStatusReply] | None:
-    """Return how a repeated ``setStatus`` close (6 or 8) recognises it worked; None for 1 and 3."""
-    reply = _ACTIVATION_CLOSED.get(SetStatusCode(status))
-    return Closing(BadStatusError, reply) if reply is not None else None
-
-
-# --- profile ------------------------------------------------------------------------------------
-
-
-def get_balance(client: ClientBase) -> Call[Balance]:
-    """Return the account balance."""
-    return Call(protocol.get_balance_params(), protocol.parse_get_balance)
-
-
-def get_countries(client: ClientBase) -> Call[list[Country]]:
-    """Return the countries the server knows, with their opaque keys."""
-    return Call(protocol.get_countries_params(), protocol.parse_get_countries)
-
-
-# --- single-service activations -----------------------------------------------------------------
-
-
-def get_numbers_status(
-    client: ClientBase, country: str | int | None = None, operator: str | None = None
-) -> Call[list[ServiceStock]]:
-    """Return how many numbers each service has available.
-
-    :param country: country key from :meth:`get_countries`; the server's default when omitted.
-    :param operator: operator name; any operator when omitted.
-    """
-    return Call(protocol.get_numbers_status_params(country, operator), protocol.parse_get_numbers_status)
-
-
-def get_number(
-    client: ClientBase, service: str, country: str | int | None = None, operator: str | None = None
-) -> Call[Activation]:
-    """Order a number for ``service`` (paid; never re-sent when its outcome is unknown).
-
-    :param service: service code such as ``tg``.
-    :param country: country key from :meth:`get_countries`; the server's default when omitted.
-    :param operator: operator name; any operator when omitted.
-    :raises OutcomeUnknownError: the order may have reached the server; it was not re-sent.
-    """
-    params = protocol.get_number_params(service, country, operator)
-    return Call(params, protocol.parse_get_number, reconcile=_RECONCILE_ACTIVATION)
-
-
-def get_status(client: ClientBase, activation_id: int) -> Call[ActivationStatus]:
-    """Return the state of an activation and its code, once one arrived.
-
-    :param activation_id: id from :meth:`get_number`.
-    """
-    return Call(protocol.get_status_params(activation_id), protocol.parse_get_status)
-
-
-def get_full_sms(client: ClientBase, activation_id: int) -> Call[FullSms]:
-    """Return the whole text of the SMS an activation received.
-
-    :param activation_id: id from :meth:`get_number`.
-    """
-    return Call(protocol.get_full_sms_params(activation_id), protocol.parse_get_full_sms)
-
-
-def set_status(client: ClientBase, activation_id: int, status: int | SetStatusCode) -> Call[SetStatusReply]:
-    """Set the status of an activation (1 ready, 3 another code, 6 close, 8 cancel).
-
-    :param activation_id: id from :meth:`get_number`.
-    :param status: a :class:`SetStatusCode` or its number.
-    """
-    params = protocol.set_status_params(activation_id, status)
-    return Call(params, protocol.parse_set_status, closing=_activation_closing(status))
-
-
-def mark_ready(client: ClientBase, activation_id: int) -> Call[SetStatusReply]:
-    """Tell the server the SMS was requested on the number (status 1).
-
-    :param activation_id: id from :meth:`get_number`.
-    """
-    return set_status(client, activation_id, SetStatusCode.READY)
-
-
-def request_another_code(client: ClientBase, activation_id: int) -> Call[SetStatusReply]:
-    """Ask for another code on the same number (status 3).
-
-    :param activation_id: id from :meth:`get_number`.
-    """
-    return set_status(client, activation_id, SetStatusCode.REQUEST_ANOTHER_CODE)
-
-
-def complete_activation(client: ClientBase, activation_id: int) -> Call[SetStatusReply]:
-    """Close the activation after use (status 6, irreversible).
-
-    :param activation_id: id from :meth:`get_number`.
-    """
-    return set_status(client, activation_id, SetStatusCode.CLOSE)
-
-
-def cancel_activation(client: ClientBase, activation_id: int) -> Call[SetStatusReply]:
-    """Cancel the activation so the money comes back (status :attr:`cancel_status`: 6 or 8).
-
-    :param activation_id: id from :meth:`get_number`.
-    """
-    return set_status(client, activation_id, client.cancel_status)
-
-
-# --- rent ---------------------------------------------------------------------------------------
-
-
-def get_rent_services_and_countries(
-    client: ClientBase,
-    hours: int | None = None,
-    country: str | int | None = None,
-    operator: str | None = None,
-) -> Call[RentOffer]:
-    """Return the countries, operators and services offered for rent, with prices.
-
-    :param hours: rent period in hours; the server's default (one day) when omitted.
-    :param country: country key; the server's default when omitted.
-    :param operator: operator name; any operator when omitted.
-    """
-    params = protocol.get_rent_services_and_countries_params(hours, country, operator)
-    return Call(params, protocol.parse_get_rent_services_and_countries)
-
-
-def get_rent_number(client: ClientBase, country: str | int, hours: int = 1) -> Call[Rent]:
-    """Rent a number (paid; never re-sent when its outcome is unknown: see :meth:`get_rent_list`).
-
-    :param country: country key from :meth:`get_rent_services_and_countries`.
-    :param hours: rent period in hours, rounded up to whole days by the server.
-    :raises OutcomeUnknownError: the order may have reached the server; it was not re-sent.
-    """
-    params = protocol.get_rent_number_params(country, hours)
-    return Call(params, protocol.parse_get_rent_number, reconcile=_RECONCILE_RENT)
-
-
-def get_rent_list(client: ClientBase) -> Call[list[Rent]]:
-    """Return the account's active rents (empty when there are none)."""
-    return Call(protocol.get_rent_list_params(), protocol.parse_get_rent_list)
-
-
-def get_rent_status(client: ClientBase, rent_id: int) -> Call[RentStatus]:
-    """Return the messages a rented number received so far.
-
-    :param rent_id: id from :meth:`get_rent_number`.
-    :raises RentClosedError: the rent is cancelled or finished.
-    """
-    return Call(protocol.get_rent_status_params(rent_id), protocol.parse_get_rent_status)
-
-
-def set_rent_status(client: ClientBase, rent_id: int, status: int = 2) -> Call[None]:
-    """Set the status of a rent: 2 ends it early, irreversibly.
-
-    OnlineSIM accepts only 2 and calls it "close"; SMS-Activate clones call 2 "cancel" and also
-    take 1, "finish". Either way the rent ends; a repeat that hears it already ended succeeds.
-
-    :param rent_id: id from :meth:`get_rent_number`.
-    :param status: 2 (close; the only value OnlineSIM accepts) or 1 (finish, on clones).
-    """
-    params = protocol.set_rent_status_params(rent_id, status)
-    return Call(params, protocol.parse_set_rent_status, closing=RENT_CLOSING)
-
-
-def close_rent(client: ClientBase, rent_id: int) -> Call[None]:
-    """Close a rent, irreversibly (status :attr:`rent_close_status`: 2, or 1 on SMS-Activate clones).
-
-    :param rent_id: id from :meth:`get_rent_number`.
-    """
-    return set_rent_status(client, rent_id, client.rent_close_status)
-
-
-#: The twelve actions, in the order of the spec; each becomes a method of both clients.
-ACTIONS = (
-    get_balance,
-    get_countries,
-    get_numbers_status,
-    get_number,
-    get_status,
-    get_full_sms,
-    set_status,
-    get_rent_services_and_countries,
-    get_rent_number,
-    get_rent_list,
-    get_rent_status,
-    set_rent_status,
-)
-#: The intent helpers: an action with a fixed status.
-HELPERS = (mark_ready, request_another_code, complete_activation, cancel_activation, close_rent)
-
-
-# --- definition -> method -------------------------------------------------------------------------
-
-_CALL_OF = re.compile(r"Call\[(?P<result>.+)\]")
-
-
-def _as_method(method: Callable[..., Any], definition: Callable[..., Call[Any]]) -> None:
-    """Give ``method`` the definition's name, docstring and parameters, returning what the call parses."""
-    functools.update_wrapper(method, definition)
-    annotations = dict(definition.__annotations__)
-    match = _CALL_OF.fullmatch(str(annotations.get("return")))
-    if match is None:
-        raise TypeError(f"{definition.__name__} must be annotated to return Call[...]")
-    annotations["return"] = match["result"]
-    annotations.pop("client")
-    method.__annotations__ = annotations
-    client, *parameters = inspect.signature(definition).parameters.values()
-    method.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [client.replace(name="self", annotation=inspect.Parameter.empty), *parameters],
-        return_annotation=match["result"],
-    )
-
-
-def sync_method(
-    definition: Callable[Concatenate[ClientBase, P], Call[T]],
-) -> Callable[Concatenate[OnlineSimClient, P], T]:
-    """Return the :class:`OnlineSimClient` method that sends what ``definition`` builds.
-
-    :param definition: an action or intent helper of this module.
+    :param definition: a method of :class:`Actions` that returns the :class:`Call` to send.
     """
 
-    def method(self: OnlineSimClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        return self._send(definition(self, *args, **kwargs))
+    def __init__(self, definition: Callable[Concatenate[Any, P], Call[T]]) -> None:
+        functools.update_wrapper(self, definition)
+        # The reply's type comes from __signature__: what the method returns is not the Call.
+        self.__annotations__ = {name: hint for name, hint in self.__annotations__.items() if name != "return"}
+        self.definition = definition
+        self._validated = validate_call(definition)
+        self._names = tuple(inspect.signature(definition).parameters)
 
-    _as_method(method, definition)
-    return method
+    def call(self, client: Actions, /, *args: P.args, **kwargs: P.kwargs) -> Call[T]:
+        """Return the call the client's method sends for these arguments, sending nothing.
+
+        :param client: the client whose settings (such as ``cancel_status``) the call uses.
+        :raises InvalidInputError: naming the bad argument and what was expected.
+        """
+        try:
+            return self._validated(client, *args, **kwargs)
+        except ValidationError as error:
+            raise invalid_input(error, self._names) from None
+
+    def __call__(self, client: Actions, /, *args: P.args, **kwargs: P.kwargs) -> Any:
+        """Send the call with ``client``: ``Class.method(client, ...)`` is ``client.method(...)``."""
+        return client._send(self.call(client, *args, **kwargs))
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        """Return the method's signature, with the type of the reply it returns (for the docs)."""
+        call_type = typing.get_type_hints(self.definition)["return"]
+        return inspect.signature(self.definition).replace(return_annotation=typing.get_args(call_type)[0])
+
+    @overload
+    def __get__(self, client: None, owner: type) -> Self: ...
+    @overload
+    def __get__(self, client: OnlineSimClient, owner: type) -> Callable[P, T]: ...
+    @overload
+    def __get__(self, client: AsyncOnlineSimClient, owner: type) -> Callable[P, Coroutine[Any, Any, T]]: ...
+    def __get__(self, client: Actions | None, owner: type) -> Any:
+        """Return the method bound to ``client``, or this definition when looked up on a class."""
+        return self if client is None else functools.partial(self, client)
 
 
-def async_method(
-    definition: Callable[Concatenate[ClientBase, P], Call[T]],
-) -> Callable[Concatenate[AsyncOnlineSimClient, P], Coroutine[Any, Any, T]]:
-    """Return the :class:`AsyncOnlineSimClient` coroutine method that sends what ``definition`` builds.
+def _activation_status(token: str, code: str) -> ActivationStatus:
+    state, code = ActivationState(token), code.strip()
+    if state is ActivationState.OK and not code:
+        raise ValueError("STATUS_OK without a code")
+    return ActivationStatus(state, code or None if state in (state.OK, state.WAIT_RETRY) else None)
 
-    :param definition: an action or intent helper of this module.
+
+def _stock(stock: dict[str, Any]) -> list[ServiceStock]:
+    """Read ``{"<service>_<0|1>": <count>}``; the forwarding flag follows the last underscore."""
+    rows = []
+    for key, count in stock.items():
+        service, _, flag = key.rpartition("_")
+        known = bool(service) and flag in ("0", "1")
+        rows.append(ServiceStock(service if known else key, flag == "1" and known, count))
+    return rows
+
+
+def _given(params: dict[str, str | None]) -> Params:
+    return {name: value for name, value in params.items() if value is not None}
+
+
+def _set_rent_status(reply: dict[str, Any]) -> None:
+    if str(reply.get("status", "")).lower() != "success":
+        raise ValueError("expected status 'success'")
+
+
+class Actions:
+    """The actions and intent helpers, the methods of both clients.
+
+    :ivar cancel_status: the ``setStatus`` value that cancels: 6 (OnlineSIM) or 8 (SMS-Activate).
+    :ivar rent_close_status: the ``setRentStatus`` value that closes a rent: 2, or 1 on clones.
     """
 
-    async def method(self: AsyncOnlineSimClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        return await self._send(definition(self, *args, **kwargs))
+    cancel_status: SetStatusCode
+    rent_close_status: int
 
-    _as_method(method, definition)
-    return method
+    def _send(self, call: Call[Any]) -> Any:
+        raise NotImplementedError
+
+    # --- profile ----------------------------------------------------------------------------------
+
+    @action
+    def get_balance(self) -> Call[Balance]:
+        """Return the account balance."""
+        return Call(
+            {"action": "getBalance"}, text(lambda _, amount: Balance(Decimal(amount)), "ACCESS_BALANCE")
+        )
+
+    @action
+    def get_countries(self) -> Call[list[Country]]:
+        """Return the countries the server knows, with their opaque keys (a table keyed by them or a list)."""
+        rows = document(
+            lambda table: _COUNTRIES.validate_python(
+                [{"id": key, **row} for key, row in table.items() if isinstance(row, dict)]
+                if isinstance(table, dict)
+                else table
+            )
+        )
+        return Call({"action": "getCountries"}, rows)
+
+    # --- single-service activations ---------------------------------------------------------------
+
+    @action
+    def get_numbers_status(
+        self, country: CountryKey | None = None, operator: OperatorName | None = None
+    ) -> Call[list[ServiceStock]]:
+        """Return how many numbers each service has available.
+
+        :param country: country key from :meth:`get_countries`; the server's default when omitted.
+        :param operator: operator name; any operator when omitted.
+        """
+        params = {"action": "getNumbersStatus", "country": country, "operator": operator}
+        return Call(_given(params), document(_stock))
+
+    @action
+    def get_number(
+        self, service: ServiceCode, country: CountryKey | None = None, operator: OperatorName | None = None
+    ) -> Call[Activation]:
+        """Order a number for ``service`` (paid; never re-sent when its outcome is unknown).
+
+        :param service: service code such as ``tg``.
+        :param country: country key from :meth:`get_countries`; the server's default when omitted.
+        :param operator: operator name; any operator when omitted.
+        :raises OutcomeUnknownError: the order may have reached the server; it was not re-sent.
+        """
+        params = {"action": "getNumber", "service": service, "country": country, "operator": operator}
+        number = text(
+            lambda _, value: Activation(int(value.split(":")[0]), value.partition(":")[2]), "ACCESS_NUMBER"
+        )
+        return Call(_given(params), number, reconcile=_RECONCILE_ACTIVATION)
+
+    @action
+    def get_status(self, activation_id: ObjectId) -> Call[ActivationStatus]:
+        """Return the state of an activation and its code, once one arrived.
+
+        :param activation_id: id from :meth:`get_number`.
+        """
+        params = {"action": "getStatus", "id": str(activation_id)}
+        return Call(params, text(_activation_status, *ActivationState))
+
+    @action
+    def get_full_sms(self, activation_id: ObjectId) -> Call[FullSms]:
+        """Return the whole text of the SMS an activation received (split on the first ``:`` only).
+
+        :param activation_id: id from :meth:`get_number`.
+        """
+        sms = text(
+            lambda token, sms: (
+                FullSms(ActivationState.OK, sms) if token == "FULL_SMS" else FullSms(ActivationState(token))
+            ),
+            "FULL_SMS",
+            *ActivationState,
+        )
+        return Call({"action": "getFullSms", "id": str(activation_id)}, sms)
+
+    @action
+    def set_status(self, activation_id: ObjectId, status: ActivationStatusCode) -> Call[SetStatusReply]:
+        """Set the status of an activation (1 ready, 3 another code, 6 close, 8 cancel).
+
+        A repeated close (6 or 8) that hears ``BAD_STATUS`` after an attempt that may have closed
+        the activation succeeds.
+
+        :param activation_id: id from :meth:`get_number`.
+        :param status: a :class:`SetStatusCode` or its number.
+        """
+        params = {"action": "setStatus", "id": str(activation_id), "status": str(int(status))}
+        closed = {SetStatusCode.CLOSE: SetStatusReply.ACTIVATION, SetStatusCode.CANCEL: SetStatusReply.CANCEL}
+        closing = Closing(BadStatusError, closed[SetStatusCode(status)]) if status in closed else None
+        return Call(params, text(lambda token, _: SetStatusReply(token), *SetStatusReply), closing=closing)
+
+    @action
+    def mark_ready(self, activation_id: ObjectId) -> Call[SetStatusReply]:
+        """Tell the server the SMS was requested on the number (status 1).
+
+        :param activation_id: id from :meth:`get_number`.
+        """
+        return Actions.set_status.call(self, activation_id, SetStatusCode.READY)
+
+    @action
+    def request_another_code(self, activation_id: ObjectId) -> Call[SetStatusReply]:
+        """Ask for another code on the same number (status 3).
+
+        :param activation_id: id from :meth:`get_number`.
+        """
+        return Actions.set_status.call(self, activation_id, SetStatusCode.REQUEST_ANOTHER_CODE)
+
+    @action
+    def complete_activation(self, activation_id: ObjectId) -> Call[SetStatusReply]:
+        """Close the activation after use (status 6, irreversible).
+
+        :param activation_id: id from :meth:`get_number`.
+        """
+        return Actions.set_status.call(self, activation_id, SetStatusCode.CLOSE)
+
+    @action
+    def cancel_activation(self, activation_id: ObjectId) -> Call[SetStatusReply]:
+        """Cancel the activation so the money comes back (status :attr:`cancel_status`: 6 or 8).
+
+        :param activation_id: id from :meth:`get_number`.
+        """
+        return Actions.set_status.call(self, activation_id, self.cancel_status)
+
+    # --- rent ---------------------------------------------------------------------------------------
+
+    @action
+    def get_rent_services_and_countries(
+        self,
+        hours: RentHours | None = None,
+        country: CountryKey | None = None,
+        operator: OperatorName | None = None,
+    ) -> Call[RentOffer]:
+        """Return the countries, operators and services offered for rent, with prices.
+
+        The name of the period parameter is not settled (``time`` or ``rent_time``): both are
+        sent, and servers ignore the one they do not know.
+
+        :param hours: rent period in hours; the server's default (one day) when omitted.
+        :param country: country key; the server's default when omitted.
+        :param operator: operator name; any operator when omitted.
+        """
+        period = None if hours is None else str(hours)
+        params = {"action": "getRentServicesAndCountries", "time": period, "rent_time": period}
+        params |= {"country": country, "operator": operator}
+        return Call(_given(params), document(_OFFER.validate_python))
+
+    @action
+    def get_rent_number(self, country: CountryKey, hours: RentHours = 1) -> Call[Rent]:
+        """Rent a number (paid; never re-sent when its outcome is unknown: see :meth:`get_rent_list`).
+
+        OnlineSIM takes no ``service``: a rented number receives every service's messages.
+
+        :param country: country key from :meth:`get_rent_services_and_countries`.
+        :param hours: rent period in hours, rounded up to whole days by the server.
+        :raises OutcomeUnknownError: the order may have reached the server; it was not re-sent.
+        """
+        params = {"action": "getRentNumber", "country": country, "time": str(hours)}
+        rent = document(lambda reply: _RENT.validate_python(reply["phone"]))
+        return Call(params, rent, reconcile=_RECONCILE_RENT)
+
+    @action
+    def get_rent_list(self) -> Call[list[Rent]]:
+        """Return the account's active rents (empty when there are none: ``NO_NUMBERS``)."""
+        rents = document(
+            lambda reply: _RENTS.validate_python(reply.get("values")), quiet={"NO_NUMBERS": list}
+        )
+        return Call({"action": "getRentList"}, rents)
+
+    @action
+    def get_rent_status(self, rent_id: ObjectId) -> Call[RentStatus]:
+        """Return the messages a rented number received so far (none: ``STATUS_WAIT_CODE``).
+
+        :param rent_id: id from :meth:`get_rent_number`.
+        :raises RentClosedError: the rent is cancelled or finished.
+        """
+        status = document(_RENT_STATUS.validate_python, quiet={"STATUS_WAIT_CODE": lambda: RentStatus(0)})
+        return Call({"action": "getRentStatus", "id": str(rent_id)}, status)
+
+    @action
+    def set_rent_status(self, rent_id: ObjectId, status: RentStatusCode = 2) -> Call[None]:
+        """Set the status of a rent: 2 ends it early, irreversibly.
+
+        OnlineSIM accepts only 2 and calls it "close"; SMS-Activate clones call 2 "cancel" and also
+        take 1, "finish". Either way the rent ends; a repeat that hears ``ALREADY_FINISH`` after an
+        attempt that may have ended it succeeds.
+
+        :param rent_id: id from :meth:`get_rent_number`.
+        :param status: 2 (close; the only value OnlineSIM accepts) or 1 (finish, on clones).
+        """
+        params = {"action": "setRentStatus", "id": str(rent_id), "status": str(status)}
+        return Call(params, document(_set_rent_status), closing=Closing(AlreadyFinishError, None))
+
+    @action
+    def close_rent(self, rent_id: ObjectId) -> Call[None]:
+        """Close a rent, irreversibly (status :attr:`rent_close_status`: 2, or 1 on SMS-Activate clones).
+
+        :param rent_id: id from :meth:`get_rent_number`.
+        """
+        return Actions.set_rent_status.call(self, rent_id, self.rent_close_status)

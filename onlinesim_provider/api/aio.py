@@ -1,15 +1,10 @@
-"""The asynchronous OnlineSIM client on ``aiohttp``: the sync client's twin.
+"""The asynchronous OnlineSIM client on ``aiohttp``: the sync client's twin, same methods as coroutines.
 
-Same constructor, same methods (``async def``), same protocol, retry policy, error
-classification and network settings (:class:`~onlinesim_provider.api.network.NetworkSettings`).
-Pass a shared ``http_client`` (an ``aiohttp.ClientSession``) to pool connections across many
-clients, one pool per event loop; it is not closed by :meth:`AsyncOnlineSimClient.aclose`. The
-proxy and TLS settings travel with each request, so clients of different connections can share
-one pool: aiohttp keeps a proxied or differently verified connection apart from the others.
+Pass a shared ``http_client`` (:func:`new_session`) to pool connections across many clients, one
+pool per event loop; :meth:`AsyncOnlineSimClient.aclose` leaves it open. Each request carries its
+client's proxy and TLS settings, so clients of different connections can share one pool.
 
 Example::
-
-    from onlinesim_provider.api.aio import AsyncOnlineSimClient
 
     async with AsyncOnlineSimClient("my-key") as client:
         status = await client.get_status(activation_id)
@@ -18,29 +13,29 @@ Example::
 from __future__ import annotations
 
 import asyncio
-import base64
+import functools
+import os
 import time
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlencode
 
 import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
 from multidict import CIMultiDict
 from yarl import URL
 
-from onlinesim_provider.api import actions, protocol
-from onlinesim_provider.api.actions import async_method
-from onlinesim_provider.api.base import AuthStyle, ClientBase
+from onlinesim_provider.api.base import ClientBase
 from onlinesim_provider.api.retry import acall_with_retry
+from onlinesim_provider.version_compat import never_resend_on_a_reused_connection
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping
+    from collections.abc import Mapping
     from types import TracebackType
-    from typing import Self
+    from typing import Self, Unpack
 
     from onlinesim_provider.api.actions import Call
+    from onlinesim_provider.api.base import ClientOptions
     from onlinesim_provider.api.errors import OnlineSimError
-    from onlinesim_provider.api.network import NetworkSettings, Timeout, Verify
-    from onlinesim_provider.api.retry import RetryPolicy
 
 __all__ = ["AsyncOnlineSimClient", "new_session"]
 
@@ -48,11 +43,9 @@ T = TypeVar("T")
 
 #: Connections of a client's own pool (a shared ``http_client`` brings its own limit).
 POOL_SIZE = 20
-#: Failures that prove the request never reached the server: no connection (refused, DNS, TLS
-#: handshake, proxy refused), no free connection or no connect within the timeout, or a proxy
-#: that refused the tunnel. Everything else may have reached it.
+#: Failures that prove the request never reached the server: no connection (refused, DNS, TLS,
+#: proxy refused), no connect within the timeout, or a proxy that refused the tunnel.
 _UNSENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.ClientHttpProxyError)
-#: What aiohttp raises for a failed exchange (its own errors; timeouts are among them).
 _TRANSPORT_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
 
@@ -60,99 +53,71 @@ def new_session(limit: int = POOL_SIZE) -> aiohttp.ClientSession:
     """Return a keep-alive ``aiohttp.ClientSession`` set up for OnlineSIM clients to share.
 
     Must be called in the event loop that will use it. At most ``limit`` connections at once;
-    further requests wait for a free one (within the connect timeout). Neither proxies nor CA
-    bundles are read from the environment here: each client sends its resolved settings.
+    further requests wait for a free one. It reads no proxy from the environment: each client
+    resolves its own once, instead of every request doing so in a thread.
 
     :param limit: connections at once, across all hosts.
     """
     connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0, keepalive_timeout=30.0, ttl_dns_cache=300)
-    session = aiohttp.ClientSession(
-        connector=connector, trust_env=False, auto_decompress=True, raise_for_status=False
-    )
-    # aiohttp re-sends an idempotent request once when a reused connection drops; an order is a
-    # GET too, and re-sending one could pay twice, so the retry policy alone decides.
-    session._retry_connection = False
+    session = aiohttp.ClientSession(connector=connector, trust_env=False, raise_for_status=False)
+    # an order is a GET, and aiohttp re-sends a GET whose kept-alive connection dropped: a second payment
+    never_resend_on_a_reused_connection(session)
     return session
 
 
-def _client_timeout(network: NetworkSettings) -> aiohttp.ClientTimeout:
-    connect, read = network.timeout
-    # ``connect`` also bounds the wait for a free pooled connection: as long as a read may take.
-    return aiohttp.ClientTimeout(total=None, connect=max(connect, read), sock_connect=connect, sock_read=read)
+@functools.lru_cache(maxsize=64)
+def _environment_proxy(url: URL, environment: frozenset[tuple[str, str]]) -> URL | None:
+    """Return aiohttp's proxy for ``url`` from the environment (``environment`` keys the cache)."""
+    try:
+        proxy, credentials = get_env_proxy_for_url(url)
+    except LookupError:
+        return None
+    return (
+        proxy
+        if credentials is None
+        else proxy.with_user(credentials.login).with_password(credentials.password)
+    )
 
 
-def _proxy_credentials(proxy: str | None) -> tuple[URL | None, dict[str, str]]:
-    """Split a proxy URL into the URL without credentials and its ``Proxy-Authorization`` header.
-
-    aiohttp takes proxy credentials only as a header: on the request itself to an ``http://``
-    server (the proxy reads it), on the ``CONNECT`` to an ``https://`` one (never sent inside the
-    tunnel). requests reads them from the URL; both clients send them alike.
-    """
-    if proxy is None:
-        return None, {}
-    url = URL(proxy)
-    if url.user is None:
-        return url, {}
-    # Basic credentials encoded as requests encodes them (latin-1), so both clients send the same.
-    token = base64.b64encode(f"{url.user}:{url.password or ''}".encode("latin-1")).decode("ascii")
-    return url.with_user(None), {"Proxy-Authorization": f"Basic {token}"}
+def _proxy(url: URL, proxies: Mapping[str, str] | None) -> URL | None:
+    """Return the proxy with credentials: the setting's for ``url`` as requests picks it, else the env's."""
+    keys = (f"{url.scheme}://{url.host}", url.scheme, f"all://{url.host}", "all")
+    chosen = next((proxies[key] for key in keys if key in proxies), None) if proxies else None
+    if chosen is None:
+        variables = frozenset((k, v) for k, v in os.environ.items() if k.lower().endswith("_proxy"))
+        return _environment_proxy(url, variables)
+    return URL(chosen)
 
 
 class AsyncOnlineSimClient(ClientBase):
     """Call the OnlineSIM Alternative API from asyncio, without blocking the event loop.
 
-    :param api_key: the OnlineSIM API key.
-    :param base_url: the server, ``https://api-conserver.onlinesim.io`` by default.
-    :param auth: ``"header"`` (Bearer, the default) or ``"query"`` (``api_key`` parameter);
-        sent with each request, never set on a shared ``http_client``.
-    :param timeout: seconds, or ``(connect, read)`` seconds, per request.
-    :param proxies: proxy URL per scheme; the proxy environment variables when omitted.
-    :param verify: TLS verification: ``True``, ``False`` or a CA bundle path; the CA environment
-        variables, else certifi's bundle, when omitted.
-    :param cancel_status: the ``setStatus`` value that cancels: 6 (OnlineSIM) or 8 (SMS-Activate).
-    :param rent_close_status: the ``setRentStatus`` value that closes a rent: 2 (OnlineSIM) or 1
-        (finish, on SMS-Activate-style servers).
-    :param retry: attempts, backoff and time budget; :class:`RetryPolicy` defaults when omitted.
+    :param api_key: the OnlineSIM API key; sent with each request, never set on a shared pool.
     :param http_client: a shared ``aiohttp.ClientSession`` (see :func:`new_session`); the caller
         keeps ownership of it.
+    :param options: ``base_url``, ``auth``, ``timeout``, ``proxies``, ``verify``, ``cancel_status``,
+        ``rent_close_status`` (see :class:`~onlinesim_provider.api.base.ClientSettings`) and ``retry``.
+    :raises InvalidInputError: a setting is invalid.
     """
 
     def __init__(
         self,
         api_key: str,
         *,
-        base_url: str = protocol.DEFAULT_BASE_URL,
-        auth: AuthStyle = "header",
-        timeout: Timeout = (5.0, 30.0),
-        proxies: Mapping[str, str] | None = None,
-        verify: Verify | None = None,
-        cancel_status: int = 6,
-        rent_close_status: int = 2,
-        retry: RetryPolicy | None = None,
         http_client: aiohttp.ClientSession | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        super().__init__(
-            api_key,
-            base_url=base_url,
-            auth=auth,
-            timeout=timeout,
-            proxies=proxies,
-            verify=verify,
-            cancel_status=cancel_status,
-            retry=retry,
-            rent_close_status=rent_close_status,
-        )
+        super().__init__(api_key, **options)
         self._owns_session = http_client is None
         self._session = http_client  # an own session is opened on first use, inside the loop
-        # Built once: headers, timeouts, proxy and TLS context; a poll repeats one query, so its
-        # URL is built once too.
-        self._proxy, proxy_authorization = _proxy_credentials(self.network.proxy)
-        tunnelled = self.url.startswith("https://")
-        self._proxy_headers = proxy_authorization if tunnelled else None
-        self._request_headers = CIMultiDict({**self._headers(), **({} if tunnelled else proxy_authorization)})
-        self._client_timeout = _client_timeout(self.network)
-        self._ssl = self.network.ssl
-        self._last_url: tuple[str, URL] | None = None
+        self._proxy = _proxy(URL(self.url), self.proxies)  # aiohttp sends its credentials to the proxy
+        self._request_headers = CIMultiDict(self._headers)
+        connect, read = self.timeout
+        # ``connect`` also bounds the wait for a free pooled connection: as long as a read may take.
+        self._client_timeout = aiohttp.ClientTimeout(
+            connect=max(connect, read), sock_connect=connect, sock_read=read
+        )
+        self._last_url: tuple[str, URL] | None = None  # a poll repeats one query: its URL is built once
 
     async def aclose(self) -> None:
         """Close the connection pool, unless it is a shared ``http_client``."""
@@ -169,57 +134,35 @@ class AsyncOnlineSimClient(ClientBase):
     ) -> None:
         await self.aclose()
 
-    def _send(self, call: Call[T]) -> Awaitable[T]:
+    async def _send(self, call: Call[T]) -> T:
         """Send one call of an action through the retry policy and parse its reply."""
-        return acall_with_retry(lambda: self._attempt(call.params, call.parse), call, self.retry)
+        return await acall_with_retry(lambda: self._attempt(call), call, self.retry)
 
-    def _url(self, params: protocol.Params) -> URL:
+    def _url(self, params: dict[str, str]) -> URL:
         query = urlencode(self._query(params))
         if self._last_url is None or self._last_url[0] != query:
             self._last_url = (query, URL(f"{self.url}?{query}", encoded=True))
         return self._last_url[1]
 
-    async def _exchange(self, url: URL) -> tuple[int, bytes, Mapping[str, str]]:
-        if self._session is None:
-            self._session = new_session()
-        async with self._session.get(
-            url,
-            headers=self._request_headers,
-            timeout=self._client_timeout,
-            proxy=self._proxy,
-            proxy_headers=self._proxy_headers,
-            ssl=self._ssl,
-            allow_redirects=False,
-        ) as response:
-            return response.status, await response.read(), response.headers
-
-    async def _attempt(self, params: protocol.Params, parse: Callable[[str, int], T]) -> T:
+    async def _attempt(self, call: Call[T]) -> T:
         started = time.monotonic()
         error: OnlineSimError
+        if self._session is None:
+            self._session = new_session()
         try:
-            response = await self._exchange(self._url(params))
+            async with self._session.get(
+                self._url(call.params),
+                headers=self._request_headers,
+                timeout=self._client_timeout,
+                proxy=self._proxy,
+                ssl=self._ssl,
+                allow_redirects=False,
+            ) as response:
+                exchange = (response.status, await response.read(), response.headers)
         except _TRANSPORT_ERRORS as exc:
-            error = self._network_error(params["action"], exc, maybe_sent=not isinstance(exc, _UNSENT))
+            certificate = isinstance(exc, aiohttp.ClientConnectorCertificateError)
+            unsent = isinstance(exc, _UNSENT)
+            error = self._network_error(call.action, exc, maybe_sent=not unsent, certificate=certificate)
         else:
-            return self._interpret(params, parse, response, started)
+            return self._interpret(call, exchange, started)
         raise error  # outside the handler, so the key-bearing transport error is not chained
-
-    # --- the actions and intent helpers, defined once in actions.py -----------------------------
-
-    get_balance = async_method(actions.get_balance)
-    get_countries = async_method(actions.get_countries)
-    get_numbers_status = async_method(actions.get_numbers_status)
-    get_number = async_method(actions.get_number)
-    get_status = async_method(actions.get_status)
-    get_full_sms = async_method(actions.get_full_sms)
-    set_status = async_method(actions.set_status)
-    mark_ready = async_method(actions.mark_ready)
-    request_another_code = async_method(actions.request_another_code)
-    complete_activation = async_method(actions.complete_activation)
-    cancel_activation = async_method(actions.cancel_activation)
-    get_rent_services_and_countries = async_method(actions.get_rent_services_and_countries)
-    get_rent_number = async_method(actions.get_rent_number)
-    get_rent_list = async_method(actions.get_rent_list)
-    get_rent_status = async_method(actions.get_rent_status)
-    set_rent_status = async_method(actions.set_rent_status)
-    close_rent = async_method(actions.close_rent)

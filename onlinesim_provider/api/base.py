@@ -1,93 +1,207 @@
-"""What the sync and the async client share: settings, auth, redaction and reply interpretation.
+"""What the sync and the async client share: settings, auth, key scrubbing and reply interpretation.
 
-:class:`ClientBase` validates the constructor arguments, knows where and how to authenticate,
-turns a finished HTTP exchange into a model or a typed error, and builds the scrubbed
-:class:`NetworkError` for a transport failure. The two clients add only their transport.
+:class:`ClientSettings` is the one validator of every client setting, in the forms a caller passes
+and a connection's extra holds. :class:`ClientBase` turns a finished HTTP exchange into a model or
+a typed error and a transport failure into a scrubbed one; the two clients add only their transport.
 """
 
 from __future__ import annotations
 
 import functools
 import ipaddress
+import json
 import logging
 import re
-import ssl
 import time
 import warnings
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict, TypeVar, Unpack
 from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    DirectoryPath,
+    Field,
+    FilePath,
+    PositiveFloat,
+    ValidationError,
+)
+
 from onlinesim_provider import __version__
-from onlinesim_provider.api import protocol
+from onlinesim_provider.api.actions import Actions
 from onlinesim_provider.api.errors import (
     CertificateVerifyError,
     InvalidInputError,
     NetworkError,
     OnlineSimError,
+    invalid_input,
 )
-from onlinesim_provider.api.models import SetStatusCode
-from onlinesim_provider.api.network import (
-    NetworkSettings,
-    Timeout,
-    Verify,
-    parse_proxies,
-    parse_timeout,
-    parse_verify,
-)
+from onlinesim_provider.api.models import SetStatusCode, expect
+from onlinesim_provider.api.network import ca_bundle, ssl_context
+from onlinesim_provider.api.protocol import DEFAULT_BASE_URL, HANDLER_PATH, status_error
 from onlinesim_provider.api.retry import RetryPolicy
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
-__all__ = [
-    "AuthStyle",
-    "ClientBase",
-    "InsecureTransportWarning",
-    "Timeout",
-    "Verify",
-    "check_settings",
-]
+    from onlinesim_provider.api.actions import Call
+
+__all__ = ["ClientBase", "ClientSettings", "InsecureTransportWarning", "check_settings"]
 
 log = logging.getLogger("onlinesim_provider.api")
 
 T = TypeVar("T")
-AuthStyle = Literal["header", "query"]
 
-_KEY_CHARS = re.compile(r"[!-~]+")
 _KEY_IN_TEXT = re.compile(r"(api_key=)[^&\s'\"]+|(Bearer\s+)[^\s'\"]+", re.IGNORECASE)
 _CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
 _MESSAGE_LIMIT = 300
+#: Loggers that may write request URLs: urllib3 at DEBUG, aiohttp's client on warnings.
+URL_LOGGERS = ("urllib3.connectionpool", "aiohttp.client")
 
 
 class InsecureTransportWarning(UserWarning):
     """The API key would travel unencrypted: plain ``http://`` to a host other than this machine."""
 
 
+def _stripped(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _base_url(text: str) -> str:
+    url = AnyHttpUrl(text)
+    if url.username or url.password or url.query or url.fragment or url.port == 0:
+        raise ValueError("credentials, query, fragment or port 0")
+    path = url.path or ""
+    return str(url).removesuffix(path) + path.rstrip("/").removesuffix(HANDLER_PATH)
+
+
+def _timeout(value: Any) -> Any:
+    if isinstance(value, str) and "," in value:  # a form field's "5,30" or "[5, 30]"
+        value = value.strip().removeprefix("[").removesuffix("]").split(",")
+    pair = tuple(value) if isinstance(value, list | tuple) else (value, value)
+    return tuple(None if isinstance(seconds, bool) else seconds for seconds in pair)
+
+
+def _proxies(value: Any) -> Any:
+    if isinstance(value, str):
+        text = value.strip()
+        return (
+            {"http": text, "https": text} if "://" in text and not text.startswith("{") else json.loads(text)
+        )
+    return value
+
+
+def _number(value: Any) -> Any:
+    """Return the int in ``value`` or its text (as a connection's extra holds it); refuse anything else."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value if type(value) is int else None
+
+
+class ClientSettings(BaseModel):
+    """The settings of a client: the one validator of each, for clients and connections alike.
+
+    Accepts what a caller passes and what a connection's extra holds (``"8"``, ``"Header"``,
+    ``"5,30"``, a proxy URL or JSON text, ``"false"``). Build it with :meth:`checked`.
+
+    :param api_key: the OnlineSIM API key (printable ASCII, no spaces); never shown.
+    :param base_url: ``http(s)://host[:port][/prefix]``; the handler path is appended.
+    :param auth: ``"header"`` (Bearer, the default) or ``"query"`` (``api_key`` parameter).
+    :param timeout: ``(connect, read)`` seconds per request.
+    :param proxies: proxy URL per scheme, as ``requests`` takes them; the proxy environment
+        variables (``HTTPS_PROXY``, ``NO_PROXY`` ...) for the schemes it does not name.
+    :param verify: TLS verification: ``True``, ``False`` or a CA bundle file or directory; the
+        CA variables (:data:`~onlinesim_provider.api.network.CA_BUNDLE_VARIABLES`) when omitted.
+    :param cancel_status: the ``setStatus`` value that cancels: 6 (OnlineSIM) or 8 (SMS-Activate).
+    :param rent_close_status: the ``setRentStatus`` value that closes a rent: 2 (OnlineSIM's close)
+        or 1 (finish, on SMS-Activate-style servers, where 2 cancels).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    api_key: Annotated[
+        str,
+        Field(strict=True, pattern=r"^[!-~]+$", repr=False),
+        expect("a non-empty string of printable ASCII characters without spaces"),
+    ]
+    base_url: Annotated[
+        str,
+        BeforeValidator(_stripped),
+        AfterValidator(_base_url),
+        expect("an http:// or https:// URL with a host, without credentials, query or fragment"),
+    ] = DEFAULT_BASE_URL
+    auth: Annotated[
+        Literal["header", "query"],
+        BeforeValidator(lambda value: _stripped(value).lower() if isinstance(value, str) else value),
+        expect("'header' or 'query'"),
+    ] = "header"
+    timeout: Annotated[
+        tuple[PositiveFloat, PositiveFloat],
+        BeforeValidator(_timeout),
+        expect("seconds > 0 or a (connect, read) pair of them"),
+    ] = (5.0, 30.0)
+    proxies: Annotated[
+        Annotated[dict[str, Annotated[str, Field(strict=True)]], Field(min_length=1)] | None,
+        BeforeValidator(lambda value: None if value == "" else _proxies(value)),
+        expect('a proxy URL or map schemes to proxy URLs, e.g. {"https": "http://proxy:3128"}'),
+    ] = None
+    verify: Annotated[
+        bool | FilePath | DirectoryPath | None,
+        BeforeValidator(lambda value: None if value == "" else _stripped(value)),
+        expect("true, false or the path of a CA bundle file or directory"),
+    ] = None
+    cancel_status: Annotated[
+        Literal[6, 8], BeforeValidator(_number), expect("6 (OnlineSIM) or 8 (SMS-Activate)")
+    ] = 6
+    rent_close_status: Annotated[
+        Literal[2, 1], BeforeValidator(_number), expect("2 (OnlineSIM: close) or 1 (SMS-Activate: finish)")
+    ] = 2
+
+    @classmethod
+    def checked(cls, settings: Mapping[str, Any]) -> ClientSettings:
+        """Return the settings, or raise the error naming the first bad one (never showing the key).
+
+        :param settings: ``api_key`` and any of the other settings, by name.
+        :raises InvalidInputError: naming the setting, its value and what was expected.
+        """
+        try:
+            return cls.model_validate(settings)
+        except ValidationError as error:
+            problem = invalid_input(error)
+        key = settings.get("api_key")
+        raise InvalidInputError(scrub(problem.message, key if isinstance(key, str) else None))
+
+
+def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the settings given, checked and in normal form: :class:`ClientSettings` as a dict.
+
+    :param settings: ``api_key`` and any of the other settings, by name.
+    :raises InvalidInputError: naming the setting and the bad value (never the key).
+    """
+    checked = ClientSettings.checked(settings).model_dump(exclude_unset=True)
+    if isinstance(checked.get("verify"), Path):
+        checked["verify"] = str(checked["verify"])
+    return checked
+
+
 @functools.lru_cache(maxsize=64)
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def _key_pattern(api_key: str) -> re.Pattern[str]:
+    forms = sorted({api_key, quote(api_key, safe=""), quote(api_key), quote_plus(api_key)}, key=len)
+    return re.compile("|".join(re.escape(form) for form in reversed(forms)), re.IGNORECASE)
 
 
-def _warn_if_insecure(base_url: str) -> None:
-    """Warn (log and ``warnings``) when the key would be sent over plain http to another machine."""
-    parts = urlsplit(base_url)
-    if parts.scheme != "http" or _is_loopback(parts.hostname or ""):
-        return
-    https = urlunsplit(("https", parts.netloc, parts.path, "", ""))
-    message = (
-        f"The OnlineSIM API key will be sent unencrypted: base_url {base_url} is plain http:// to "
-        f"another machine, so anyone on the way can read the key. Use {https} if the server offers it."
-    )
-    log.warning("%s", message)
-    warnings.warn(message, InsecureTransportWarning, stacklevel=4)
+def scrub(text: str, api_key: str | None) -> str:
+    """Return ``text`` with the API key (in each URL encoding), ``api_key=...`` and Bearer credentials masked.
 
-
-def _mask_credentials(text: str) -> str:
+    :param text: any text that might carry the key, such as a transport error message.
+    :param api_key: the key; only the ``api_key=`` and Bearer forms are masked when ``None``.
+    """
+    if api_key:
+        text = _key_pattern(api_key).sub("***", text)
     return _KEY_IN_TEXT.sub(lambda m: (m.group(1) or m.group(2)) + "***", text)
 
 
@@ -97,175 +211,76 @@ class _RedactQueryKey(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if "api_key=" in message.lower():
-            record.msg, record.args = _mask_credentials(message), ()
+            record.msg, record.args = scrub(message, None), ()
         return True
 
 
 _REDACT_QUERY_KEY = _RedactQueryKey()
-#: Loggers that may write request URLs: urllib3 at DEBUG, aiohttp's client on warnings.
-URL_LOGGERS = ("urllib3.connectionpool", "aiohttp.client")
 
 
-def _guard_url_loggers() -> None:
-    for name in URL_LOGGERS:
-        logger = logging.getLogger(name)
-        if _REDACT_QUERY_KEY not in logger.filters:
-            logger.addFilter(_REDACT_QUERY_KEY)
-
-
-def _decode(content: bytes, content_type: str | None) -> str:
-    match = _CHARSET.search(content_type or "")
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
     try:
-        return content.decode(match.group(1) if match else "utf-8", errors="replace")
-    except LookupError:
-        return content.decode("utf-8", errors="replace")
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
-def _key_pattern(api_key: str) -> re.Pattern[str]:
-    forms = sorted({api_key, quote(api_key, safe=""), quote(api_key), quote_plus(api_key)}, key=len)
-    return re.compile("|".join(re.escape(form) for form in reversed(forms)), re.IGNORECASE)
+class ClientOptions(TypedDict, total=False):
+    """The keyword arguments of both clients: the settings (:class:`ClientSettings`) and ``retry``."""
+
+    base_url: str
+    auth: Literal["header", "query"]
+    timeout: float | tuple[float, float]
+    proxies: Mapping[str, str] | None
+    verify: bool | str | None
+    cancel_status: int
+    rent_close_status: int
+    retry: RetryPolicy | None
 
 
-def _check_api_key(value: object) -> str:
-    if not isinstance(value, str) or not _KEY_CHARS.fullmatch(value):
-        shown = "no API key" if not value else f"a {type(value).__name__}; its value is not shown"
-        raise InvalidInputError(
-            f"api_key must be a non-empty string of printable ASCII characters without spaces (got {shown})"
-        )
-    return value
-
-
-def _check_base_url(value: object, scrub: Callable[[str], str]) -> str:
-    expected = "an http:// or https:// URL with a host, without credentials, query or fragment"
-    parts = urlsplit(value.strip()) if isinstance(value, str) else None
-    try:
-        valid = bool(parts and parts.scheme in ("http", "https") and parts.hostname and parts.port != 0)
-    except ValueError:  # a port that is not a number
-        valid = False
-    if not parts or not valid or parts.username or parts.password or parts.query or parts.fragment:
-        raise InvalidInputError(f"base_url must be {expected}, got {scrub(repr(value))}")
-    path = parts.path.rstrip("/").removesuffix(protocol.HANDLER_PATH)
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-
-def _check_auth(value: object) -> AuthStyle:
-    text = value.strip().lower() if isinstance(value, str) else value
-    if text == "header" or text == "query":
-        return text
-    raise InvalidInputError(f"auth must be 'header' or 'query', got {value!r}")
-
-
-def _code(name: str, value: object, codes: Mapping[int, str]) -> int:
-    """Return the status code in ``value`` (a number or its text, as a connection's extra holds it)."""
-    key = value.strip() if isinstance(value, str) else value
-    if not isinstance(value, bool) and isinstance(key, int | str) and str(key) in map(str, codes):
-        return int(key)
-    expected = " or ".join(f"{code} ({meaning})" for code, meaning in codes.items())
-    raise InvalidInputError(f"{name} must be {expected}, got {value!r}")
-
-
-def _check_cancel_status(value: object) -> SetStatusCode:
-    return SetStatusCode(_code("cancel_status", value, {6: "OnlineSIM", 8: "SMS-Activate"}))
-
-
-def _check_rent_close_status(value: object) -> int:
-    return _code("rent_close_status", value, {2: "OnlineSIM: close", 1: "SMS-Activate: finish"})
-
-
-#: Each client setting and its check; a check returns the setting in its normal form.
-_CHECKS: dict[str, Callable[[Any], Any]] = {
-    "auth": _check_auth,
-    "timeout": parse_timeout,
-    "proxies": parse_proxies,
-    "verify": parse_verify,
-    "cancel_status": _check_cancel_status,
-    "rent_close_status": _check_rent_close_status,
-}
-
-
-def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """Return client settings checked and in normal form: the one validator of every setting.
-
-    Accepts what a caller passes and what a connection's extra holds (``"7"``, ``"Header"``, a
-    proxy URL or JSON text, ``"false"``), so clients and connections are checked alike.
-
-    :param settings: ``api_key`` and ``base_url``, and any of ``auth``, ``timeout``, ``proxies``,
-        ``verify``, ``cancel_status`` and ``rent_close_status``; other keys pass through unchecked.
-    :raises InvalidInputError: naming the setting and the bad value (never the key).
-    """
-    checked = dict(settings)
-    api_key = checked["api_key"] = _check_api_key(settings.get("api_key"))
-    checked["base_url"] = _check_base_url(
-        settings.get("base_url"), lambda text: _mask_credentials(_key_pattern(api_key).sub("***", text))
-    )
-    for name, check in _CHECKS.items():
-        if name in checked:
-            checked[name] = check(checked[name])
-    return checked
-
-
-class ClientBase:
+class ClientBase(Actions):
     """Settings and reply handling shared by :class:`OnlineSimClient` and its async twin.
 
     :param api_key: the OnlineSIM API key.
-    :param base_url: ``http(s)://host[:port][/prefix]``; the handler path is appended.
-    :param auth: ``"header"`` (Bearer, the default) or ``"query"`` (``api_key`` parameter).
-    :param timeout: seconds, or ``(connect, read)`` seconds, per request.
-    :param proxies: proxy URL per scheme, e.g. ``{"https": "http://proxy:3128"}``; when omitted,
-        the ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``NO_PROXY`` environment variables decide.
-    :param verify: TLS verification: ``True``, ``False`` or a CA bundle path; when omitted,
-        ``REQUESTS_CA_BUNDLE`` or ``SSL_CERT_FILE``, else the default trust store (certifi).
-    :param cancel_status: the ``setStatus`` value that cancels: 6 (OnlineSIM) or 8 (SMS-Activate).
-    :param rent_close_status: the ``setRentStatus`` value that closes a rent: 2 (OnlineSIM's
-        close) or 1 (finish, on SMS-Activate-style servers, where 2 cancels and is refused once
-        a message arrived).
-    :param retry: attempts, backoff and time budget; :class:`RetryPolicy` defaults when omitted.
+    :param options: the settings (see :class:`ClientSettings`) and ``retry``: attempts, backoff
+        and time budget (:class:`RetryPolicy` defaults when omitted).
     """
 
-    def __init__(
-        self,
-        api_key: str,
-        *,
-        base_url: str,
-        auth: AuthStyle,
-        timeout: Timeout,
-        proxies: Mapping[str, str] | None,
-        verify: Verify | None,
-        cancel_status: int,
-        retry: RetryPolicy | None,
-        rent_close_status: int = 2,
-    ) -> None:
-        settings = check_settings(
-            {
-                "api_key": api_key,
-                "base_url": base_url,
-                "auth": auth,
-                "timeout": timeout,
-                "proxies": proxies,
-                "verify": verify,
-                "cancel_status": cancel_status,
-                "rent_close_status": rent_close_status,
-            }
-        )
-        self._api_key = settings["api_key"]
-        self._secret = _key_pattern(self._api_key)
-        self.base_url: str = settings["base_url"]
-        self.url = self.base_url + protocol.HANDLER_PATH
-        _warn_if_insecure(self.base_url)
-        self.auth: AuthStyle = settings["auth"]
-        if self.auth == "query":
-            _guard_url_loggers()
-        self.proxies: dict[str, str] | None = settings["proxies"]
-        #: Timeouts, the proxy and TLS verification, resolved once for :attr:`url`.
-        self.network = NetworkSettings.resolve(
-            self.url, timeout=settings["timeout"], proxies=self.proxies, verify=settings["verify"]
-        )
-        self.timeout = self.network.timeout
-        self.cancel_status: SetStatusCode = settings["cancel_status"]
-        self.rent_close_status: int = settings["rent_close_status"]
+    def __init__(self, api_key: str, **options: Unpack[ClientOptions]) -> None:
+        retry = options.pop("retry", None)
+        self.settings = settings = ClientSettings.checked({"api_key": api_key, **options})
+        self.base_url = settings.base_url
+        self.url = self.base_url + HANDLER_PATH
+        self.auth = settings.auth
+        self.timeout = settings.timeout
+        self.proxies = settings.proxies
+        self.cancel_status = SetStatusCode(settings.cancel_status)
+        self.rent_close_status = settings.rent_close_status
+        #: What the server's certificate is verified against, the same for both clients.
+        self.verify = ca_bundle(settings.verify)
+        self._ssl = ssl_context(self.verify)  # a bundle that cannot be loaded fails here, for both
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise InvalidInputError(f"retry must be a RetryPolicy or None, got {type(retry).__name__}")
         self.retry = retry or RetryPolicy()
+        parts = urlsplit(self.base_url)
+        if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+            https = urlunsplit(("https", parts.netloc, parts.path, "", ""))
+            message = (
+                f"The OnlineSIM API key will be sent unencrypted: base_url {self.base_url} is plain "
+                "http:// to another machine, so anyone on the way can read the key. "
+                f"Use {https} if the server offers it."
+            )
+            log.warning("%s", message)
+            warnings.warn(message, InsecureTransportWarning, stacklevel=3)
+        if self.auth == "query":
+            for name in URL_LOGGERS:
+                if _REDACT_QUERY_KEY not in logging.getLogger(name).filters:
+                    logging.getLogger(name).addFilter(_REDACT_QUERY_KEY)
+        self._headers = {"User-Agent": f"airflow-provider-onlinesim/{__version__}", "Accept": "*/*"}
+        if self.auth == "header":
+            self._headers["Authorization"] = f"Bearer {settings.api_key}"
 
     def __repr__(self) -> str:
         return (
@@ -278,93 +293,54 @@ class ClientBase:
 
         :param text: any text that might carry the key, such as a transport error message.
         """
-        return _mask_credentials(self._secret.sub("***", text))
+        return scrub(text, self.settings.api_key)
 
-    def _query(self, params: protocol.Params) -> protocol.Params:
-        return {**params, "api_key": self._api_key} if self.auth == "query" else params
+    def _query(self, params: dict[str, str]) -> dict[str, str]:
+        return {**params, "api_key": self.settings.api_key} if self.auth == "query" else params
 
-    def _headers(self) -> dict[str, str]:
-        headers = {"User-Agent": f"airflow-provider-onlinesim/{__version__}", "Accept": "*/*"}
-        if self.auth == "header":
-            headers["Authorization"] = f"Bearer {self._api_key}"
-        return headers
-
-    def _interpret(
-        self,
-        params: protocol.Params,
-        parse: Callable[[str, int], T],
-        response: tuple[int, bytes, Mapping[str, str]],
-        started: float,
-    ) -> T:
+    def _interpret(self, call: Call[T], response: tuple[int, bytes, Mapping[str, str]], started: float) -> T:
         """Turn one HTTP exchange into a model, or raise its typed error with the key scrubbed.
 
-        :param params: the query sent (without the key).
-        :param parse: the action's parser from :mod:`protocol`.
+        :param call: the call sent.
         :param response: HTTP status, body bytes and headers (case-insensitive mapping).
         :param started: ``time.monotonic()`` when the request started.
         """
         status_code, content, headers = response
         elapsed_ms = (time.monotonic() - started) * 1000
-        shown = {k: v for k, v in params.items() if k != "action"}
-        log.debug("OnlineSIM %s %s -> HTTP %d in %.0f ms", params["action"], shown, status_code, elapsed_ms)
-        body = _decode(content, headers.get("content-type"))
+        shown = {k: v for k, v in call.params.items() if k != "action"}
+        log.debug("OnlineSIM %s %s -> HTTP %d in %.0f ms", call.action, shown, status_code, elapsed_ms)
+        charset = _CHARSET.search(headers.get("content-type") or "")
         try:
-            by_status = protocol.status_error(
-                status_code, body, headers.get("retry-after"), headers.get("location")
-            )
-            if by_status is not None:
-                raise by_status
-            return parse(body, status_code)
+            body = content.decode(charset.group(1) if charset else "utf-8", errors="replace")
+        except LookupError:
+            body = content.decode("utf-8", errors="replace")
+        try:
+            error = status_error(status_code, body, headers.get("retry-after"), headers.get("location"))
+            if error is not None:
+                raise error
+            return call.parse(body, status_code)
         except OnlineSimError as error:
             error.message, error.body = self.scrub(error.message), self.scrub(error.body)
             error.args = (error.message,)
             raise
 
     def _network_error(
-        self, action: str, error: Exception, *, maybe_sent: bool
-    ) -> NetworkError | CertificateVerifyError:
+        self, action: str, error: Exception, *, maybe_sent: bool, certificate: bool
+    ) -> OnlineSimError:
         """Return the scrubbed error for a transport failure of ``action``.
-
-        A refused certificate becomes a :class:`CertificateVerifyError` that names the reason (not
-        retried: it will not go away by itself); every other failure a :class:`NetworkError`.
 
         :param action: the API action.
         :param error: the transport library's exception (its text may hold the URL and the key).
         :param maybe_sent: False only when the request surely never reached the server.
+        :param certificate: the library refused the server's certificate (not retried).
         """
-        reason = _certificate_refusal(error)
-        if reason is not None:
-            reason = self.scrub(reason).rstrip(".")
+        detail = self.scrub(str(error))[:_MESSAGE_LIMIT]
+        if certificate:
             return CertificateVerifyError(
-                f"{action}: TLS certificate verify failed: {reason}; nothing was sent. Give the "
-                "connection's verify extra the CA bundle that signed the server's certificate"
+                f"{action}: TLS certificate refused, nothing was sent ({detail}). Give the connection's "
+                "verify extra the CA bundle that signed the server's certificate"
             )
         what = (
             "the request may have reached the server" if maybe_sent else "could not connect; nothing was sent"
         )
-        detail = self.scrub(str(error))[:_MESSAGE_LIMIT]
         return NetworkError(f"{action}: {what} ({type(error).__name__}: {detail})", maybe_sent=maybe_sent)
-
-
-def _certificate_refusal(error: BaseException) -> str | None:
-    """Return why the server's certificate was refused, if that is what ``error`` comes down to.
-
-    The libraries wrap OpenSSL's error differently (requests: ``args[0].reason.args[0]``; aiohttp:
-    an error that is itself a certificate error and holds OpenSSL's as ``certificate_error``), so
-    causes, reasons and arguments are searched a few levels deep for its ``verify_message``.
-    """
-    queue: list[object] = [error]
-    refused: ssl.SSLCertVerificationError | None = None
-    for _ in range(16):
-        if not queue:
-            break
-        found = queue.pop(0)
-        if isinstance(found, ssl.SSLCertVerificationError):
-            if getattr(found, "verify_message", None):
-                return str(found.verify_message)
-            refused = refused or found
-        if isinstance(found, BaseException):
-            queue.extend((found.__cause__, getattr(found, "reason", None)))
-            queue.append(getattr(found, "certificate_error", None))
-            queue.extend(arg for arg in found.args if isinstance(arg, BaseException))
-    return None if refused is None else str(refused)

@@ -1,54 +1,27 @@
-"""Typed errors of the OnlineSIM Alternative API.
+"""Typed errors of the OnlineSIM Alternative API: one root, one class per error token.
 
-Every error the client raises derives from :class:`OnlineSimError` and carries the protocol
-``token`` (when the server sent one), the HTTP ``status_code`` and the raw ``body``. Whether an
-error is worth retrying is a property of its class (``retryable``), never parsed back out of a
-message. :func:`error_for_token` is the one place that maps a token to its class.
-
-The API key never appears in any of these objects: they are built from reply bodies and URLs
-that the client has already stripped of credentials.
+Each error carries the protocol ``token``, the HTTP ``status_code`` and the raw ``body``; whether
+it is worth retrying is a property of its class (``retryable``). :func:`error_for_token` maps a
+token to its class. No error holds the API key: they are built from scrubbed bodies and messages.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict, Unpack
 
-__all__ = [
-    "OnlineSimError",
-    "TransientError",
-    "FatalError",
-    "InvalidInputError",
-    "ProtocolError",
-    "NetworkError",
-    "CertificateVerifyError",
-    "RateLimitedError",
-    "ServerError",
-    "HttpStatusError",
-    "OutcomeUnknownError",
-    "BadKeyError",
-    "BadActionError",
-    "ErrorSqlError",
-    "NoNumbersError",
-    "NoBalanceError",
-    "BadServiceError",
-    "BannedError",
-    "BadStatusError",
-    "NoActivationError",
-    "WrongActivationIdError",
-    "EarlyCancelDeniedError",
-    "NoIdRentError",
-    "InvalidPhoneError",
-    "IncorrectStatusError",
-    "CantCancelError",
-    "AlreadyFinishError",
-    "AlreadyCancelError",
-    "RentClosedError",
-    "UnknownApiError",
-    "TOKEN_ERRORS",
-    "ACTIVATION_MAYBE_CLOSED",
-    "RENT_ALREADY_CLOSED",
-    "error_for_token",
-]
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from pydantic import ValidationError
+
+#: The class of each error token the spec defines (each class adds itself).
+TOKEN_ERRORS: dict[str, type[OnlineSimError]] = {}
+
+
+class _Reply(TypedDict, total=False):
+    token: str | None
+    status_code: int | None
+    body: str
 
 
 class OnlineSimError(Exception):
@@ -63,6 +36,12 @@ class OnlineSimError(Exception):
     retryable: ClassVar[bool] = False
     default_token: ClassVar[str | None] = None
 
+    def __init_subclass__(cls, token: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if token is not None:
+            cls.default_token = token
+            TOKEN_ERRORS[token] = cls
+
     def __init__(
         self,
         message: str | None = None,
@@ -74,16 +53,11 @@ class OnlineSimError(Exception):
         self.token = token if token is not None else self.default_token
         self.status_code = status_code
         self.body = body[:2000]
-        self.message = message or self._default_message()
+        summary = [self.__doc__.strip().splitlines()[0] if self.__doc__ else type(self).__name__]
+        summary += [f"token={self.token}"] if self.token else []
+        summary += [f"HTTP {status_code}"] if status_code is not None else []
+        self.message = message or " ".join(summary)
         super().__init__(self.message)
-
-    def _default_message(self) -> str:
-        parts = [self.__doc__.strip().splitlines()[0] if self.__doc__ else type(self).__name__]
-        if self.token:
-            parts.append(f"token={self.token}")
-        if self.status_code is not None:
-            parts.append(f"HTTP {self.status_code}")
-        return " ".join(parts)
 
     def __repr__(self) -> str:
         return (
@@ -110,28 +84,23 @@ class ProtocolError(TransientError):
 
 
 class NetworkError(TransientError):
-    """The request failed in transport: connection refused/reset, timeout, DNS."""
+    """The request failed in transport: connection refused/reset, timeout, DNS.
+
+    :param maybe_sent: False only when the request surely did not reach the server (a connect
+        failure), which makes even a paid order safe to send again.
+    """
 
     def __init__(
-        self,
-        message: str | None = None,
-        *,
-        maybe_sent: bool = True,
-        token: str | None = None,
-        status_code: int | None = None,
-        body: str = "",
+        self, message: str | None = None, *, maybe_sent: bool = True, **reply: Unpack[_Reply]
     ) -> None:
-        #: True when the request may have reached the server; False only when it surely did not
-        #: (a connect failure), which makes even a paid order safe to send again.
         self.maybe_sent = maybe_sent
-        super().__init__(message, token=token, status_code=status_code, body=body)
+        super().__init__(message, **reply)
 
 
 class CertificateVerifyError(FatalError):
     """The server's TLS certificate was refused, so nothing was sent; retrying cannot fix it.
 
     The message names the reason (e.g. ``certificate verify failed: self-signed certificate``).
-    Like a connect failure, it proves the request never reached the server.
     """
 
     #: The request surely never reached the server (as :attr:`NetworkError.maybe_sent` False says).
@@ -139,20 +108,17 @@ class CertificateVerifyError(FatalError):
 
 
 class RateLimitedError(TransientError):
-    """The server answered HTTP 429: too many requests."""
+    """The server answered HTTP 429: too many requests.
+
+    :param retry_after: seconds the server asked us to wait (``Retry-After``), when it said so.
+    """
 
     def __init__(
-        self,
-        message: str | None = None,
-        *,
-        retry_after: float | None = None,
-        token: str | None = None,
-        status_code: int | None = 429,
-        body: str = "",
+        self, message: str | None = None, *, retry_after: float | None = None, **reply: Unpack[_Reply]
     ) -> None:
-        #: seconds the server asked us to wait (``Retry-After``), when it said so.
         self.retry_after = retry_after
-        super().__init__(message, token=token, status_code=status_code, body=body)
+        reply.setdefault("status_code", 429)
+        super().__init__(message, **reply)
 
 
 class ServerError(TransientError):
@@ -160,11 +126,7 @@ class ServerError(TransientError):
 
 
 class HttpStatusError(FatalError):
-    """The server answered an HTTP status the API does not use, without an API reply.
-
-    A redirect or a 4xx page instead of a token usually means ``base_url`` points at the wrong
-    place; retrying cannot fix that.
-    """
+    """The server answered an HTTP status the API does not use (a redirect, a 4xx page): check base_url."""
 
 
 class OutcomeUnknownError(FatalError):
@@ -172,140 +134,94 @@ class OutcomeUnknownError(FatalError):
 
     Reconcile (``get_rent_list`` for rents) or check the OnlineSIM dashboard before ordering
     again: sending the order twice could buy two numbers.
+
+    :param action: the API action, such as ``getNumber``.
+    :param cause: the error of the attempt whose outcome is unknown.
     """
 
     def __init__(
-        self,
-        message: str | None = None,
-        *,
-        action: str = "",
-        cause: OnlineSimError | None = None,
+        self, message: str | None = None, *, action: str = "", cause: OnlineSimError | None = None
     ) -> None:
-        self.action = action
-        self.cause = cause
-        super().__init__(
-            message,
-            token=cause.token if cause else None,
-            status_code=cause.status_code if cause else None,
-            body=cause.body if cause else "",
+        self.action, self.cause = action, cause
+        reply: _Reply = (
+            {"token": cause.token, "status_code": cause.status_code, "body": cause.body} if cause else {}
         )
+        super().__init__(message, **reply)
 
 
-# --- one class per protocol token -------------------------------------------------------------
-
-
-class BadKeyError(FatalError):
+class BadKeyError(FatalError, token="BAD_KEY"):
     """The API key is invalid or missing (BAD_KEY)."""
 
-    default_token = "BAD_KEY"
 
-
-class BadActionError(FatalError):
+class BadActionError(FatalError, token="BAD_ACTION"):
     """The server did not handle the action (BAD_ACTION)."""
 
-    default_token = "BAD_ACTION"
 
-
-class ErrorSqlError(TransientError):
+class ErrorSqlError(TransientError, token="ERROR_SQL"):
     """Server-side database failure (ERROR_SQL); transient."""
 
-    default_token = "ERROR_SQL"
 
-
-class NoNumbersError(FatalError):
+class NoNumbersError(FatalError, token="NO_NUMBERS"):
     """No numbers are available for this country and service right now (NO_NUMBERS)."""
 
-    default_token = "NO_NUMBERS"
 
-
-class NoBalanceError(FatalError):
+class NoBalanceError(FatalError, token="NO_BALANCE"):
     """The account balance is too low for this order (NO_BALANCE)."""
 
-    default_token = "NO_BALANCE"
 
-
-class BadServiceError(FatalError):
+class BadServiceError(FatalError, token="BAD_SERVICE"):
     """The service code is not known to the server (BAD_SERVICE)."""
 
-    default_token = "BAD_SERVICE"
 
+class BannedError(FatalError, token="BANNED"):
+    """The account is banned until the given time (BANNED:<datetime>).
 
-class BannedError(FatalError):
-    """The account is banned until the given time (BANNED:<datetime>)."""
+    :param until: when the ban ends, as the server wrote it.
+    """
 
-    default_token = "BANNED"
-
-    def __init__(
-        self,
-        message: str | None = None,
-        *,
-        until: str = "",
-        token: str | None = None,
-        status_code: int | None = None,
-        body: str = "",
-    ) -> None:
+    def __init__(self, message: str | None = None, *, until: str = "", **reply: Unpack[_Reply]) -> None:
         self.until = until
-        super().__init__(message, token=token, status_code=status_code, body=body)
+        super().__init__(message, **reply)
 
 
-class BadStatusError(FatalError):
+class BadStatusError(FatalError, token="BAD_STATUS"):
     """The status value is not accepted for this operation (BAD_STATUS)."""
 
-    default_token = "BAD_STATUS"
 
-
-class NoActivationError(FatalError):
+class NoActivationError(FatalError, token="NO_ACTIVATION"):
     """No activation with this id exists on this account (NO_ACTIVATION)."""
 
-    default_token = "NO_ACTIVATION"
 
-
-class WrongActivationIdError(FatalError):
+class WrongActivationIdError(FatalError, token="WRONG_ACTIVATION_ID"):
     """The activation id is malformed (WRONG_ACTIVATION_ID)."""
 
-    default_token = "WRONG_ACTIVATION_ID"
 
-
-class EarlyCancelDeniedError(FatalError):
+class EarlyCancelDeniedError(FatalError, token="EARLY_CANCEL_DENIED"):
     """The activation cannot be cancelled this early (EARLY_CANCEL_DENIED)."""
 
-    default_token = "EARLY_CANCEL_DENIED"
 
-
-class NoIdRentError(FatalError):
+class NoIdRentError(FatalError, token="NO_ID_RENT"):
     """No rent with this id exists on this account (NO_ID_RENT)."""
 
-    default_token = "NO_ID_RENT"
 
-
-class InvalidPhoneError(FatalError):
+class InvalidPhoneError(FatalError, token="INVALID_PHONE"):
     """The rent id or phone is invalid (INVALID_PHONE)."""
 
-    default_token = "INVALID_PHONE"
 
-
-class IncorrectStatusError(FatalError):
+class IncorrectStatusError(FatalError, token="INCORECT_STATUS"):
     """The rent status value is not accepted (INCORECT_STATUS, sic)."""
 
-    default_token = "INCORECT_STATUS"
 
-
-class CantCancelError(FatalError):
+class CantCancelError(FatalError, token="CANT_CANCEL"):
     """The rent cannot be cancelled (CANT_CANCEL)."""
 
-    default_token = "CANT_CANCEL"
 
-
-class AlreadyFinishError(FatalError):
+class AlreadyFinishError(FatalError, token="ALREADY_FINISH"):
     """The rent is already finished (ALREADY_FINISH)."""
 
-    default_token = "ALREADY_FINISH"
 
-
-class AlreadyCancelError(FatalError):
+class AlreadyCancelError(FatalError, token="ALREADY_CANCEL"):
     """The rent is already cancelled (ALREADY_CANCEL)."""
-
-    default_token = "ALREADY_CANCEL"
 
 
 class RentClosedError(FatalError):
@@ -315,30 +231,6 @@ class RentClosedError(FatalError):
 class UnknownApiError(FatalError):
     """The server answered with an error token this client does not know."""
 
-
-TOKEN_ERRORS: dict[str, type[OnlineSimError]] = {
-    cls.default_token: cls
-    for cls in (
-        BadKeyError,
-        BadActionError,
-        ErrorSqlError,
-        NoNumbersError,
-        NoBalanceError,
-        BadServiceError,
-        BannedError,
-        BadStatusError,
-        NoActivationError,
-        WrongActivationIdError,
-        EarlyCancelDeniedError,
-        NoIdRentError,
-        InvalidPhoneError,
-        IncorrectStatusError,
-        CantCancelError,
-        AlreadyFinishError,
-        AlreadyCancelError,
-    )
-    if cls.default_token is not None
-}
 
 #: What closing an activation answers when it may already be closed; ``getStatus`` tells for sure.
 ACTIVATION_MAYBE_CLOSED: tuple[type[OnlineSimError], ...] = (BadStatusError, NoActivationError)
@@ -353,15 +245,43 @@ RENT_ALREADY_CLOSED: tuple[type[OnlineSimError], ...] = (
 def error_for_token(token: str, *, status_code: int | None = None, body: str = "") -> OnlineSimError:
     """Return the typed error for a protocol error ``token`` (unknown tokens: UnknownApiError)."""
     if token.startswith("BANNED:"):
-        return BannedError(
-            f"account banned until {token[7:]}",
-            until=token[7:],
-            token="BANNED",
-            status_code=status_code,
-            body=body,
-        )
+        until = token.removeprefix("BANNED:")
+        return BannedError(f"account banned until {until}", until=until, status_code=status_code, body=body)
     if token in ("STATUS_CANCEL", "STATUS_FINISH"):
         return RentClosedError(f"rent is closed ({token})", token=token, status_code=status_code, body=body)
     cls = TOKEN_ERRORS.get(token, UnknownApiError)
     message = None if cls is not UnknownApiError else f"unknown error token {token!r}"
     return cls(message, token=token, status_code=status_code, body=body)
+
+
+def invalid_input(error: ValidationError, names: Sequence[str] = ()) -> InvalidInputError:
+    """Return the :class:`InvalidInputError` for pydantic's ``error``: the value and what was expected.
+
+    :param error: a failed validation of arguments or settings.
+    :param names: the names of positional arguments (pydantic locates those by their index).
+    """
+    problem = error.errors(include_url=False)[0]
+    where = [names[part] if isinstance(part, int) and part < len(names) else part for part in problem["loc"]]
+    name, value = ".".join(map(str, where)) or (names[0] if names else "value"), problem.get("input")
+    if "argument" in problem["type"]:  # missing, unexpected or repeated: nothing to show
+        return InvalidInputError(f"{name}: {problem['msg']}")
+    shown = f"{value!r} ({type(value).__name__})"
+    if name == "api_key":
+        shown = f"a {type(value).__name__}; its value is not shown" if value else "no API key"
+    must = f"must be {problem['msg']}" if problem["type"] == "expected" else f"is invalid: {problem['msg']}"
+    return InvalidInputError(f"{name} {must}, got {shown}")
+
+
+#: The public names: every error class, the token table, the closed-order answers and the two functions.
+__all__ = [
+    *(
+        name
+        for name, value in list(globals().items())
+        if isinstance(value, type) and issubclass(value, OnlineSimError)
+    ),
+    "TOKEN_ERRORS",
+    "ACTIVATION_MAYBE_CLOSED",
+    "RENT_ALREADY_CLOSED",
+    "error_for_token",
+    "invalid_input",
+]

@@ -1,23 +1,43 @@
-"""Typed replies of the OnlineSIM Alternative API.
+"""Typed values of the OnlineSIM Alternative API: the arguments it takes and the replies it gives.
 
-Frozen dataclasses and enums: the protocol module parses reply bodies into these, and the
-Airflow layer turns them into plain JSON dicts (``to_dict()``) only at the XCom and
-trigger-event boundary.
+The argument types (``ObjectId``, ``ServiceCode`` ...) are pydantic ``Annotated`` types that the
+clients and the Airflow operators validate with. The replies are frozen pydantic dataclasses that
+read the JSON of the wire (aliases, numbers as strings, ``values`` keyed "0", "1" ...) and turn
+into plain JSON dicts (``to_dict()``) only at the XCom and trigger-event boundary.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import field, fields
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar
 
-if TYPE_CHECKING:
-    from decimal import Decimal
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    WrapValidator,
+    model_validator,
+)
+from pydantic.dataclasses import dataclass
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "ACTIVATION_LIFETIME",
     "RENT_FIRST_SMS_WINDOW",
+    "ActivationStatusCode",
+    "CountryKey",
+    "ObjectId",
+    "OperatorName",
+    "RentHours",
+    "RentStatusCode",
+    "ServiceCode",
     "Balance",
     "Country",
     "ServiceStock",
@@ -40,94 +60,23 @@ ACTIVATION_LIFETIME = timedelta(minutes=15)
 RENT_FIRST_SMS_WINDOW = timedelta(minutes=20)
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+def expect(description: str) -> WrapValidator:
+    """Return a validator that reports any failure of the type it annotates as "must be ``description``".
+
+    :param description: what a valid value is, e.g. ``"an int >= 1"``.
+    """
+
+    def check(value: Any, handler: Any) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise PydanticCustomError("expected", description) from None
+
+    return WrapValidator(check)
 
 
-@dataclass(frozen=True)
-class Balance:
-    """The account balance (``getBalance``)."""
-
-    amount: Decimal
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict; the amount is a string to keep its exact decimal value."""
-        return {"balance": str(self.amount)}
-
-
-@dataclass(frozen=True)
-class Country:
-    """One country of ``getCountries``; ``id`` is the opaque key to pass back to the API."""
-
-    id: str
-    name: str
-    visible: bool
-    rus: str = ""
-    eng: str = ""
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict."""
-        return {"id": self.id, "name": self.name, "visible": self.visible, "rus": self.rus, "eng": self.eng}
-
-
-@dataclass(frozen=True)
-class ServiceStock:
-    """Available numbers of one service (``getNumbersStatus`` key ``<service>_<0|1>``)."""
-
-    service: str
-    forwarding: bool
-    count: int
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict."""
-        return {"service": self.service, "forwarding": self.forwarding, "count": self.count}
-
-
-@dataclass(frozen=True)
-class Activation:
-    """An ordered single-service number (``ACCESS_NUMBER:<id>:<phone>``)."""
-
-    id: int
-    phone: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict."""
-        return {"activation_id": self.id, "phone": self.phone}
-
-
-class ActivationState(enum.StrEnum):
-    """Where an activation stands, from ``getStatus`` / ``getFullSms``."""
-
-    WAIT_CODE = "STATUS_WAIT_CODE"
-    OK = "STATUS_OK"
-    WAIT_RETRY = "STATUS_WAIT_RETRY"
-    WAIT_RESEND = "STATUS_WAIT_RESEND"
-    CANCEL = "STATUS_CANCEL"
-
-
-@dataclass(frozen=True)
-class ActivationStatus:
-    """Reply of ``getStatus``: the state and, for ``OK`` / ``WAIT_RETRY``, the (last) code."""
-
-    state: ActivationState
-    code: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict."""
-        return {"state": self.state.value, "code": self.code}
-
-
-@dataclass(frozen=True)
-class FullSms:
-    """Reply of ``getFullSms``: the state and, when an SMS arrived, its whole text."""
-
-    state: ActivationState
-    text: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict."""
-        return {"state": self.state.value, "text": self.text}
+def _int_as_text(value: Any) -> Any:
+    return str(value) if type(value) is int else value
 
 
 class SetStatusCode(enum.IntEnum):
@@ -143,6 +92,156 @@ class SetStatusCode(enum.IntEnum):
     CANCEL = 8
 
 
+_Code = Annotated[str, BeforeValidator(_int_as_text), Field(strict=True, pattern=r"^[!-~]{1,64}$")]
+#: An activation or rent id: an int >= 1.
+ObjectId = Annotated[int, Field(strict=True, ge=1), expect("an int >= 1")]
+#: A service code such as ``tg``: 1-64 printable characters without spaces.
+ServiceCode = Annotated[
+    _Code, expect("a service code such as 'tg': 1-64 printable characters without spaces")
+]
+#: A country key from ``get_countries`` (a number or its text).
+CountryKey = Annotated[_Code, expect("a country key: 1-64 printable characters without spaces")]
+#: An operator name such as ``mts``.
+OperatorName = Annotated[_Code, expect("an operator name: 1-64 printable characters without spaces")]
+#: A rent period in hours, up to a year.
+RentHours = Annotated[int, Field(strict=True, ge=1, le=24 * 365), expect("an int from 1 to 8760")]
+#: A ``setStatus`` value: 1, 3, 6 or 8 (see :class:`SetStatusCode`).
+ActivationStatusCode = Annotated[
+    int, Field(strict=True), AfterValidator(SetStatusCode), expect("one of [1, 3, 6, 8]")
+]
+#: A ``setRentStatus`` value: 2 closes (OnlineSIM), 1 finishes (SMS-Activate-style servers).
+RentStatusCode = Annotated[int, Field(strict=True, ge=1, le=2), expect("one of [1, 2]")]
+
+
+def _date_or_none(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return value if isinstance(value, datetime) else None
+    try:
+        return datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+
+
+def entries(value: Any) -> Any:
+    """Return the items of a ``values``-style field: an object keyed "0", "1"... or a list."""
+    if isinstance(value, dict):
+        return [value[key] for key in sorted(value, key=lambda key: (not key.isdigit(), key.zfill(20)))]
+    return [] if value is None else value
+
+
+_Text = Annotated[str, Field(coerce_numbers_to_str=True)]
+_Date = Annotated[datetime | None, BeforeValidator(_date_or_none)]
+_Items = BeforeValidator(entries)
+#: Read the wire's camelCase aliases and the fields' own names alike.
+_WIRE = ConfigDict(validate_by_name=True, validate_by_alias=True)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Reply):
+        return value.to_dict()
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value) if isinstance(value, Decimal) else value
+
+
+class Reply:
+    """A typed reply: frozen, compared by value, and plain JSON at the XCom boundary."""
+
+    #: Field name -> the key of the plain dict, where they differ.
+    _KEYS: ClassVar[dict[str, str]] = {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-able dict: decimals as strings (exact), dates in ISO 8601, enums as their value."""
+        shown = (f.name for f in fields(self) if f.compare)  # type: ignore[arg-type]
+        return {self._KEYS.get(name, name): _plain(getattr(self, name)) for name in shown}
+
+
+@dataclass(frozen=True)
+class Balance(Reply):
+    """The account balance (``getBalance``)."""
+
+    _KEYS = {"amount": "balance"}
+
+    amount: Annotated[Decimal, Field(allow_inf_nan=False)]
+
+
+@dataclass(frozen=True)
+class Country(Reply):
+    """One country of ``getCountries``; ``id`` is the opaque key to pass back to the API."""
+
+    id: _Text
+    name: _Text
+    visible: bool
+    rus: _Text = ""
+    eng: _Text = ""
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_reply(cls, data: Any) -> Any:
+        """Name a country by ``name``, else ``eng``, else ``rus``, else its key; keep unknown fields."""
+        if isinstance(data, dict):
+            known = {"id", "name", "visible", "rus", "eng"}
+            name = data.get("name") or data.get("eng") or data.get("rus") or data.get("id")
+            extra = {key: value for key, value in data.items() if key not in known}
+            data = {
+                "visible": 1,
+                **{k: v for k, v in data.items() if k in known},
+                "name": name,
+                "extra": extra,
+            }
+        return data
+
+
+@dataclass(frozen=True)
+class ServiceStock(Reply):
+    """Available numbers of one service (``getNumbersStatus`` key ``<service>_<0|1>``)."""
+
+    service: str
+    forwarding: bool
+    count: int
+
+
+@dataclass(frozen=True)
+class Activation(Reply):
+    """An ordered single-service number (``ACCESS_NUMBER:<id>:<phone>``)."""
+
+    _KEYS = {"id": "activation_id"}
+
+    id: Annotated[int, Field(ge=1)]
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class ActivationState(enum.StrEnum):
+    """Where an activation stands, from ``getStatus`` / ``getFullSms``."""
+
+    WAIT_CODE = "STATUS_WAIT_CODE"
+    OK = "STATUS_OK"
+    WAIT_RETRY = "STATUS_WAIT_RETRY"
+    WAIT_RESEND = "STATUS_WAIT_RESEND"
+    CANCEL = "STATUS_CANCEL"
+
+
+@dataclass(frozen=True)
+class ActivationStatus(Reply):
+    """Reply of ``getStatus``: the state and, for ``OK`` / ``WAIT_RETRY``, the (last) code."""
+
+    state: ActivationState
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class FullSms(Reply):
+    """Reply of ``getFullSms``: the state and, when an SMS arrived, its whole text."""
+
+    state: ActivationState
+    text: str | None = None
+
+
 class SetStatusReply(enum.StrEnum):
     """Success tokens of ``setStatus``."""
 
@@ -153,80 +252,90 @@ class SetStatusReply(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class RentService:
-    """One service offered for rent, with its price and stock."""
+class RentService(Reply):
+    """One service offered for rent, with its price and stock (``quant``: a count, or current and total)."""
 
     code: str
-    cost: Decimal
+    cost: Annotated[Decimal, Field(allow_inf_nan=False)]
     quantity: int
     total: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict."""
-        return {"code": self.code, "cost": str(self.cost), "quantity": self.quantity, "total": self.total}
+    @model_validator(mode="before")
+    @classmethod
+    def _from_reply(cls, data: Any) -> Any:
+        """Read ``quant``: a count, or ``{"current": ..., "total": ...}``."""
+        if isinstance(data, dict) and "quantity" not in data:
+            quant = data.get("quant", 0)
+            counts = quant if isinstance(quant, dict) else {"current": quant}
+            data = {**data, "quantity": counts.get("current", 0), "total": counts.get("total")}
+        return data
 
 
 @dataclass(frozen=True)
-class RentOffer:
+class RentOffer(Reply):
     """Reply of ``getRentServicesAndCountries``."""
 
-    countries: tuple[str, ...]
-    operators: tuple[str, ...]
-    services: tuple[RentService, ...]
+    countries: Annotated[tuple[_Text, ...], _Items] = ()
+    operators: Annotated[tuple[_Text, ...], _Items] = ()
+    services: tuple[RentService, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict."""
-        return {
-            "countries": list(self.countries),
-            "operators": list(self.operators),
-            "services": [s.to_dict() for s in self.services],
-        }
+    @model_validator(mode="before")
+    @classmethod
+    def _from_reply(cls, data: Any) -> Any:
+        """Read ``services`` keyed by code; a reply must hold countries or services."""
+        if isinstance(data, dict):
+            if "countries" not in data and "services" not in data:
+                raise ValueError("neither 'countries' nor 'services' present")
+            services = data.get("services") or {}
+            data = {**data, "services": [{"code": code, **value} for code, value in services.items()]}
+        return data
 
 
-@dataclass(frozen=True)
-class Rent:
+@dataclass(frozen=True, config=_WIRE)
+class Rent(Reply):
     """A rented number (``getRentNumber``, or an entry of ``getRentList``)."""
 
-    id: int
-    phone: str
-    end_date: datetime | None = None
+    _KEYS = {"id": "rent_id"}
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict."""
-        return {"rent_id": self.id, "phone": self.phone, "end_date": _iso(self.end_date)}
+    id: Annotated[int, Field(ge=1)]
+    phone: Annotated[_Text, Field(validation_alias=AliasChoices("number", "phone"))]
+    end_date: Annotated[_Date, Field(validation_alias=AliasChoices("endDate", "end_date"))] = None
 
 
-@dataclass(frozen=True)
-class RentMessage:
+@dataclass(frozen=True, config=_WIRE)
+class RentMessage(Reply):
     """One SMS received on a rented number."""
 
-    phone_from: str
-    text: str
-    service: str
-    date: datetime | None = None
+    phone_from: Annotated[_Text, Field(validation_alias=AliasChoices("phoneFrom", "phone_from"))]
+    text: _Text
+    service: _Text
+    date: _Date = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_reply(cls, data: Any) -> Any:
+        """Read a message without ``phoneFrom`` or ``service`` as one with them empty."""
+        return {"phoneFrom": "", "service": "", **data} if isinstance(data, dict) else data
 
     @property
     def is_notice(self) -> bool:
         """True for ``notify`` notices, which are not messages from a sender."""
         return self.service == "notify"
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict."""
-        return {
-            "phone_from": self.phone_from,
-            "text": self.text,
-            "service": self.service,
-            "date": _iso(self.date),
-        }
 
-
-@dataclass(frozen=True)
-class RentStatus:
+@dataclass(frozen=True, config=_WIRE)
+class RentStatus(Reply):
     """Reply of ``getRentStatus``: the messages received so far (none while waiting)."""
 
     quantity: int
-    messages: tuple[RentMessage, ...] = ()
+    messages: Annotated[
+        tuple[RentMessage, ...], _Items, Field(validation_alias=AliasChoices("values", "messages"))
+    ] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict."""
-        return {"quantity": self.quantity, "messages": [m.to_dict() for m in self.messages]}
+    @model_validator(mode="before")
+    @classmethod
+    def _from_reply(cls, data: Any) -> Any:
+        """Count the messages when the reply gives no ``quantity``."""
+        if isinstance(data, dict) and "quantity" not in data:
+            data = {**data, "quantity": len(entries(data.get("values")))}
+        return data

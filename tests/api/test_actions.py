@@ -1,200 +1,288 @@
-"""The one definition of each action, and the two clients made from it.
+"""Each action's definition: its query, the arguments it refuses, its retry traits, both clients.
 
-The sync and async clients must offer the same methods, with the same parameters, types and
-docstrings, all taken from :mod:`onlinesim_provider.api.actions`; and every definition must work
-against the sandbox over loopback through both clients.
+The queries and argument checks are read off the definitions without sending anything; one test
+then runs every method through each client against the sandbox, and mypy reads the methods' types.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-import typing
-from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 import pytest
+from mypy import api as mypy
 
-from onlinesim_provider.api import actions
+from onlinesim_provider.api import errors
+from onlinesim_provider.api.actions import Actions, action
 from onlinesim_provider.api.aio import AsyncOnlineSimClient
-from onlinesim_provider.api.base import ClientBase
 from onlinesim_provider.api.client import OnlineSimClient
-from onlinesim_provider.api.errors import AlreadyFinishError, BadStatusError
-from onlinesim_provider.api.models import SetStatusReply
-from tests.api.conftest import FAST
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
-
-    from onlinesim_provider.sandbox import SandboxControl
+from onlinesim_provider.api.models import (
+    Activation,
+    ActivationStatus,
+    Balance,
+    FullSms,
+    Rent,
+    RentOffer,
+    RentStatus,
+    SetStatusCode,
+    SetStatusReply,
+)
+from tests.api.conftest import EXAMPLES, FAST, OFFLINE
 
 pytestmark = pytest.mark.no_airflow
 
-DEFINITIONS = actions.ACTIONS + actions.HELPERS
-NAMES = [definition.__name__ for definition in DEFINITIONS]
+# --- query parameters -------------------------------------------------------------------------------
 
-
-def public_methods(cls: type) -> set[str]:
-    return {name for name in vars(cls) if not name.startswith("_") and callable(getattr(cls, name))}
-
-
-def test_the_twelve_actions_are_the_spec_s():
-    assert len(actions.ACTIONS) == 12
-    assert {d.__name__ for d in actions.ACTIONS} == {
-        "get_balance",
-        "get_countries",
+PARAMS = [
+    pytest.param("get_balance", {}, {"action": "getBalance"}, id="balance"),
+    pytest.param("get_countries", {}, {"action": "getCountries"}, id="countries"),
+    pytest.param("get_numbers_status", {}, {"action": "getNumbersStatus"}, id="stock-all"),
+    pytest.param(
         "get_numbers_status",
+        {"country": "7", "operator": "mts"},
+        {"action": "getNumbersStatus", "country": "7", "operator": "mts"},
+        id="stock-filtered",
+    ),
+    pytest.param("get_number", {"service": "tg"}, {"action": "getNumber", "service": "tg"}, id="number"),
+    pytest.param(
         "get_number",
-        "get_status",
-        "get_full_sms",
+        {"service": "google", "country": 0, "operator": "any"},
+        {"action": "getNumber", "service": "google", "country": "0", "operator": "any"},
+        id="number-int-country",
+    ),
+    pytest.param("get_status", {"activation_id": 5}, {"action": "getStatus", "id": "5"}, id="status"),
+    pytest.param("get_full_sms", {"activation_id": 5}, {"action": "getFullSms", "id": "5"}, id="full-sms"),
+    pytest.param(
         "set_status",
+        {"activation_id": 5, "status": SetStatusCode.CLOSE},
+        {"action": "setStatus", "id": "5", "status": "6"},
+        id="set-status-enum",
+    ),
+    pytest.param(
+        "set_status",
+        {"activation_id": 5, "status": 8},
+        {"action": "setStatus", "id": "5", "status": "8"},
+        id="set-status-int",
+    ),
+    pytest.param(
         "get_rent_services_and_countries",
+        {},
+        {"action": "getRentServicesAndCountries"},
+        id="rent-offer",
+    ),
+    pytest.param(
+        "get_rent_services_and_countries",
+        {"hours": 25, "country": "7", "operator": "any"},
+        {
+            "action": "getRentServicesAndCountries",
+            "time": "25",
+            "rent_time": "25",
+            "country": "7",
+            "operator": "any",
+        },
+        id="rent-offer-hours",
+    ),
+    pytest.param(
         "get_rent_number",
-        "get_rent_list",
+        {"country": "7"},
+        {"action": "getRentNumber", "country": "7", "time": "1"},
+        id="rent-number",
+    ),
+    pytest.param(
+        "get_rent_number",
+        {"country": 380, "hours": 48},
+        {"action": "getRentNumber", "country": "380", "time": "48"},
+        id="rent-number-hours",
+    ),
+    pytest.param("get_rent_list", {}, {"action": "getRentList"}, id="rent-list"),
+    pytest.param(
         "get_rent_status",
+        {"rent_id": 9},
+        {"action": "getRentStatus", "id": "9"},
+        id="rent-status",
+    ),
+    pytest.param(
         "set_rent_status",
-    }
+        {"rent_id": 9},
+        {"action": "setRentStatus", "id": "9", "status": "2"},
+        id="set-rent-status",
+    ),
+]
 
 
-def test_both_clients_offer_exactly_the_definitions():
-    assert public_methods(OnlineSimClient) - {"close"} == set(NAMES)
-    assert public_methods(AsyncOnlineSimClient) - {"aclose"} == set(NAMES)
+@pytest.mark.parametrize(("method", "kwargs", "expected"), PARAMS)
+def test_the_query_of_each_action(method, kwargs, expected):
+    assert getattr(OnlineSimClient, method).call(OFFLINE, **kwargs).params == expected
 
 
-@pytest.mark.parametrize("definition", DEFINITIONS, ids=NAMES)
-def test_sync_and_async_methods_share_the_definition_s_surface(definition):
-    sync, async_ = (getattr(cls, definition.__name__) for cls in (OnlineSimClient, AsyncOnlineSimClient))
-    assert sync.__doc__ == async_.__doc__ == definition.__doc__
-    assert definition.__doc__.strip()
-    assert inspect.signature(sync) == inspect.signature(async_)
-    _, *expected = inspect.signature(definition).parameters.values()
-    self_, *parameters = inspect.signature(sync).parameters.values()
-    assert self_.name == "self"
-    assert parameters == expected
-    assert not inspect.iscoroutinefunction(sync)
-    assert inspect.iscoroutinefunction(async_)
+INVALID = [
+    pytest.param("get_number", {"service": ""}, "service must be a service code", id="service-empty"),
+    pytest.param("get_number", {"service": "t g"}, "'t g'", id="service-space"),
+    pytest.param("get_number", {"service": "x" * 65}, "without spaces", id="service-too-long"),
+    pytest.param("get_number", {"service": None}, "None (NoneType)", id="service-none"),
+    pytest.param("get_number", {"service": "tg", "country": ""}, "country must be", id="country-empty"),
+    pytest.param("get_number", {"service": "tg", "country": True}, "True (bool)", id="country-bool"),
+    pytest.param("get_number", {"service": "tg", "operator": "a b"}, "operator must", id="operator"),
+    pytest.param("get_numbers_status", {"country": 7.5}, "7.5 (float)", id="stock-country-float"),
+    pytest.param("get_status", {"activation_id": 0}, "activation_id must be an int >= 1", id="id-0"),
+    pytest.param("get_status", {"activation_id": -1}, "got -1 (int)", id="id-negative"),
+    pytest.param("get_full_sms", {"activation_id": "5"}, "got '5' (str)", id="id-str"),
+    pytest.param("get_full_sms", {"activation_id": True}, "got True (bool)", id="id-bool"),
+    pytest.param("get_status", {"activation_id": 5.0}, "got 5.0 (float)", id="id-float"),
+    pytest.param(
+        "set_status",
+        {"activation_id": 1, "status": 2},
+        "status must be one of [1, 3, 6, 8]",
+        id="s2",
+    ),
+    pytest.param("set_status", {"activation_id": 1, "status": "6"}, "got '6' (str)", id="status-str"),
+    pytest.param("set_status", {"activation_id": 1, "status": True}, "True (bool)", id="status-bool"),
+    pytest.param("set_status", {"activation_id": 0, "status": 6}, "activation_id", id="set-status-id"),
+    pytest.param("get_rent_number", {"country": "7", "hours": 0}, "hours must be", id="hours-0"),
+    pytest.param("get_rent_number", {"country": "7", "hours": 8761}, "from 1 to 8760", id="hours-max"),
+    pytest.param("get_rent_number", {"country": "7", "hours": "2"}, "'2' (str)", id="hours-str"),
+    pytest.param("get_rent_number", {"country": None}, "country must be", id="rent-country-none"),
+    pytest.param("get_rent_services_and_countries", {"hours": -1}, "got -1", id="offer-hours"),
+    pytest.param("get_rent_status", {"rent_id": 0}, "rent_id must be an int >= 1", id="rent-id-0"),
+    pytest.param("set_rent_status", {"rent_id": 1, "status": 3}, "one of [1, 2]", id="rent-status-3"),
+]
 
 
-@pytest.mark.parametrize("definition", DEFINITIONS, ids=NAMES)
-def test_the_methods_annotations_resolve_to_the_parsed_type(definition):
-    hints = typing.get_type_hints(definition, localns={"ClientBase": ClientBase})
-    call_type = hints.pop("return")
-    assert hints.pop("client") is ClientBase
-    for method in (getattr(cls, definition.__name__) for cls in (OnlineSimClient, AsyncOnlineSimClient)):
-        method_hints = typing.get_type_hints(method)
-        assert method_hints.pop("return") == typing.get_args(call_type)[0]
-        assert method_hints == hints
+@pytest.mark.parametrize(("method", "kwargs", "message"), INVALID)
+def test_bad_arguments_are_refused_before_anything_is_built(method, kwargs, message):
+    with pytest.raises(errors.InvalidInputError) as caught:
+        getattr(OnlineSimClient, method).call(OFFLINE, **kwargs)
+    assert message in str(caught.value)
+    assert not caught.value.retryable
+    assert isinstance(caught.value, ValueError)
 
 
-def test_a_definition_must_return_a_call():
-    def broken(client: ClientBase) -> int:
-        return 1
-
-    with pytest.raises(TypeError, match="broken must be annotated to return Call"):
-        actions.sync_method(broken)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def offline() -> Iterator[OnlineSimClient]:
-    """A client that sends nothing here: only its settings are read by the definitions."""
-    with OnlineSimClient("key", base_url="http://127.0.0.1:9", cancel_status=8) as client:
-        yield client
-
-
-def test_only_the_two_orders_are_paid(offline):
+def test_only_the_two_orders_are_paid():
     paid = {
-        d.__name__
-        for d, args in zip(DEFINITIONS, EXAMPLE_ARGS.values(), strict=True)
-        if d(offline, *args(SOME_ID, SOME_ID)).paid
+        action
+        for action, (method, args) in EXAMPLES.items()
+        if getattr(OnlineSimClient, method).call(OFFLINE, *args).paid
     }
-    assert paid == {"get_number", "get_rent_number"}
-    assert "get_rent_list()" in (actions.get_rent_number(offline, "7").reconcile or "")
+    assert paid == {"getNumber", "getRentNumber"}
+    assert "get_rent_list()" in (OnlineSimClient.get_rent_number.call(OFFLINE, "7").reconcile or "")
 
 
 @pytest.mark.parametrize(
-    ("status", "closed_error", "reply"),
+    ("method", "args", "closed_error", "reply"),
     [
-        (1, None, None),
-        (3, None, None),
-        (6, BadStatusError, SetStatusReply.ACTIVATION),
-        (8, BadStatusError, SetStatusReply.CANCEL),
+        ("set_status", (1, 1), None, None),
+        ("set_status", (1, 3), None, None),
+        ("set_status", (1, 6), errors.BadStatusError, SetStatusReply.ACTIVATION),
+        ("set_status", (1, 8), errors.BadStatusError, SetStatusReply.CANCEL),
+        ("set_rent_status", (1, 2), errors.AlreadyFinishError, None),
+        ("close_rent", (1,), errors.AlreadyFinishError, None),
     ],
+    ids=["ready", "another-code", "close", "cancel", "rent", "close-rent"],
 )
-def test_activation_closes_know_their_already_closed_answer(offline, status, closed_error, reply):
-    closing = actions.set_status(offline, 1, status).closing
+def test_closes_know_their_already_closed_answer(method, args, closed_error, reply):
+    closing = getattr(OnlineSimClient, method).call(OFFLINE, *args).closing
     assert ((closing.closed_error, closing.reply) if closing else (None, None)) == (closed_error, reply)
 
 
-def test_rent_close_knows_its_already_closed_answer(offline):
-    assert actions.close_rent(offline, 5).closing == actions.RENT_CLOSING
-    assert actions.RENT_CLOSING.closed_error is AlreadyFinishError
+def test_the_intent_helpers_send_the_client_s_statuses():
+    client = OnlineSimClient("key", base_url="http://127.0.0.1:9", cancel_status=8, rent_close_status=1)
+    sent = {
+        method: getattr(OnlineSimClient, method).call(client, 5).params["status"]
+        for method in (
+            "mark_ready",
+            "request_another_code",
+            "complete_activation",
+            "cancel_activation",
+            "close_rent",
+        )
+    }
+    assert sent == {
+        "mark_ready": "1",
+        "request_another_code": "3",
+        "complete_activation": "6",
+        "cancel_activation": "8",
+        "close_rent": "1",
+    }
 
 
-def test_cancel_uses_the_client_s_cancel_status(offline):
-    assert actions.cancel_activation(offline, 5).params == {"action": "setStatus", "id": "5", "status": "8"}
+# --- every method through both clients, against the sandbox ----------------------------------------
 
-
-# --- every definition against the sandbox, through both clients ---------------------------------
-
-SOME_ID = SimpleNamespace(id=1)
-#: The arguments of each definition, from a fresh activation and rent.
-EXAMPLE_ARGS: dict[str, Callable[[Any, Any], tuple[Any, ...]]] = {
-    "get_balance": lambda a, r: (),
-    "get_countries": lambda a, r: (),
-    "get_numbers_status": lambda a, r: ("7",),
-    "get_number": lambda a, r: ("tg", "7"),
-    "get_status": lambda a, r: (a.id,),
-    "get_full_sms": lambda a, r: (a.id,),
-    "set_status": lambda a, r: (a.id, 1),
-    "get_rent_services_and_countries": lambda a, r: (24, "7"),
-    "get_rent_number": lambda a, r: ("7", 24),
-    "get_rent_list": lambda a, r: (),
-    "get_rent_status": lambda a, r: (r.id,),
-    "set_rent_status": lambda a, r: (r.id, 2),
-    "mark_ready": lambda a, r: (a.id,),
-    "request_another_code": lambda a, r: (a.id,),
-    "complete_activation": lambda a, r: (a.id,),
-    "cancel_activation": lambda a, r: (a.id,),
-    "close_rent": lambda a, r: (r.id,),
-}
-
-
-def _run(flavour: str, sandbox: SandboxControl, name: str, args: tuple[Any, ...]) -> Any:
-    """Call method ``name`` of a new client of the flavour under test, closing the client after."""
-    settings: dict[str, Any] = {"base_url": sandbox.url, "retry": FAST}
-    if flavour == "sync":
-        with OnlineSimClient(sandbox.api_key, **settings) as client:
-            return getattr(client, name)(*args)
-
-    async def run() -> Any:
-        async with AsyncOnlineSimClient(sandbox.api_key, **settings) as client:
-            return await getattr(client, name)(*args)
-
-    return asyncio.run(run())
-
-
-def _is_instance(value: Any, expected: Any) -> bool:
-    origin = typing.get_origin(expected)
-    if origin is list:
-        [item] = typing.get_args(expected)
-        return isinstance(value, list) and all(isinstance(v, item) for v in value)
-    return value is None if expected is type(None) else isinstance(value, expected)
+#: Each method, its arguments (from a fresh activation ``a`` and rent ``r``), and what it returns.
+SCRIPT: list[tuple[str, Any, Any]] = [
+    ("get_balance", lambda a, r: (), Balance),
+    ("get_countries", lambda a, r: (), list),
+    ("get_numbers_status", lambda a, r: ("7",), list),
+    ("get_status", lambda a, r: (a.id,), ActivationStatus),
+    ("mark_ready", lambda a, r: (a.id,), SetStatusReply),
+    ("get_full_sms", lambda a, r: (a.id,), FullSms),
+    ("request_another_code", lambda a, r: (a.id,), SetStatusReply),
+    ("set_status", lambda a, r: (a.id, SetStatusCode.READY), SetStatusReply),
+    ("complete_activation", lambda a, r: (a.id,), SetStatusReply),
+    ("get_number", lambda a, r: ("tg", "7"), Activation),
+    ("cancel_activation", lambda a, r: (a.id + 1,), SetStatusReply),
+    ("get_rent_services_and_countries", lambda a, r: (24, "7"), RentOffer),
+    ("get_rent_list", lambda a, r: (), list),
+    ("get_rent_status", lambda a, r: (r.id,), RentStatus),
+    ("set_rent_status", lambda a, r: (r.id, 2), type(None)),
+    ("get_rent_number", lambda a, r: ("7", 24), Rent),
+    ("close_rent", lambda a, r: (r.id + 1,), type(None)),
+]
 
 
 @pytest.mark.parametrize("flavour", ["sync", "async"])
-@pytest.mark.parametrize("definition", DEFINITIONS, ids=NAMES)
-def test_every_definition_works_against_the_sandbox(onlinesim_sandbox: SandboxControl, flavour, definition):
-    name = definition.__name__
-    with OnlineSimClient(onlinesim_sandbox.api_key, base_url=onlinesim_sandbox.url, retry=FAST) as setup:
+def test_every_method_works_through_each_client(onlinesim_sandbox, flavour):
+    sandbox = onlinesim_sandbox
+    assert sorted(method for method, _, _ in SCRIPT) == sorted(
+        name for name, value in vars(Actions).items() if isinstance(value, action)
+    )
+    with OnlineSimClient(sandbox.api_key, base_url=sandbox.url, retry=FAST) as setup:
         activation, rent = setup.get_number("tg", "7"), setup.get_rent_number("7")
-        if name in ("get_full_sms", "mark_ready", "request_another_code"):
-            onlinesim_sandbox.deliver_sms(activation.id, code="070501")
-        if name == "get_rent_status":
-            onlinesim_sandbox.deliver_rent_sms(rent.id, "Your code is 070501")
-        args = EXAMPLE_ARGS[name](activation, rent)
-        expected_query = definition(setup, *args).params
-    before = len(onlinesim_sandbox.requests())
-    result = _run(flavour, onlinesim_sandbox, name, args)
-    [sent] = onlinesim_sandbox.requests()[before:]
-    assert {**sent["query"], "action": sent["action"]} == expected_query
-    assert _is_instance(result, typing.get_type_hints(getattr(OnlineSimClient, name))["return"])
+        sandbox.deliver_sms(activation.id, code="070501")
+        sandbox.deliver_rent_sms(rent.id, "Your code is 070501")
+
+    async def run_async(calls: list[tuple[str, tuple[Any, ...]]]) -> list[Any]:
+        async with AsyncOnlineSimClient(sandbox.api_key, base_url=sandbox.url, retry=FAST) as client:
+            return [await getattr(client, method)(*args) for method, args in calls]
+
+    calls = [(method, arguments(activation, rent)) for method, arguments, _ in SCRIPT]
+    before = len(sandbox.requests())
+    if flavour == "sync":
+        with OnlineSimClient(sandbox.api_key, base_url=sandbox.url, retry=FAST) as client:
+            results = [getattr(client, method)(*args) for method, args in calls]
+    else:
+        results = asyncio.run(run_async(calls))
+    sent = [{**entry["query"], "action": entry["action"]} for entry in sandbox.requests()[before:]]
+    assert sent == [getattr(OnlineSimClient, method).call(OFFLINE, *args).params for method, args in calls]
+    assert [type(result) for result in results] == [returns for _, _, returns in SCRIPT]
+
+
+def test_mypy_reads_each_method_s_reply_and_arguments():
+    """A type checker reads the methods: the sync one returns the reply, the async one a coroutine of it."""
+    usage = Path(__file__).with_name("typed_usage.py")
+    out, _, _ = mypy.run(["--strict", "--no-error-summary", "--hide-error-context", str(usage)])
+    revealed = [line.split("Revealed type is ")[1] for line in out.splitlines() if "Revealed type" in line]
+    assert revealed == [
+        '"onlinesim_provider.api.models.ActivationStatus"',
+        '"list[onlinesim_provider.api.models.Rent]"',
+        '"onlinesim_provider.api.models.ActivationStatus"',
+        '"None"',
+    ]
+    errors_found = [line for line in out.splitlines() if ": error:" in line]
+    assert len(errors_found) == 1, out
+    assert 'Argument 1 has incompatible type "str"; expected "int"' in errors_found[0]
+
+
+def test_a_missing_or_unknown_argument_is_named():
+    with pytest.raises(errors.InvalidInputError, match="activation_id: Missing required argument"):
+        OnlineSimClient.get_status.call(OFFLINE)  # type: ignore[call-arg]
+    with pytest.raises(errors.InvalidInputError, match="contry: Unexpected keyword argument"):
+        OnlineSimClient.get_number.call(OFFLINE, "tg", contry="7")  # type: ignore[call-arg]
+
+
+def test_the_reference_shows_each_method_s_arguments_and_reply():
+    signature = inspect.signature(OnlineSimClient.get_rent_number)
+    assert list(signature.parameters) == ["self", "country", "hours"]
+    assert signature.return_annotation is Rent
+    assert OnlineSimClient.get_rent_number.__doc__.startswith("Rent a number (paid")

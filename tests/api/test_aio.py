@@ -1,74 +1,21 @@
-"""The async client on its own event loop: every method natively, shared pools, no blocking.
+"""What only the async client has: shared and own pools, no blocking, no re-send by aiohttp.
 
-The behaviour it shares with the sync client (retries, orders, auth, secrets) is proven for both
-flavours in ``test_client.py``; this module covers what only the async client has.
+The behaviour it shares with the sync client is proven for both flavours in ``test_client.py`` and
+``test_actions.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from onlinesim_provider.api import errors
 from onlinesim_provider.api.aio import AsyncOnlineSimClient, new_session
-from onlinesim_provider.api.models import ActivationState, RentStatus, SetStatusReply
 from tests.api.conftest import FAST
 
 pytestmark = pytest.mark.no_airflow
-
-
-def test_every_method_natively(onlinesim_sandbox):
-    sandbox = onlinesim_sandbox
-    sandbox.set_balance("500.00")
-
-    async def scenario() -> None:
-        async with AsyncOnlineSimClient(sandbox.api_key, base_url=sandbox.url, retry=FAST) as client:
-            assert (await client.get_balance()).amount == Decimal("500.00")
-            assert "7" in {country.id for country in await client.get_countries()}
-            assert any(stock.service == "tg" for stock in await client.get_numbers_status("7"))
-
-            activation = await client.get_number("tg", "7")
-            assert (await client.get_status(activation.id)).state is ActivationState.WAIT_CODE
-            assert await client.mark_ready(activation.id) is SetStatusReply.READY
-            sandbox.deliver_sms(activation.id, code="424242")
-            assert (await client.get_status(activation.id)).code == "424242"
-            assert (await client.get_full_sms(activation.id)).text == "Your code is 424242"
-            assert await client.request_another_code(activation.id) is SetStatusReply.RETRY_GET
-            assert await client.set_status(activation.id, 6) is SetStatusReply.ACTIVATION
-            assert await client.cancel_activation((await client.get_number("tg", "7")).id) is (
-                SetStatusReply.ACTIVATION
-            )
-            assert await client.complete_activation((await client.get_number("wa", "7")).id) is (
-                SetStatusReply.ACTIVATION
-            )
-
-            assert (await client.get_rent_services_and_countries(hours=1)).services
-            rent = await client.get_rent_number("7", hours=1)
-            assert [r.id for r in await client.get_rent_list()] == [rent.id]
-            assert await client.get_rent_status(rent.id) == RentStatus(0, ())
-            sandbox.deliver_rent_sms(rent.id, "hello")
-            assert [m.text for m in (await client.get_rent_status(rent.id)).messages] == ["hello"]
-            await client.set_rent_status(rent.id, 2)
-            assert await client.get_rent_list() == []
-            second = await client.get_rent_number("7")
-            await client.close_rent(second.id)
-
-    asyncio.run(scenario())
-    summary = sandbox.summary()
-    assert (
-        summary["orders"],
-        summary["rent_orders"],
-        summary["open_activations"],
-        summary["open_rents"],
-    ) == (
-        3,
-        2,
-        0,
-        0,
-    )
 
 
 def test_shared_pool_is_not_closed_and_carries_no_auth(onlinesim_sandbox):
@@ -174,7 +121,11 @@ def test_concurrent_calls_share_one_client(onlinesim_sandbox):
 
 
 def test_an_order_lost_on_a_reused_connection_is_not_re_sent_by_aiohttp(onlinesim_sandbox):
-    """aiohttp re-sends an idempotent request once when a kept-alive connection drops; not ours."""
+    """aiohttp re-sends a GET once when a kept-alive connection drops; not ours.
+
+    This fails on the aiohttp version where ``version_compat.never_resend_on_a_reused_connection``
+    (a private switch) stops working.
+    """
 
     async def scenario() -> type[BaseException]:
         async with AsyncOnlineSimClient(onlinesim_sandbox.api_key, base_url=onlinesim_sandbox.url) as client:

@@ -1,15 +1,18 @@
-"""Settings and key handling shared by both clients: validation, key scrubbing, the insecure-http warning."""
+"""What both clients share: the settings' one validator, key scrubbing, repr, the insecure-http warning."""
 
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from onlinesim_provider.api import OnlineSimClient
-from onlinesim_provider.api.base import InsecureTransportWarning, check_settings
+from onlinesim_provider.api import AsyncOnlineSimClient, OnlineSimClient
+from onlinesim_provider.api.base import ClientSettings, InsecureTransportWarning, check_settings
 from onlinesim_provider.api.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = pytest.mark.no_airflow
 
@@ -17,104 +20,138 @@ KEY = "s3cr3t-Key/+="
 LOOPBACK = "http://127.0.0.1:8080"
 
 
-@pytest.mark.parametrize(
-    ("base_url", "expected"),
-    [
-        pytest.param("https://onlinesim.io", "https://onlinesim.io", id="plain"),
-        pytest.param("https://onlinesim.io/", "https://onlinesim.io", id="trailing-slash"),
-        pytest.param(
-            "https://onlinesim.io/stubs/handler_api.php", "https://onlinesim.io", id="handler-path-dropped"
-        ),
-        pytest.param(" http://127.0.0.1:9/api/ ", "http://127.0.0.1:9/api", id="prefix-kept-spaces-stripped"),
-    ],
-)
-def test_base_url_is_normalised(base_url: str, expected: str) -> None:
-    assert check_settings({"api_key": KEY, "base_url": base_url})["base_url"] == expected
-
-
-@pytest.mark.parametrize(
-    "base_url",
-    [
-        pytest.param("ftp://onlinesim.io", id="scheme"),
-        pytest.param("onlinesim.io", id="no-scheme"),
-        pytest.param("https://", id="no-host"),
-        pytest.param("https://onlinesim.io:0", id="port-zero"),
-        pytest.param("https://onlinesim.io:http", id="port-text"),
-        pytest.param("https://onlinesim.io/?x=1", id="query"),
-        pytest.param("https://onlinesim.io/#top", id="fragment"),
-        pytest.param(42, id="not-a-string"),
-    ],
-)
-def test_bad_base_url_is_named_in_the_error(base_url: object) -> None:
-    with pytest.raises(InvalidInputError, match="base_url must be an http:// or https:// URL") as caught:
-        check_settings({"api_key": KEY, "base_url": base_url})
-    assert repr(base_url) in str(caught.value)
-
-
-def test_credentials_in_base_url_are_refused_without_showing_the_key() -> None:
-    with pytest.raises(InvalidInputError, match="base_url") as caught:
-        check_settings({"api_key": KEY, "base_url": f"https://user:{KEY}@onlinesim.io"})
-    assert KEY not in str(caught.value)
-    assert "***" in str(caught.value)
-
-
-@pytest.mark.parametrize(
-    ("api_key", "shown"),
-    [
-        pytest.param("", "no API key", id="empty"),
-        pytest.param(None, "no API key", id="none"),
-        pytest.param("has space", "a str; its value is not shown", id="space"),
-        pytest.param("ключ", "a str; its value is not shown", id="non-ascii"),
-        pytest.param(12345, "a int; its value is not shown", id="int"),
-    ],
-)
-def test_bad_api_key_is_refused_without_echoing_it(api_key: object, shown: str) -> None:
-    with pytest.raises(InvalidInputError, match="api_key must be a non-empty string") as caught:
-        check_settings({"api_key": api_key, "base_url": LOOPBACK})
-    assert shown in str(caught.value)
-    if api_key:
-        assert str(api_key) not in str(caught.value)
+def checked(**settings: Any) -> ClientSettings:
+    return ClientSettings.checked({"api_key": KEY, "base_url": LOOPBACK, **settings})
 
 
 @pytest.mark.parametrize(
     ("setting", "value", "expected"),
     [
+        pytest.param("base_url", "https://onlinesim.io/", "https://onlinesim.io", id="url-trailing-slash"),
+        pytest.param(
+            "base_url",
+            "https://onlinesim.io/stubs/handler_api.php/",
+            "https://onlinesim.io",
+            id="url-handler",
+        ),
+        pytest.param("base_url", " http://127.0.0.1:9/api/ ", "http://127.0.0.1:9/api", id="url-prefix-kept"),
         pytest.param("auth", " Header ", "header", id="auth-text-from-extra"),
-        pytest.param("auth", "query", "query", id="auth-query"),
+        pytest.param("timeout", 7, (7.0, 7.0), id="timeout-number"),
+        pytest.param("timeout", "2.5", (2.5, 2.5), id="timeout-text"),
+        pytest.param("timeout", [3, "30"], (3.0, 30.0), id="timeout-pair"),
+        pytest.param("timeout", "5,30", (5.0, 30.0), id="timeout-form-field"),
+        pytest.param("timeout", "[5, 30]", (5.0, 30.0), id="timeout-json-text"),
+        pytest.param("proxies", "", None, id="proxies-empty"),
+        pytest.param(
+            "proxies",
+            "http://p.test:3128",
+            {"http": "http://p.test:3128", "https": "http://p.test:3128"},
+            id="proxy-url",
+        ),
+        pytest.param(
+            "proxies", '{"https": "http://p.test:1"}', {"https": "http://p.test:1"}, id="proxies-json"
+        ),
+        pytest.param("proxies", {"all": "http://p.test:1"}, {"all": "http://p.test:1"}, id="proxies-mapping"),
+        pytest.param("verify", "", None, id="verify-empty"),
+        pytest.param("verify", " False ", False, id="verify-text"),
+        pytest.param("verify", "true", True, id="verify-true"),
         pytest.param("cancel_status", "8", 8, id="cancel-status-text"),
-        pytest.param("cancel_status", 6, 6, id="cancel-status-int"),
         pytest.param("rent_close_status", " 1 ", 1, id="rent-close-status-text"),
-        pytest.param("rent_close_status", 2, 2, id="rent-close-status-int"),
     ],
 )
-def test_settings_are_put_in_normal_form(setting: str, value: object, expected: object) -> None:
-    assert check_settings({"api_key": KEY, "base_url": LOOPBACK, setting: value})[setting] == expected
+def test_settings_in_every_form_a_caller_or_connection_gives(
+    setting: str, value: object, expected: object
+) -> None:
+    assert getattr(checked(**{setting: value}), setting) == expected
+
+
+def test_verify_takes_a_ca_bundle_file_or_directory(tmp_path: Path) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    assert check_settings({"api_key": KEY, "verify": str(bundle)})["verify"] == str(bundle)
+    assert str(checked(verify=str(tmp_path)).verify) == str(tmp_path)
+
+
+def test_the_connection_s_view_has_only_the_settings_given() -> None:
+    assert check_settings({"api_key": KEY, "timeout": "5,30"}) == {"api_key": KEY, "timeout": (5.0, 30.0)}
 
 
 @pytest.mark.parametrize(
-    ("setting", "value", "match"),
+    ("setting", "value", "message"),
     [
-        pytest.param("auth", "cookie", "auth must be 'header' or 'query', got 'cookie'", id="auth-unknown"),
-        pytest.param("auth", None, "auth must be 'header' or 'query', got None", id="auth-none"),
-        pytest.param("cancel_status", 7, r"cancel_status must be 6 \(OnlineSIM\) or 8", id="cancel-status-7"),
-        pytest.param("cancel_status", True, "got True", id="cancel-status-bool"),
-        pytest.param("cancel_status", 6.0, "got 6.0", id="cancel-status-float"),
         pytest.param(
-            "rent_close_status",
-            3,
-            r"rent_close_status must be 2 \(OnlineSIM: close\) or 1 \(SMS-Activate: finish\), got 3",
-            id="rent-close-status-3",
+            "base_url", "ftp://onlinesim.io", "base_url must be an http:// or https:// URL", id="scheme"
         ),
-        pytest.param("rent_close_status", False, "got False", id="rent-close-status-bool"),
+        pytest.param("base_url", "onlinesim.io", "got 'onlinesim.io' (str)", id="no-scheme"),
+        pytest.param("base_url", "https://", "with a host", id="no-host"),
+        pytest.param("base_url", "https://onlinesim.io:0", "got 'https://onlinesim.io:0'", id="port-zero"),
+        pytest.param("base_url", "https://onlinesim.io:http", "onlinesim.io:http", id="port-text"),
+        pytest.param("base_url", "https://onlinesim.io/?x=1", "without credentials, query", id="query"),
+        pytest.param("base_url", "https://onlinesim.io/#top", "or fragment", id="fragment"),
+        pytest.param("base_url", None, "got None", id="url-none"),
+        pytest.param("auth", "cookie", "auth must be 'header' or 'query', got 'cookie'", id="auth"),
+        pytest.param(
+            "timeout", "soon", "timeout must be seconds > 0 or a (connect, read) pair", id="timeout-text"
+        ),
+        pytest.param("timeout", [1, 2, 3], "got [1, 2, 3]", id="timeout-triple"),
+        pytest.param("timeout", True, "got True", id="timeout-bool"),
+        pytest.param("timeout", (5, -1), "got (5, -1)", id="timeout-negative"),
+        pytest.param(
+            "proxies", "proxy.test", "proxies must be a proxy URL or map schemes", id="proxy-no-scheme"
+        ),
+        pytest.param("proxies", {"https": 5}, "got {'https': 5}", id="proxy-not-text"),
+        pytest.param("verify", 2, "verify must be true, false or the path of a CA bundle", id="verify-int"),
+        pytest.param("verify", "/no/such/ca.pem", "got '/no/such/ca.pem'", id="verify-missing"),
+        pytest.param(
+            "cancel_status", 7, "cancel_status must be 6 (OnlineSIM) or 8 (SMS-Activate)", id="cancel-7"
+        ),
+        pytest.param("cancel_status", True, "got True (bool)", id="cancel-bool"),
+        pytest.param("cancel_status", 6.0, "got 6.0 (float)", id="cancel-float"),
+        pytest.param(
+            "rent_close_status", 3, "rent_close_status must be 2 (OnlineSIM: close) or 1", id="rent-3"
+        ),
+        pytest.param("rent_close_status", False, "got False", id="rent-bool"),
+        pytest.param("extra", 1, "extra is invalid: Extra inputs are not permitted", id="unknown-setting"),
     ],
 )
-def test_bad_setting_is_named_with_its_value(setting: str, value: object, match: str) -> None:
-    with pytest.raises(InvalidInputError, match=match):
-        check_settings({"api_key": KEY, "base_url": LOOPBACK, setting: value})
+def test_a_bad_setting_is_named_with_its_value(setting: str, value: object, message: str) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        checked(**{setting: value})
+    assert message in str(caught.value)
 
 
-def test_other_settings_pass_through_unchecked() -> None:
-    assert check_settings({"api_key": KEY, "base_url": LOOPBACK, "extra": [1]})["extra"] == [1]
+@pytest.mark.parametrize(
+    ("api_key", "shown"),
+    [
+        pytest.param("", "got no API key", id="empty"),
+        pytest.param(None, "got no API key", id="none"),
+        pytest.param("has space", "got a str; its value is not shown", id="space"),
+        pytest.param("new\nline", "got a str; its value is not shown", id="newline"),
+        pytest.param("ключ", "got a str; its value is not shown", id="non-ascii"),
+        pytest.param(12345, "got a int; its value is not shown", id="int"),
+    ],
+)
+@pytest.mark.parametrize("client_class", [OnlineSimClient, AsyncOnlineSimClient], ids=["sync", "async"])
+def test_a_bad_key_is_refused_by_both_clients_without_showing_it(
+    client_class: type, api_key: object, shown: str
+) -> None:
+    with pytest.raises(InvalidInputError, match="api_key must be a non-empty string") as caught:
+        client_class(api_key, base_url=LOOPBACK)
+    assert shown in str(caught.value)
+    if api_key:
+        assert str(api_key) not in str(caught.value)
+
+
+def test_credentials_in_base_url_are_refused_without_showing_the_key() -> None:
+    with pytest.raises(InvalidInputError, match="base_url") as caught:
+        checked(base_url=f"https://user:{KEY}@onlinesim.io")
+    assert KEY not in str(caught.value)
+    assert "***" in str(caught.value)
+
+
+def test_the_retry_policy_must_be_one() -> None:
+    with pytest.raises(InvalidInputError, match="retry must be a RetryPolicy or None, got int"):
+        OnlineSimClient(KEY, base_url=LOOPBACK, retry=3)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -128,16 +165,16 @@ def test_other_settings_pass_through_unchecked() -> None:
     ],
 )
 def test_scrub_masks_every_form_of_the_key(text: str) -> None:
-    client = OnlineSimClient(KEY, base_url=LOOPBACK)
-    scrubbed = client.scrub(text)
+    scrubbed = OnlineSimClient(KEY, base_url=LOOPBACK).scrub(text)
     assert "***" in scrubbed
     for form in (KEY, "s3cr3t-Key", "S3CR3T-KEY", "another-key"):
         assert form not in scrubbed
 
 
 def test_repr_never_shows_the_key() -> None:
-    text = repr(OnlineSimClient(KEY, base_url=LOOPBACK, cancel_status=8))
-    assert text == "OnlineSimClient(base_url='http://127.0.0.1:8080', auth='header', cancel_status=8)"
+    client = OnlineSimClient(KEY, base_url=LOOPBACK, cancel_status=8)
+    assert repr(client) == "OnlineSimClient(base_url='http://127.0.0.1:8080', auth='header', cancel_status=8)"
+    assert KEY not in repr(client.settings)
 
 
 @pytest.mark.parametrize(

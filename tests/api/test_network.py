@@ -1,14 +1,16 @@
-"""Network settings: one resolution of proxies, TLS verification and timeouts for both clients.
+"""Network settings: proxies, TLS verification and timeouts reach the server alike from both clients.
 
-The settings are checked on their own first; then every scenario runs in poke mode (the hook's
-sync client, requests) and in deferrable mode (the triggers' path: :func:`get_async_client` on the
-shared aiohttp pool, and a trigger itself where the outcome is an event), against the sandbox
-through a real forwarding proxy (proxy.py on loopback) and over TLS with trustme certificates.
+What the clients resolve themselves is checked on its own first; then every scenario runs in poke
+mode (the hook's sync client, requests) and in deferrable mode (the triggers' path:
+:func:`get_async_client` on the shared aiohttp pool, and a trigger itself where the outcome is an
+event), against the sandbox through a real forwarding proxy (proxy.py on loopback) and over TLS
+with trustme certificates.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import shutil
 import ssl
@@ -19,15 +21,15 @@ import certifi
 import proxy
 import pytest
 import trustme
+from yarl import URL
 
 from onlinesim_provider.api import base, errors
-from onlinesim_provider.api.aio import AsyncOnlineSimClient
+from onlinesim_provider.api.aio import AsyncOnlineSimClient, _proxy
 from onlinesim_provider.api.client import OnlineSimClient
-from onlinesim_provider.api.network import NetworkSettings, parse_proxies, parse_timeout, parse_verify
+from onlinesim_provider.api.network import ca_bundle, ssl_context
 from onlinesim_provider.api.retry import RetryPolicy
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook, get_async_client
-from onlinesim_provider.sandbox.config import SandboxConfig
-from onlinesim_provider.sandbox.server import SandboxServer
+from onlinesim_provider.sandbox import SandboxConfig, SandboxServer
 from onlinesim_provider.triggers.onlinesim import OnlineSimSmsTrigger
 from onlinesim_provider.triggers.pool import aclose_shared_http_client, shared_http_client
 from onlinesim_provider.waits.deadline import utcnow
@@ -53,134 +55,48 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name.lower(), raising=False)
 
 
-# --- the settings on their own --------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [(7, (7.0, 7.0)), ("2.5", (2.5, 2.5)), ([3, "30"], (3.0, 30.0)), ((1, 2), (1.0, 2.0))],
-    ids=["number", "text", "pair-list", "pair-tuple"],
-)
-def test_timeouts_in_every_form(value: object, expected: tuple[float, float]) -> None:
-    assert parse_timeout(value) == expected
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (None, None),
-        ("", None),
-        ("http://p.test:3128", {"http": "http://p.test:3128", "https": "http://p.test:3128"}),
-        ('{"https": "http://p.test:1"}', {"https": "http://p.test:1"}),
-        ({"all": "http://p.test:1"}, {"all": "http://p.test:1"}),
-    ],
-    ids=["none", "empty", "one-url", "json", "mapping"],
-)
-def test_proxies_in_every_form(value: object, expected: object) -> None:
-    assert parse_proxies(value) == expected
-
-
-def test_verify_in_every_form(tmp_path: Path) -> None:
-    bundle = tmp_path / "ca.pem"
-    bundle.write_text("")
-    assert [parse_verify(v) for v in (None, "", True, False, "true", " False ", "0")] == [
-        None,
-        None,
-        True,
-        False,
-        True,
-        False,
-        False,
-    ]
-    assert parse_verify(str(bundle)) == str(bundle)
-    assert parse_verify(str(tmp_path)) == str(tmp_path)
-
-
-@pytest.mark.parametrize(
-    ("parse", "value", "named"),
-    [
-        (parse_timeout, "soon", "'soon'"),
-        (parse_timeout, [1, 2, 3], "[1, 2, 3]"),
-        (parse_timeout, True, "True"),
-        (parse_proxies, "proxy.test", "'proxy.test'"),
-        (parse_proxies, {"https": 5}, "{'https': 5}"),
-        (parse_verify, 2, "2"),
-        (parse_verify, "/no/such/bundle.pem", "/no/such/bundle.pem"),
-    ],
-    ids=[
-        "timeout-text",
-        "timeout-triple",
-        "timeout-bool",
-        "proxy-no-scheme",
-        "proxy-not-text",
-        "verify-int",
-        "verify-missing",
-    ],
-)
-def test_bad_settings_name_the_value(parse: Any, value: object, named: str) -> None:
-    with pytest.raises(errors.InvalidInputError, match=r"timeout|proxies|verify") as caught:
-        parse(value)
-    assert named in str(caught.value)
-
-
-def resolve(url: str = "http://api.test/x", **kwargs: Any) -> NetworkSettings:
-    settings: dict[str, Any] = {"timeout": 5, "proxies": None, "verify": None, **kwargs}
-    return NetworkSettings.resolve(url, **settings)
-
-
-def test_the_connection_proxies_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HTTPS_PROXY", "http://env.test:1")
-    proxies = {
-        "https://api.test": "http://host.test:2",
-        "https": "http://scheme.test:3",
-        "all": "http://all.test:4",
-    }
-    assert resolve("https://api.test/x", proxies=proxies).proxy == "http://host.test:2"
-    assert resolve("https://other.test/x", proxies=proxies).proxy == "http://scheme.test:3"
-    assert resolve("http://other.test/x", proxies=proxies).proxy == "http://all.test:4"
-    assert resolve("http://other.test/x", proxies={"https": "http://p.test:1"}).proxy is None
-
-
-def test_the_environment_proxies_and_no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HTTPS_PROXY", "http://secure.test:1")
-    monkeypatch.setenv("HTTP_PROXY", "http://plain.test:2")
-    monkeypatch.setenv("NO_PROXY", "internal.test,127.0.0.1")
-    assert resolve("https://api.test/x").proxy == "http://secure.test:1"
-    assert resolve("http://api.test/x").proxy == "http://plain.test:2"
-    assert resolve("https://sub.internal.test/x").proxy is None
-    assert resolve("http://127.0.0.1:8080/x").proxy is None
-    assert resolve("http://api.test/x").requests_proxies == {
-        "http": "http://plain.test:2",
-        "https": "http://plain.test:2",
-    }
+# --- what the clients resolve themselves: the CA bundle, and a proxy from the settings ------------
 
 
 def test_the_ca_variables_in_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     first, second = tmp_path / "first.pem", tmp_path / "second.pem"
     for path in (first, second):
         shutil.copy(certifi.where(), path)
-    assert resolve().verify is True
+    assert ca_bundle(None) is True
     monkeypatch.setenv("SSL_CERT_FILE", str(second))
-    assert resolve().verify == str(second)
+    assert ca_bundle(None) == str(second)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(first))
-    assert resolve().verify == str(first)
-    assert resolve(verify=False).verify is False, "the connection's verify wins"
+    assert ca_bundle(None) == str(first)
+    assert ca_bundle(False) is False, "the connection's verify wins"
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "gone.pem"))
     with pytest.raises(errors.InvalidInputError, match=r"REQUESTS_CA_BUNDLE.*gone\.pem"):
-        resolve()
+        ca_bundle(None)
 
 
 def test_a_ca_bundle_that_cannot_be_loaded_is_named(tmp_path: Path) -> None:
     bundle = tmp_path / "not-pem.txt"
     bundle.write_text("not a certificate")
     with pytest.raises(errors.InvalidInputError, match=r"CA bundle .*not-pem\.txt.* could not be loaded"):
-        resolve(verify=str(bundle))
+        OnlineSimClient("k", base_url="https://api.test", verify=str(bundle))
 
 
-def test_one_tls_context_per_ca_bundle(ca_bundle: str) -> None:
-    assert resolve(verify=ca_bundle).ssl is resolve(verify=ca_bundle).ssl
-    assert resolve(verify=True).ssl is not resolve(verify=ca_bundle).ssl
-    assert resolve(verify=False).ssl is False
+def test_one_tls_context_per_ca_bundle(ca_bundle_path: str) -> None:
+    assert ssl_context(ca_bundle_path) is ssl_context(ca_bundle_path)
+    assert ssl_context(True) is not ssl_context(ca_bundle_path)
+    assert ssl_context(False) is False
+
+
+def test_the_async_client_picks_the_settings_proxy_as_requests_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://env.test:1")
+    proxies = {
+        "https://api.test": "http://user:secret@host.test:2",
+        "https": "http://scheme.test:3",
+        "all": "http://all.test:4",
+    }
+    assert _proxy(URL("https://api.test/x"), proxies) == URL("http://user:secret@host.test:2")
+    assert _proxy(URL("https://other.test/x"), proxies) == URL("http://scheme.test:3")
+    assert _proxy(URL("http://other.test/x"), proxies) == URL("http://all.test:4")
+    assert _proxy(URL("http://other.test/x"), {"https": "http://p.test:1"}) == URL("http://env.test:1")
 
 
 # --- a forwarding proxy and a TLS sandbox, in poke and deferrable mode -------------------------------
@@ -211,7 +127,7 @@ def ca() -> trustme.CA:
 
 
 @pytest.fixture(scope="module")
-def ca_bundle(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> str:
+def ca_bundle_path(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> str:
     path = tmp_path_factory.mktemp("ca") / "ca.pem"
     ca.cert_pem.write_to_path(str(path))
     return str(path)
@@ -301,12 +217,7 @@ def record_default_pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     The policy itself (attempts, backoff, which errors retry) stays the default one.
     """
     pauses: list[float] = []
-
-    class Recording(RetryPolicy):
-        def __init__(self, **settings: Any) -> None:
-            super().__init__(**{"sleep": pauses.append, **settings})
-
-    monkeypatch.setattr(base, "RetryPolicy", Recording)
+    monkeypatch.setattr(base, "RetryPolicy", functools.partial(RetryPolicy, sleep=pauses.append))
     return pauses
 
 
@@ -354,10 +265,10 @@ def test_the_shared_pool_keeps_proxied_and_direct_clients_apart(
 
 @pytest.mark.parametrize("mode", MODES)
 def test_tls_with_the_ca_given_by_the_verify_extra(
-    mode: str, tls_sandbox: SandboxServer, ca_bundle: str, monkeypatch: pytest.MonkeyPatch
+    mode: str, tls_sandbox: SandboxServer, ca_bundle_path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tls_sandbox.control.reset()
-    use_connection(monkeypatch, tls_sandbox.url, tls_sandbox.api_key, verify=ca_bundle)
+    use_connection(monkeypatch, tls_sandbox.url, tls_sandbox.api_key, verify=ca_bundle_path)
     assert tls_sandbox.url.startswith("https://")
     assert balance(mode) == "1000.00"
 
@@ -365,24 +276,30 @@ def test_tls_with_the_ca_given_by_the_verify_extra(
 @pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"])
 @pytest.mark.parametrize("mode", MODES)
 def test_tls_with_the_ca_from_the_environment(
-    mode: str, variable: str, tls_sandbox: SandboxServer, ca_bundle: str, monkeypatch: pytest.MonkeyPatch
+    mode: str, variable: str, tls_sandbox: SandboxServer, ca_bundle_path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use_connection(monkeypatch, tls_sandbox.url, tls_sandbox.api_key)
-    monkeypatch.setenv(variable, ca_bundle)
+    monkeypatch.setenv(variable, ca_bundle_path)
     assert balance(mode) == "1000.00"
 
 
 @pytest.mark.parametrize("credentials", [False, True], ids=["open-proxy", "proxy-with-credentials"])
 @pytest.mark.parametrize("mode", MODES)
 def test_tls_through_the_proxy(
-    mode: str, credentials: bool, tls_sandbox: SandboxServer, ca_bundle: str, request: pytest.FixtureRequest
+    mode: str,
+    credentials: bool,
+    tls_sandbox: SandboxServer,
+    ca_bundle_path: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     """A CONNECT tunnel to the TLS sandbox; with credentials, they go on the CONNECT only."""
     monkeypatch = request.getfixturevalue("monkeypatch")
     proxy_url = request.getfixturevalue("authenticating_proxy" if credentials else "forwarding_proxy")
     if credentials:
         proxy_url = proxy_url.replace("://", "://user:secret@")
-    use_connection(monkeypatch, tls_sandbox.url, tls_sandbox.api_key, verify=ca_bundle, proxies=proxy_url)
+    use_connection(
+        monkeypatch, tls_sandbox.url, tls_sandbox.api_key, verify=ca_bundle_path, proxies=proxy_url
+    )
     assert balance(mode) == "1000.00"
 
 
@@ -427,9 +344,9 @@ def test_an_untrusted_certificate_ends_a_deferred_wait_at_once(
 
 @pytest.mark.parametrize("client_class", [OnlineSimClient, AsyncOnlineSimClient], ids=["sync", "async"])
 def test_the_clients_resolve_alike(
-    client_class: type, monkeypatch: pytest.MonkeyPatch, ca_bundle: str
+    client_class: type, monkeypatch: pytest.MonkeyPatch, ca_bundle_path: str
 ) -> None:
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
-    monkeypatch.setenv("SSL_CERT_FILE", ca_bundle)
+    monkeypatch.setenv("SSL_CERT_FILE", ca_bundle_path)
     client = client_class("k", base_url="https://api.test", timeout=(2, 9))
-    assert client.network == NetworkSettings((2.0, 9.0), "http://proxy.test:3128", ca_bundle)
+    assert (client.timeout, client.verify) == ((2.0, 9.0), ca_bundle_path)

@@ -14,6 +14,8 @@ MODULES = [
     "onlinesim_provider.api.errors",
     "onlinesim_provider.api.models",
     "onlinesim_provider.api.protocol",
+    "onlinesim_provider.api.actions",
+    "onlinesim_provider.api.network",
     "onlinesim_provider.api.retry",
     "onlinesim_provider.api.base",
     "onlinesim_provider.api.client",

@@ -1,7 +1,7 @@
 """The retry policy: its arithmetic, its validation, and both runners on a fake clock.
 
-The behaviour over HTTP is in test_client; here each attempt is a function that fails or answers
-as the test says, and the waits advance a fake clock instead of sleeping.
+The behaviour over HTTP is the fault matrix's (tests/reliability); here each attempt is a
+function that fails or answers as the test says, and the waits advance a fake clock.
 """
 
 from __future__ import annotations
@@ -10,19 +10,18 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from pydantic import ValidationError
 
-from onlinesim_provider.api import protocol
-from onlinesim_provider.api.actions import RENT_CLOSING, Call
+from onlinesim_provider.api.actions import Call
 from onlinesim_provider.api.errors import (
     AlreadyFinishError,
-    InvalidInputError,
     NetworkError,
     OnlineSimError,
     OutcomeUnknownError,
     RateLimitedError,
     ServerError,
 )
-from onlinesim_provider.api.retry import RetryPolicy, acall_with_retry, call_with_retry
+from onlinesim_provider.api.retry import Closing, RetryPolicy, acall_with_retry, call_with_retry
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -31,7 +30,9 @@ pytestmark = pytest.mark.no_airflow
 
 READ: Call[str] = Call({"action": "getBalance"}, lambda body, status: body)
 ORDER: Call[str] = Call({"action": "getNumber"}, lambda body, status: body, reconcile="look first")
-CLOSE: Call[None] = Call({"action": "setRentStatus"}, protocol.parse_set_rent_status, closing=RENT_CLOSING)
+CLOSE: Call[None] = Call(
+    {"action": "setRentStatus"}, lambda body, status: None, closing=Closing(AlreadyFinishError, None)
+)
 
 
 class FakeTime:
@@ -108,18 +109,18 @@ def test_jitter_stays_within_its_fraction():
 @pytest.mark.parametrize(
     ("settings", "fragment"),
     [
-        ({"max_attempts": 0}, "max_attempts must be an int >= 1, got 0"),
-        ({"max_attempts": True}, "got True"),
-        ({"initial_backoff": -1}, "initial_backoff must be"),
-        ({"max_total": "60"}, "max_total must be"),
-        ({"jitter": 1.5}, "jitter must be a fraction from 0 to 1, got 1.5"),
-        ({"clock": 5}, "clock must be a function, got int"),
-        ({"sleep": "now"}, "sleep must be a function, got str"),
+        ({"max_attempts": 0}, "max_attempts\n  Input should be greater than or equal to 1"),
+        ({"max_attempts": True}, "input_value=True"),
+        ({"initial_backoff": -1}, "initial_backoff\n"),
+        ({"max_total": "60"}, "max_total\n  Input should be a valid number"),
+        ({"jitter": 1.5}, "jitter\n  Input should be less than or equal to 1"),
+        ({"clock": 5}, "clock\n  Input should be callable"),
+        ({"sleep": "now"}, "sleep\n  Input should be callable"),
     ],
     ids=["attempts-0", "attempts-bool", "negative-backoff", "total-str", "jitter", "clock", "sleep"],
 )
 def test_invalid_policy(settings, fragment):
-    with pytest.raises(InvalidInputError) as caught:
+    with pytest.raises(ValidationError) as caught:
         RetryPolicy(**settings)
     assert fragment in str(caught.value)
 

@@ -83,8 +83,8 @@ def test_poke_and_deferrable_reach_the_server_the_same_way(
 
     async def deferred() -> Any:
         async with await get_async_client("onlinesim_default", ttl=0) as client:
-            return client.network
+            return client.settings, client.verify
 
-    poke = OnlineSimHook().client.network
-    assert poke == asyncio.run(deferred())
-    assert (poke.timeout, poke.proxy, poke.verify) == ((2.0, 9.0), "http://proxy.test:3128", str(bundle))
+    poke = OnlineSimHook().client
+    assert (poke.settings, poke.verify) == asyncio.run(deferred())
+    assert (poke.timeout, poke.verify) == ((2.0, 9.0), str(bundle))

@@ -9,27 +9,25 @@ small server stands in for a broken or malicious API server.
 from __future__ import annotations
 
 import json
-import re
 import socketserver
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from onlinesim_provider.api import protocol
+from onlinesim_provider.api.errors import TOKEN_ERRORS
+from tests.api.conftest import EXAMPLES, parser
 
 if TYPE_CHECKING:
     import socket
-    from collections.abc import Callable
     from types import TracebackType
     from typing import Self
 
 __all__ = [
-    "FRAMING_ATTACKS",
     "FUZZ",
     "PARSERS",
-    "FramingServer",
     "VALID_REPLIES",
     "HostileReply",
     "HostileServer",
@@ -45,20 +43,8 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 
-PARSERS = {
-    "getBalance": protocol.parse_get_balance,
-    "getCountries": protocol.parse_get_countries,
-    "getNumbersStatus": protocol.parse_get_numbers_status,
-    "getNumber": protocol.parse_get_number,
-    "getStatus": protocol.parse_get_status,
-    "getFullSms": protocol.parse_get_full_sms,
-    "setStatus": protocol.parse_set_status,
-    "getRentServicesAndCountries": protocol.parse_get_rent_services_and_countries,
-    "getRentNumber": protocol.parse_get_rent_number,
-    "getRentList": protocol.parse_get_rent_list,
-    "getRentStatus": protocol.parse_get_rent_status,
-    "setRentStatus": protocol.parse_set_rent_status,
-}
+#: The reply parser of each action, as the clients read replies.
+PARSERS = {action: parser(action) for action in EXAMPLES}
 
 _DATE = "2024-05-31T12:00:00+03:00"
 #: One valid reply per action: the templates the mutations start from.
@@ -104,7 +90,7 @@ _TOKENS = sorted(
         "ACCESS_CANCEL",
         "BANNED",
         "UNHEARD_OF",
-        *protocol.TOKEN_ERRORS,
+        *TOKEN_ERRORS,
     }
 )
 
@@ -193,21 +179,37 @@ class HostileReply:
     :param framing: ``length`` (honest Content-Length), ``short`` (announces more than it sends,
         then closes: cut in transport), ``close`` (no length, body ends at close), ``chunked``
         (broken chunk sizes), ``raw`` (``body`` is the whole reply, not even HTTP).
+    :param delay: seconds to wait before replying.
+    :param echo: send back the request line and headers as the body (as some error pages do).
     """
 
     def __init__(
-        self, status: int, body: bytes, headers: list[tuple[str, str]] | None = None, framing: str = "length"
+        self,
+        status: int,
+        body: bytes,
+        headers: list[tuple[str, str]] | None = None,
+        framing: str = "length",
+        *,
+        delay: float = 0.0,
+        echo: bool = False,
     ) -> None:
         self.status = status
         self.body = body
         self.headers = headers or []
         self.framing = framing
+        self.delay = delay
+        self.echo = echo
 
     def __repr__(self) -> str:
         return f"HostileReply({self.status}, {self.body[:60]!r}, {self.headers!r}, {self.framing!r})"
 
-    def wire(self) -> bytes:
-        """Return the bytes to send."""
+    def wire(self, head: bytes = b"") -> bytes:
+        """Return the bytes to send.
+
+        :param head: the request line and headers, the body when :attr:`echo` is set.
+        """
+        if self.echo:
+            return HostileReply(self.status, head, self.headers, self.framing).wire()
         if self.framing == "raw":
             return self.body
         lines = [
@@ -286,7 +288,8 @@ class _Handler(socketserver.BaseRequestHandler):
 
         :param head: the request line and headers.
         """
-        return self.server.reply.wire()
+        time.sleep(self.server.reply.delay)
+        return self.server.reply.wire(head)
 
     def handle(self) -> None:
         sock: socket.socket = self.request
@@ -317,7 +320,6 @@ class _TcpServer(socketserver.ThreadingTCPServer):
     request_queue_size = 256
     counting: threading.Lock
     reply: HostileReply
-    attack: Callable[[bytes], bytes]
     requests: int
 
 
@@ -371,99 +373,3 @@ class HostileServer(_LoopbackServer):
         """
         self._server.reply = reply
         self._server.requests = 0
-
-
-# --- framing attacks on a keep-alive connection ----------------------------------------------------
-
-#: The code of the reply smuggled behind each answer: no request ever asks for it, so a client
-#: that returns it took a reply meant for nobody (or for another request) as its own.
-SMUGGLED_CODE = "999999"
-_SMUGGLED = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 16\r\n\r\nSTATUS_OK:"
-    + SMUGGLED_CODE.encode()
-)
-
-
-def _te_and_length(body: bytes) -> bytes:
-    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
-    # Content-Length covers only the chunked body; a reader that trusts it reads the smuggled
-    # reply as the next one on this connection.
-    return b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: %d\r\n\r\n%s%s" % (
-        len(chunked),
-        chunked,
-        _SMUGGLED,
-    )
-
-
-def _gzip_te_and_length(body: bytes) -> bytes:
-    return b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s%s" % (
-        len(body),
-        body,
-        _SMUGGLED,
-    )
-
-
-def _repeated_te(body: bytes) -> bytes:
-    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
-    return (
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n"
-        b"Content-Length: %d\r\n\r\n%s%s" % (len(chunked), chunked, _SMUGGLED)
-    )
-
-
-def _oversized_head(body: bytes) -> bytes:
-    padding = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"p" * 1000) for i in range(100))
-    return b"HTTP/1.1 200 OK\r\n%sContent-Length: %d\r\n\r\n%s%s" % (padding, len(body), body, _SMUGGLED)
-
-
-def _too_many_headers(body: bytes) -> bytes:
-    headers = b"".join(b"X-H%d: v\r\n" % i for i in range(500))
-    return b"HTTP/1.1 200 OK\r\n%sContent-Length: %d\r\n\r\n%s%s" % (headers, len(body), body, _SMUGGLED)
-
-
-def _bare_lf(body: bytes) -> bytes:
-    return b"HTTP/1.1 200 OK\nContent-Type: text/plain\nContent-Length: %d\n\n%s%s" % (
-        len(body),
-        body,
-        _SMUGGLED,
-    )
-
-
-#: Replies whose framing a lax HTTP reader gets wrong, each followed by a smuggled second reply
-#: on the same keep-alive connection: name -> reply bytes for a given body.
-FRAMING_ATTACKS: dict[str, Callable[[bytes], bytes]] = {
-    "te-chunked-and-content-length": _te_and_length,
-    "te-gzip-and-content-length": _gzip_te_and_length,
-    "repeated-te": _repeated_te,
-    "oversized-head-in-one-read": _oversized_head,
-    "too-many-headers": _too_many_headers,
-    "bare-lf": _bare_lf,
-}
-
-_ID = re.compile(rb"[?&]id=(\d+)")
-
-
-class _KeepAliveHandler(_Handler):
-    keep_alive = True
-
-    def answer(self, head: bytes) -> bytes:
-        """Return the attack for the activation id the request asks about.
-
-        :param head: the request line and headers.
-        """
-        found = _ID.search(head.split(b"\r\n", 1)[0])
-        return self.server.attack(b"STATUS_OK:" + (found.group(1) if found else b"0"))
-
-
-class FramingServer(_LoopbackServer):
-    """A keep-alive loopback server: answers ``getStatus`` for the asked id with a framing attack.
-
-    Each answer's honest part is ``STATUS_OK:<id>`` (the code is the activation id asked for);
-    behind it comes a reply with :data:`SMUGGLED_CODE` that no request asked for.
-
-    :param attack: one of :data:`FRAMING_ATTACKS`.
-    """
-
-    def __init__(self, attack: Callable[[bytes], bytes]) -> None:
-        super().__init__(_KeepAliveHandler)
-        self._server.attack = attack
