@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from onlinesim_provider.waits.deadline import parse_instant
+from onlinesim_provider.waits.inputs import instant
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -64,14 +64,14 @@ class RotationState:
         """
         if not isinstance(record, dict) or "deadline" not in record:
             return None
-        deadline = parse_instant(record["deadline"], name="deadline")
+        deadline = instant("deadline", record["deadline"])
         if deadline is None:
             return None
         return cls(
             deadline=deadline,
             attempts=list(record.get("attempts") or []),
             order=record.get("order"),
-            attempt_deadline=parse_instant(record.get("attempt_deadline"), name="attempt_deadline"),
+            attempt_deadline=instant("attempt_deadline", record.get("attempt_deadline")),
             submitted=bool(record.get("submitted")),
             code=record.get("code"),
         )

@@ -1,11 +1,9 @@
-"""When is a wait over? One pure answer for poke, reschedule and deferrable modes.
+"""When is a wait over? One pure answer for poke, reschedule, deferrable and start-from-trigger waits.
 
-:func:`decide` turns one API reply (or the error raised instead of it) into a :class:`Decision`:
-keep waiting, done with a result, or failed with a reason. :func:`apply_deadline` adds the one deadline.
-The sensors' ``poke()``, the triggers' ``run()`` and the sensors' ``execute_complete()`` all go
-through these functions and through :meth:`Decision.to_event` / :meth:`Decision.from_event`, so
-the same reply means the same thing in every mode. Pure: this module imports nothing from Airflow
-(an import-linter contract keeps it so), which is why the triggerer and tests can use it bare.
+:func:`decide` turns one reply (or :func:`decide_error` the error raised instead) into a
+:class:`Decision`; :func:`apply_deadline` adds the one deadline; a trigger sends the decision as
+its event (:meth:`Decision.to_event`) and the sensor reads it back (:meth:`Decision.from_event`),
+so the same reply means the same thing in every mode. No Airflow import (a contract keeps it so).
 """
 
 from __future__ import annotations
@@ -23,43 +21,29 @@ if TYPE_CHECKING:
     from onlinesim_provider.api.models import RentMessage
 
 __all__ = [
-    "EVENT_ERROR",
-    "EVENT_STATUSES",
-    "EVENT_SUCCESS",
-    "EVENT_TIMEOUT",
     "Decision",
     "Outcome",
     "RentSmsWait",
     "SmsWait",
     "WaitFor",
+    "apply_deadline",
     "compile_pattern",
     "decide",
     "decide_error",
-    "apply_deadline",
     "match_rent_message",
     "rent_message_payload",
 ]
 
 WaitFor = Literal["code", "full_sms"]
 
-#: The fixed ``status`` vocabulary of trigger events.
-EVENT_SUCCESS = "success"
-EVENT_TIMEOUT = "timeout"
-EVENT_ERROR = "error"
-EVENT_STATUSES = (EVENT_SUCCESS, EVENT_TIMEOUT, EVENT_ERROR)
-
 
 class Outcome(enum.StrEnum):
-    """Where a wait stands after one reply."""
+    """Where a wait stands after one reply; the value is the ``status`` of a trigger's event."""
 
     WAIT = "wait"
-    DONE = "done"
-    FAIL = "fail"
+    DONE = "success"
     TIMEOUT = "timeout"
-
-
-_EVENT_OF = {Outcome.DONE: EVENT_SUCCESS, Outcome.TIMEOUT: EVENT_TIMEOUT, Outcome.FAIL: EVENT_ERROR}
-_OUTCOME_OF = {status: outcome for outcome, status in _EVENT_OF.items()}
+    FAIL = "error"
 
 
 @dataclass(frozen=True)
@@ -81,12 +65,12 @@ class Decision:
         return self.outcome is not Outcome.WAIT
 
     def to_event(self) -> dict[str, Any]:
-        """Return the trigger event payload for a final decision (plain JSON)."""
+        """Return the payload of the trigger event that reports this final decision."""
         if not self.is_final:
             raise ValueError("a trigger fires only once the wait is over, not on WAIT")
         if self.outcome is Outcome.DONE:
-            return {"status": EVENT_SUCCESS, "result": self.payload}
-        return {"status": _EVENT_OF[self.outcome], "message": self.reason}
+            return {"status": self.outcome.value, "result": self.payload}
+        return {"status": self.outcome.value, "message": self.reason}
 
     @classmethod
     def from_event(cls, event: dict[str, Any] | None) -> Decision:
@@ -94,12 +78,14 @@ class Decision:
 
         :param event: the payload of the trigger event.
         """
-        status = (event or {}).get("status")
-        outcome = _OUTCOME_OF.get(status) if isinstance(status, str) else None
-        if event is None or outcome is None:
+        try:
+            outcome = Outcome(str((event or {}).get("status")))
+        except ValueError:
+            outcome = Outcome.WAIT
+        if event is None or outcome is Outcome.WAIT:
             return cls(Outcome.FAIL, reason=f"unexpected trigger event {event!r}")
         if outcome is Outcome.DONE:
-            return cls(Outcome.DONE, payload=event.get("result"))
+            return cls(outcome, payload=event.get("result"))
         return cls(outcome, reason=str(event.get("message", "")))
 
 
@@ -113,13 +99,11 @@ class SmsWait:
     :param activation_id: the activation to watch.
     :param wait_for: ``"code"`` (``getStatus``) or ``"full_sms"`` (``getFullSms``, the whole text).
     :param code_pattern: with ``full_sms``, a regex whose named group ``code`` extracts the code.
-    :param expect_new_code: after ``request_another_code``: ``STATUS_WAIT_RETRY`` keeps waiting.
     """
 
     activation_id: int
     wait_for: WaitFor = "code"
     code_pattern: str | None = None
-    expect_new_code: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,11 +111,10 @@ class RentSmsWait:
     """What a rent wait is waiting for.
 
     :param rent_id: the rent to watch.
-    :param sender: matches a message whose ``phoneFrom`` or ``service`` equals or contains it
-        (case-insensitive).
+    :param sender: matches a message whose ``phoneFrom`` or ``service`` contains it (any case).
     :param text_pattern: a regex the text must contain; a named group ``code`` fills ``code``.
-    :param received_after: only messages dated at or after this instant count (to the second,
-        as the API dates them).
+    :param received_after: only messages dated at or after this instant count (to the second, as
+        the API dates them).
     """
 
     rent_id: int
@@ -164,22 +147,38 @@ def decide(reply: ActivationStatus | FullSms | RentStatus, wait: SmsWait | RentS
     :param reply: the parsed reply of ``getStatus``, ``getFullSms`` or ``getRentStatus``.
     :param wait: what is being waited for.
     """
+    if isinstance(wait, RentSmsWait) is not isinstance(reply, RentStatus):
+        raise TypeError(f"a rent wait reads RentStatus, an activation wait not; got {type(reply).__name__}")
     if isinstance(wait, RentSmsWait):
-        if not isinstance(reply, RentStatus):
-            raise TypeError(f"a rent wait needs a RentStatus reply, got {type(reply).__name__}")
-        return _decide_rent(reply, wait)
-    if isinstance(reply, RentStatus):
-        raise TypeError("an activation wait needs an ActivationStatus or FullSms reply, got RentStatus")
-    return _decide_activation(reply, wait)
+        assert isinstance(reply, RentStatus)
+        for message in reply.messages:
+            code = match_rent_message(message, wait)
+            if code is not False:
+                return Decision(Outcome.DONE, payload=rent_message_payload(wait.rent_id, message, code))
+        return WAIT
+    assert not isinstance(reply, RentStatus)
+    if reply.state is ActivationState.CANCEL:
+        reason = f"activation {wait.activation_id} is closed (cancelled, completed or expired)"
+        return Decision(Outcome.FAIL, reason=reason)
+    # STATUS_WAIT_RETRY says the server waits for the next code: the last one was superseded.
+    if reply.state is not ActivationState.OK:
+        return WAIT
+    code, text = (reply.code, None) if isinstance(reply, ActivationStatus) else (None, reply.text)
+    if text is not None and wait.code_pattern is not None:
+        match = re.search(wait.code_pattern, text)
+        if match is None:
+            return Decision(Outcome.WAIT, reason="the SMS does not match code_pattern; still waiting")
+        code = match.group("code")
+    if code is None and text is None:
+        return WAIT
+    return Decision(Outcome.DONE, payload={"activation_id": wait.activation_id, "code": code, "text": text})
 
 
 def decide_error(error: OnlineSimError, doing: str) -> Decision:
     """Return the verdict on an error raised instead of a reply: transient waits, fatal fails.
 
-    A fatal error's reason is ``"<doing> failed: <message>"``, the text the hook's
-    :func:`~onlinesim_provider.hooks.onlinesim.airflow_error` gives the same error, so a deferred
-    wait fails with the same text as a poking one. A wait only reads, so an order whose outcome
-    is unknown never reaches here.
+    A fatal error's reason is the text the hook's ``airflow_error`` gives the same error, so a
+    deferred wait fails with the same text as a poking one.
 
     :param error: the error the client raised.
     :param doing: what the wait was doing, e.g. ``"waiting for an SMS code on activation 5"``.
@@ -201,48 +200,8 @@ def apply_deadline(decision: Decision, now: datetime, deadline: datetime) -> Dec
     return Decision(Outcome.TIMEOUT, reason=f"timed out at the deadline {deadline.isoformat()}")
 
 
-def _decide_activation(reply: ActivationStatus | FullSms, wait: SmsWait) -> Decision:
-    state = reply.state
-    if state is ActivationState.CANCEL:
-        return Decision(
-            Outcome.FAIL,
-            reason=f"activation {wait.activation_id} is closed (cancelled, completed or expired)",
-        )
-    if state is ActivationState.WAIT_RETRY and wait.expect_new_code:
-        return WAIT
-    if state not in (ActivationState.OK, ActivationState.WAIT_RETRY):
-        return WAIT
-    if isinstance(reply, ActivationStatus):
-        if reply.code is None:
-            return WAIT
-        return _sms_done(wait, code=reply.code, text=None)
-    if reply.text is None:
-        return WAIT
-    code = None
-    if wait.code_pattern is not None:
-        match = re.search(wait.code_pattern, reply.text)
-        if match is None:
-            return Decision(Outcome.WAIT, reason="the SMS does not match code_pattern; still waiting")
-        code = match.group("code")
-    return _sms_done(wait, code=code, text=reply.text)
-
-
-def _sms_done(wait: SmsWait, *, code: str | None, text: str | None) -> Decision:
-    return Decision(Outcome.DONE, payload={"activation_id": wait.activation_id, "code": code, "text": text})
-
-
-def _decide_rent(reply: RentStatus, wait: RentSmsWait) -> Decision:
-    for message in reply.messages:
-        code = match_rent_message(message, wait)
-        if code is not False:
-            return Decision(Outcome.DONE, payload=rent_message_payload(wait.rent_id, message, code))
-    return WAIT
-
-
 def rent_message_payload(rent_id: int, message: RentMessage, code: str | None) -> dict[str, Any]:
-    """Return a counted message as plain JSON, as sensors return it and event triggers send it.
-
-    The keys are ``rent_id``, ``phone_from``, ``text``, ``service``, ``date`` and ``code``.
+    """Return a counted message as plain JSON: ``rent_id``, the message's fields and ``code``.
 
     :param rent_id: the rent that received it.
     :param message: the message.
@@ -274,6 +233,4 @@ def match_rent_message(message: RentMessage, wait: RentSmsWait) -> str | Literal
     if wait.text_pattern is None:
         return None
     match = re.search(wait.text_pattern, message.text)
-    if match is None:
-        return False
-    return match.groupdict().get("code")
+    return False if match is None else match.groupdict().get("code")

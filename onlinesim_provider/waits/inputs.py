@@ -1,28 +1,22 @@
-"""Validation of operator and sensor arguments, shared by every OnlineSIM operator and sensor.
+"""Checks of operator and sensor arguments: pydantic types, one Airflow error that names the value.
 
-Each check runs twice: in ``__init__`` for literal values (a bad DAG fails when it is parsed) and
-in ``execute`` after templating, always before anything is ordered. The wire formats are those
-of :mod:`onlinesim_provider.api.protocol` (its query builders validate without sending anything);
-this module adds what Airflow needs on top: values rendered from templates arrive as strings.
-Every failure is an :class:`AirflowFailException` (no retry) naming the value and what was
-expected.
+Each check runs on literal values when the DAG is parsed and again after templating, always before
+anything is ordered; rendered templates arrive as strings, which the types accept in their text
+form. A failure is an :class:`AirflowFailException` (no retry) naming the value and what was expected.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from functools import cache
+from typing import Annotated, Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException
+from pydantic import AfterValidator, BeforeValidator, Field, TypeAdapter, ValidationError
 
-from onlinesim_provider.api import protocol
-from onlinesim_provider.api.errors import InvalidInputError
-from onlinesim_provider.waits.deadline import parse_instant
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
-    from datetime import datetime
+from onlinesim_provider.api.models import CountryKey, ObjectId, OperatorName, RentHours, ServiceCode
 
 __all__ = [
     "activation_id",
@@ -42,6 +36,75 @@ __all__ = [
 ]
 
 
+def _whole(value: object) -> object:
+    """Read a rendered template's digits as the whole number they are."""
+    if isinstance(value, str) and value.strip().lstrip("+").isdigit():
+        return int(value)
+    return value
+
+
+def _seconds(value: object) -> object:
+    """Read a rendered template's numeric text as seconds; leave everything else to the type."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _aware(value: datetime) -> datetime:
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+#: What each check accepts (the API's own argument types, read from a template's text where that
+#: is how Airflow renders them), and how its message says so.
+_CODE = "1-64 printable characters without spaces"
+_TYPES: dict[str, tuple[Any, str]] = {
+    "service": (ServiceCode, f"a service code such as 'tg' ({_CODE})"),
+    "country": (CountryKey, f"a country key ({_CODE})"),
+    "operator": (OperatorName, f"an operator name ({_CODE})"),
+    "id": (
+        Annotated[ObjectId, BeforeValidator(_whole)],
+        "a positive integer (usually from the ordering task's XCom)",
+    ),
+    "count": (Annotated[ObjectId, BeforeValidator(_whole)], "a whole number of at least 1"),
+    "hours": (Annotated[RentHours, BeforeValidator(_whole)], "a whole number of hours from 1 to 8760"),
+    "duration": (
+        Annotated[timedelta, BeforeValidator(_seconds), Field(gt=timedelta(0))],
+        "a positive number of seconds or a timedelta",
+    ),
+    "minimum": (
+        Annotated[Decimal, Field(ge=0, allow_inf_nan=False)],
+        "a non-negative amount such as '10.50'",
+    ),
+    "instant": (
+        Annotated[datetime, AfterValidator(_aware)],
+        "an ISO 8601 date-time such as '2025-01-31T12:00:00+00:00', a datetime or epoch seconds",
+    ),
+}
+
+
+@cache
+def _adapter(kind: str) -> TypeAdapter[Any]:
+    return TypeAdapter(_TYPES[kind][0])
+
+
+def _check(kind: str, name: str, value: object) -> Any:
+    """Return ``value`` as the type ``kind`` (text forms accepted), or fail naming it."""
+    expected = _TYPES[kind][1]
+    if isinstance(value, bool):  # a bool is never an id, an amount or a date
+        raise _bad(name, value, expected)
+    try:
+        return _adapter(kind).validate_python(value)
+    except ValidationError:
+        raise _bad(name, value, expected) from None
+
+
+def _bad(name: str, value: object, expected: str) -> AirflowFailException:
+    return AirflowFailException(f"Invalid {name}: got {value!r}; expected {expected}.")
+
+
 def resolved(value: object) -> bool:
     """Return whether ``value`` is final: not a Jinja template and not an XCom reference.
 
@@ -51,18 +114,7 @@ def resolved(value: object) -> bool:
         return "{{" not in value and "{%" not in value
     if isinstance(value, list | tuple):
         return all(resolved(item) for item in value)
-    return value is None or isinstance(value, int | float | Decimal)
-
-
-def _bad(name: str, value: object, expected: str) -> AirflowFailException:
-    return AirflowFailException(f"Invalid {name}: got {value!r}; expected {expected}.")
-
-
-def _checked(build: Callable[..., object], *args: object, **kwargs: object) -> None:
-    try:
-        build(*args, **kwargs)
-    except InvalidInputError as error:
-        raise AirflowFailException(f"Invalid input: {error.message}.") from None
+    return value is None or isinstance(value, int | float | Decimal | timedelta | datetime)
 
 
 def service(value: object) -> str:
@@ -70,15 +122,7 @@ def service(value: object) -> str:
 
     :param value: the ``service`` argument.
     """
-    _checked(protocol.get_number_params, value)
-    return str(value)
-
-
-def _optional_code(name: str, value: object) -> str | None:
-    if value is None or value == "":
-        return None
-    _checked(protocol.get_numbers_status_params, **{name: value})
-    return str(value)
+    return str(_check("service", "service", value))
 
 
 def operator(value: object) -> str | None:
@@ -86,19 +130,18 @@ def operator(value: object) -> str | None:
 
     :param value: the ``operator`` argument.
     """
-    return _optional_code("operator", value)
+    return None if value in (None, "") else str(_check("operator", "operator", value))
 
 
 def country_list(value: object) -> list[str | None]:
     """Return the countries to try in order: one, several, or ``[None]`` for the server's default.
 
-    :param value: the ``country`` argument: a key, a list of keys, or ``None``.
+    :param value: the ``country`` argument: a key, a non-empty list of keys, or ``None``.
     """
-    if isinstance(value, list | tuple):
-        if not value:
-            raise _bad("country", value, "a country key, a non-empty list of keys, or None")
-        return [_optional_code("country", item) for item in value]
-    return [_optional_code("country", value)]
+    if isinstance(value, list | tuple) and not value:
+        raise _bad("country", value, "a country key, a non-empty list of keys, or None")
+    items = value if isinstance(value, list | tuple) else [value]
+    return [None if item in (None, "") else str(_check("country", "country", item)) for item in items]
 
 
 def rent_country(value: object) -> str:
@@ -106,21 +149,7 @@ def rent_country(value: object) -> str:
 
     :param value: the ``country`` argument.
     """
-    _checked(protocol.get_rent_number_params, value, 1)
-    return str(value)
-
-
-def _as_int(value: object) -> object:
-    if isinstance(value, str) and value.strip().lstrip("+").isdigit():
-        return int(value.strip())
-    return value
-
-
-def _object_id(name: str, value: object) -> int:
-    number = _as_int(value)
-    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
-        raise _bad(name, value, f"a positive integer {name} (usually pulled from the ordering task's XCom)")
-    return number
+    return str(_check("country", "country", value))
 
 
 def activation_id(value: object) -> int:
@@ -128,7 +157,7 @@ def activation_id(value: object) -> int:
 
     :param value: the ``activation_id`` argument.
     """
-    return _object_id("activation_id", value)
+    return int(_check("id", "activation_id", value))
 
 
 def rent_id(value: object) -> int:
@@ -136,39 +165,25 @@ def rent_id(value: object) -> int:
 
     :param value: the ``rent_id`` argument.
     """
-    return _object_id("rent_id", value)
+    return int(_check("id", "rent_id", value))
 
 
 def count(name: str, value: object) -> int:
-    """Return a whole number of at least 1 (a rendered template gives its digits as a string).
+    """Return a whole number of at least 1.
 
     :param name: the argument's name.
     :param value: the argument.
     """
-    number = _as_int(value)
-    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
-        raise _bad(name, value, "a whole number of at least 1")
-    return number
+    return int(_check("count", name, value))
 
 
 def duration(name: str, value: object) -> timedelta:
-    """Return a positive span of time, given as seconds (number or numeric string) or a timedelta.
+    """Return a positive span of time, given as seconds (number or numeric text) or a timedelta.
 
     :param name: the argument's name.
     :param value: the argument.
     """
-    expected = "a positive number of seconds or a timedelta"
-    if isinstance(value, timedelta):
-        span = value
-    elif isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise _bad(name, value, expected)
-    else:
-        try:
-            span = timedelta(seconds=float(value))
-        except (ValueError, OverflowError):
-            raise _bad(name, value, expected) from None
-    if not span > timedelta(0):
-        raise _bad(name, value, expected)
+    span: timedelta = _check("duration", name, value)
     return span
 
 
@@ -177,12 +192,10 @@ def hours(value: object) -> int:
 
     :param value: the ``hours`` argument.
     """
-    number = _as_int(value)
-    _checked(protocol.get_rent_services_and_countries_params, number)
-    return cast("int", number)
+    return int(_check("hours", "hours", value))
 
 
-def choice(name: str, value: object, allowed: Mapping[str, Any] | Sequence[str]) -> str:
+def choice(name: str, value: object, allowed: Mapping[str, Any] | tuple[str, ...]) -> str:
     """Return ``value`` when it is one of the allowed names.
 
     :param name: the argument's name.
@@ -201,26 +214,20 @@ def minimum(value: object) -> Decimal | None:
     """
     if value is None or value == "":
         return None
-    expected = "a non-negative decimal amount such as '10.50', or None"
-    try:
-        number = Decimal(str(value).strip()) if not isinstance(value, bool) else Decimal("NaN")
-    except (InvalidOperation, ValueError):
-        raise _bad("minimum", value, expected) from None
-    if not number.is_finite() or number < 0:
-        raise _bad("minimum", value, expected)
-    return number
+    amount: Decimal = _check("minimum", "minimum", str(value).strip() if isinstance(value, float) else value)
+    return amount
 
 
 def instant(name: str, value: object) -> datetime | None:
-    """Return an aware UTC instant (ISO 8601 string, datetime or epoch seconds), or ``None``.
+    """Return an aware UTC instant (ISO 8601 text, datetime or epoch seconds), or ``None``.
 
     :param name: the argument's name.
     :param value: the argument; ``None`` and ``""`` give ``None``.
     """
-    try:
-        return parse_instant(value, name=name)
-    except ValueError as error:
-        raise AirflowFailException(f"Invalid {name}: {error}") from None
+    if value is None or value == "":
+        return None
+    moment: datetime = _check("instant", name, value.strip() if isinstance(value, str) else value)
+    return moment
 
 
 def order_record(value: object) -> Mapping[str, Any] | None:
@@ -230,6 +237,6 @@ def order_record(value: object) -> Mapping[str, Any] | None:
     """
     if value is None or value == "":
         return None
-    if not isinstance(value, dict):
+    if not isinstance(value, Mapping):
         raise _bad("order", value, "the ordering task's result, a dict such as order.output")
     return value

@@ -10,7 +10,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook
 from onlinesim_provider.operators._ordering import NoNumbersAnywhere, order_activation, remember
-from onlinesim_provider.waits.deadline import parse_instant
+from onlinesim_provider.waits.inputs import instant
 
 if TYPE_CHECKING:
     from onlinesim_provider.sandbox import SandboxControl
@@ -28,8 +28,8 @@ def test_orders_in_the_first_country_that_has_a_number(onlinesim_conn: SandboxCo
     [activation] = onlinesim_conn.activations()
     assert order["activation_id"] == activation["id"]
     assert (order["phone"], order["service"], order["country"]) == (activation["phone"], "tg", "7")
-    ordered_at = parse_instant(order["ordered_at"], name="ordered_at")
-    expires_at = parse_instant(order["expires_at"], name="expires_at")
+    ordered_at = instant("ordered_at", order["ordered_at"])
+    expires_at = instant("expires_at", order["expires_at"])
     assert ordered_at is not None
     assert expires_at is not None
     assert (expires_at - ordered_at).total_seconds() == 15 * 60

@@ -20,7 +20,8 @@ from airflow.triggers.base import TaskSuccessEvent
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook
 from onlinesim_provider.operators.rotation import NumberRejected, OnlineSimVerificationOperator
 from onlinesim_provider.triggers.onlinesim import run_to_event
-from onlinesim_provider.waits.deadline import parse_instant, utcnow
+from onlinesim_provider.waits.deadline import utcnow
+from onlinesim_provider.waits.inputs import instant
 from tests.reliability.chaos import FlowTI
 from tests.reliability.chaos import _rebuild as rebuild
 from tests.reliability.test_restarts import _run_then_drop
@@ -66,7 +67,7 @@ BAD = [
     pytest.param({"attempt_timeout": "soon"}, r"Invalid attempt_timeout: got 'soon'", id="timeout-text"),
     pytest.param({"timeout": timedelta(0)}, r"Invalid timeout: got datetime.timedelta\(0\)", id="overall-0"),
     pytest.param({"poke_interval": -1}, r"Invalid poke_interval: got -1", id="poke-interval"),
-    pytest.param({"service": ""}, r"Invalid input", id="service"),
+    pytest.param({"service": ""}, r"Invalid service: got ''", id="service"),
     pytest.param({"country": []}, r"Invalid country: got \[\]", id="no-country"),
 ]
 
@@ -183,7 +184,7 @@ def _rebuild(trigger: Any) -> Any:
 
 
 def _deadline(store: TaskStateStore) -> datetime | None:
-    return parse_instant(store.values[RECORD]["deadline"], name="deadline")
+    return instant("deadline", store.values[RECORD]["deadline"])
 
 
 def test_a_triggerer_restart_in_attempt_two_orders_nothing_more_and_keeps_the_deadlines(

@@ -22,7 +22,8 @@ from airflow.providers.common.compat.sdk import AirflowSensorTimeout, TaskDeferr
 
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook
 from onlinesim_provider.sensors.onlinesim import OnlineSimSmsSensor
-from onlinesim_provider.waits.deadline import parse_instant, utcnow
+from onlinesim_provider.waits.deadline import utcnow
+from onlinesim_provider.waits.inputs import instant
 from tests.conftest import CONN_ENV, REPO, connection_uri_json, load_dag
 from tests.reliability.chaos import MODES, FlowTI
 from tests.reliability.secrets_scan import SecretScan
@@ -101,7 +102,7 @@ def test_a_recreated_trigger_keeps_the_absolute_deadline_and_still_cancels_on_ti
 ) -> None:
     activation = OnlineSimHook().client.get_number("tg", "7")
     classpath, kwargs, before, after = _deferred(activation.id, TIMEOUT)
-    deadline = parse_instant(kwargs["deadline"], name="deadline")
+    deadline = instant("deadline", kwargs["deadline"])
     assert deadline is not None
     assert before + timedelta(seconds=TIMEOUT) <= deadline <= after + timedelta(seconds=TIMEOUT)
     scan = SecretScan()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -71,20 +71,35 @@ def test_good_values_are_normalised(check, value, expected):
 @pytest.mark.parametrize(
     ("check", "value", "words"),
     [
-        pytest.param(inputs.service, "t g", "service must be", id="service-with-space"),
-        pytest.param(inputs.service, None, "service must be", id="service-missing"),
-        pytest.param(inputs.operator, "a" * 65, "operator must be", id="operator-too-long"),
+        pytest.param(
+            inputs.service,
+            "t g",
+            "Invalid service: got 't g'; expected a service code such as 'tg'",
+            id="service-with-space",
+        ),
+        pytest.param(inputs.service, None, "Invalid service: got None", id="service-missing"),
+        pytest.param(inputs.operator, "a" * 65, "Invalid operator: got 'aaa", id="operator-too-long"),
         pytest.param(inputs.country_list, [], "Invalid country: got []", id="empty-country-list"),
-        pytest.param(inputs.country_list, ["7", "x y"], "country must be", id="bad-country-in-list"),
-        pytest.param(inputs.rent_country, None, "country must be", id="rent-country-required"),
+        pytest.param(
+            inputs.country_list,
+            ["7", "x y"],
+            "Invalid country: got 'x y'; expected a country key",
+            id="bad-country-in-list",
+        ),
+        pytest.param(inputs.rent_country, None, "Invalid country: got None", id="rent-country-required"),
         pytest.param(inputs.activation_id, 0, "Invalid activation_id: got 0", id="activation-id-zero"),
         pytest.param(
             inputs.activation_id, "abc", "Invalid activation_id: got 'abc'", id="activation-id-text"
         ),
         pytest.param(inputs.activation_id, True, "Invalid activation_id: got True", id="activation-id-bool"),
         pytest.param(inputs.rent_id, -3, "Invalid rent_id: got -3", id="rent-id-negative"),
-        pytest.param(inputs.hours, 0, "hours must be an int from 1 to", id="hours-zero"),
-        pytest.param(inputs.hours, "many", "hours must be an int from 1 to", id="hours-text"),
+        pytest.param(
+            inputs.hours,
+            0,
+            "Invalid hours: got 0; expected a whole number of hours from 1 to 8760",
+            id="hours-zero",
+        ),
+        pytest.param(inputs.hours, "many", "Invalid hours: got 'many'", id="hours-text"),
         pytest.param(inputs.minimum, "-1", "Invalid minimum: got '-1'", id="minimum-negative"),
         pytest.param(inputs.minimum, "lots", "Invalid minimum: got 'lots'", id="minimum-text"),
         pytest.param(inputs.minimum, "NaN", "Invalid minimum: got 'NaN'", id="minimum-nan"),
@@ -143,13 +158,36 @@ def test_choice_accepts_only_the_listed_names():
         inputs.choice("status", 6, ("ready", "cancel"))
 
 
-def test_instant_reads_a_date_time_or_fails_naming_the_argument():
-    assert inputs.instant("expires_at", "2025-01-31T12:00:00Z") == datetime(2025, 1, 31, 12, tzinfo=UTC)
-    assert inputs.instant("expires_at", None) is None
+T0 = datetime(2025, 1, 31, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param("2025-01-31T12:00:00+00:00", T0, id="iso-utc"),
+        pytest.param("2025-01-31T12:00:00Z", T0, id="iso-z"),
+        pytest.param(" 2025-01-31T14:00:00+02:00 ", T0, id="iso-offset-is-converted"),
+        pytest.param("2025-01-31T12:00:00", T0, id="naive-string-is-utc"),
+        pytest.param(datetime(2025, 1, 31, 12, 0), T0, id="naive-datetime-is-utc"),
+        pytest.param(datetime(2025, 1, 31, 7, 0, tzinfo=timezone(timedelta(hours=-5))), T0, id="aware"),
+        pytest.param(T0.timestamp(), T0, id="epoch-float"),
+        pytest.param(int(T0.timestamp()), T0, id="epoch-int"),
+        pytest.param(None, None, id="none"),
+        pytest.param("", None, id="empty"),
+    ],
+)
+def test_instant_reads_every_accepted_form_as_aware_utc(value, expected):
+    instant = inputs.instant("expires_at", value)
+    assert instant == expected
+    assert instant is None or instant.tzinfo == UTC
+
+
+@pytest.mark.parametrize("value", ["soon", True, [2025]], ids=["text", "bool", "list"])
+def test_instant_fails_naming_the_argument_and_the_value(value):
     with pytest.raises(
-        AirflowFailException, match="Invalid expires_at: expires_at='soon' is not an ISO 8601"
+        AirflowFailException, match=re.escape(f"Invalid expires_at: got {value!r}; expected an ISO")
     ):
-        inputs.instant("expires_at", "soon")
+        inputs.instant("expires_at", value)
 
 
 def test_order_record_takes_the_ordering_tasks_dict_or_nothing():
