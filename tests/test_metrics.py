@@ -29,15 +29,17 @@ def test_a_counter_arrives_with_its_tags(statsd_receiver):
 
 
 def test_a_timer_arrives_in_milliseconds(statsd_receiver):
-    metrics.timing(metrics.WAIT_DURATION, timedelta(seconds=1.5), LABELS, outcome="code")
-    [packet] = arrived(statsd_receiver, 1)
-    assert (packet.name, packet.value, packet.type) == ("onlinesim.wait.duration", 1500, "ms")
-    assert packet.tags == {**TAGS, "outcome": "code"}
+    ended = datetime(2026, 1, 1, 10, 5, tzinfo=UTC)
+    metrics.wait_over(Labels("tg", "7", dag_id="my.dag"), "timeout", ended - timedelta(seconds=1.5), ended)
+    packet = next(p for p in arrived(statsd_receiver, 2) if p.type == "ms")
+    assert (packet.name, packet.value) == ("onlinesim.wait.duration", 1500)
+    assert packet.tags == {**TAGS, "outcome": "timeout"}
 
 
 def test_a_negative_duration_is_sent_as_zero(statsd_receiver):
-    metrics.timing(metrics.TIME_TO_CODE, timedelta(seconds=-3), LABELS)
-    assert [p.value for p in arrived(statsd_receiver, 1)] == [0]
+    ended = datetime(2026, 1, 1, 10, 5, tzinfo=UTC)
+    metrics.wait_over(Labels("tg", "7", dag_id="my.dag"), "timeout", ended + timedelta(seconds=3), ended)
+    assert [p.value for p in arrived(statsd_receiver, 2) if p.type == "ms"] == [0]
 
 
 def test_without_tag_support_the_tag_values_extend_the_name(statsd_receiver):
@@ -83,7 +85,7 @@ def test_a_wait_without_a_code_or_an_order_time_sends_no_time_to_code(statsd_rec
 
 def test_inside_an_event_loop_the_send_leaves_the_loop_thread(statsd_receiver):
     threads = []
-    real = metrics._send_counter
+    real = metrics._send
 
     def spy(*args):
         threads.append(threading.current_thread())
@@ -93,7 +95,7 @@ def test_inside_an_event_loop_the_send_leaves_the_loop_thread(statsd_receiver):
         metrics.count(metrics.CODE_RECEIVED, LABELS)
         return threading.current_thread()
 
-    with mock.patch.object(metrics, "_send_counter", spy):
+    with mock.patch.object(metrics, "_send", spy):
         loop_thread = asyncio.run(in_loop())
         arrived(statsd_receiver, 1)
     assert threads
