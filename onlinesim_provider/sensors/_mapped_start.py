@@ -1,38 +1,42 @@
 """Mapped OnlineSIM waits that start in the triggerer (``start_from_trigger`` with ``expand``).
 
 Airflow 3.3's scheduler starts every task instance of a mapped task with the mapped task's one
-``start_trigger_args``; it never expands them per map index. The triggerer then renders the
-trigger's templated arguments with each task instance's own context. So a mapped argument is
-handed to the trigger as a template that picks this task instance's item (``ti.map_index``) from
-the upstream XCom, which the triggerer can read (a single XCom, ``map_indexes=-1``).
-
-Only what the triggerer renders may be mapped (the sensor's templated arguments), and only from
-one unmapped upstream task's XCom or a literal list: other mappings are refused when the DAG is
-parsed, naming what was mapped and what can be.
+``start_trigger_args``, and the triggerer renders the trigger's templated arguments per task
+instance. So a mapped argument reaches the trigger as a template that picks this task instance's
+item (``ti.map_index``) from one unmapped upstream task's XCom or a literal list; any other
+mapping is refused when the DAG is parsed, naming what can be mapped.
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow.sdk.definitions.mappedoperator import OperatorPartial
 from airflow.sdk.definitions.xcom_arg import PlainXComArg, XComArg
 
+from onlinesim_provider.sensors.onlinesim import (
+    check_renderable,
+    default_deferrable,
+    init_defaults,
+    renderable,
+    seconds,
+)
+from onlinesim_provider.version_compat import mark_partial_expanded, merged_default_args
+
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Mapping
+    from collections.abc import Collection, Mapping
 
     from airflow.sdk.definitions.mappedoperator import MappedOperator
-    from airflow.triggers.base import StartTriggerArgs
+
+    from onlinesim_provider.sensors.onlinesim import _WaitSensor
 
 
 class TriggererStartPartial(OperatorPartial):
     """``Sensor.partial(..., start_from_trigger=True)``: expanding it also sets the start trigger."""
 
-    #: set by :func:`start_in_triggerer`
-    arm: Callable[[Mapping[str, Any], Mapping[str, str]], StartTriggerArgs]
-    #: the sensor's arguments the triggerer renders
-    renderable: Collection[str]
+    #: the sensor's arguments as every mapped task gets them (set by :func:`start_in_triggerer`)
+    args: Mapping[str, Any]
 
     def expand(self, **mapped_kwargs: Any) -> MappedOperator:
         """Map the sensor over keyword arguments (see ``OperatorPartial.expand``).
@@ -50,61 +54,44 @@ class TriggererStartPartial(OperatorPartial):
         return self._armed(super().expand_kwargs(kwargs, strict=strict))
 
     def _armed(self, mapped: MappedOperator) -> MappedOperator:
-        name = self.operator_class.__name__
-        templates = mapped_templates(mapped.expand_input, self.renderable, self.kwargs, name)
-        mapped.start_trigger_args = self.arm(self.kwargs, templates)
+        sensor = cast("type[_WaitSensor]", self.operator_class)
+        fields = renderable(sensor.template_fields)
+        templates = mapped_templates(mapped.expand_input, fields, self.kwargs, sensor.__name__)
+        mapped.start_trigger_args = sensor._start_trigger_args({**self.args, **self.kwargs, **templates})
         return mapped
 
 
 def start_in_triggerer(
-    partial: OperatorPartial,
-    arm: Callable[[Mapping[str, Any], Mapping[str, str]], StartTriggerArgs],
-    renderable: Collection[str],
+    sensor: type[_WaitSensor], partial: OperatorPartial, default_args: Mapping[str, Any] | None
 ) -> TriggererStartPartial:
     """Return ``partial`` as one whose ``expand``/``expand_kwargs`` give the task its start trigger.
 
+    :param sensor: the sensor class.
     :param partial: what ``BaseOperator.partial`` returned.
-    :param arm: builds the start trigger from the ``partial`` kwargs and the mapped templates.
-    :param renderable: the sensor's arguments the triggerer renders (the only mappable ones).
+    :param default_args: the ``default_args`` given to ``partial`` itself.
     """
-    wrapped = TriggererStartPartial(
-        operator_class=partial.operator_class, kwargs=partial.kwargs, params=partial.params
-    )
-    wrapped.arm = arm
-    wrapped.renderable = tuple(renderable)
+    mark_partial_expanded(partial)  # replaced by the partial that arms the trigger, or refused
+    # What every mapped task will be built with, as Airflow unmaps a mapped task: the sensor's
+    # defaults, then the DAG's and task group's default_args, then what partial() was given.
+    kwargs = partial.kwargs
+    inherited = merged_default_args(kwargs.get("dag"), kwargs.get("task_group"), default_args)
+    args = {**init_defaults(sensor), **inherited, **kwargs}
+    deferrable = default_deferrable() if args["deferrable"] is None else args["deferrable"]
+    sensor._check_start_from_trigger(deferrable, args.get("execution_timeout"), seconds(args["timeout"]))
+    for name in renderable(sensor.template_fields):
+        check_renderable(sensor.__name__, name, args.get(name))
+    wrapped = TriggererStartPartial(operator_class=sensor, kwargs=kwargs, params=partial.params)
+    wrapped.args = args
     return wrapped
 
 
-def inherited_defaults(
-    partial: OperatorPartial, task_default_args: Mapping[str, Any] | None
-) -> dict[str, Any]:
-    """Return the default_args of the DAG, task group and task that every mapped task inherits.
-
-    ``partial`` keeps only Airflow's own operator arguments from them; a mapped task gets the
-    rest (the sensor's ``timeout``, connection, interval...) when it is unmapped, which a task
-    started in the triggerer never is. So the start trigger reads them here.
-
-    :param partial: what ``BaseOperator.partial`` returned (its DAG and task group are set).
-    :param task_default_args: the ``default_args`` given to ``partial`` itself.
-    """
-    from airflow.sdk.bases.operator import get_merged_defaults
-
-    dag_args, _ = get_merged_defaults(
-        dag=partial.kwargs.get("dag"),
-        task_group=partial.kwargs.get("task_group"),
-        task_params=None,
-        task_default_args=dict(task_default_args) if task_default_args else None,
-    )
-    return dict(dag_args)
-
-
 def mapped_templates(
-    expand_input: Any, renderable: Collection[str], partial_kwargs: Mapping[str, Any], sensor: str
+    expand_input: Any, fields: Collection[str], partial_kwargs: Mapping[str, Any], sensor: str
 ) -> dict[str, str]:
     """Return a Jinja template per mapped argument that renders this task instance's item.
 
     :param expand_input: the mapped task's expand input (``expand`` or ``expand_kwargs``).
-    :param renderable: the arguments the triggerer renders.
+    :param fields: the arguments the triggerer renders.
     :param partial_kwargs: the arguments given to ``partial`` (not mapped).
     :param sensor: the sensor's class name, for messages.
     """
@@ -113,26 +100,22 @@ def mapped_templates(
         if len(value) != 1:
             raise ValueError(
                 f"{sensor}.partial(start_from_trigger=True).expand() maps over one argument only, got "
-                f"{', '.join(sorted(value))}; expected one of {', '.join(renderable)}"
+                f"{', '.join(sorted(value))}; expected one of {', '.join(fields)}"
             )
         [(name, values)] = value.items()
-        _check_mappable(name, renderable, sensor)
+        if name not in fields:
+            raise ValueError(
+                f"{sensor}.partial(start_from_trigger=True) cannot map {name}: the triggerer renders only "
+                f"{', '.join(fields)}; give {name} to partial() or drop start_from_trigger"
+            )
         return {name: "{{ " + _item(values, sensor) + " }}"}
     # list-of-dicts: every renderable argument not given to partial() may come from the dicts
     item = _item(value, sensor)
     return {
         name: "{{ (" + item + ").get(" + json.dumps(name) + ") or '' }}"
-        for name in renderable
+        for name in fields
         if name not in partial_kwargs
     }
-
-
-def _check_mappable(name: str, renderable: Collection[str], sensor: str) -> None:
-    if name not in renderable:
-        raise ValueError(
-            f"{sensor}.partial(start_from_trigger=True) cannot map {name}: the triggerer renders only "
-            f"{', '.join(renderable)}; give {name} to partial() or drop start_from_trigger"
-        )
 
 
 def _item(values: object, sensor: str) -> str:

@@ -1,23 +1,11 @@
 """Triggers that wait for an SMS in the triggerer: read-only polling, one event, no secret.
 
-Each trigger polls one read action (``getStatus``/``getFullSms`` or ``getRentStatus``) with the
-async client over the event loop's shared connection pool, judges every reply with
-:func:`~onlinesim_provider.waits.decision.decide` (the sensors' decision too), sleeps a jittered
-interval on every path that keeps waiting, and fires exactly one event: ``success``, ``timeout``
-or ``error``. It never orders anything, and makes no call once the outcome is known.
-``serialize()`` carries the connection id and the absolute deadline, so a restarted triggerer
-resumes the same wait.
-
-With ``end_task=True`` (a sensor's ``start_from_trigger``, Airflow 3.3+) the trigger is the whole
-task: the triggerer renders its templated arguments, the deadline is read back from the trigger
-timeout the scheduler stored once for the task, and the trigger ends the task itself with
-``TaskSuccessEvent`` (the result as the ``return_value`` XCom) or, after undoing the order,
-``TaskFailedEvent``. With ``result`` (the rotation's ``end_from_trigger``), a task a worker
-deferred ends here only when its code comes: the trigger completes the activation and ends the
-task with ``TaskSuccessEvent``; a timeout or failure resumes the worker as usual.
-
-This module imports neither ``requests`` nor the sync hook (an import-linter contract keeps it
-so): the async client comes from :mod:`onlinesim_provider.hooks.settings`.
+Each polls one read action with the async client, judges every reply with the sensors' own
+:func:`~onlinesim_provider.waits.decision.decide`, sleeps a jittered pause on every path that
+keeps waiting, and fires one event (``success``, ``timeout`` or ``error``); it never orders.
+``serialize()`` carries the connection id and the absolute deadline, never the key. With
+``end_task`` (a sensor's ``start_from_trigger``) or ``result`` (the rotation's
+``end_from_trigger``) the trigger ends the task itself instead of resuming a worker.
 """
 
 from __future__ import annotations
@@ -40,11 +28,10 @@ from onlinesim_provider.get_provider_info import DEFAULT_CONN_ID
 from onlinesim_provider.hooks.settings import get_async_client
 from onlinesim_provider.metrics import NUMBER_CANCELLED, RENT_CLOSED, Labels, count, wait_over
 from onlinesim_provider.metrics import error as count_error
-from onlinesim_provider.triggers.pacing import JITTER, MAX_BACKOFF, MIN_PAUSE, POLL_RETRY, next_pause
-from onlinesim_provider.triggers.pool import shared_http_client
-from onlinesim_provider.version_compat import AIRFLOW_V_3_0_PLUS
+from onlinesim_provider.triggers._polling import POLL_RETRY, next_pause, shared_http_client
+from onlinesim_provider.version_compat import task_still_deferred
 from onlinesim_provider.waits import inputs
-from onlinesim_provider.waits.deadline import DEFER_GRACE, parse_instant, utcnow, wait_deadline
+from onlinesim_provider.waits.deadline import DEFER_GRACE, utcnow, wait_deadline
 from onlinesim_provider.waits.decision import (
     Decision,
     Outcome,
@@ -62,38 +49,32 @@ if TYPE_CHECKING:
     from onlinesim_provider.api.aio import AsyncOnlineSimClient
     from onlinesim_provider.api.models import ActivationStatus, FullSms, RentStatus
 
-__all__ = [
-    "JITTER",
-    "MAX_BACKOFF",
-    "MIN_PAUSE",
-    "POLL_RETRY",
-    "OnlineSimRentMessageTrigger",
-    "OnlineSimRentSmsTrigger",
-    "OnlineSimSmsTrigger",
-    "run_to_event",
-]
+__all__ = ["OnlineSimRentMessageTrigger", "OnlineSimRentSmsTrigger", "OnlineSimSmsTrigger", "run_to_event"]
+
 #: The ``outcome`` tag of the wait metrics, per final decision.
 OUTCOME_TAG = {Outcome.DONE: "code", Outcome.TIMEOUT: "timeout", Outcome.FAIL: "error"}
 
 
-class _OnlineSimPollTrigger(BaseTrigger):
+class _PollTrigger(BaseTrigger):
     """Poll one read action until a final decision, then fire it as the one event.
 
-    The clock and the pause are injectable (tests drive a wait without real time passing);
-    they are not part of :meth:`serialize`, so a restarted trigger uses the real ones.
-
-    :param deadline: the absolute deadline (ISO 8601 or epoch seconds).
+    :param deadline: the absolute deadline (ISO 8601, epoch seconds or datetime).
     :param onlinesim_conn_id: the ``onlinesim`` connection (the key stays in it).
     :param poll_interval: seconds between polls, before jitter and backoff.
     :param metrics: the wait's metric labels and start (``dag_id``, ``service``, ``country``,
-        ``ordered_at``, ``started_at``; plain strings), as the sensor hands them on.
-    :param timeout: instead of ``deadline``, when the task starts in the triggerer: the wait's
-        length in seconds; its start and deadline are read from the task's trigger timeout.
+        ``ordered_at``, ``started_at``), as the sensor hands them on.
+    :param timeout: instead of ``deadline``, for a task started in the triggerer: the wait's length
+        in seconds; its start and deadline are read back from the task's trigger timeout.
     :param end_task: end the task from the trigger (``TaskSuccessEvent`` / ``TaskFailedEvent``)
-        instead of resuming it on a worker; the trigger then undoes the order after a failure.
-    :param clock: returns the current time, aware (default: the system clock in UTC).
-    :param sleep: pauses between polls for the given seconds (default: ``asyncio.sleep``).
+        instead of resuming it; the trigger then undoes the order after a failure.
+    :param clock: returns the current time, aware (tests inject theirs; not serialized).
+    :param sleep: pauses between polls (tests inject theirs; not serialized).
     """
+
+    #: What the wait is about, e.g. ``"an SMS code on activation"``; the id follows.
+    about = ""
+    #: The argument holding the order's id.
+    id_name = ""
 
     def __init__(
         self,
@@ -108,26 +89,27 @@ class _OnlineSimPollTrigger(BaseTrigger):
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # BaseTrigger.__init__ is unannotated
-        self.deadline: datetime | None = parse_instant(deadline, name="deadline")
+        self.deadline = None if deadline is None else inputs.instant("deadline", deadline)
         if self.deadline is None and timeout is None:
-            raise ValueError(
-                "deadline is required: the absolute end of the wait (or timeout, for a task that "
-                "starts in the triggerer)"
-            )
+            raise ValueError("deadline is required: the absolute end of the wait (or timeout, with end_task)")
         self.timeout = None if timeout is None else float(timeout)
         self.end_task = bool(end_task)
         self.onlinesim_conn_id = onlinesim_conn_id
         self.poll_interval = float(poll_interval)
         self.metrics = dict(metrics) if metrics else None
         self._labels = Labels.from_dict(self.metrics)
-        self._started = parse_instant((self.metrics or {}).get("started_at"), name="started_at")
-        self._clock = clock
-        self._sleep = sleep
-        self._finished = False
-        self._ready = False
+        self._started = inputs.instant("started_at", (self.metrics or {}).get("started_at"))
+        self._clock, self._sleep = clock, sleep
+        self._finished = self._ready = False
+
+    @property
+    def doing(self) -> str:
+        """Say what the wait is doing, for logs and messages."""
+        return f"waiting for {self.about} {getattr(self, self.id_name)}"
 
     def _kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
+            self.id_name: getattr(self, self.id_name),
             "deadline": self.deadline.isoformat() if self.deadline else None,
             "onlinesim_conn_id": self.onlinesim_conn_id,
             "poll_interval": self.poll_interval,
@@ -135,29 +117,17 @@ class _OnlineSimPollTrigger(BaseTrigger):
         if self.metrics is not None:
             kwargs["metrics"] = self.metrics
         if self.end_task:
-            kwargs.update({"timeout": self.timeout, "end_task": True, **self._templated()})
+            kwargs.update(timeout=self.timeout, end_task=True)
         return kwargs
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Return the class path and plain keyword arguments (never the API key)."""
         return f"{type(self).__module__}.{type(self).__qualname__}", self._kwargs()
 
-    # --- what each trigger defines ------------------------------------------------------------
-
-    @property
-    def doing(self) -> str:
-        """Say what the wait is doing, for logs and messages."""
-        return "waiting for an SMS"
-
-    def _templated(self) -> dict[str, Any]:
-        """Return the arguments as given, which the triggerer renders for a task it starts."""
-        raise NotImplementedError
+    # --- what each trigger defines --------------------------------------------------------------
 
     def _resolve(self, start: datetime | None) -> datetime | None:
-        """Validate the (rendered) arguments; return when the order stops receiving SMS, if known.
-
-        :param start: when the wait started (known here only for a task started in the triggerer).
-        """
+        """Validate the (rendered) arguments; return when the order stops receiving SMS, if known."""
         raise NotImplementedError
 
     def _wait(self) -> SmsWait | RentSmsWait:
@@ -167,35 +137,32 @@ class _OnlineSimPollTrigger(BaseTrigger):
         raise NotImplementedError
 
     async def _undo(self, client: AsyncOnlineSimClient) -> None:
-        """Undo the order after the user killed the wait (only where asked to)."""
+        """Undo the order after the wait was killed or failed in the triggerer, where asked to."""
         raise NotImplementedError
 
-    # --- the loop -----------------------------------------------------------------------------
+    # --- the loop -------------------------------------------------------------------------------
 
     def _prepare(self) -> None:
         """Check the arguments and fix the deadline; raise ``ValueError`` or ``AirflowException``."""
         if self.deadline is not None:
             self._resolve(None)
         else:
-            span = self._span()
-            timeout_after = getattr(self, "timeout_after", None)
+            timeout_after = getattr(self, "timeout_after", None)  # set by Airflow's triggerer
             if timeout_after is None:
                 raise ValueError(
-                    "a wait started in the triggerer reads its deadline from the task's trigger timeout, "
-                    "and Airflow set none"
+                    "a wait started in the triggerer reads its deadline from the task's trigger "
+                    "timeout, and Airflow set none"
                 )
-            end = parse_instant(timeout_after, name="timeout_after")
+            span = timedelta(seconds=self.timeout or 0.0)
+            # The scheduler stored ``start + timeout + DEFER_GRACE`` once, when it started the task
+            # in the triggerer: every triggerer that runs this wait reads the same value.
+            end = inputs.instant("timeout_after", timeout_after)
             assert end is not None
-            # The scheduler stored ``start + timeout + DEFER_GRACE`` once, when it started the
-            # task in the triggerer; every triggerer that runs this wait reads the same value.
             start = end - DEFER_GRACE - span
             self._started = self._started or start
             self.deadline = wait_deadline(start, span, self._resolve(start))
             self.log.info("%s until %s", self.doing, self.deadline.isoformat())
         self._ready = True
-
-    def _span(self) -> timedelta:
-        return timedelta(seconds=self.timeout or 0.0)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll until done, failed or past the deadline; yield exactly one event."""
@@ -214,13 +181,11 @@ class _OnlineSimPollTrigger(BaseTrigger):
 
     async def _poll_until_final(self, client: AsyncOnlineSimClient) -> Decision:
         assert self.deadline is not None
-        failures = 0
-        wait = self._wait()
+        failures, wait = 0, self._wait()
         while True:
             retry_after = None
             try:
-                decision = decide(await self._fetch(client), wait)
-                failures = 0
+                decision, failures = decide(await self._fetch(client), wait), 0
             except OnlineSimError as error:
                 count_error(error, self._labels)
                 decision = decide_error(error, self.doing)
@@ -231,13 +196,8 @@ class _OnlineSimPollTrigger(BaseTrigger):
             decision = apply_deadline(decision, self._clock(), self.deadline)
             if decision.is_final:
                 return decision
-            await self._sleep(self._pause(failures, retry_after))
-
-    def _pause(self, failures: int, retry_after: float | None) -> float:
-        """Return the next pause: jittered interval, doubled per failure, never past the deadline."""
-        assert self.deadline is not None
-        remaining = (self.deadline - self._clock()).total_seconds()
-        return next_pause(self.poll_interval, failures, retry_after, remaining)
+            remaining = (self.deadline - self._clock()).total_seconds()
+            await self._sleep(next_pause(self.poll_interval, failures, retry_after, remaining))
 
     async def _finish(self, decision: Decision) -> TriggerEvent:
         """Return the one event: the decision for the resuming task, or the task's end."""
@@ -248,8 +208,7 @@ class _OnlineSimPollTrigger(BaseTrigger):
             return await self._success(decision)
         if not self.end_task:
             return _resume(decision)
-        # No worker will run the sensor's cleanup: the trigger is the last to see this wait.
-        await self._undo_quietly()
+        await self._undo_quietly()  # no worker will run the sensor's cleanup
         return TaskFailedEvent()
 
     async def _success(self, decision: Decision) -> TriggerEvent:
@@ -261,36 +220,16 @@ class _OnlineSimPollTrigger(BaseTrigger):
     async def on_kill(self) -> None:
         """Undo the order when a user kills the deferred task (Airflow 3.3+ calls this).
 
-        Airflow 3.3 also calls this on the triggerer that loses a trigger to another triggerer
-        (its heartbeat was late, so the trigger was reassigned). The task then still waits, in
-        the other triggerer, so the order is left open.
+        Airflow also calls it on a triggerer that loses the trigger to another one; the task then
+        still waits there, so the order is left open.
         """
         if self._finished:
             return
-        if await self._still_deferred():
+        if await task_still_deferred(self):
             self.log.info("%s: moved to another triggerer, the order stays open", self.doing)
             return
         wait_over(self._labels, "killed", self._started, self._clock())
         await self._undo_quietly()
-
-    async def _still_deferred(self) -> bool:
-        """Tell whether Airflow still counts the task as deferred (its trigger moved, nobody killed it)."""
-        ti = getattr(self, "task_instance", None)  # set by Airflow 3's triggerer
-        if ti is None or not AIRFLOW_V_3_0_PLUS:
-            return False
-        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
-        from asgiref.sync import sync_to_async
-
-        try:
-            states = await sync_to_async(RuntimeTaskInstance.get_task_states)(
-                dag_id=ti.dag_id, map_index=ti.map_index, task_ids=[ti.task_id], run_ids=[ti.run_id]
-            )
-        except Exception as error:  # the lookup is best effort: without an answer, clean up as before
-            self.log.warning("Could not read the state of %s: %s", ti.task_id, error)
-            return False
-        # The Execution API's own naming: a mapped task's state is keyed "<task_id>_<map_index>".
-        key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}_{ti.map_index}"
-        return bool(states.get(ti.run_id, {}).get(key) == "deferred")
 
     async def _undo_quietly(self) -> None:
         """Undo the order if asked to; a failure to do so is logged, never raised."""
@@ -305,8 +244,7 @@ class _OnlineSimPollTrigger(BaseTrigger):
     async def _quietly(self, call: Callable[[AsyncOnlineSimClient], Awaitable[object]], failed: str) -> bool:
         """Run one closing call on a client of its own; return False, logged as ``failed``, if it failed.
 
-        The call runs after the wait's own client is closed (or was never opened), and a
-        cleanup must never turn the task's outcome into an exception in the triggerer.
+        A cleanup must never turn the task's outcome into an exception in the triggerer.
         """
         try:
             client = await get_async_client(self.onlinesim_conn_id, http_client=shared_http_client())
@@ -320,51 +258,42 @@ class _OnlineSimPollTrigger(BaseTrigger):
         return True
 
 
-class OnlineSimSmsTrigger(_OnlineSimPollTrigger):
+class OnlineSimSmsTrigger(_PollTrigger):
     """Wait for an activation's SMS code in the triggerer (used by ``OnlineSimSmsSensor``).
 
     Fires ``{"status": "success", "result": {"activation_id", "code", "text"}}``, or
     ``{"status": "timeout" | "error", "message": ...}``; with ``end_task``, ends the task instead.
 
     :param activation_id: the activation to watch (a template, for a task started in the triggerer).
-    :param deadline: the absolute deadline (ISO 8601 or epoch seconds).
-    :param onlinesim_conn_id: the ``onlinesim`` connection.
-    :param poll_interval: seconds between polls, before jitter and backoff.
     :param wait_for: ``"code"`` (``getStatus``) or ``"full_sms"`` (``getFullSms``).
     :param code_pattern: with ``full_sms``, a regex whose named group ``code`` extracts the code.
-    :param expect_new_code: ``STATUS_WAIT_RETRY`` keeps waiting (after ``request_another_code``).
     :param cancel_on_kill: cancel the activation when a user kills the deferred task (and, with
         ``end_task``, when the wait fails or times out).
     :param expires_at: with ``timeout``: when the number stops receiving SMS (default: 15 minutes
         after the start).
     :param result: for a task a worker deferred, to end it here when the code comes: the task's
         result without its ``code``. The trigger then completes the activation and ends the task
-        with the result (``code`` filled in) as its XCom; a timeout or failure still resumes the
-        worker. (The rotation's ``end_from_trigger``.)
+        with the result (``code`` filled in); a timeout or failure still resumes the worker.
     :param multiple_outputs: with ``result``: also push each of its keys as an XCom of its own.
-    :param pacing: ``metrics``, ``timeout``, ``end_task``, ``clock`` and ``sleep`` (see
-        :class:`_OnlineSimPollTrigger`).
+    :param polling: ``deadline``, ``onlinesim_conn_id``, ``poll_interval``, ``metrics``,
+        ``timeout``, ``end_task``, ``clock`` and ``sleep`` (see :class:`_PollTrigger`).
     """
+
+    about, id_name = "an SMS code on activation", "activation_id"
 
     def __init__(
         self,
         *,
         activation_id: int | str,
-        deadline: str | float | datetime | None = None,
-        onlinesim_conn_id: str = DEFAULT_CONN_ID,
-        poll_interval: float = 10.0,
         wait_for: WaitFor = "code",
         code_pattern: str | None = None,
-        expect_new_code: bool = False,
         cancel_on_kill: bool = True,
         expires_at: str | datetime | None = None,
         result: dict[str, Any] | None = None,
         multiple_outputs: bool = False,
-        **pacing: Any,
+        **polling: Any,
     ) -> None:
-        super().__init__(
-            deadline=deadline, onlinesim_conn_id=onlinesim_conn_id, poll_interval=poll_interval, **pacing
-        )
+        super().__init__(**polling)
         if result is not None and self.end_task:
             raise ValueError("result is for a task a worker deferred; end_task=True already ends the task")
         self.activation_id: int | str = activation_id
@@ -373,51 +302,42 @@ class OnlineSimSmsTrigger(_OnlineSimPollTrigger):
         self.multiple_outputs = bool(multiple_outputs)
         self.wait_for: WaitFor = wait_for
         self.code_pattern = code_pattern
-        self.expect_new_code = bool(expect_new_code)
         self.cancel_on_kill = bool(cancel_on_kill)
         if not self.end_task:
             self._prepare()
 
-    @property
-    def doing(self) -> str:
-        """Say what the wait is doing, for logs and messages."""
-        return f"waiting for an SMS code on activation {self.activation_id}"
-
     def _kwargs(self) -> dict[str, Any]:
-        return {
-            "activation_id": self.activation_id,
+        kwargs = {
             **super()._kwargs(),
             "wait_for": self.wait_for,
             "code_pattern": self.code_pattern,
-            "expect_new_code": self.expect_new_code,
             "cancel_on_kill": self.cancel_on_kill,
-            **({"result": self.result, "multiple_outputs": self.multiple_outputs} if self.result else {}),
         }
-
-    def _templated(self) -> dict[str, Any]:
-        return {"expires_at": _plain(self.expires_at)}
+        if self.end_task:  # the templates, which the triggerer renders for a task it starts
+            kwargs["expires_at"] = _plain(self.expires_at)
+        if self.result is not None:
+            kwargs.update(result=self.result, multiple_outputs=self.multiple_outputs)
+        return kwargs
 
     async def _success(self, decision: Decision) -> TriggerEvent:
         if self.result is None:
             return await super()._success(decision)
-        if not await self._complete_quietly():
+        if not await self._quietly(self._complete, f"Could not complete activation {self.activation_id}"):
             return _resume(decision)  # the worker completes it, as without end_from_trigger
         result = {**self.result, "code": (decision.payload or {}).get("code")}
         event = TaskSuccessEvent(xcoms={**(result if self.multiple_outputs else {}), "return_value": result})
-        # A triggerer ends the task from the XComs and ignores the payload; ``dag.test()`` (Airflow
-        # 2.11 and 3.3) resumes the task with the payload instead, which then settles the number
-        # as it would without this option (completing it again is accepted).
+        # A triggerer ends the task from the XComs and ignores the payload; ``dag.test()`` resumes the
+        # task with the payload instead, which then settles the number (completing it again is fine).
         event.payload = decision.to_event()
         return event
 
     def _resolve(self, start: datetime | None) -> datetime | None:
         self.activation_id = inputs.activation_id(self.activation_id)
-        expires_at = inputs.instant("expires_at", self.expires_at)
-        self.expires_at = expires_at
-        return expires_at or (start + ACTIVATION_LIFETIME if start else None)
+        self.expires_at = inputs.instant("expires_at", self.expires_at)
+        return self.expires_at or (start + ACTIVATION_LIFETIME if start else None)
 
     def _wait(self) -> SmsWait:
-        return SmsWait(int(self.activation_id), self.wait_for, self.code_pattern, self.expect_new_code)
+        return SmsWait(int(self.activation_id), self.wait_for, self.code_pattern)
 
     async def _fetch(self, client: AsyncOnlineSimClient) -> ActivationStatus | FullSms:
         if self.wait_for == "full_sms":
@@ -425,16 +345,17 @@ class OnlineSimSmsTrigger(_OnlineSimPollTrigger):
         return await client.get_status(int(self.activation_id))
 
     async def _undo(self, client: AsyncOnlineSimClient) -> None:
-        if not self.cancel_on_kill:
-            return
-        if await self._close(client):
+        if self.cancel_on_kill and await self._close(client, client.cancel_activation):
             count(NUMBER_CANCELLED, self._labels)
             self.log.info("Cancelled activation %s so that its price is refunded", self.activation_id)
 
-    async def _close(self, client: AsyncOnlineSimClient, *, complete: bool = False) -> bool:
-        """Cancel (or complete) the activation; return False when it was already closed."""
+    async def _complete(self, client: AsyncOnlineSimClient) -> None:
+        await self._close(client, client.complete_activation)
+        self.log.info("Completed activation %s: its code was used", self.activation_id)
+
+    async def _close(self, client: AsyncOnlineSimClient, close: Callable[[int], Awaitable[object]]) -> bool:
+        """Close the activation; return False when the server says it was closed already."""
         activation_id = int(self.activation_id)
-        close = client.complete_activation if complete else client.cancel_activation
         try:
             await close(activation_id)
         except ACTIVATION_MAYBE_CLOSED:
@@ -444,19 +365,8 @@ class OnlineSimSmsTrigger(_OnlineSimPollTrigger):
             return False
         return True
 
-    async def _complete_quietly(self) -> bool:
-        """Complete the activation (already closed is fine); return False, logged, when that failed."""
 
-        async def complete(client: AsyncOnlineSimClient) -> bool:
-            return await self._close(client, complete=True)
-
-        if not await self._quietly(complete, f"Could not complete activation {self.activation_id}"):
-            return False
-        self.log.info("Completed activation %s: its code was used", self.activation_id)
-        return True
-
-
-class OnlineSimRentSmsTrigger(_OnlineSimPollTrigger):
+class OnlineSimRentSmsTrigger(_PollTrigger):
     """Wait for a message on a rented number in the triggerer (used by ``OnlineSimRentSmsSensor``).
 
     Fires ``{"status": "success", "result": {"rent_id", "phone_from", "text", "service", "date",
@@ -464,37 +374,31 @@ class OnlineSimRentSmsTrigger(_OnlineSimPollTrigger):
     the task instead.
 
     :param rent_id: the rent to watch (a template, for a task started in the triggerer).
-    :param deadline: the absolute deadline (ISO 8601 or epoch seconds).
-    :param onlinesim_conn_id: the ``onlinesim`` connection.
-    :param poll_interval: seconds between polls, before jitter and backoff.
-    :param sender: the sender number or service to match (equal or contained, case-insensitive).
+    :param sender: the sender number or service to match (contained, any case).
     :param text_pattern: a regex the text must match; a named group ``code`` fills ``code``.
     :param received_after: only messages dated at or after this instant (ISO 8601); with
         ``timeout``, default: the start of the wait.
     :param close_on_kill: close the rent when a user kills the deferred task (and, with
         ``end_task``, when the wait fails or times out).
     :param first_sms_deadline: with ``timeout``: the rent's first-SMS deadline, which caps the wait.
-    :param pacing: ``metrics``, ``timeout``, ``end_task``, ``clock`` and ``sleep`` (see
-        :class:`_OnlineSimPollTrigger`).
+    :param polling: ``deadline``, ``onlinesim_conn_id``, ``poll_interval``, ``metrics``,
+        ``timeout``, ``end_task``, ``clock`` and ``sleep`` (see :class:`_PollTrigger`).
     """
+
+    about, id_name = "a message on rent", "rent_id"
 
     def __init__(
         self,
         *,
         rent_id: int | str,
-        deadline: str | float | datetime | None = None,
-        onlinesim_conn_id: str = DEFAULT_CONN_ID,
-        poll_interval: float = 10.0,
         sender: str | None = None,
         text_pattern: str | None = None,
         received_after: str | datetime | None = None,
         close_on_kill: bool = False,
         first_sms_deadline: str | datetime | None = None,
-        **pacing: Any,
+        **polling: Any,
     ) -> None:
-        super().__init__(
-            deadline=deadline, onlinesim_conn_id=onlinesim_conn_id, poll_interval=poll_interval, **pacing
-        )
+        super().__init__(**polling)
         self.rent_id: int | str = rent_id
         self.sender = sender
         self.text_pattern = text_pattern
@@ -504,31 +408,24 @@ class OnlineSimRentSmsTrigger(_OnlineSimPollTrigger):
         if not self.end_task:
             self._prepare()
 
-    @property
-    def doing(self) -> str:
-        """Say what the wait is doing, for logs and messages."""
-        return f"waiting for a message on rent {self.rent_id}"
-
     def _kwargs(self) -> dict[str, Any]:
-        return {
-            "rent_id": self.rent_id,
+        kwargs = {
             **super()._kwargs(),
             "sender": self.sender,
             "text_pattern": self.text_pattern,
             "received_after": _plain(self.received_after),
             "close_on_kill": self.close_on_kill,
         }
-
-    def _templated(self) -> dict[str, Any]:
-        return {"first_sms_deadline": _plain(self.first_sms_deadline)}
+        if self.end_task:
+            kwargs["first_sms_deadline"] = _plain(self.first_sms_deadline)
+        return kwargs
 
     def _resolve(self, start: datetime | None) -> datetime | None:
         self.rent_id = inputs.rent_id(self.rent_id)
         self.sender = self.sender or None
         self.received_after = inputs.instant("received_after", self.received_after) or start
-        first_sms_deadline = inputs.instant("first_sms_deadline", self.first_sms_deadline)
-        self.first_sms_deadline = first_sms_deadline
-        return first_sms_deadline
+        self.first_sms_deadline = inputs.instant("first_sms_deadline", self.first_sms_deadline)
+        return self.first_sms_deadline
 
     def _wait(self) -> RentSmsWait:
         received_after = self.received_after if isinstance(self.received_after, datetime) else None
@@ -572,7 +469,7 @@ def _resume(decision: Decision) -> TriggerEvent:
 
 
 def _plain(value: str | datetime | None) -> str | None:
-    """Return an instant argument as it is stored in trigger kwargs: ISO 8601 text, or as given."""
+    """Return an instant argument as trigger kwargs store it: ISO 8601 text, or as given."""
     return value.isoformat() if isinstance(value, datetime) else value
 
 

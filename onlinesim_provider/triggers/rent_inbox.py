@@ -1,22 +1,10 @@
-"""A rented number as an event source: one asset event per new message (Airflow 3.3+ ``AssetWatcher``).
+"""A rented number as an event source (Airflow 3.3+ ``AssetWatcher``), and what its DAG reads.
 
-:class:`OnlineSimRentMessageTrigger` polls ``getRentStatus`` of one rent and fires one event per
-message that counts (the rent sensor's sender and pattern filters; ``notify`` notices never
-count). Airflow turns each event into an asset event, so a DAG scheduled on the watched asset runs
-once per message, with the message in the asset event's ``extra["payload"]``.
-
-Exactly once, also across a triggerer restart or a move to another triggerer:
-
-- The watermark (which messages were already judged) lives in the asset state store that the
-  triggerer injects into an event trigger (``asset_state_store``), under a key per trigger.
-- Watchers of the same rent share one poll (``shared_stream_key``) in ack mode: the watermark is
-  written only once Airflow has confirmed that the events derived from a poll are stored in the
-  metadata database. A message is therefore never lost; only a triggerer that dies in the instant
-  between that confirmation and the watermark write can send it again.
-- After a restart the poll starts afresh and every trigger skips what its watermark covers.
-
-A rent that ends or is closed stops the watcher with one log line: it then polls nothing and
-raises nothing, so Airflow does not restart it in a loop.
+:class:`OnlineSimRentMessageTrigger` polls one rent and fires one event per poll that found new
+messages, carrying all of them; its watermark lives in the asset state store, written only once
+Airflow has stored the events (ack mode), so a restart neither loses nor repeats a message.
+:func:`unhandled_messages` gives the DAG every message no earlier run of it handled, also those
+of events that Airflow's scheduler left for a later run (docs/triggers.md).
 """
 
 from __future__ import annotations
@@ -30,6 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
+from pydantic import BaseModel
 
 from onlinesim_provider.api.errors import (
     FatalError,
@@ -40,8 +29,7 @@ from onlinesim_provider.api.errors import (
 )
 from onlinesim_provider.get_provider_info import DEFAULT_CONN_ID
 from onlinesim_provider.hooks.settings import get_async_client
-from onlinesim_provider.triggers.pacing import POLL_RETRY, next_pause
-from onlinesim_provider.triggers.pool import shared_http_client
+from onlinesim_provider.triggers._polling import POLL_RETRY, next_pause, shared_http_client
 from onlinesim_provider.version_compat import AIRFLOW_V_3_3_PLUS
 from onlinesim_provider.waits import inputs
 from onlinesim_provider.waits.decision import (
@@ -61,11 +49,13 @@ except ImportError:  # Airflow 2: no event triggers; the class below refuses to 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 
+    from airflow.providers.common.compat.sdk import Context
+    from airflow.sdk import Asset
     from airflow.triggers.shared_stream import AdvanceItem
 
     from onlinesim_provider.api.models import RentMessage
 
-__all__ = ["IDLE_PAUSE", "OnlineSimRentMessageTrigger"]
+__all__ = ["IDLE_PAUSE", "OnlineSimRentMessageTrigger", "unhandled_messages"]
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +74,10 @@ class _Poll:
 
 @dataclass
 class _Watermark:
-    """Which messages of the rent were already judged: the newest date, and those of that second.
+    """Which messages were already judged: the newest date, and the keys of that second's messages.
 
     The API dates messages to the second and gives them no id, so messages of the newest second
-    are told apart by their content (and their order among identical ones).
+    are told apart by their content (and their rank among identical ones).
     """
 
     newest: datetime | None = None
@@ -95,12 +85,10 @@ class _Watermark:
 
     @classmethod
     def load(cls, stored: object, received_after: datetime | None) -> _Watermark:
-        """Return the stored watermark, or the starting one: messages before ``received_after`` are old."""
+        """Return the stored watermark, or the first one: messages before ``received_after`` are old."""
         if isinstance(stored, dict) and isinstance(stored.get("seen"), list):
             newest = stored.get("newest")
-            return cls(
-                datetime.fromisoformat(newest) if isinstance(newest, str) else None, list(stored["seen"])
-            )
+            return cls(datetime.fromisoformat(newest) if isinstance(newest, str) else None, stored["seen"])
         return cls(received_after.replace(microsecond=0) if received_after else None, [])
 
     def dump(self) -> dict[str, Any]:
@@ -110,10 +98,10 @@ class _Watermark:
     def take_new(self, messages: Sequence[RentMessage]) -> list[RentMessage]:
         """Return the messages not judged yet, in order, and move the watermark past all of them."""
         keyed = _keys(messages)
-        fresh = [m for m, key in keyed if self._is_new(m, key)]
+        fresh = [message for message, key in keyed if self._is_new(message, key)]
         dates = [_aware(m.date) for m, _ in keyed if m.date is not None]
         newest = max([*dates, self.newest] if self.newest else dates, default=None)
-        if newest is not None and newest != self.newest:
+        if newest != self.newest:
             self.seen = []
         self.newest = newest
         self.seen = sorted(
@@ -137,8 +125,7 @@ def _keys(messages: Sequence[RentMessage]) -> list[tuple[RentMessage, str]]:
     counts: dict[str, int] = {}
     keyed = []
     for message in messages:
-        content = json.dumps(message.to_dict(), sort_keys=True)
-        digest = hashlib.sha256(content.encode()).hexdigest()[:16]
+        digest = hashlib.sha256(json.dumps(message.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
         counts[digest] = counts.get(digest, 0) + 1
         keyed.append((message, f"{digest}:{counts[digest]}"))
     return keyed
@@ -149,8 +136,8 @@ async def _poll_rent(
 ) -> AsyncIterator[_Poll]:
     """Poll one rent forever; yield every reply, then (once the rent is over) park silently.
 
-    Transient errors back off; other errors (a wrong key, say) are logged and retried at the
-    longest pause, so a watcher recovers once the connection is fixed instead of failing in a loop.
+    Transient errors back off; other errors (a wrong key, say) are logged and retried at the longest
+    pause, so a watcher recovers once the connection is fixed instead of failing in a loop.
     """
     rent_id, interval = int(kwargs["rent_id"]), float(kwargs["poll_interval"])
     client = await get_async_client(kwargs["onlinesim_conn_id"], http_client=shared_http_client())
@@ -211,33 +198,28 @@ def _stream_key(kwargs: dict[str, Any]) -> tuple[str, str, int]:
 
 
 class OnlineSimRentMessageTrigger(BaseEventTrigger):
-    r"""Fire one event per new message on a rented number, for an ``AssetWatcher`` (Airflow 3.3+).
+    r"""Fire an event for each poll that finds new messages on a rented number (Airflow 3.3+).
 
-    Each event's payload is ``{"rent_id", "phone_from", "text", "service", "date", "code"}``
-    (``code`` from the pattern's named group, else ``None``); Airflow stores it in the asset
-    event's ``extra["payload"]``. Without a stored watermark, every message on the rent counts
-    (or every one from ``received_after`` on).
+    For an ``AssetWatcher``: each event's payload is ``{"rent_id", "messages": [...]}``, every
+    message ``{"rent_id", "phone_from", "text", "service", "date", "code"}`` (``code`` from the
+    pattern's named group); Airflow stores it in the asset event's ``extra["payload"]``. A burst
+    that one poll finds is one event. Read them in the DAG with :func:`unhandled_messages`.
 
     .. code-block:: python
 
         inbox = Asset(
             "onlinesim_rent_inbox",
-            watchers=[
-                AssetWatcher(
-                    name="rent_inbox",
-                    trigger=OnlineSimRentMessageTrigger(rent_id=12345, sender="twitter"),
-                )
-            ],
+            watchers=[AssetWatcher(name="rent_inbox", trigger=OnlineSimRentMessageTrigger(rent_id=12345))],
         )
 
     :param rent_id: the rent to watch.
     :param onlinesim_conn_id: the ``onlinesim`` connection.
     :param poll_interval: seconds between polls, before jitter and backoff.
-    :param sender: only messages whose sender number or service equals or contains this text
-        (case-insensitive).
+    :param sender: only messages whose sender number or service contains this text (any case).
     :param text_pattern: only messages whose text matches this regex; a named group ``code``
         fills ``code``.
-    :param received_after: only messages received at or after this instant (ISO 8601).
+    :param received_after: only messages received at or after this instant (ISO 8601); without a
+        stored watermark and without this, every message on the rent counts.
     :param sleep: pauses between polls (default ``asyncio.sleep``; for tests, not serialized).
     :raises RuntimeError: on Airflow before 3.3, which has no asset state store for the watermark.
     """
@@ -291,11 +273,8 @@ class OnlineSimRentMessageTrigger(BaseEventTrigger):
     @property
     def watermark_key(self) -> str:
         """Return this trigger's key in the asset state store (its filters make it unique)."""
-        _, kwargs = self.serialize()
-        digest = hashlib.sha256(json.dumps(kwargs, sort_keys=True).encode()).hexdigest()[:12]
+        digest = hashlib.sha256(json.dumps(self.serialize()[1], sort_keys=True).encode()).hexdigest()[:12]
         return f"{self.watermark_prefix}:{self.rent_id}:{digest}"
-
-    # --- the shared poll (ack mode) -------------------------------------------------------------
 
     def shared_stream_key(self) -> Hashable | None:
         """Share one poll among all watchers of this rent on the same connection."""
@@ -322,14 +301,10 @@ class OnlineSimRentMessageTrigger(BaseEventTrigger):
         finally:
             _SUBSCRIBERS.get(key, set()).discard(self)
 
-    # --- on its own (no shared poll: tests, or a triggerer that does not share) ----------------
-
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Poll the rent on its own, saving the watermark after each poll's events were taken."""
+        """Poll the rent on its own (no shared poll), saving the watermark after each poll's event."""
         async for event in self._events(_poll_rent(self.serialize()[1], self._sleep), acked=False):
             yield event
-
-    # --- both ----------------------------------------------------------------------------------
 
     async def _events(self, polls: AsyncIterator[Any], *, acked: bool) -> AsyncIterator[TriggerEvent]:
         watermark = _Watermark.load(await self._load(), self.received_after)
@@ -337,11 +312,14 @@ class OnlineSimRentMessageTrigger(BaseEventTrigger):
         async for poll in polls:
             if poll.over is not None:
                 await self._park(poll.over)
+            counted = []
             for message in watermark.take_new(poll.messages):
                 code = match_rent_message(message, wanted)
                 if code is not False:
-                    self.log.info("New message on rent %s from %s", self.rent_id, message.phone_from)
-                    yield TriggerEvent(rent_message_payload(self.rent_id, message, code))  # type: ignore[no-untyped-call]
+                    counted.append(rent_message_payload(self.rent_id, message, code))
+            if counted:
+                self.log.info("%d new message(s) on rent %s", len(counted), self.rent_id)
+                yield TriggerEvent({"rent_id": self.rent_id, "messages": counted})  # type: ignore[no-untyped-call]
             if acked:
                 self._pending[poll.seq] = watermark.dump()
             else:
@@ -368,11 +346,8 @@ class OnlineSimRentMessageTrigger(BaseEventTrigger):
     async def _load(self) -> object:
         store = self.asset_state_store
         if store is None:
-            self.log.warning(
-                "No asset state store: the watermark of rent %s is kept in memory only", self.rent_id
-            )
+            self.log.warning("No asset state store: the watermark of rent %s is kept in memory", self.rent_id)
             return None
-        self._saved = None
         try:
             stored = await store.aget(self.watermark_key)
         except ValueError as error:  # one trigger shared by several assets has no single store
@@ -384,8 +359,7 @@ class OnlineSimRentMessageTrigger(BaseEventTrigger):
             )
             self.asset_state_store = None
             return None
-        if isinstance(stored, dict):
-            self._saved = stored
+        self._saved = stored if isinstance(stored, dict) else None
         return stored
 
     async def _save(self, watermark: dict[str, Any]) -> None:
@@ -394,3 +368,44 @@ class OnlineSimRentMessageTrigger(BaseEventTrigger):
             return
         await store.aset(self.watermark_key, watermark)
         self._saved = watermark
+
+
+def unhandled_messages(context: Context, inbox: Asset) -> list[dict[str, Any]]:
+    """Return every message of ``inbox`` that no earlier run of this DAG handled, oldest first.
+
+    Airflow's scheduler may leave an event stored while a run was being created for the next
+    run, which only a later event starts; reading the asset's events since the last handled one
+    takes those too. Call it from a task with ``inlets=[inbox]`` of a DAG with
+    ``max_active_runs=1``; the last handled event is kept in the asset state store per DAG.
+
+    :param context: the running task's context.
+    :param inbox: the asset the rent's watcher feeds.
+    """
+    store = context["asset_state_store"][inbox]
+    key = f"onlinesim_handled:{context['dag'].dag_id}"
+    stored = store.get(key)
+    handled = _Handled.model_validate(stored) if stored is not None else None
+    since = handled.at if handled else None
+    if since is None:  # the first run: from its earliest triggering event on
+        triggering = context["triggering_asset_events"][inbox]
+        since = min(event.timestamp for event in triggering).isoformat() if triggering else None
+    events = context["inlet_events"][inbox]
+    fresh = [e for e in (events.after(since) if since else events) if e.id > (handled.id if handled else 0)]
+    if fresh:
+        last = max(fresh, key=lambda event: event.id)
+        store.set(key, {"id": last.id, "at": last.timestamp.isoformat()})
+    payloads = [_Payload.model_validate((event.extra or {}).get("payload") or {}) for event in fresh]
+    return [message for payload in payloads for message in payload.messages]
+
+
+class _Handled(BaseModel):
+    """The last asset event a DAG's runs handled, as the asset state store keeps it."""
+
+    id: int
+    at: str
+
+
+class _Payload(BaseModel):
+    """The payload of an inbox event, as Airflow stored it in the asset event's ``extra``."""
+
+    messages: list[dict[str, Any]] = []

@@ -28,10 +28,11 @@ from onlinesim_provider.api.aio import AsyncOnlineSimClient, _proxy
 from onlinesim_provider.api.client import OnlineSimClient
 from onlinesim_provider.api.network import ca_bundle, ssl_context
 from onlinesim_provider.api.retry import RetryPolicy
-from onlinesim_provider.hooks.onlinesim import OnlineSimHook, get_async_client
+from onlinesim_provider.hooks.onlinesim import OnlineSimHook
+from onlinesim_provider.hooks.settings import get_async_client
 from onlinesim_provider.sandbox import SandboxConfig, SandboxServer
+from onlinesim_provider.triggers._polling import aclose_shared_http_client, shared_http_client
 from onlinesim_provider.triggers.onlinesim import OnlineSimSmsTrigger
-from onlinesim_provider.triggers.pool import aclose_shared_http_client, shared_http_client
 from onlinesim_provider.waits.deadline import utcnow
 from tests.api.conftest import FAST
 from tests.conftest import CONN_ENV, connection_uri_json

@@ -29,7 +29,7 @@ from onlinesim_provider.api.aio import AsyncOnlineSimClient
 from onlinesim_provider.api.client import OnlineSimClient
 from onlinesim_provider.api.errors import OnlineSimError
 from onlinesim_provider.api.retry import RetryPolicy
-from onlinesim_provider.triggers.pool import shared_http_client
+from onlinesim_provider.triggers._polling import shared_http_client
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping

@@ -37,7 +37,7 @@ from onlinesim_provider.api.models import (
 )
 from onlinesim_provider.api.protocol import status_error
 from onlinesim_provider.api.retry import RetryPolicy
-from onlinesim_provider.triggers.pool import aclose_shared_http_client, shared_http_client
+from onlinesim_provider.triggers._polling import aclose_shared_http_client, shared_http_client
 from tests.api.conftest import EXAMPLES as CALLS
 from tests.reliability.hostile import (
     FUZZ,

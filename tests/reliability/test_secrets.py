@@ -17,6 +17,7 @@ import base64
 import logging
 import re
 import traceback
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
 
@@ -26,6 +27,7 @@ from onlinesim_provider.api.client import OnlineSimClient
 from onlinesim_provider.api.errors import OnlineSimError
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook
 from onlinesim_provider.sensors.onlinesim import OnlineSimRentSmsSensor, OnlineSimSmsSensor
+from onlinesim_provider.triggers.onlinesim import OnlineSimRentSmsTrigger, OnlineSimSmsTrigger
 from tests.conftest import CONN_ENV, DAGS_FOLDER, REPO, connection_uri_json, load_dag
 from tests.reliability.secrets_scan import KEY, KEY_FORMS, SecretScan
 
@@ -116,15 +118,18 @@ def _errors_and_reprs(scan: SecretScan, sandbox: SandboxControl, closed_url: str
     hook = OnlineSimHook()
     scan.scan("hook repr", repr(hook))
     scan.scan("hook client repr", repr(hook.client))
-    sms = OnlineSimSmsSensor(task_id="w", activation_id=5, deferrable=True)
-    rent = OnlineSimRentSmsSensor(task_id="r", rent_id=7, deferrable=True)
-    for sensor in (sms, rent):
-        sensor._validate()
-        sensor._start = None
-        trigger = sensor._trigger(sensor._lifetime_end(_now()) or _now())
+    for sensor in (
+        OnlineSimSmsSensor(task_id="w", activation_id=5, deferrable=True),
+        OnlineSimRentSmsSensor(task_id="r", rent_id=7, deferrable=True),
+    ):
+        scan.scan(f"{type(sensor).__name__} repr", repr(sensor))
+    deadline = _now() + timedelta(minutes=1)
+    for trigger in (
+        OnlineSimSmsTrigger(activation_id=5, deadline=deadline),
+        OnlineSimRentSmsTrigger(rent_id=7, deadline=deadline, sender="twitter"),
+    ):
         scan.scan(f"{type(trigger).__name__} serialize()", trigger.serialize())
         scan.scan(f"{type(trigger).__name__} repr", repr(trigger))
-        scan.scan(f"{type(sensor).__name__} repr", repr(sensor))
     scan.scan("sandbox request log", sandbox.requests())
 
 
