@@ -376,6 +376,37 @@ def test_rent_inbox_example_watches_the_rent_and_runs(fast_examples, monkeypatch
     assert api_calls(fast_examples) == []
 
 
+def store_inbox_event(*messages):
+    """Store an event of the inbox asset as a watcher's poll would, with these messages' texts."""
+    from airflow.assets.manager import AssetManager
+    from airflow.models.asset import AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    sent = [{"rent_id": 4242, "phone_from": "+1555", "text": text, "service": "twitter"} for text in messages]
+    payload = {"rent_id": 4242, "messages": sent}
+    with create_session() as session:
+        asset = session.scalars(select(AssetModel).where(AssetModel.name == "onlinesim_rent_inbox")).one()
+        AssetManager.register_asset_change(asset=asset, extra={"payload": payload}, session=session)
+
+
+@pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason="asset watchers with a state store: Airflow 3.3+")
+def test_each_inbox_message_is_handled_by_exactly_one_run(fast_examples, monkeypatch):
+    """A run takes every message no earlier run took, whichever events the scheduler gave it."""
+    monkeypatch.setenv("ONLINESIM_INBOX_RENT_ID", "4242")
+    dag = load_dag(EXAMPLES / "example_onlinesim_rent_inbox.py")
+    assert dag.max_active_runs == 1
+    assert [xcom(ti) for ti in dag.test().get_task_instances()] == [[]], "nothing stored yet"
+    store_inbox_event("code is 1", "code is 2")  # a burst one poll found
+    store_inbox_event("code is 3")  # the next poll, before any run
+    [first] = dag.test().get_task_instances()
+    store_inbox_event("code is 4")
+    [second] = dag.test().get_task_instances()
+    assert [m["text"] for m in xcom(first)] == ["code is 1", "code is 2", "code is 3"]
+    assert [m["text"] for m in xcom(second)] == ["code is 4"]
+    assert api_calls(fast_examples) == [], "the DAG reads Airflow's events, not the API"
+
+
 @pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason="asset watchers with a state store: Airflow 3.3+")
 def test_rent_inbox_example_without_a_rent_polls_nothing(fast_examples, monkeypatch):
     monkeypatch.delenv("ONLINESIM_INBOX_RENT_ID", raising=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import UTC, datetime
 
 import pytest
 
@@ -88,7 +89,9 @@ def rent(onlinesim_conn):
 
 
 def texts(payloads):
-    return [p["text"] for p in payloads]
+    """Return the texts of the events' messages, one list per event (per poll that found some)."""
+    assert all(set(p) == {"rent_id", "messages"} and p["messages"] for p in payloads), payloads
+    return [[m["text"] for m in p["messages"]] for p in payloads]
 
 
 @pytest.mark.skipif(AIRFLOW_V_3_3_PLUS, reason="Airflow 3.3+ has event triggers")
@@ -131,7 +134,10 @@ def test_serializes_plain_values_and_shares_one_poll_per_rent():
     [
         ({"rent_id": "abc"}, "Invalid rent_id: got 'abc'"),
         ({"rent_id": 1, "text_pattern": "("}, "text_pattern='(' is not a valid regular expression"),
-        ({"rent_id": 1, "received_after": "yesterday"}, "received_after='yesterday' is not an ISO 8601"),
+        (
+            {"rent_id": 1, "received_after": "yesterday"},
+            "Invalid received_after: got 'yesterday'; expected an ISO 8601",
+        ),
     ],
     ids=["rent_id", "pattern", "received_after"],
 )
@@ -151,13 +157,15 @@ def test_each_message_fires_once_with_its_fields_notices_never(onlinesim_conn, r
 
     store = Store()
     payloads = run(watcher(rent.id, store, Pauses(stop_at=3, on_pause=deliver), text_pattern=PATTERN))
-    assert [(p["code"], p["service"], p["phone_from"]) for p in payloads] == [
+    assert texts(payloads) == [["Your code is 111"], ["Your code is 222"]], "one event per poll"
+    messages = [m for p in payloads for m in p["messages"]]
+    assert [(m["code"], m["service"], m["phone_from"]) for m in messages] == [
         ("111", "twitter", "+1555"),
         ("222", "twitter", "+1555"),
     ]
-    assert set(payloads[0]) == {"rent_id", "phone_from", "text", "service", "date", "code"}
-    assert payloads[0]["rent_id"] == rent.id
-    assert payloads[0]["date"] is not None
+    assert set(messages[0]) == {"rent_id", "phone_from", "text", "service", "date", "code"}
+    assert payloads[0]["rent_id"] == messages[0]["rent_id"] == rent.id
+    assert messages[0]["date"] is not None
     polls = [r["action"] for r in onlinesim_conn.requests()]
     assert polls.count("getRentStatus") == 3, "one poll per pause, read-only"
     assert [key.split(":")[0] for key in store.values] == ["onlinesim_rent_messages"]
@@ -176,8 +184,8 @@ def test_a_restart_sends_only_what_came_after_the_watermark(onlinesim_conn, rent
     again = OnlineSimRentMessageTrigger(**kwargs, sleep=pauses.sleep)
     again.asset_state_store = store
     second = run(again)
-    assert texts(first) == ["code is 1", "code is 2"]
-    assert texts(second) == ["code is 3"]
+    assert texts(first) == [["code is 1", "code is 2"]], "a burst one poll finds is one event"
+    assert texts(second) == [["code is 3"]]
 
 
 @needs_3_3
@@ -185,10 +193,10 @@ def test_identical_messages_in_the_same_second_each_count(onlinesim_conn, rent):
     for _ in range(2):
         onlinesim_conn.deliver_rent_sms(rent.id, "code is 7", sender="+1", service="x")
     store = Store()
-    assert texts(run(watcher(rent.id, store, Pauses(stop_at=1)))) == ["code is 7", "code is 7"]
+    assert texts(run(watcher(rent.id, store, Pauses(stop_at=1)))) == [["code is 7", "code is 7"]]
     assert run(watcher(rent.id, store, Pauses(stop_at=2))) == [], "a restart sends neither again"
     onlinesim_conn.deliver_rent_sms(rent.id, "code is 7", sender="+1", service="x")
-    assert texts(run(watcher(rent.id, store, Pauses(stop_at=1)))) == ["code is 7"], "the third one is new"
+    assert texts(run(watcher(rent.id, store, Pauses(stop_at=1)))) == [["code is 7"]], "the third one is new"
 
 
 class TwoAssets(Store):
@@ -204,7 +212,7 @@ def test_a_trigger_shared_by_two_assets_keeps_going_in_memory(onlinesim_conn, re
     store = TwoAssets()
     with caplog.at_level(logging.INFO):
         payloads = run(watcher(rent.id, store, Pauses(stop_at=2)))
-    assert texts(payloads) == ["code is 5"], "sent once, not again at the next poll"
+    assert texts(payloads) == [["code is 5"]], "sent once, not again at the next poll"
     assert store.writes == 0
     assert "kept in memory only (Task has 2 concrete inlets" in caplog.text + capsys.readouterr().out
 
@@ -215,8 +223,8 @@ def test_sender_and_pattern_filter_as_the_rent_sensor_does(onlinesim_conn, rent)
     onlinesim_conn.deliver_rent_sms(rent.id, "Twitter says hello", sender="+7001", service="twitter")
     onlinesim_conn.deliver_rent_sms(rent.id, "Twitter code is 2", sender="+7001", service="twitter")
     payloads = run(watcher(rent.id, Store(), Pauses(stop_at=1), sender="TWITTER", text_pattern=PATTERN))
-    assert texts(payloads) == ["Twitter code is 2"]
-    assert payloads[0]["code"] == "2"
+    assert texts(payloads) == [["Twitter code is 2"]]
+    assert payloads[0]["messages"][0]["code"] == "2"
 
 
 @needs_3_3
@@ -224,10 +232,8 @@ def test_messages_before_received_after_do_not_count(onlinesim_conn, rent):
     onlinesim_conn.deliver_rent_sms(rent.id, "code is old")
     later = onlinesim_conn.advance(10)
     onlinesim_conn.deliver_rent_sms(rent.id, "code is new")
-    from onlinesim_provider.waits.deadline import parse_instant
-
-    start = parse_instant(later, name="start").isoformat()
-    assert texts(run(watcher(rent.id, Store(), Pauses(stop_at=1), received_after=start))) == ["code is new"]
+    start = datetime.fromtimestamp(later, UTC).isoformat()
+    assert texts(run(watcher(rent.id, Store(), Pauses(stop_at=1), received_after=start))) == [["code is new"]]
 
 
 @needs_3_3
@@ -255,7 +261,7 @@ def test_errors_back_off_and_the_watcher_keeps_going(onlinesim_conn, rent):
 
     pauses = Pauses(stop_at=4, on_pause=deliver)
     payloads = run(watcher(rent.id, Store(), pauses))
-    assert texts(payloads) == ["code is 9"]
+    assert texts(payloads) == [["code is 9"]]
     assert pauses.seconds[1] > pauses.seconds[0], "the second failure waits longer"
 
 
@@ -296,6 +302,6 @@ def test_in_a_shared_poll_the_watermark_waits_for_stored_events(onlinesim_conn, 
         return first
 
     first = asyncio.run(main())
-    assert first.payload["text"] == "code is 1"
+    assert texts([first.payload]) == [["code is 1"]]
     [watermark] = store.values.values()
     assert len(watermark["seen"]) == 1
