@@ -14,7 +14,6 @@ import logging
 import re
 import time
 import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict, TypeVar, Unpack
 from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
@@ -50,7 +49,7 @@ if TYPE_CHECKING:
 
     from onlinesim_provider.api.actions import Call
 
-__all__ = ["ClientBase", "ClientSettings", "InsecureTransportWarning", "check_settings"]
+__all__ = ["ClientBase", "ClientSettings", "InsecureTransportWarning"]
 
 log = logging.getLogger("onlinesim_provider.api")
 
@@ -174,18 +173,6 @@ class ClientSettings(BaseModel):
             problem = invalid_input(error)
         key = settings.get("api_key")
         raise InvalidInputError(scrub(problem.message, key if isinstance(key, str) else None))
-
-
-def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the settings given, checked and in normal form: :class:`ClientSettings` as a dict.
-
-    :param settings: ``api_key`` and any of the other settings, by name.
-    :raises InvalidInputError: naming the setting and the bad value (never the key).
-    """
-    checked = ClientSettings.checked(settings).model_dump(exclude_unset=True)
-    if isinstance(checked.get("verify"), Path):
-        checked["verify"] = str(checked["verify"])
-    return checked
 
 
 @functools.lru_cache(maxsize=64)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from onlinesim_provider.api.errors import (
     TOKEN_ERRORS,
@@ -25,14 +25,9 @@ from onlinesim_provider.api.errors import (
     RateLimitedError,
     ServerError,
     error_for_token,
-    invalid_input,
 )
 from onlinesim_provider.api.models import (
     ActivationState,
-    CountryKey,
-    OperatorName,
-    RentHours,
-    ServiceCode,
     SetStatusReply,
 )
 
@@ -218,40 +213,3 @@ def document(build: Callable[[Any], T], quiet: dict[str, Callable[[], T]] | None
         raise _token_error(token, body, status_code, bare=bare)
 
     return parse
-
-
-# --- compatibility: the argument checks waits/inputs.py makes, until it uses the argument types ----
-
-
-def _check(**arguments: tuple[Any, object]) -> dict[str, Any]:
-    checked = {}
-    for name, (kind, value) in arguments.items():
-        try:
-            checked[name] = TypeAdapter(kind).validate_python(value)
-        except ValidationError as error:
-            raise invalid_input(error, (name,)) from None
-    return checked
-
-
-def get_number_params(service: object, country: object = None, operator: object = None) -> dict[str, Any]:
-    """Check ``getNumber``'s arguments (:data:`ServiceCode`, :data:`CountryKey`, :data:`OperatorName`)."""
-    return _check(
-        service=(ServiceCode, service),
-        country=(CountryKey | None, country),
-        operator=(OperatorName | None, operator),
-    )
-
-
-def get_numbers_status_params(country: object = None, operator: object = None) -> dict[str, Any]:
-    """Check ``getNumbersStatus``'s arguments (:data:`CountryKey`, :data:`OperatorName`)."""
-    return _check(country=(CountryKey | None, country), operator=(OperatorName | None, operator))
-
-
-def get_rent_number_params(country: object, hours: object = 1) -> dict[str, Any]:
-    """Check ``getRentNumber``'s arguments (:data:`CountryKey`, :data:`RentHours`)."""
-    return _check(country=(CountryKey, country), hours=(RentHours, hours))
-
-
-def get_rent_services_and_countries_params(hours: object = None, country: object = None) -> dict[str, Any]:
-    """Check ``getRentServicesAndCountries``' arguments (:data:`RentHours`, :data:`CountryKey`)."""
-    return _check(hours=(RentHours | None, hours), country=(CountryKey | None, country))

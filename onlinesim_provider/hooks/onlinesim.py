@@ -1,13 +1,9 @@
 """Airflow hook for OnlineSIM's Alternative API: a thin wrapper around the client.
 
-The hook turns an ``onlinesim`` connection into an :class:`OnlineSimClient` (lazily: building
-the hook does no I/O, because DAG parsing builds it) and exposes it as :attr:`OnlineSimHook.client`,
-as the Slack provider's hook exposes its SDK client: the twelve API methods are called on the
-client (``hook.client.get_number(...)``). The hook keeps only what adds behaviour: closing helpers
-that accept an order already closed, the connection test and the connection form.
-:func:`get_async_client` (from :mod:`onlinesim_provider.hooks.settings`, re-exported here)
-builds an async client for triggers without blocking the event loop, and :func:`airflow_error`
-is the one place an API error becomes an Airflow exception.
+:class:`OnlineSimHook` builds the client from an ``onlinesim`` connection on first use and exposes
+it as ``hook.client``, as the Slack hook exposes its SDK; it adds only closing helpers that accept
+an order already closed, the connection test and the form. :func:`airflow_error` is the one place
+an API error becomes an Airflow exception.
 """
 
 from __future__ import annotations
@@ -43,7 +39,7 @@ from onlinesim_provider.get_provider_info import (
     HOOK_NAME,
     UI_FIELD_BEHAVIOUR,
 )
-from onlinesim_provider.hooks.settings import SETTINGS_TTL, client_settings, get_async_client
+from onlinesim_provider.hooks.settings import client_settings, get_async_client
 from onlinesim_provider.metrics import NUMBER_CANCELLED, RENT_CLOSED, RENT_SERVICE, Labels, count
 from onlinesim_provider.metrics import error as count_error
 
@@ -53,14 +49,7 @@ if TYPE_CHECKING:
     from onlinesim_provider.api.aio import AsyncOnlineSimClient
     from onlinesim_provider.api.models import SetStatusReply
 
-__all__ = [
-    "SETTINGS_TTL",
-    "OnlineSimHook",
-    "airflow_error",
-    "airflow_errors",
-    "client_settings",
-    "get_async_client",
-]
+__all__ = ["OnlineSimHook", "airflow_error", "airflow_errors"]
 
 #: The connection test answers at once: one attempt, no backoff.
 _TEST_RETRY = RetryPolicy(max_attempts=1)
@@ -145,10 +134,10 @@ class OnlineSimHook(BaseHook):
                 "(password = API key) in Airflow, an AIRFLOW_CONN_* variable or a secrets backend."
             ) from None
         settings = client_settings(conn)
-        mask_secret(settings["api_key"])
+        mask_secret(settings.api_key)
         try:
-            return OnlineSimClient(**settings, retry=retry)
-        except InvalidInputError as error:
+            return OnlineSimClient(**settings.model_dump(exclude_unset=True), retry=retry)
+        except InvalidInputError as error:  # e.g. a CA bundle that cannot be loaded
             raise AirflowFailException(f"Connection {conn.conn_id!r}: {error.message}") from None
 
     def get_conn(self) -> OnlineSimClient:

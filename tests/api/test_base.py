@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from onlinesim_provider.api import AsyncOnlineSimClient, OnlineSimClient
-from onlinesim_provider.api.base import ClientSettings, InsecureTransportWarning, check_settings
+from onlinesim_provider.api.base import ClientSettings, InsecureTransportWarning
 from onlinesim_provider.api.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -68,12 +68,13 @@ def test_settings_in_every_form_a_caller_or_connection_gives(
 def test_verify_takes_a_ca_bundle_file_or_directory(tmp_path: Path) -> None:
     bundle = tmp_path / "ca.pem"
     bundle.write_text("")
-    assert check_settings({"api_key": KEY, "verify": str(bundle)})["verify"] == str(bundle)
+    assert str(checked(verify=str(bundle)).verify) == str(bundle)
     assert str(checked(verify=str(tmp_path)).verify) == str(tmp_path)
 
 
-def test_the_connection_s_view_has_only_the_settings_given() -> None:
-    assert check_settings({"api_key": KEY, "timeout": "5,30"}) == {"api_key": KEY, "timeout": (5.0, 30.0)}
+def test_the_settings_given_are_what_a_client_is_built_with() -> None:
+    given = ClientSettings.checked({"api_key": KEY, "timeout": "5,30"}).model_dump(exclude_unset=True)
+    assert given == {"api_key": KEY, "timeout": (5.0, 30.0)}
 
 
 @pytest.mark.parametrize(

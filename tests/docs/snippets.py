@@ -112,5 +112,5 @@ def check_connection(name: str, value: str, monkeypatch: pytest.MonkeyPatch) -> 
     conn = BaseHook.get_connection(name.removeprefix("AIRFLOW_CONN_").lower())
     assert conn.conn_type == "onlinesim", value
     settings = client_settings(conn)
-    assert settings["api_key"] in PLACEHOLDER_KEYS, value
-    assert settings["base_url"].startswith(("http://", "https://")), value
+    assert settings.api_key in PLACEHOLDER_KEYS, value
+    assert settings.base_url.startswith(("http://", "https://")), value

@@ -1,11 +1,9 @@
-"""OnlineSimHook against the sandbox: settings from the connection, the twelve methods, the test button."""
+"""OnlineSimHook against the sandbox: its client, the closing helpers, the test button, the errors."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import logging
-import pickle
 import socket
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -14,7 +12,6 @@ import pytest
 from airflow.providers.common.compat.sdk import (
     AirflowException,
     AirflowFailException,
-    AirflowNotFoundException,
     Connection,
     redact,
 )
@@ -22,7 +19,6 @@ from airflow.providers.common.compat.sdk import (
 from onlinesim_provider.api.errors import (
     AlreadyFinishError,
     BadKeyError,
-    BadServiceError,
     BadStatusError,
     ErrorSqlError,
     NetworkError,
@@ -30,14 +26,11 @@ from onlinesim_provider.api.errors import (
     OnlineSimError,
     OutcomeUnknownError,
 )
-from onlinesim_provider.api.models import ActivationState, SetStatusReply
-from onlinesim_provider.api.protocol import DEFAULT_BASE_URL
-from onlinesim_provider.hooks import settings as connection_module
+from onlinesim_provider.api.models import SetStatusReply
 from onlinesim_provider.hooks.onlinesim import (
     OnlineSimHook,
     airflow_error,
     airflow_errors,
-    client_settings,
     get_async_client,
 )
 from tests.conftest import CONN_ENV, connection_uri_json
@@ -97,112 +90,7 @@ def test_init_does_not_read_the_connection() -> None:
         hook.client.get_balance()
 
 
-# --- settings from the connection ---------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("conn", "expected"),
-    [
-        (_conn(host=None), {"base_url": DEFAULT_BASE_URL}),
-        (_conn(host="http://127.0.0.1:8080/"), {"base_url": "http://127.0.0.1:8080"}),
-        (_conn(host="api.example.test"), {"base_url": "http://api.example.test"}),
-        (_conn(host="https://api.example.test"), {"base_url": "https://api.example.test"}),
-        (_conn(auth="query"), {"auth": "query"}),
-        (_conn(auth="Header"), {"auth": "header"}),
-        (_conn(timeout=12.5), {"timeout": (12.5, 12.5)}),
-        (_conn(timeout="7"), {"timeout": (7.0, 7.0)}),
-        (_conn(timeout=[3, 20]), {"timeout": (3.0, 20.0)}),
-        (_conn(timeout="3,20"), {"timeout": (3.0, 20.0)}),
-        (_conn(timeout=" [3, 20.5] "), {"timeout": (3.0, 20.5)}),
-        (_conn(cancel_status=8), {"cancel_status": 8}),
-        (_conn(cancel_status="6"), {"cancel_status": 6}),
-        (
-            _conn(proxies="http://proxy.test:3128"),
-            {"proxies": {"http": "http://proxy.test:3128", "https": "http://proxy.test:3128"}},
-        ),
-        (_conn(proxies='{"https": "http://p.test:1"}'), {"proxies": {"https": "http://p.test:1"}}),
-        (_conn(proxies={"https": "http://p.test:1"}), {"proxies": {"https": "http://p.test:1"}}),
-        (_conn(auth="", timeout=None), {}),
-    ],
-    ids=[
-        "no-host-default-url",
-        "host-trailing-slash",
-        "host-without-scheme",
-        "https-host",
-        "auth-query",
-        "auth-case-insensitive",
-        "timeout-number",
-        "timeout-string",
-        "timeout-pair",
-        "timeout-pair-form-text",
-        "timeout-pair-json-text",
-        "cancel-status-8",
-        "cancel-status-string",
-        "proxy-url",
-        "proxies-json-string",
-        "proxies-object",
-        "empty-extras-ignored",
-    ],
-)
-def test_client_settings_from_connection(conn: Connection, expected: dict[str, Any]) -> None:
-    settings = client_settings(conn)
-    assert settings["api_key"] == KEY
-    defaults = {"base_url": "http://127.0.0.1:9"}
-    assert {k: v for k, v in settings.items() if k != "api_key"} == {**defaults, **expected}
-
-
-def test_port_field_is_appended_to_a_host_without_one() -> None:
-    conn = Connection(conn_id="c", conn_type="onlinesim", host="127.0.0.1", port=8081, password=KEY)
-    assert client_settings(conn)["base_url"] == "http://127.0.0.1:8081"
-
-
-@pytest.mark.parametrize(
-    ("conn", "named"),
-    [
-        (_conn(password=None), "no API key"),
-        (_conn(password=""), "no API key"),
-        (_conn(auth="cookie"), "'cookie'"),
-        (_conn(timeout="fast"), "'fast'"),
-        (_conn(timeout=-1), "-1"),
-        (_conn(timeout=[1, 2, 3]), "[1, 2, 3]"),
-        (_conn(timeout="5,soon"), "'5,soon'"),
-        (_conn(cancel_status=7), "7"),
-        (_conn(cancel_status=True), "True"),
-        (_conn(proxies="proxy.test"), "'proxy.test'"),
-        (_conn(proxies='{"https": 5}'), "'{\"https\": 5}'"),
-        (_conn(proxies="{not json"), "'{not json'"),
-    ],
-    ids=[
-        "missing-key",
-        "empty-key",
-        "bad-auth",
-        "timeout-not-a-number",
-        "negative-timeout",
-        "timeout-triple",
-        "timeout-pair-text-not-numbers",
-        "cancel-status-7",
-        "cancel-status-bool",
-        "proxy-without-scheme",
-        "proxies-non-string",
-        "proxies-bad-json",
-    ],
-)
-def test_bad_connection_settings_name_the_connection_not_the_key(conn: Connection, named: str) -> None:
-    with pytest.raises(AirflowFailException) as caught:
-        client_settings(conn)
-    message = str(caught.value)
-    assert "'osim_test'" in message
-    assert named in message
-    assert KEY not in message
-
-
-def test_client_rejected_settings_are_reported_with_the_connection_id(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    _use_conn(monkeypatch, "ftp://127.0.0.1:21", KEY)
-    with pytest.raises(AirflowFailException, match=r"'onlinesim_default'.*base_url") as caught:
-        OnlineSimHook().client.get_balance()
-    assert KEY not in str(caught.value)
+# --- the connection's extras reach the requests ------------------------------------------------
 
 
 def test_auth_extra_decides_where_the_key_travels(
@@ -248,43 +136,7 @@ def test_proxies_extra_routes_requests_through_the_proxy(
     assert onlinesim_sandbox.requests() == []
 
 
-# --- the twelve methods and the intent helpers --------------------------------------------------
-
-
-def test_activation_methods(onlinesim_conn: SandboxControl) -> None:
-    hook = OnlineSimHook()
-    assert hook.client.get_balance().amount == Decimal("1000.00")
-    assert "7" in {country.id for country in hook.client.get_countries()}
-    stock = {s.service: s.count for s in hook.client.get_numbers_status("7")}
-    assert stock["tg"] > 0
-    activation = hook.client.get_number("tg", "7")
-    assert activation.phone.startswith("7")
-    assert hook.client.get_status(activation.id).state is ActivationState.WAIT_CODE
-    assert hook.client.set_status(activation.id, 1) is SetStatusReply.READY
-    assert hook.client.mark_ready(activation.id) is SetStatusReply.READY
-    onlinesim_conn.deliver_sms(activation.id, code="424242")
-    assert hook.client.get_status(activation.id).code == "424242"
-    assert hook.client.get_full_sms(activation.id).text == "Your code is 424242"
-    assert hook.client.request_another_code(activation.id) is SetStatusReply.RETRY_GET
-    assert hook.client.get_status(activation.id).state is ActivationState.WAIT_RETRY
-    assert hook.complete_activation(activation.id) is SetStatusReply.ACTIVATION
-    assert hook.is_activation_closed(activation.id)
-    assert [e["event"] for e in onlinesim_conn.ledger()][:2] == ["order", "charge"]
-
-
-def test_rent_methods(onlinesim_conn: SandboxControl) -> None:
-    hook = OnlineSimHook()
-    offer = hook.client.get_rent_services_and_countries(hours=4, country="7")
-    assert "7" in offer.countries
-    assert hook.client.get_rent_list() == []
-    rent = hook.client.get_rent_number("7", hours=4)
-    assert [r.id for r in hook.client.get_rent_list()] == [rent.id]
-    assert hook.client.get_rent_status(rent.id).quantity == 0
-    onlinesim_conn.deliver_rent_sms(rent.id, "hello", sender="Acme")
-    assert [m.text for m in hook.client.get_rent_status(rent.id).messages] == ["hello"]
-    hook.client.set_rent_status(rent.id, 2)
-    assert hook.client.get_rent_list() == []
-    assert [e["event"] for e in onlinesim_conn.ledger()][-1] == "rent_close"
+# --- the closing helpers ------------------------------------------------------------------------
 
 
 def test_close_rent_helper(onlinesim_conn: SandboxControl) -> None:
@@ -320,15 +172,6 @@ def test_allow_closed_does_not_hide_a_refusal_of_an_open_activation(
     with pytest.raises(BadStatusError):
         hook.cancel_activation(activation.id, allow_closed=True)
     assert not hook.is_activation_closed(activation.id)
-
-
-def test_api_errors_come_through_typed(onlinesim_conn: SandboxControl) -> None:
-    hook = OnlineSimHook()
-    with pytest.raises(BadServiceError):
-        hook.client.get_number("no-such-service", "7")
-    onlinesim_conn.set_stock("7", "tg", 0)
-    with pytest.raises(NoNumbersError):
-        hook.client.get_number("tg", "7")
 
 
 # --- test_connection and the key ----------------------------------------------------------------
@@ -410,85 +253,6 @@ def test_hook_get_async_client_is_the_connections_async_client(onlinesim_conn: S
 
     assert asyncio.run(balance()) == Decimal("1000.00")
     assert [r["action"] for r in onlinesim_conn.requests()] == ["getBalance"]
-
-
-class _Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _lookups(caplog: pytest.LogCaptureFixture) -> int:
-    """Count Airflow's connection lookups (its compat layer logs one line per lookup)."""
-    return sum(r.getMessage().startswith("Get connection using") for r in caplog.records)
-
-
-def test_concurrent_async_clients_of_one_connection_share_one_lookup(
-    onlinesim_conn: SandboxControl, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG, logger="airflow.providers.common.compat.connection")
-
-    async def start_many() -> list[Any]:
-        return await asyncio.gather(*(get_async_client("onlinesim_default") for _ in range(200)))
-
-    clients = asyncio.run(start_many())
-    assert _lookups(caplog) == 1
-    assert {c.base_url for c in clients} == {onlinesim_conn.url}
-    assert onlinesim_conn.api_key not in caplog.text
-
-
-def test_async_client_settings_are_reused_until_the_ttl_passes(
-    onlinesim_sandbox: SandboxControl, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG, logger="airflow.providers.common.compat.connection")
-    clock = _Clock()
-
-    async def balance() -> Decimal:
-        async with await get_async_client("onlinesim_default", ttl=60, clock=clock) as client:
-            return (await client.get_balance()).amount
-
-    async def scenario() -> None:
-        _use_conn(monkeypatch, onlinesim_sandbox.url, onlinesim_sandbox.api_key)
-        assert await balance() == Decimal("1000.00")
-        _use_conn(monkeypatch, onlinesim_sandbox.url, "a-rotated-key")  # the connection changes
-        clock.now += 59.9
-        assert await balance() == Decimal("1000.00")  # still the looked-up key
-        assert _lookups(caplog) == 1
-        clock.now += 0.2
-        with pytest.raises(BadKeyError):  # the changed connection, picked up after the TTL
-            await balance()
-        assert _lookups(caplog) == 2
-
-    asyncio.run(scenario())
-    assert [r["action"] for r in onlinesim_sandbox.requests()] == ["getBalance"] * 3
-
-
-def test_a_failed_async_lookup_is_not_kept(
-    onlinesim_sandbox: SandboxControl, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    async def scenario() -> str:
-        monkeypatch.delenv(CONN_ENV, raising=False)
-        with pytest.raises(AirflowNotFoundException):
-            await get_async_client("onlinesim_default")
-        _use_conn(monkeypatch, onlinesim_sandbox.url, onlinesim_sandbox.api_key)
-        return (await get_async_client("onlinesim_default")).base_url
-
-    assert asyncio.run(scenario()) == onlinesim_sandbox.url
-
-
-def test_cached_async_settings_never_show_or_serialize_the_key(onlinesim_conn: SandboxControl) -> None:
-    async def cached() -> Any:
-        await get_async_client("onlinesim_default")
-        return connection_module._settings_cache[asyncio.get_running_loop()]
-
-    entries = asyncio.run(cached())
-    assert onlinesim_conn.api_key not in repr(entries)
-    with pytest.raises(TypeError, match="never serialized"):
-        pickle.dumps(entries)
 
 
 # --- API error -> Airflow exception -------------------------------------------------------------
