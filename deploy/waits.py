@@ -1,14 +1,10 @@
 """Many waits in Airflow's real triggerer: CPU per poll, loop blocks, detection latency, worker starts.
 
-``python -m deploy.waits --n 240`` runs ``onlinesim_scale_waits`` on the distributed deployment
-with one triggerer (so every wait lives in the process being measured). Every number receives its
-SMS, at a seeded random moment a few minutes after its order. Measured:
-
-- the triggerer's CPU (its supervisor and its trigger-runner child) per 1,000 API calls made while
-  the waits ran, and the CPU it spends idle with no trigger (Airflow's own cost per second);
-- the "async thread was blocked" warnings Airflow's triggerer logs;
-- detection latency: the SMS's arrival in the sandbox -> the wait task's success, p50 / p99;
-- worker task starts: the Celery tasks the workers received for the waits.
+``python -m deploy.waits --n 240`` runs ``onlinesim_scale_waits`` on the distributed deployment with one
+triggerer, so every wait lives in the process measured; every number gets its SMS a few minutes after
+its order. Measured: the triggerer's CPU per 1,000 API calls and when idle, its "async thread was
+blocked" warnings, detection latency (SMS -> task success), the waits that timed out, and every start
+of a wait's task on a Celery worker.
 """
 
 from __future__ import annotations
