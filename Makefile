@@ -109,6 +109,7 @@ sandbox: install  ## run the sandbox in the foreground (Ctrl-C to stop)
 clean:  ## remove the virtualenvs and caches
 	rm -rf $(VENV) $(VENV2) .mypy_cache .ruff_cache build dist docs/_build *.egg-info .coverage .coverage.*
 
-bench-deployment: install  ## the distributed deployment: triggerer failover and many waits in a real triggerer (one table)
+# WAITS=1000 runs more waits than one triggerer carries: reported, without targets.
+bench-deployment: install  ## the distributed deployment: triggerer failover and many waits in a real triggerer (one table, < 15 min)
 	bash deploy/install-system-packages.sh
-	$(VENV)/bin/python -m deploy.bench $(BENCH_DEPLOYMENT_ARGS)
+	$(VENV)/bin/python -m deploy.bench $(if $(WAITS),--n-waits $(WAITS)) $(BENCH_DEPLOYMENT_ARGS)

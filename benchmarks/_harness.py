@@ -76,7 +76,7 @@ def table(rows: Sequence[Row]) -> str:
             r.metric,
             fmt(r.value),
             r.unit,
-            "" if r.ratio is None else f"{r.ratio:.2f}x",
+            "" if r.ratio is None else "n/a" if math.isnan(r.ratio) else f"{r.ratio:.2f}x",
             r.baseline,
             r.target,
             {True: "yes", False: "NO", None: ""}[r.ok],

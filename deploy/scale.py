@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deploy.distributed import DistributedDeployment
-from deploy.processes import ComponentError
 from deploy.runs import trigger_run
 from deploy.stack import Stack
 
@@ -26,6 +25,8 @@ if TYPE_CHECKING:
 SCALE_DAG = "onlinesim_scale_waits"
 SCALE_DAG_FILE = Path(__file__).resolve().parent / "dags" / f"{SCALE_DAG}.py"
 WAIT_TASK = "wait_for_code"
+#: The states in which a wait has ended (the rest are on their way, or still waiting).
+ENDED = ("success", "failed", "upstream_failed")
 
 
 @dataclass(frozen=True)
@@ -121,18 +122,25 @@ def run_state(stack: Stack, run_id: str) -> str | None:
     return rows[0][0] if rows else None
 
 
+class OutOfTime(Exception):
+    """A run's time ran out while it waited for something: a slow machine, not a broken component."""
+
+
 def poll_until(
-    stack: Stack, what: str, check: Callable[[], object], timeout: float, interval: float = 2.0
+    stack: Stack, what: str, check: Callable[[], object], timeout: float | None = None, interval: float = 2.0
 ) -> object:
-    """Call ``check`` until it returns something truthy; fail if a component dies or time runs out.
+    """Call ``check`` until it returns something truthy; fail if a component dies, stop when time runs out.
 
     :param stack: the running stack.
-    :param what: what is awaited, for the message.
+    :param what: what is awaited, for the messages.
     :param check: the condition.
-    :param timeout: seconds (capped by the stack's overall deadline).
+    :param timeout: seconds, capped by the stack's overall deadline (``None``: the deadline alone).
     :param interval: seconds between checks.
+    :raises ComponentError: a component's process exited.
+    :raises OutOfTime: the time ran out first.
     """
-    end = time.monotonic() + min(timeout, stack.deadline.remaining())
+    limit = stack.deadline.remaining() if timeout is None else min(timeout, stack.deadline.remaining())
+    end = time.monotonic() + limit
     while True:
         for proc in stack.airflow.processes.values():
             if not proc.alive():
@@ -141,17 +149,16 @@ def poll_until(
         if result:
             return result
         if time.monotonic() >= end:
-            scheduler = stack.airflow.processes["scheduler"]
-            raise ComponentError("scheduler", f"not done in time: {what}", scheduler.tail())
+            raise OutOfTime(f"{what} (still not after {limit:.0f} s)")
         time.sleep(interval)
 
 
-def finish(stack: Stack, run_id: str, timeout: float) -> str:
+def finish(stack: Stack, run_id: str, timeout: float | None = None) -> str:
     """Wait until the run has finished; return its state.
 
     :param stack: the running stack.
     :param run_id: the run.
-    :param timeout: seconds.
+    :param timeout: seconds, capped by the stack's overall deadline (``None``: the deadline alone).
     """
     poll_until(
         stack, f"run {run_id} finishes", lambda: run_state(stack, run_id) in ("success", "failed"), timeout
@@ -172,6 +179,8 @@ def read_waits(stack: Stack, run_id: str) -> list[Wait]:
         SCALE_DAG,
         run_id,
     )
+    if not stored:  # the ordering task has not finished: no wait is mapped yet
+        return []
     value = stored[0][0]
     orders: list[dict[str, Any]] = json.loads(value) if isinstance(value, str) else value
     rows = airflow.query(

@@ -1,14 +1,10 @@
 """Many waits in Airflow's real triggerer: CPU per poll, loop blocks, detection latency, worker starts.
 
-``python -m deploy.waits --n 1000`` runs ``onlinesim_scale_waits`` on the distributed deployment
-with one triggerer (so every wait lives in the process being measured). Every number receives its
-SMS, at a seeded random moment a few minutes after its order. Measured:
-
-- the triggerer's CPU (its supervisor and its trigger-runner child) per 1,000 API calls made while
-  the waits ran, and the CPU it spends idle with no trigger (Airflow's own cost per second);
-- the "async thread was blocked" warnings Airflow's triggerer logs;
-- detection latency: the SMS's arrival in the sandbox -> the wait task's success, p50 / p99;
-- worker task starts: the Celery tasks the workers received for the waits.
+``python -m deploy.waits --n 240`` runs ``onlinesim_scale_waits`` on the distributed deployment with one
+triggerer, so every wait lives in the process measured; every number gets its SMS a few minutes after
+its order. Measured: the triggerer's CPU per 1,000 API calls and when idle, its "async thread was
+blocked" warnings, detection latency (SMS -> task success), the waits that timed out, and every start
+of a wait's task on a Celery worker.
 """
 
 from __future__ import annotations
@@ -25,10 +21,14 @@ from benchmarks._harness import percentile
 from deploy.distributed import TRIGGERERS
 from deploy.processes import interrupt_on_sigterm
 from deploy.scale import (
+    ENDED,
+    WAIT_TASK,
+    OutOfTime,
     finish,
     poll_until,
     prepare_sandbox,
     read_waits,
+    run_state,
     scale_stack,
     start_scale_run,
     wait_states,
@@ -40,8 +40,10 @@ if TYPE_CHECKING:
     from deploy.scale import Wait
     from deploy.stack import Stack
 
-N = 1000
 POKE_INTERVAL = 5.0
+#: Waits one triggerer carries per second of poke interval, at half a core: the sizing of
+#: ``docs/scale.md`` ("Waits per triggerer"), from the real triggerer's CPU per poll.
+WAITS_PER_TRIGGERER_SECOND = 48
 #: Every number receives its SMS, 60-240 s after its order.
 DELIVERY = "*:tg:1.0:60-240"
 SEED = 14
@@ -50,26 +52,48 @@ WAIT_TIMEOUT = 600.0
 #: Seconds the idle triggerer is watched to learn Airflow's own CPU cost.
 IDLE_WINDOW = 20.0
 BLOCKED = re.compile(r"async thread was blocked for")
-#: What a Celery worker logs for each task it is handed.
-CELERY_RECEIVED = re.compile(r"Task \S*execute_workload\[[0-9a-f-]+\] received")
+#: What a Celery worker logs when it starts a task of a wait (the workload names the task).
+WAIT_STARTED = re.compile(rf"Executing workload in Celery: .*task_id='{WAIT_TASK}'")
+
+
+def per_triggerer(interval: float) -> int:
+    """Return how many waits one triggerer carries at ``interval``.
+
+    :param interval: the poke interval, seconds.
+    """
+    return int(WAITS_PER_TRIGGERER_SECOND * interval)
+
+
+N = per_triggerer(POKE_INTERVAL)
 
 
 @dataclass
 class WaitsResult:
-    """The figures of one many-waits run."""
+    """The figures of one many-waits run, up to its end or to the moment its time ran out."""
 
     n: int
     interval: float
     run_state: str
     succeeded: int
+    #: failed waits: every SMS arrives well before the sensors' timeout, so these timed out unpolled
+    timed_out: int
     api_calls: int
     cpu_s: float
     idle_cpu_per_s: float
     blocked_warnings: int
+    #: over the waits that got their code
     detect_p50: float
     detect_p99: float
+    #: every start of a wait's task on a worker, the ones that only fail a timed-out wait included
     worker_starts: int
     wall: float
+    #: what the run still waited for when its time ran out; empty when it ended
+    out_of_time: str = ""
+
+    @property
+    def unended(self) -> int:
+        """Return how many waits ended neither with their code nor with their timeout."""
+        return self.n - self.succeeded - self.timed_out
 
     @property
     def cpu_per_1000(self) -> float:
@@ -132,10 +156,12 @@ def run(
 ) -> WaitsResult:
     """Start the distributed stack with one triggerer, run ``n`` waits, and measure.
 
+    When the budget runs out first, the figures are those up to that moment.
+
     :param n: how many waits.
     :param interval: the sensors' poke interval, seconds.
     :param keep: keep the directory with every log.
-    :param budget: seconds for everything, start-up included.
+    :param budget: seconds for everything but reading the figures and stopping, start-up included.
     """
     begun = time.monotonic()
     stack, airflow = scale_stack(interval, WAIT_TIMEOUT, DELIVERY, SEED, keep, budget)
@@ -148,18 +174,28 @@ def run(
         idle_cpu_per_s = (family_cpu(triggerer) - idle_start) / IDLE_WINDOW
         sandbox_offset = time.time() - stack.control.now()
         run_id = start_scale_run(stack, n)
-        poll_until(
-            stack, "the first wait is deferred", lambda: wait_states(stack, run_id).get("deferred"), 600
-        )
-        cpu_start, seq_start = family_cpu(triggerer), last_seq(stack)
+
+        def usage() -> tuple[float, int]:
+            return family_cpu(triggerer), last_seq(stack)
 
         def waits_done() -> bool:
             states = wait_states(stack, run_id)
-            return sum(states.get(s, 0) for s in ("success", "failed", "upstream_failed")) >= n
+            return sum(states.get(s, 0) for s in ENDED) >= n
 
-        poll_until(stack, f"{n} waits end", waits_done, 900)
-        cpu_s, api_calls = family_cpu(triggerer) - cpu_start, last_seq(stack) - seq_start
-        state = finish(stack, run_id, 300)
+        begin: tuple[float, int] | None = None
+        end: tuple[float, int] | None = None
+        out_of_time = ""
+        try:
+            poll_until(
+                stack, "the first wait is deferred", lambda: wait_states(stack, run_id).get("deferred")
+            )
+            begin = usage()
+            poll_until(stack, f"{n} waits end", waits_done)
+            end = usage()
+            finish(stack, run_id)
+        except OutOfTime as exc:
+            out_of_time = str(exc)
+        (cpu_start, seq_start), (cpu_end, seq_end) = begin or usage(), end or usage()
         waits = read_waits(stack, run_id)
         latencies = detection_latencies(waits, sandbox_offset)
         triggerer_log = airflow.processes[TRIGGERERS[0]].log_path.read_text(errors="replace")
@@ -171,17 +207,18 @@ def run(
         return WaitsResult(
             n=n,
             interval=interval,
-            run_state=state,
+            run_state=str(run_state(stack, run_id)),
             succeeded=sum(w.state == "success" for w in waits),
-            api_calls=api_calls,
-            cpu_s=cpu_s,
+            timed_out=sum(w.state == "failed" for w in waits),
+            api_calls=seq_end - seq_start,
+            cpu_s=cpu_end - cpu_start,
             idle_cpu_per_s=idle_cpu_per_s,
             blocked_warnings=count_lines(triggerer_log, BLOCKED),
             detect_p50=percentile(latencies, 50),
             detect_p99=percentile(latencies, 99),
-            # Every task start but the ordering and the closing task's is a wait's.
-            worker_starts=sum(count_lines(log, CELERY_RECEIVED) for log in workers) - 2,
+            worker_starts=sum(count_lines(log, WAIT_STARTED) for log in workers),
             wall=time.monotonic() - begun,
+            out_of_time=out_of_time,
         )
 
 
@@ -190,16 +227,18 @@ def report(result: WaitsResult) -> str:
 
     :param result: the run's figures.
     """
-    return "\n".join(
-        [
-            f"{result.n} waits at {result.interval:g} s in one triggerer: run {result.run_state},"
-            f" {result.succeeded} detected, wall {result.wall:.0f} s",
-            f"  triggerer CPU {result.cpu_s:.1f} s for {result.api_calls} API calls"
-            f" = {result.cpu_per_1000:.2f} s per 1,000; idle {result.idle_cpu_per_s * 1000:.1f} ms/s",
-            f"  loop-blocked warnings {result.blocked_warnings}; detection p50 {result.detect_p50:.1f} s,"
-            f" p99 {result.detect_p99:.1f} s; worker task starts for the waits {result.worker_starts}",
-        ]
-    )
+    lines = [
+        f"{result.n} waits at {result.interval:g} s in one triggerer: run {result.run_state},"
+        f" {result.succeeded} detected, {result.timed_out} timed out, {result.unended} not ended,"
+        f" wall {result.wall:.0f} s",
+        f"  triggerer CPU {result.cpu_s:.1f} s for {result.api_calls} API calls"
+        f" = {result.cpu_per_1000:.2f} s per 1,000; idle {result.idle_cpu_per_s * 1000:.1f} ms/s",
+        f"  loop-blocked warnings {result.blocked_warnings}; detection p50 {result.detect_p50:.1f} s,"
+        f" p99 {result.detect_p99:.1f} s; worker task starts for the waits {result.worker_starts}",
+    ]
+    if result.out_of_time:
+        lines.append(f"  time ran out while waiting until {result.out_of_time}")
+    return "\n".join(lines)
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from deploy.scale import Wait
-from deploy.waits import BLOCKED, CELERY_RECEIVED, count_lines, detection_latencies
+from deploy.waits import BLOCKED, WAIT_STARTED, count_lines, detection_latencies
 
 START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 #: Lines as Airflow 3.3's triggerer and a Celery 5.6 worker write them.
@@ -18,10 +18,18 @@ TRIGGERER_LOG = "\n".join(
         " warning threshold of 0.20 seconds.",
     ]
 )
+#: A Celery worker's start of a wait's task, of the ordering task, and a receipt (not a start).
 WORKER_LOG = "\n".join(
     [
-        "16:49:42Z [info] Task execute_workload[3943ad41-c553-48b8-bd74-7c4055218f76] received [celery]",
-        "16:49:50Z [info] Task execute_workload[3943ad41-c553-48b8-bd74-7c4055218f76] succeeded in 7.6s",
+        "2026-12-07T23:22:43.567013Z [info     ] [e061affe-ce04-4067-8343-65c5aa932bc7] Executing workload"
+        " in Celery: dag_rel_path=PurePosixPath('onlinesim_scale_waits.py')"
+        " log_path='dag_id=onlinesim_scale_waits/run_id=manual__2026-12-07T23:22:42+00:00"
+        "/task_id=wait_for_code/map_index=7/attempt=1.log'"
+        " ti=TaskInstanceDTO(id=UUID('01a252d1-115b-7274-a306-15d34d04547d'), task_id='wait_for_code',"
+        " dag_id='onlinesim_scale_waits', try_number=1, map_index=7) type='ExecuteTask'",
+        "2026-12-07T23:22:43.567013Z [info     ] [e061affe-ce04-4067-8343-65c5aa932bc8] Executing workload in"
+        " Celery: log_path='dag_id=onlinesim_scale_waits/run_id=manual__2026-12-07T23:22:42+00:00/"
+        "task_id=order_numbers/attempt=1.log' ti=TaskInstanceDTO(task_id='order_numbers', map_index=-1)",
         "16:50:04Z [info] Task execute_workload[43b1a91a-9729-419b-a434-e93b5b054bbd] received [celery]",
     ]
 )
@@ -43,6 +51,6 @@ def test_an_sms_that_arrived_before_its_wait_started_or_a_failed_wait_is_left_ou
     assert detection_latencies([wait("success", -5.0), wait("failed", None), wait("failed", 50.0)], 0.0) == []
 
 
-def test_the_logs_are_counted_line_by_line() -> None:
+def test_the_logs_are_counted_line_by_line_and_only_a_wait_s_start_is_a_worker_start() -> None:
     assert count_lines(TRIGGERER_LOG, BLOCKED) == 2
-    assert count_lines(WORKER_LOG, CELERY_RECEIVED) == 2
+    assert count_lines(WORKER_LOG, WAIT_STARTED) == 1
