@@ -316,7 +316,7 @@ class OnlineSimVerificationOperator(BaseOperator):
 
     def _reattach(self, pending: PendingOrder) -> RotationState | None:
         """Return the rotation an earlier try of this run left on record, if any."""
-        state = RotationState.from_record(pending.load())
+        state = RotationState.from_record(pending.load_earlier())
         if state is None:
             return None
         if pending.from_earlier_run:  # the task instance was cleared: a new run starts clean
