@@ -72,7 +72,9 @@ def use_code(result: dict[str, Any]) -> dict[str, Any]:
     return {"code": result["code"], "received_at": datetime.now(UTC).isoformat()}
 
 
-@task(trigger_rule=TriggerRule.ALL_DONE)
+# One XCom, the whole dict: the report reads it so, and Airflow 3.0 cannot store a key's None
+# (``time_to_code`` of a pair without a code) as an XCom of its own.
+@task(trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False)
 def pair_result(service: str, country: str) -> dict[str, Any]:
     """Collect what this pair's tasks did (their XComs), whether they succeeded or not."""
     ti = get_current_context()["ti"]

@@ -27,5 +27,22 @@ def test_each_flag_matches_its_minimum(flag: str, minimum: tuple[int, int, int])
 
 
 def test_a_newer_flag_implies_every_older_one() -> None:
-    flags = [getattr(version_compat, name) for name in version_compat.__all__]
+    flags = [getattr(version_compat, name) for name in version_compat.__all__ if name.startswith("AIRFLOW_V")]
     assert flags == sorted(flags, reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("v3_0", "v3_1", "multiple_outputs", "kept"),
+    [
+        pytest.param(True, False, True, {"activation_id": 5}, id="3.0-multiple-outputs"),
+        pytest.param(True, False, False, {"activation_id": 5, "country": None}, id="3.0-one-xcom"),
+        pytest.param(True, True, True, {"activation_id": 5, "country": None}, id="3.1"),
+        pytest.param(False, False, True, {"activation_id": 5, "country": None}, id="2.11"),
+    ],
+)
+def test_only_airflow_3_0_results_pushed_key_by_key_lose_their_none_values(
+    monkeypatch: pytest.MonkeyPatch, v3_0: bool, v3_1: bool, multiple_outputs: bool, kept: dict[str, object]
+) -> None:
+    monkeypatch.setattr(version_compat, "AIRFLOW_V_3_0_PLUS", v3_0)
+    monkeypatch.setattr(version_compat, "AIRFLOW_V_3_1_PLUS", v3_1)
+    assert version_compat.storable_outputs({"activation_id": 5, "country": None}, multiple_outputs) == kept

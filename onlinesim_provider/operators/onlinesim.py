@@ -32,7 +32,7 @@ from onlinesim_provider.metrics import RENT_OPENED, RENT_SERVICE, Labels, count
 from onlinesim_provider.metrics import error as count_error
 from onlinesim_provider.operators._ordering import order_activation, remember
 from onlinesim_provider.operators._orders import PendingOrder, with_order_callbacks
-from onlinesim_provider.version_compat import AIRFLOW_V_3_0_PLUS
+from onlinesim_provider.version_compat import AIRFLOW_V_3_0_PLUS, storable_outputs
 from onlinesim_provider.waits import inputs
 
 if TYPE_CHECKING:
@@ -248,7 +248,8 @@ class OnlineSimGetNumberOperator(_OnlineSimOperator):
         service, countries = inputs.service(self.service), inputs.country_list(self.country)
         operator = inputs.operator(self.operator)
         pending = PendingOrder.of_task("activation", context)
-        return self._reattach(pending, service) or self._order(pending, service, countries, operator)
+        order = self._reattach(pending, service) or self._order(pending, service, countries, operator)
+        return storable_outputs(order, self.multiple_outputs)
 
     def _cancel_recorded(self, context: Context, order: dict[str, Any]) -> None:
         """Cancel the order a try left when the task failed for good (a closed one is fine)."""
@@ -413,7 +414,9 @@ class OnlineSimGetRentNumberOperator(_OnlineSimOperator):
         """Reuse the rent an earlier try made, or rent a number in the country."""
         country, hours = inputs.rent_country(self.country), inputs.hours(self.hours)
         pending = PendingOrder.of_task("rent", context)
-        return self._reattach(pending) or self._rent(pending, country, hours)
+        return storable_outputs(
+            self._reattach(pending) or self._rent(pending, country, hours), self.multiple_outputs
+        )
 
     def _open_rents(self) -> dict[int, Rent]:
         with airflow_errors("Listing the account's open rents"):
