@@ -341,7 +341,6 @@ def test_rotation_refunds_every_number_when_no_code_ever_comes(rotation, monkeyp
 
 def test_start_from_trigger_example_gets_the_code_and_completes_the_number(fast_examples):
     """dag.test() runs every task in-process: the wait defers from there, with the same trigger."""
-    fast_examples.configure(sms_delay=0.5)  # the service sends its SMS by itself
     dag = load_dag(EXAMPLES / "example_onlinesim_start_from_trigger.py")
     assert dag.get_task("wait_for_code").start_from_trigger is AIRFLOW_V_3_3_PLUS
     dr = dag.test()
