@@ -9,6 +9,7 @@ or on an error-level line in the output of a run whose every task succeeded.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -18,7 +19,6 @@ import shutil
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 #: An error-level log line: structlog's ``[error   ]`` (Airflow 3) or logging's ``ERROR`` (Airflow 2).
 ERROR_LINE = re.compile(r"\[error\s*\]|\bERROR\b")
+#: What Airflow logs at error level about a task or a run that failed, where one is meant to.
+FAILURE_LINE = re.compile(r"Task failed|Marking run .* failed")
 #: Example DAGs that need a newer Airflow than the running one, and why.
 NEEDS_3_3 = {"example_onlinesim_rent_inbox": "AssetWatcher with a task state store: Airflow 3.3+"}
 #: The delivery monitor runs twice, its codes sent by the sandbox's delivery rules. Its first run,
@@ -39,15 +41,17 @@ MONITOR_RUNS = {
 }
 
 
-def error_lines(output: str) -> list[str]:
+def error_lines(output: str, *, besides_failures: bool = False) -> list[str]:
     """Return the error-level log lines of some captured output.
 
     :param output: what a run printed.
+    :param besides_failures: leave out Airflow's lines about a failed task or run.
     """
-    return [line for line in output.splitlines() if ERROR_LINE.search(line)]
+    lines = [line for line in output.splitlines() if ERROR_LINE.search(line)]
+    return [line for line in lines if not (besides_failures and FAILURE_LINE.search(line))]
 
 
-@contextmanager
+@contextlib.contextmanager
 def captured_output() -> Iterator[list[str]]:
     """Send this process's stdout and stderr (file descriptors 1 and 2) to a list of one string."""
     result: list[str] = []
@@ -84,14 +88,18 @@ def prepare_airflow(home: Path) -> None:
     )
     (home / "dags").mkdir()
     with captured_output():
-        from airflow.sdk.execution_time import supervisor
         from airflow.utils import db
 
         db.resetdb()
     # Airflow 3.3 keeps one in-process execution API for every task dag.test() runs; 3.0-3.2 build
     # one per task, FastAPI app included (about 2 CPU-s each, most of a run's cost): give them 3.3's.
-    if not isinstance(supervisor.in_process_api_server, functools._lru_cache_wrapper):
-        supervisor.in_process_api_server = functools.lru_cache(maxsize=1)(supervisor.in_process_api_server)
+    with contextlib.suppress(ImportError):  # Airflow 2 runs tasks without one
+        from airflow.sdk.execution_time import supervisor
+
+        if not isinstance(supervisor.in_process_api_server, functools._lru_cache_wrapper):
+            supervisor.in_process_api_server = functools.lru_cache(maxsize=1)(
+                supervisor.in_process_api_server
+            )
 
 
 def load_dag(path: Path, dags_folder: Path) -> Any:

@@ -53,11 +53,6 @@ def api_calls(sandbox):
     return [r["action"] for r in sandbox.requests()]
 
 
-def errors_besides_the_failure(capfd):
-    """Return the error-level lines the run printed, but for those of a task that failed."""
-    return [line for line in error_lines(capfd.readouterr().out) if "Task failed" not in line]
-
-
 def test_example_dags_load_without_import_errors(fast_examples):
     if AIRFLOW_V_3_0_PLUS:
         from airflow.dag_processing.dagbag import DagBag
@@ -123,7 +118,9 @@ def test_verification_orders_nothing_when_the_balance_is_low(fast_examples, capf
     fast_examples.set_balance("5.00")
     dr, tis = run_example("example_onlinesim_verification")
     assert dr.state == "failed"
-    assert errors_besides_the_failure(capfd) == [], "the teardown with nothing to close logs no error"
+    assert error_lines(capfd.readouterr().out, besides_failures=True) == [], (
+        "the teardown with nothing to close logs no error"
+    )
     assert states(tis)["check_balance", -1] == "failed"
     assert states(tis)["order_number", -1] == "upstream_failed"
     assert states(tis)["close_number", -1] == "skipped", "nothing was ordered, nothing to close"
@@ -204,7 +201,9 @@ def test_rent_teardown_is_skipped_when_no_rent_was_made(fast_examples, capfd):
     fast_examples.set_rent_stock("7", 0)
     dr, tis = run_example("example_onlinesim_rent")
     assert dr.state == "failed"
-    assert errors_besides_the_failure(capfd) == [], "the teardown with nothing to close logs no error"
+    assert error_lines(capfd.readouterr().out, besides_failures=True) == [], (
+        "the teardown with nothing to close logs no error"
+    )
     assert states(tis)["rent_number", -1] == "failed"
     assert states(tis)["close_rent", -1] == "skipped"
     assert fast_examples.summary()["charged"] == "0.00"
