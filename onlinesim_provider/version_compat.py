@@ -1,4 +1,4 @@
-"""Airflow version flags, computed once from the installed Airflow.
+"""Airflow version flags, computed once from the installed Airflow, and what differs with them.
 
 Import these instead of comparing versions inline, as the official providers do with their own
 copy of this module (providers must not import another provider's version flags).
