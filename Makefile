@@ -7,6 +7,8 @@ VENV ?= .venv
 VENV2 ?= .venv-airflow2
 CONSTRAINTS := constraints/constraints-$(AIRFLOW_VERSION).txt
 CONSTRAINTS2 := constraints/constraints-$(AIRFLOW2_VERSION).txt
+#: The Airflow releases between those two: each gets a smoke run (`make smoke`), the newest patch of each.
+SMOKE_VERSIONS := 3.0.6 3.1.8 3.2.2
 PIP_FLAGS ?= --quiet --disable-pip-version-check
 export PYTHONDONTWRITEBYTECODE := 1
 #: The fast unit layer: every test that carries none of the slow layers' markers (see pyproject.toml).
@@ -14,7 +16,7 @@ FAST := not airflow and not chaos and not deployment and not benchmark and not r
 #: Both Airflow versions' runs (and the children they start) write their coverage data here.
 COVERAGE := COVERAGE_FILE=$(CURDIR)/.coverage
 
-.PHONY: help install install-airflow2 lint typecheck check dist docs unit test test-airflow2 static test-deployment coverage demo demo-monitor bench bench-deployment sandbox clean
+.PHONY: help install install-airflow2 lint typecheck check dist docs unit test test-airflow2 static test-deployment coverage smoke constraints demo demo-monitor bench bench-deployment sandbox clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -80,11 +82,50 @@ test-deployment: install  ## the provider in a real deployment: PostgreSQL, sche
 	bash deploy/install-system-packages.sh
 	$(VENV)/bin/python -m pytest tests/deployment -m deployment --durations=5
 
+# The wheel the smoke runs install, built from a copy of the sources: `make dist` may be building
+# beside it, and the two must not share build/ or *.egg-info.
+SMOKE_WHEEL := .smoke/wheel/.built
+$(SMOKE_WHEEL): $(VENV)/.installed pyproject.toml README.md $(shell find onlinesim_provider airflow_provider_onlinesim example_dags -name '*.py')
+	rm -rf .smoke/source .smoke/wheel
+	mkdir -p .smoke/source
+	tar -cf - --exclude=__pycache__ pyproject.toml README.md LICENSE onlinesim_provider airflow_provider_onlinesim example_dags | tar -xf - -C .smoke/source
+	$(VENV)/bin/python -m build --wheel --no-isolation --outdir .smoke/wheel .smoke/source > .smoke/build.log || { cat .smoke/build.log; exit 1; }
+	touch $@
+
+# A user's install: Airflow and the wheel, pinned by that version's constraints. Byte-compiling
+# every module at install would cost more than the one run compiles of what it imports.
+.venv-airflow-%/.installed: constraints/constraints-%.txt $(SMOKE_WHEEL)
+	test -x .venv-airflow-$*/bin/python || $(PYTHON) -m venv .venv-airflow-$*
+	.venv-airflow-$*/bin/pip uninstall $(PIP_FLAGS) --quiet --yes airflow-provider-onlinesim
+	.venv-airflow-$*/bin/pip install $(PIP_FLAGS) --no-compile -c $< "apache-airflow==$*" .smoke/wheel/*.whl
+	touch $@
+
+smoke-%: .venv-airflow-%/.installed
+	.venv-airflow-$*/bin/python tests/dags/smoke.py
+
+smoke: $(addprefix smoke-,$(SMOKE_VERSIONS))  ## Airflow $(SMOKE_VERSIONS): each example DAG that applies and the connection test, from the wheel
+
+# What `make constraints` installs beside Airflow and the wheel: the extras the suites use, and the
+# pins without which that Airflow fails (newer releases of its dependencies that it breaks on).
+EXTRAS_$(AIRFLOW_VERSION) := [dev,deployment,docs,scale]
+EXTRAS_$(AIRFLOW2_VERSION) := [dev]
+PINS_3.0.6 := "fastapi[standard]==0.117.1" starlette==0.48.0 cadwyn==5.4.6 cryptography==50.0.2
+PINS_3.1.8 := cryptography==50.0.2
+PINS_3.2.2 := fastapi==0.136.3 cadwyn==7.0.0 svcs==25.1.0
+PYTHON_MINOR = $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+constraints: $(SMOKE_WHEEL)  ## VERSION=x.y.z: write constraints/constraints-x.y.z.txt, the pip freeze of a fresh virtualenv
+	test -n "$(VERSION)" || { echo "usage: make constraints VERSION=<Airflow version>"; exit 2; }
+	rm -rf .smoke/freeze-$(VERSION) && $(PYTHON) -m venv .smoke/freeze-$(VERSION)
+	.smoke/freeze-$(VERSION)/bin/pip install $(PIP_FLAGS) "apache-airflow==$(VERSION)" "$$(echo .smoke/wheel/*.whl)$(EXTRAS_$(VERSION))" $(PINS_$(VERSION))
+	{ echo "# Pinned install set for Airflow $(VERSION) on Python $(PYTHON_MINOR): pip freeze of a fresh virtualenv (make constraints VERSION=$(VERSION))."; \
+	  .smoke/freeze-$(VERSION)/bin/pip freeze --exclude airflow-provider-onlinesim; } > constraints/constraints-$(VERSION).txt
+	rm -rf .smoke/freeze-$(VERSION)
+
 # Each part's output is printed whole when it ends (--output-sync), so the log reads part by part.
-test:  ## everything CI checks: the static checks, both Airflow versions' suites and the deployment test, side by side
+test:  ## everything CI checks: the static checks, both suites, the smoke runs and the deployment test, side by side
 	$(MAKE) --no-print-directory -j2 --output-sync=target install install-airflow2
 	rm -f .coverage .coverage.*
-	$(MAKE) --no-print-directory -j4 --output-sync=target unit test-airflow2 test-deployment static
+	$(MAKE) --no-print-directory -j6 --output-sync=target unit test-airflow2 test-deployment static smoke
 	$(MAKE) --no-print-directory coverage
 
 static:  ## lint, types, the built packages and the docs, one after another
@@ -107,7 +148,7 @@ sandbox: install  ## run the sandbox in the foreground (Ctrl-C to stop)
 	$(VENV)/bin/onlinesim-sandbox
 
 clean:  ## remove the virtualenvs and caches
-	rm -rf $(VENV) $(VENV2) .mypy_cache .ruff_cache build dist docs/_build *.egg-info .coverage .coverage.*
+	rm -rf $(VENV) $(VENV2) .venv-airflow-* .smoke .mypy_cache .ruff_cache build dist docs/_build *.egg-info .coverage .coverage.*
 
 # WAITS=1000 runs more waits than one triggerer carries: reported, without targets.
 bench-deployment: install  ## the distributed deployment: triggerer failover and many waits in a real triggerer (one table, < 15 min)

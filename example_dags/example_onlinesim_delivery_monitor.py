@@ -72,7 +72,9 @@ def use_code(result: dict[str, Any]) -> dict[str, Any]:
     return {"code": result["code"], "received_at": datetime.now(UTC).isoformat()}
 
 
-@task(trigger_rule=TriggerRule.ALL_DONE)
+# One XCom, the whole dict: the report reads it so, and Airflow 3.0 cannot store a key's None
+# (``time_to_code`` of a pair without a code) as an XCom of its own.
+@task(trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False)
 def pair_result(service: str, country: str) -> dict[str, Any]:
     """Collect what this pair's tasks did (their XComs), whether they succeeded or not."""
     ti = get_current_context()["ti"]
@@ -99,7 +101,12 @@ def pair_result(service: str, country: str) -> dict[str, Any]:
 @task(trigger_rule=TriggerRule.ALL_DONE)
 def report(results: list[dict[str, Any]]) -> dict[str, Any]:
     """Log a table, push the summary, and fail when a pair that delivered before does not now."""
-    before: dict[str, Any] = Variable.get(STATE_VARIABLE, {}, deserialize_json=True)
+    context = get_current_context()
+    # Before a first success there is no history to read (and Airflow 3.0 and 3.1 would log the
+    # missing Variable as an error).
+    before: dict[str, Any] = (
+        Variable.get(STATE_VARIABLE, {}, deserialize_json=True) if context["prev_start_date_success"] else {}
+    )
     now = datetime.now(UTC).isoformat()
     pairs = []
     for result in sorted(results, key=lambda r: r["pair"]):
@@ -121,7 +128,7 @@ def report(results: list[dict[str, Any]]) -> dict[str, Any]:
         {p["pair"]: {"last_delivered": p["last_delivered"]} for p in pairs},
         serialize_json=True,
     )
-    get_current_context()["ti"].xcom_push(key="summary", value=summary)
+    context["ti"].xcom_push(key="summary", value=summary)
     log.info("Delivery report\n%s", table(pairs))
     if summary["stopped"]:
         raise AirflowFailException(f"SMS codes stopped arriving for {', '.join(summary['stopped'])}")

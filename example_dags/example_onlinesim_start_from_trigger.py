@@ -10,7 +10,9 @@ task comes first through an explicit dependency. On older Airflow the same DAG d
 
 Settings come from environment variables (defaults in brackets): ``ONLINESIM_CONN_ID``
 [onlinesim_default], ``ONLINESIM_SERVICE`` [tg], ``ONLINESIM_COUNTRY`` [7],
-``ONLINESIM_WAIT_TIMEOUT`` seconds [600], ``ONLINESIM_POKE_INTERVAL`` seconds [5].
+``ONLINESIM_WAIT_TIMEOUT`` seconds [600], ``ONLINESIM_POKE_INTERVAL`` seconds [5]. With
+``ONLINESIM_SANDBOX_URL`` set, the "hand over" step asks the sandbox to send the SMS that the real
+service would send.
 """
 
 from __future__ import annotations
@@ -38,7 +40,14 @@ POKE_INTERVAL = float(os.environ.get("ONLINESIM_POKE_INTERVAL", "5"))
 @task
 def hand_over(order: dict[str, Any]) -> str:
     """Stand in for "enter the number on the service's sign-up form"; return the number."""
-    log.info("Submit +%s to the service being verified now", order["phone"])
+    sandbox_url = os.environ.get("ONLINESIM_SANDBOX_URL")
+    if sandbox_url:
+        from onlinesim_provider.sandbox import SandboxControl
+
+        SandboxControl(sandbox_url).deliver_sms(order["activation_id"])
+        log.info("Sandbox: the service sent its SMS to +%s", order["phone"])
+    else:
+        log.info("Submit +%s to the service being verified now", order["phone"])
     return str(order["phone"])
 
 

@@ -1,4 +1,4 @@
-"""Airflow version flags, and the one home of every private Airflow or aiohttp API the provider uses.
+"""Airflow version flags, what differs with them, and the one home of every private API the provider uses.
 
 Each private use is one small function here, with the public API it waits for and a test in
 ``tests/test_version_compat.py`` that fails on the version where it breaks. Importing this module
@@ -19,12 +19,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AIRFLOW_V_3_0_PLUS",
+    "AIRFLOW_V_3_1_PLUS",
     "AIRFLOW_V_3_3_PLUS",
     "first_reschedule_date",
     "initialize_sdk_stats",
     "mark_partial_expanded",
     "merged_default_args",
     "never_resend_on_a_reused_connection",
+    "storable_outputs",
     "task_still_deferred",
 ]
 
@@ -39,7 +41,23 @@ def _airflow_version() -> tuple[int, int, int]:
 
 
 AIRFLOW_V_3_0_PLUS: bool = _airflow_version() >= (3, 0, 0)
+AIRFLOW_V_3_1_PLUS: bool = _airflow_version() >= (3, 1, 0)
 AIRFLOW_V_3_3_PLUS: bool = _airflow_version() >= (3, 3, 0)
+
+
+def storable_outputs(result: dict[str, Any], multiple_outputs: bool) -> dict[str, Any]:
+    """Return a task's result as Airflow can store it: on Airflow 3.0, keys of None left out.
+
+    With ``multiple_outputs`` each key is also pushed as an XCom of its own, and Airflow 3.0's
+    execution API refuses an XCom whose value is None (3.1 accepts it). A key left out reads as
+    None all the same through ``task.output[key]``.
+
+    :param result: the dict the task returns.
+    :param multiple_outputs: whether the task pushes each key as its own XCom.
+    """
+    if not multiple_outputs or not AIRFLOW_V_3_0_PLUS or AIRFLOW_V_3_1_PLUS:
+        return result
+    return {key: value for key, value in result.items() if value is not None}
 
 
 def never_resend_on_a_reused_connection(session: aiohttp.ClientSession) -> None:

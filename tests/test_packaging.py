@@ -21,7 +21,7 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.packaging
 
 NOT_SOURCE = shutil.ignore_patterns(
-    ".git", ".venv*", "build", "dist", "_build", "_api", "*.egg-info", "__pycache__", ".*_cache"
+    ".git", ".venv*", ".smoke", "build", "dist", "_build", "_api", "*.egg-info", "__pycache__", ".*_cache"
 )
 
 

@@ -20,6 +20,7 @@ RELEASE = Version(__version__).release[:3]
 
 def test_the_flags_match_the_installed_airflow() -> None:
     assert version_compat.AIRFLOW_V_3_0_PLUS is (RELEASE >= (3, 0, 0))
+    assert version_compat.AIRFLOW_V_3_1_PLUS is (RELEASE >= (3, 1, 0))
     assert version_compat.AIRFLOW_V_3_3_PLUS is (RELEASE >= (3, 3, 0))
 
 
@@ -67,3 +68,20 @@ def test_a_partial_can_be_replaced_and_its_default_args_merged() -> None:
 
     assert parameters(get_merged_defaults) == ["dag", "task_group", "task_params", "task_default_args"]
     assert "_expand_called" in {field.name for field in OperatorPartial.__attrs_attrs__}
+
+
+@pytest.mark.parametrize(
+    ("v3_0", "v3_1", "multiple_outputs", "kept"),
+    [
+        pytest.param(True, False, True, {"activation_id": 5}, id="3.0-multiple-outputs"),
+        pytest.param(True, False, False, {"activation_id": 5, "country": None}, id="3.0-one-xcom"),
+        pytest.param(True, True, True, {"activation_id": 5, "country": None}, id="3.1"),
+        pytest.param(False, False, True, {"activation_id": 5, "country": None}, id="2.11"),
+    ],
+)
+def test_only_airflow_3_0_results_pushed_key_by_key_lose_their_none_values(
+    monkeypatch: pytest.MonkeyPatch, v3_0: bool, v3_1: bool, multiple_outputs: bool, kept: dict[str, object]
+) -> None:
+    monkeypatch.setattr(version_compat, "AIRFLOW_V_3_0_PLUS", v3_0)
+    monkeypatch.setattr(version_compat, "AIRFLOW_V_3_1_PLUS", v3_1)
+    assert version_compat.storable_outputs({"activation_id": 5, "country": None}, multiple_outputs) == kept

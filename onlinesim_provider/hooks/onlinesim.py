@@ -9,6 +9,7 @@ an API error becomes an Airflow exception.
 from __future__ import annotations
 
 import contextlib
+import os
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -91,6 +92,26 @@ def airflow_errors(doing: str, labels: Labels | None = None) -> Iterator[None]:
         raise airflow_error(error, doing) from error
 
 
+def _unloadable(conn_id: str) -> str | None:
+    """Return why Airflow did not load a connection its ``AIRFLOW_CONN_*`` variable defines, if so.
+
+    Airflow's lookup treats a connection it cannot read (a URI it cannot parse, a password it
+    cannot encrypt) as not defined; its environment backend, asked directly, raises the reason.
+    """
+    from airflow.secrets.environment_variables import EnvironmentVariablesBackend
+
+    variable = f"AIRFLOW_CONN_{conn_id.upper()}"
+    value = os.environ.get(variable, "").strip()
+    if not value:
+        return None
+    try:
+        EnvironmentVariablesBackend().get_connection(conn_id)
+    except Exception as error:  # the message may quote the value, key included: name the variable
+        reason = f"{type(error).__name__}: {error}".replace(value, variable)
+        return f"Connection {conn_id!r} is set in {variable}, but Airflow cannot load it: {reason}"
+    return None
+
+
 class OnlineSimHook(BaseHook):
     """Interact with OnlineSIM's Alternative API through an ``onlinesim`` connection.
 
@@ -126,14 +147,22 @@ class OnlineSimHook(BaseHook):
         return self._new_client()
 
     def _new_client(self, retry: RetryPolicy | None = None) -> OnlineSimClient:
+        conn_id = self.onlinesim_conn_id
         try:
-            conn = self.get_connection(self.onlinesim_conn_id)
+            conn = self.get_connection(conn_id)
+            settings = client_settings(conn)  # reading the password decrypts it
         except AirflowNotFoundException:  # a missing connection stays missing: no retry
             raise AirflowFailException(
-                f"Connection {self.onlinesim_conn_id!r} is not defined: expected an 'onlinesim' connection "
+                _unloadable(conn_id)
+                or f"Connection {conn_id!r} is not defined: expected an 'onlinesim' connection "
                 "(password = API key) in Airflow, an AIRFLOW_CONN_* variable or a secrets backend."
             ) from None
-        settings = client_settings(conn)
+        except AirflowFailException:
+            raise
+        except Exception as error:  # Airflow could not read it, such as a password it cannot decrypt
+            raise AirflowException(
+                f"Airflow could not load connection {conn_id!r}: {type(error).__name__}: {error}"
+            ) from None
         mask_secret(settings.api_key)
         try:
             return OnlineSimClient(**settings.model_dump(exclude_unset=True), retry=retry)

@@ -80,10 +80,11 @@ class PendingOrder:
     :param kind: ``activation`` or ``rent``.
     :param slot: where the record lives (a state-store key or a Variable).
     :param run: the task instance's ``max_tries``, which changes when the instance is cleared.
+    :param first_try: whether this is the task instance's first try (no earlier one left a record).
     """
 
-    def __init__(self, kind: str, slot: _Slot, run: int | None = None) -> None:
-        self.kind, self.slot, self.run = kind, slot, run
+    def __init__(self, kind: str, slot: _Slot, run: int | None = None, first_try: bool = False) -> None:
+        self.kind, self.slot, self.run, self.first_try = kind, slot, run, first_try
         #: Set by :meth:`load`: the record was saved before the task instance was cleared.
         self.from_earlier_run = False
 
@@ -107,7 +108,7 @@ class PendingOrder:
         else:
             key = f"onlinesim_pending_{kind}__{ti.dag_id}__{ti.task_id}__{ti.run_id}__{ti.map_index}"
             slot = _VariableSlot(key)
-        return cls(kind, slot, getattr(ti, "max_tries", None))
+        return cls(kind, slot, getattr(ti, "max_tries", None), getattr(ti, "try_number", None) == 1)
 
     def load(self) -> dict[str, Any] | None:
         """Return the remembered order as it appears in XCom, or ``None``.
@@ -121,6 +122,14 @@ class PendingOrder:
         order = dict(record)
         self.from_earlier_run = order.pop(RUN_FIELD, None) != self.run
         return order
+
+    def load_earlier(self) -> dict[str, Any] | None:
+        """Return what an earlier try left, as :meth:`load` does; the first try reads nothing.
+
+        No try came before the first, so there is nothing to find, and looking would not be
+        silent: Airflow 3.0 and 3.1 log a Variable that does not exist as an error.
+        """
+        return None if self.first_try else self.load()
 
     def save(self, record: dict[str, Any]) -> None:
         """Remember an order (plain JSON values, never a secret).

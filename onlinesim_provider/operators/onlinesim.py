@@ -17,6 +17,7 @@ from airflow.providers.common.compat.sdk import (
     AirflowSkipException,
     BaseOperator,
     TriggerRule,
+    XComArg,
     XComNotFound,
 )
 from jinja2 import UndefinedError
@@ -31,6 +32,7 @@ from onlinesim_provider.metrics import RENT_OPENED, RENT_SERVICE, Labels, count
 from onlinesim_provider.metrics import error as count_error
 from onlinesim_provider.operators._ordering import order_activation, remember
 from onlinesim_provider.operators._orders import PendingOrder, with_order_callbacks
+from onlinesim_provider.version_compat import AIRFLOW_V_3_0_PLUS, storable_outputs
 from onlinesim_provider.waits import inputs
 
 if TYPE_CHECKING:
@@ -124,6 +126,16 @@ class _OnlineSimCloseOperator(_OnlineSimOperator):
     def render_template_fields(self, context: Context, jinja_env: jinja2.Environment | None = None) -> None:
         """Render the template fields; an order id that cannot be resolved becomes ``None``."""
         jinja_env = jinja_env or self.get_template_env()
+        self._unresolved = self._setup_without_output(context) if self.is_teardown else None
+        if self._unresolved is not None:
+            setattr(self, self.id_field, None)
+            self.order = None
+        else:
+            self._render_order(context, jinja_env)
+        others = [name for name in self.template_fields if name not in (self.id_field, "order")]
+        self._do_render_template_fields(self, others, context, jinja_env, set())
+
+    def _render_order(self, context: Context, jinja_env: jinja2.Environment) -> None:
         try:
             rendered = self.render_template(getattr(self, self.id_field), context, jinja_env, set())
         except (XComNotFound, UndefinedError) as error:
@@ -135,8 +147,25 @@ class _OnlineSimCloseOperator(_OnlineSimOperator):
             self.order = self.render_template(self.order, context, jinja_env, set())
         except (XComNotFound, UndefinedError):
             self.order = None  # only the metrics' labels are lost
-        others = [name for name in self.template_fields if name not in (self.id_field, "order")]
-        self._do_render_template_fields(self, others, context, jinja_env, set())
+
+    def _setup_without_output(self, context: Context) -> str | None:
+        """Return how the task that hands on the order id ended, when it pushed nothing.
+
+        Asked of its state, not of its XCom: Airflow 3 logs a pull of a missing XCom as an error.
+        """
+        setups = [task for task, _ in XComArg.iter_xcom_references(getattr(self, self.id_field))]
+        if not (setups and AIRFLOW_V_3_0_PLUS):
+            return None
+        ti = context["ti"]
+        map_index = ti.map_index if ti.map_index is not None and ti.map_index >= 0 else None
+        for task in setups:
+            states = ti.get_task_states(
+                dag_id=ti.dag_id, task_ids=[task.task_id], run_ids=[ti.run_id], map_index=map_index
+            ).get(ti.run_id, {})
+            state = states.get(task.task_id if map_index is None else f"{task.task_id}_{map_index}")
+            if state not in (None, "success"):
+                return f"{task.task_id} ended {state}"
+        return None
 
     def _labels(self) -> Labels:
         """Return the metric labels of the order being closed (checks the rendered ``order``)."""
@@ -219,7 +248,8 @@ class OnlineSimGetNumberOperator(_OnlineSimOperator):
         service, countries = inputs.service(self.service), inputs.country_list(self.country)
         operator = inputs.operator(self.operator)
         pending = PendingOrder.of_task("activation", context)
-        return self._reattach(pending, service) or self._order(pending, service, countries, operator)
+        order = self._reattach(pending, service) or self._order(pending, service, countries, operator)
+        return storable_outputs(order, self.multiple_outputs)
 
     def _cancel_recorded(self, context: Context, order: dict[str, Any]) -> None:
         """Cancel the order a try left when the task failed for good (a closed one is fine)."""
@@ -227,7 +257,7 @@ class OnlineSimGetNumberOperator(_OnlineSimOperator):
         self.hook.cancel_activation(order["activation_id"], allow_closed=True, labels=Labels.of_order(order))
 
     def _reattach(self, pending: PendingOrder, service: str) -> dict[str, Any] | None:
-        order = pending.load()
+        order = pending.load_earlier()
         if order is None:
             return None
         activation_id, labels = order["activation_id"], Labels.of_order(order)
@@ -384,7 +414,9 @@ class OnlineSimGetRentNumberOperator(_OnlineSimOperator):
         """Reuse the rent an earlier try made, or rent a number in the country."""
         country, hours = inputs.rent_country(self.country), inputs.hours(self.hours)
         pending = PendingOrder.of_task("rent", context)
-        return self._reattach(pending) or self._rent(pending, country, hours)
+        return storable_outputs(
+            self._reattach(pending) or self._rent(pending, country, hours), self.multiple_outputs
+        )
 
     def _open_rents(self) -> dict[int, Rent]:
         with airflow_errors("Listing the account's open rents"):
@@ -396,7 +428,7 @@ class OnlineSimGetRentNumberOperator(_OnlineSimOperator):
         self.hook.close_rent(order["rent_id"], allow_closed=True, labels=_rent_labels(order))
 
     def _reattach(self, pending: PendingOrder) -> dict[str, Any] | None:
-        order = pending.load()
+        order = pending.load_earlier()
         if order is None:
             return None
         if order["rent_id"] in self._open_rents():

@@ -29,6 +29,7 @@ from onlinesim_provider.operators._ordering import NoNumbersAnywhere, order_acti
 from onlinesim_provider.operators._orders import PendingOrder, with_order_callbacks
 from onlinesim_provider.operators._rotation_state import Outcome, RotationState
 from onlinesim_provider.triggers.onlinesim import OnlineSimSmsTrigger, run_to_event
+from onlinesim_provider.version_compat import storable_outputs
 from onlinesim_provider.waits import inputs
 from onlinesim_provider.waits.deadline import DEFER_GRACE, utcnow, wait_deadline
 from onlinesim_provider.waits.decision import Decision, SmsWait, decide
@@ -163,7 +164,7 @@ class OnlineSimVerificationOperator(BaseOperator):
         self._check_limits()
         pending = PendingOrder.of_task(RECORD_KIND, context)
         state = self._reattach(pending) or RotationState.start(self._overall_deadline())
-        return self._rotate(context, pending, state)
+        return storable_outputs(self._rotate(context, pending, state), self.multiple_outputs)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Settle the number whose deferred wait ended, and go on rotating when it got no code.
@@ -176,7 +177,9 @@ class OnlineSimVerificationOperator(BaseOperator):
         if state is None or state.order is None:
             raise AirflowFailException(f"The rotation's record {pending.key} is missing: cannot go on.")
         result = self._settle(pending, state, Decision.from_event(event))
-        return result if result is not None else self._rotate(context, pending, state)
+        if result is None:
+            result = self._rotate(context, pending, state)
+        return storable_outputs(result, self.multiple_outputs)
 
     def on_kill(self) -> None:
         """Cancel the number held when the task is killed while it waits on the worker."""
@@ -289,7 +292,10 @@ class OnlineSimVerificationOperator(BaseOperator):
         """
         if not (self.deferrable and self.end_from_trigger):
             return {}
-        return {"result": state.result(), "multiple_outputs": self.multiple_outputs}
+        return {
+            "result": storable_outputs(state.result(), self.multiple_outputs),
+            "multiple_outputs": self.multiple_outputs,
+        }
 
     def _settle(
         self, pending: PendingOrder, state: RotationState, decision: Decision
@@ -330,7 +336,7 @@ class OnlineSimVerificationOperator(BaseOperator):
 
     def _reattach(self, pending: PendingOrder) -> RotationState | None:
         """Return the rotation an earlier try of this run left on record, if any."""
-        state = RotationState.from_record(pending.load())
+        state = RotationState.from_record(pending.load_earlier())
         if state is None:
             return None
         if pending.from_earlier_run:  # the task instance was cleared: a new run starts clean

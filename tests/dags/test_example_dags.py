@@ -6,6 +6,7 @@ import pytest
 
 from onlinesim_provider.version_compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_3_PLUS
 from tests.conftest import REPO, load_dag
+from tests.dags.smoke import error_lines
 
 pytestmark = pytest.mark.airflow
 
@@ -70,9 +71,10 @@ def test_example_dags_load_without_import_errors(fast_examples):
 # --- example_onlinesim_verification ---------------------------------------------------------------
 
 
-def test_verification_succeeds_and_the_teardown_completes_the_number(fast_examples):
+def test_verification_succeeds_and_the_teardown_completes_the_number(fast_examples, capfd):
     dr, tis = run_example("example_onlinesim_verification")
     assert dr.state == "success"
+    assert error_lines(capfd.readouterr().out) == []
     assert states(tis) == {
         ("check_balance", -1): "success",
         ("order_number", -1): "success",
@@ -112,10 +114,13 @@ def test_verification_cancels_when_no_code_comes(fast_examples, monkeypatch):
     assert (summary["charged"], summary["refunded"], summary["cancelled"]) == ("10.00", "10.00", 1)
 
 
-def test_verification_orders_nothing_when_the_balance_is_low(fast_examples):
+def test_verification_orders_nothing_when_the_balance_is_low(fast_examples, capfd):
     fast_examples.set_balance("5.00")
     dr, tis = run_example("example_onlinesim_verification")
     assert dr.state == "failed"
+    assert error_lines(capfd.readouterr().out, besides_failures=True) == [], (
+        "the teardown with nothing to close logs no error"
+    )
     assert states(tis)["check_balance", -1] == "failed"
     assert states(tis)["order_number", -1] == "upstream_failed"
     assert states(tis)["close_number", -1] == "skipped", "nothing was ordered, nothing to close"
@@ -126,9 +131,10 @@ def test_verification_orders_nothing_when_the_balance_is_low(fast_examples):
 # --- example_onlinesim_rent -----------------------------------------------------------------------
 
 
-def test_rent_gets_the_senders_message_and_closes(fast_examples):
+def test_rent_gets_the_senders_message_and_closes(fast_examples, capfd):
     dr, tis = run_example("example_onlinesim_rent")
     assert dr.state == "success"
+    assert error_lines(capfd.readouterr().out) == []
     assert states(tis) == {
         ("rent_number", -1): "success",
         ("submit_number", -1): "success",
@@ -191,10 +197,13 @@ def test_parallel_closes_every_number_on_failure(fast_examples, monkeypatch):
     assert (summary["orders"], summary["cancelled"], summary["refunded"]) == (2, 2, summary["charged"])
 
 
-def test_rent_teardown_is_skipped_when_no_rent_was_made(fast_examples):
+def test_rent_teardown_is_skipped_when_no_rent_was_made(fast_examples, capfd):
     fast_examples.set_rent_stock("7", 0)
     dr, tis = run_example("example_onlinesim_rent")
     assert dr.state == "failed"
+    assert error_lines(capfd.readouterr().out, besides_failures=True) == [], (
+        "the teardown with nothing to close logs no error"
+    )
     assert states(tis)["rent_number", -1] == "failed"
     assert states(tis)["close_rent", -1] == "skipped"
     assert fast_examples.summary()["charged"] == "0.00"
@@ -331,7 +340,6 @@ def test_rotation_refunds_every_number_when_no_code_ever_comes(rotation, monkeyp
 
 def test_start_from_trigger_example_gets_the_code_and_completes_the_number(fast_examples):
     """dag.test() runs every task in-process: the wait defers from there, with the same trigger."""
-    fast_examples.configure(sms_delay=0.5)  # the service sends its SMS by itself
     dag = load_dag(EXAMPLES / "example_onlinesim_start_from_trigger.py")
     assert dag.get_task("wait_for_code").start_from_trigger is AIRFLOW_V_3_3_PLUS
     dr = dag.test()

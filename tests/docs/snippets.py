@@ -8,9 +8,14 @@ working client settings.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import subprocess
+import sys
+import tempfile
 import textwrap
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from onlinesim_provider import __version__
@@ -19,14 +24,13 @@ from onlinesim_provider.sandbox.cli import build_parser, config_from_args
 from tests.conftest import REPO
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     import pytest
 
 FENCE = re.compile(r"^```([^\n]*)\n(.*?)^```", re.DOTALL | re.MULTILINE)
+EXAMPLES = sorted((REPO / "example_dags").glob("example_*.py"))
 #: Files whose text Python blocks may quote: each is run by the test suite.
 QUOTABLE = [
-    *sorted((REPO / "example_dags").glob("example_*.py")),
+    *EXAMPLES,
     *sorted((REPO / "tests").rglob("test_*.py")),
     REPO / "tests" / "conftest.py",
     REPO / "scripts" / "tour.py",
@@ -86,9 +90,14 @@ def check_shell_line(line: str, monkeypatch: pytest.MonkeyPatch) -> None:
         case ["export", assignment] if assignment.startswith("AIRFLOW_CONN_"):
             name, value = assignment.split("=", 1)
             check_connection(name, value, monkeypatch)
+        case ["export", assignment] if assignment.startswith("ONLINESIM_"):
+            name, value = assignment.split("=", 1)
+            assert any(f'"{name}"' in path.read_text() for path in EXAMPLES), f"no example DAG reads {name}"
+            assert value.startswith("http://127.0.0.1:"), line
         case ["pip", "install", *args]:
-            assert args in (["."], ["build"], [WHEEL]) or args[:2] == [".", "-c"], line
-            assert all((REPO / a).is_file() for a in args[2:]), line
+            check_pip_install(args, line)
+        case ["cp", *_]:
+            check_copy(line)
         case ["python", "-m", "build"]:
             pass
         case ["make", *targets]:
@@ -97,6 +106,39 @@ def check_shell_line(line: str, monkeypatch: pytest.MonkeyPatch) -> None:
             config_from_args(build_parser().parse_args(args))  # the settings are valid too
         case _:
             raise AssertionError(f"no rule checks this command: {line}")
+
+
+def check_pip_install(args: list[str], line: str) -> None:
+    """Fail unless ``pip install`` gets the checkout, ``build``, the wheel, or Airflow and the wheel pinned.
+
+    :param args: the arguments after ``pip install``.
+    :param line: the whole line, for the message.
+    """
+    if args in (["."], ["build"], [WHEEL]):
+        return
+    match args:
+        case [requirement, wheel, "-c", constraints] if requirement.startswith("apache-airflow=="):
+            version = requirement.removeprefix("apache-airflow==")
+            assert wheel == WHEEL, line
+            assert constraints == f"constraints/constraints-{version}.txt", line
+            assert (REPO / constraints).is_file(), line
+        case _:
+            raise AssertionError(f"no rule checks this pip install: {line}")
+
+
+def check_copy(line: str) -> None:
+    """Run a ``cp`` line in bash with this Python first on the PATH; it must copy the example DAGs.
+
+    :param line: the line, which copies into ``$AIRFLOW_HOME/dags/``.
+    """
+    with tempfile.TemporaryDirectory() as home:
+        (Path(home) / "dags").mkdir()
+        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+        subprocess.run(
+            ["bash", "-c", line], env={**os.environ, "AIRFLOW_HOME": home, "PATH": path}, check=True
+        )
+        copied = sorted(p.name for p in (Path(home) / "dags").iterdir())
+    assert copied == sorted(p.name for p in EXAMPLES), line
 
 
 def check_connection(name: str, value: str, monkeypatch: pytest.MonkeyPatch) -> None:

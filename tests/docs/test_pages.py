@@ -67,6 +67,22 @@ def test_the_rejected_uri_form_is_named_as_invalid() -> None:
         Connection(conn_id="c", uri="onlinesim://:KEY@http://127.0.0.1:8765")
 
 
+def test_the_connection_page_documents_every_field_of_the_form() -> None:
+    from onlinesim_provider.get_provider_info import get_provider_info
+
+    [connection_type] = get_provider_info()["connection-types"]
+    page = (DOCS / "connections.md").read_text()
+    documented = set(re.findall(r"^\| [^|]*\(`(\w+)`\) \|", page, re.MULTILINE))
+    assert set(connection_type["conn-fields"]) - documented == set()
+
+
+def test_the_testing_page_lists_every_example_dag() -> None:
+    page = (DOCS / "testing.md").read_text()
+    section = page[page.index("## The example DAGs") :]
+    listed = re.findall(r"^- `(example_onlinesim_\w+)`", section, re.MULTILINE)
+    assert sorted(listed) == sorted(path.stem for path in (REPO / "example_dags").glob("example_*.py"))
+
+
 def test_every_marked_example_block_is_shown_in_the_docs() -> None:
     shown = {lang + body for _, lang, body in BLOCKS if INCLUDE.match(lang)}
     for path in sorted((REPO / "example_dags").glob("example_*.py")):

@@ -213,6 +213,25 @@ def test_test_connection_missing_key(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "no API key" in message
 
 
+def test_test_connection_names_a_connection_airflow_cannot_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Airflow's lookup calls a connection it cannot read "not defined"; the hook asks why.
+    monkeypatch.setenv(CONN_ENV, f"onlinesim://:{KEY}@http://127.0.0.1:8765")  # a URI Airflow refuses
+    ok, message = OnlineSimHook().test_connection()
+    assert not ok
+    assert message.startswith(
+        f"Connection 'onlinesim_default' is set in {CONN_ENV}, but Airflow cannot load it: "
+        "AirflowException: Invalid connection string"
+    )
+    assert KEY not in message
+
+
+def test_test_connection_says_when_a_connection_is_not_defined(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIRFLOW_CONN_NOWHERE", raising=False)
+    ok, message = OnlineSimHook(onlinesim_conn_id="nowhere").test_connection()
+    assert not ok
+    assert message.startswith("Connection 'nowhere' is not defined: expected an 'onlinesim' connection")
+
+
 def test_key_is_masked_and_absent_from_repr_and_errors(
     onlinesim_sandbox: SandboxControl, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -26,8 +26,10 @@ class _Variables:
 
     def __init__(self) -> None:
         self.store: dict[str, str] = {}
+        self.reads = 0
 
     def get(self, key: str, default_var: object = None, deserialize_json: bool = False) -> object:
+        self.reads += 1
         if key not in self.store:
             return default_var
         return json.loads(self.store[key]) if deserialize_json else self.store[key]
@@ -46,9 +48,16 @@ def variables(monkeypatch: pytest.MonkeyPatch) -> _Variables:
     return store
 
 
-def _context(map_index: int = -1, max_tries: int = 1, store: TaskStateStore | None = None) -> dict[str, Any]:
+def _context(
+    map_index: int = -1, max_tries: int = 1, store: TaskStateStore | None = None, try_number: int = 2
+) -> dict[str, Any]:
     ti = SimpleNamespace(
-        dag_id="dag", task_id="order", run_id="manual__1", map_index=map_index, max_tries=max_tries
+        dag_id="dag",
+        task_id="order",
+        run_id="manual__1",
+        map_index=map_index,
+        max_tries=max_tries,
+        try_number=try_number,
     )
     context: dict[str, Any] = {"ti": ti}
     if store is not None:
@@ -96,6 +105,13 @@ def test_a_record_from_before_the_task_instance_was_cleared_is_marked_as_such() 
     after_clear = PendingOrder.of_task("activation", _context(max_tries=3))
     assert after_clear.load() == ORDER
     assert after_clear.from_earlier_run is True
+
+
+def test_only_a_retry_looks_for_what_an_earlier_try_left(variables: _Variables) -> None:
+    PendingOrder.of_task("activation", _context()).save(ORDER)
+    assert PendingOrder.of_task("activation", _context(try_number=1)).load_earlier() is None
+    assert variables.reads == 0, "the first try has no earlier one: it reads nothing"
+    assert PendingOrder.of_task("activation", _context(try_number=2)).load_earlier() == ORDER
 
 
 def test_a_record_that_is_not_an_order_is_ignored() -> None:
