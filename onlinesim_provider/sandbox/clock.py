@@ -6,6 +6,8 @@ import threading
 import time
 from typing import Protocol
 
+from pydantic import NonNegativeFloat, PositiveFloat, validate_call
+
 __all__ = ["Clock", "ManualClock", "SystemClock"]
 
 
@@ -24,31 +26,17 @@ class Clock(Protocol):
         ...
 
 
-def _check_step(seconds: float) -> float:
-    value = float(seconds)
-    if not value >= 0:
-        raise ValueError(f"cannot advance the clock by {seconds!r} seconds: expected a number >= 0")
-    return value
-
-
 class SystemClock:
     """Real time, optionally running ``speed`` times faster, plus jumps made by :meth:`advance`.
 
     :param speed: how many sandbox seconds pass per real second (> 0).
     """
 
-    def __init__(self, speed: float = 1.0) -> None:
+    @validate_call
+    def __init__(self, speed: PositiveFloat = 1.0) -> None:
         self._lock = threading.Lock()
-        self._real_base = time.time()
-        self._sandbox_base = self._real_base
-        self._speed = self._check_speed(speed)
-
-    @staticmethod
-    def _check_speed(speed: float) -> float:
-        value = float(speed)
-        if not value > 0:
-            raise ValueError(f"invalid clock speed {speed!r}: expected a number > 0")
-        return value
+        self._real_base = self._sandbox_base = time.time()
+        self._speed = speed
 
     @property
     def speed(self) -> float:
@@ -60,30 +48,29 @@ class SystemClock:
         with self._lock:
             return self._sandbox_base + (time.time() - self._real_base) * self._speed
 
-    def advance(self, seconds: float) -> None:
+    @validate_call
+    def advance(self, seconds: NonNegativeFloat) -> None:
         """Jump the sandbox time forward.
 
         :param seconds: how far to jump, >= 0.
         """
-        step = _check_step(seconds)
         with self._lock:
-            self._sandbox_base += step
+            self._sandbox_base += seconds
 
-    def set_speed(self, speed: float) -> None:
+    @validate_call
+    def set_speed(self, speed: PositiveFloat) -> None:
         """Change the speed factor from now on, without moving the current sandbox time.
 
         :param speed: how many sandbox seconds pass per real second (> 0).
         """
-        new_speed = self._check_speed(speed)
         with self._lock:
             real = time.time()
             self._sandbox_base += (real - self._real_base) * self._speed
-            self._real_base = real
-            self._speed = new_speed
+            self._real_base, self._speed = real, speed
 
 
 class ManualClock:
-    """A clock that moves only when told to (for unit tests of the state machine).
+    """A clock that moves only when told to (for tests of the account's rules).
 
     :param start: the initial time in epoch seconds.
     """
@@ -95,9 +82,10 @@ class ManualClock:
         """Return the current manual time."""
         return self._now
 
-    def advance(self, seconds: float) -> None:
+    @validate_call
+    def advance(self, seconds: NonNegativeFloat) -> None:
         """Move the manual time forward.
 
         :param seconds: how far to jump, >= 0.
         """
-        self._now += _check_step(seconds)
+        self._now += seconds

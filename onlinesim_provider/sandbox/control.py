@@ -6,7 +6,7 @@ import http.client
 import json
 import ssl
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
@@ -75,9 +75,12 @@ class SandboxControl:
     def close(self) -> None:
         """Close the keep-alive connection (it reopens on the next call)."""
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            self._drop()
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def call(self, name: str, **arguments: Any) -> Any:
         """Run the control ``name`` and return its result; raise SandboxControlError if refused.
@@ -85,9 +88,15 @@ class SandboxControl:
         :param name: the control name (path after ``/_sandbox/``).
         :param arguments: its JSON arguments.
         """
-        body = json.dumps(arguments).encode()
+        # Delivery rules given as objects go as their JSON; the sandbox validates every argument.
+        body = json.dumps(arguments, default=lambda rule: rule.model_dump(mode="json")).encode()
         with self._lock:
-            status, data = self._post(f"/_sandbox/{name}", body)
+            try:
+                status, data = self._send(f"/_sandbox/{name}", body)
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                # A stale keep-alive connection: the sandbox restarted or closed it while idle.
+                self._drop()
+                status, data = self._send(f"/_sandbox/{name}", body)
         document = json.loads(data) if data else {}
         if status != 200:
             raise SandboxControlError(
@@ -95,29 +104,18 @@ class SandboxControl:
             )
         return document["result"]
 
-    def _connect(self) -> http.client.HTTPConnection:
-        if self._ssl_context is None:
-            return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
-        return http.client.HTTPSConnection(
-            self._host, self._port, timeout=self._timeout, context=self._ssl_context
-        )
-
-    def _post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
-        for attempt in (1, 2):
-            if self._conn is None:
-                self._conn = self._connect()
-            try:
-                self._conn.request("POST", path, body, headers)
-                response = self._conn.getresponse()
-                return response.status, response.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                # A stale keep-alive connection: the sandbox restarted or closed it while idle.
-                self._conn.close()
-                self._conn = None
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+    def _send(self, path: str, body: bytes) -> tuple[int, bytes]:
+        if self._conn is None:
+            self._conn = (
+                http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+                if self._ssl_context is None
+                else http.client.HTTPSConnection(
+                    self._host, self._port, timeout=self._timeout, context=self._ssl_context
+                )
+            )
+        self._conn.request("POST", path, body, {"Content-Type": "application/json"})
+        response = self._conn.getresponse()
+        return response.status, response.read()
 
     # --- SMS and time -----------------------------------------------------------------------
 
@@ -131,10 +129,8 @@ class SandboxControl:
         :param code: the code (default: found in ``text``, else 6 random digits).
         :param sender: who sent it.
         """
-        result: dict[str, Any] = self.call(
-            "sms", activation_id=int(activation_id), text=text, code=code, sender=sender
-        )
-        return result
+        result = self.call("sms", activation_id=int(activation_id), text=text, code=code, sender=sender)
+        return cast("dict[str, Any]", result)
 
     def deliver_rent_sms(
         self, rent_id: int, text: str, sender: str = "+79990001122", service: str = "twitter"
@@ -146,10 +142,8 @@ class SandboxControl:
         :param sender: the ``phoneFrom`` value.
         :param service: the ``service`` value (``notify`` marks a notice).
         """
-        result: dict[str, Any] = self.call(
-            "rent_sms", rent_id=int(rent_id), text=text, sender=sender, service=service
-        )
-        return result
+        result = self.call("rent_sms", rent_id=int(rent_id), text=text, sender=sender, service=service)
+        return cast("dict[str, Any]", result)
 
     def advance(self, seconds: float) -> float:
         """Move the sandbox clock forward (expiries, refunds and automatic SMS apply); return the new time.
@@ -205,13 +199,11 @@ class SandboxControl:
             "token": token,
             "processed": processed,
         }
-        result: dict[str, Any] = self.call("fault", **arguments)
-        return result
+        return cast("dict[str, Any]", self.call("fault", **arguments))
 
     def faults(self) -> list[dict[str, Any]]:
         """Return the active fault rules."""
-        result: list[dict[str, Any]] = self.call("faults")
-        return result
+        return cast("list[dict[str, Any]]", self.call("faults"))
 
     def clear_faults(self) -> None:
         """Remove every fault rule."""
@@ -223,10 +215,7 @@ class SandboxControl:
         :param switches: any of :data:`~onlinesim_provider.sandbox.config.SWITCHES` (error_key,
             cancel_status, sms_delay, delivery, seed, speed, balance, ...).
         """
-        if "delivery" in switches:
-            switches["delivery"] = [_rule_json(rule) for rule in switches["delivery"] or ()]
-        result: dict[str, Any] = self.call("configure", **switches)
-        return result
+        return cast("dict[str, Any]", self.call("configure", **switches))
 
     def set_delivery(self, rules: Sequence[object], seed: int | None = None) -> list[dict[str, Any]]:
         """Replace the per-country and per-service delivery rules; return them as stored.
@@ -235,7 +224,7 @@ class SandboxControl:
         after how many sandbox seconds; orders no rule matches follow ``sms_delay``. An empty list
         removes every rule.
 
-        :param rules: each a :class:`~onlinesim_provider.sandbox.delivery.DeliveryRule`, a dict
+        :param rules: each a :class:`~onlinesim_provider.sandbox.rules.DeliveryRule`, a dict
             ``{"country": 7, "service": "tg", "probability": 0.5, "delay": [5, 60]}`` (``"*"`` or a
             missing key: any country / service; ``delay`` seconds or ``[min, max]``) or a string
             ``"7:tg:0.5:5-60"``.
@@ -249,13 +238,11 @@ class SandboxControl:
         arguments: dict[str, Any] = {"delivery": list(rules)}
         if seed is not None:
             arguments["seed"] = seed
-        result: list[dict[str, Any]] = self.configure(**arguments)["delivery"]
-        return result
+        return cast("list[dict[str, Any]]", self.configure(**arguments)["delivery"])
 
     def config(self) -> dict[str, Any]:
         """Return the settings in force (including the API key)."""
-        result: dict[str, Any] = self.call("config")
-        return result
+        return cast("dict[str, Any]", self.call("config"))
 
     def set_balance(self, amount: object) -> None:
         """Set the balance.
@@ -301,35 +288,24 @@ class SandboxControl:
 
     def ledger(self) -> list[dict[str, Any]]:
         """Return every event in order (money as decimal strings)."""
-        result: list[dict[str, Any]] = self.call("ledger")
-        return result
+        return cast("list[dict[str, Any]]", self.call("ledger"))
 
     def summary(self) -> dict[str, Any]:
         """Return balance, charged, refunded and the order counters."""
-        result: dict[str, Any] = self.call("summary")
-        return result
+        return cast("dict[str, Any]", self.call("summary"))
 
     def activations(self) -> list[dict[str, Any]]:
         """Return the current state of every activation."""
-        result: list[dict[str, Any]] = self.call("activations")
-        return result
+        return cast("list[dict[str, Any]]", self.call("activations"))
 
     def rents(self) -> list[dict[str, Any]]:
         """Return the current state of every rent."""
-        result: list[dict[str, Any]] = self.call("rents")
-        return result
+        return cast("list[dict[str, Any]]", self.call("rents"))
 
     def requests(self) -> list[dict[str, Any]]:
         """Return the request log (``api_key`` values replaced by ``REDACTED``)."""
-        result: list[dict[str, Any]] = self.call("requests")
-        return result
+        return cast("list[dict[str, Any]]", self.call("requests"))
 
     def reset(self) -> None:
         """Return to the initial settings and an empty state (same port)."""
         self.call("reset")
-
-
-def _rule_json(rule: object) -> object:
-    """Return a delivery rule as JSON (the sandbox validates it; this side only serialises)."""
-    to_dict = getattr(rule, "to_dict", None)
-    return to_dict() if callable(to_dict) else rule
