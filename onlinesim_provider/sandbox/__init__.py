@@ -12,38 +12,27 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from onlinesim_provider.sandbox.account import SandboxState
-    from onlinesim_provider.sandbox.clock import ManualClock, SystemClock
-    from onlinesim_provider.sandbox.config import SandboxConfig
-    from onlinesim_provider.sandbox.control import SandboxControl, SandboxControlError
-    from onlinesim_provider.sandbox.rules import DeliveryRule
-    from onlinesim_provider.sandbox.server import API_PATH, SandboxServer
+if TYPE_CHECKING:  # what type checkers and editors read; at run time, __getattr__ below
+    from onlinesim_provider.sandbox.account import ManualClock as ManualClock
+    from onlinesim_provider.sandbox.account import SandboxState as SandboxState
+    from onlinesim_provider.sandbox.account import SystemClock as SystemClock
+    from onlinesim_provider.sandbox.config import SandboxConfig as SandboxConfig
+    from onlinesim_provider.sandbox.control import SandboxControl as SandboxControl
+    from onlinesim_provider.sandbox.control import SandboxControlError as SandboxControlError
+    from onlinesim_provider.sandbox.rules import DeliveryRule as DeliveryRule
+    from onlinesim_provider.sandbox.server import API_PATH as API_PATH
+    from onlinesim_provider.sandbox.server import SandboxServer as SandboxServer
 
-__all__ = [
-    "API_PATH",
-    "DeliveryRule",
-    "ManualClock",
-    "SandboxConfig",
-    "SandboxControl",
-    "SandboxControlError",
-    "SandboxServer",
-    "SandboxState",
-    "SystemClock",
-]
-#: The module of each name above. They are imported on first use: the pytest plugin, which every
-#: pytest run loads, lives in this package and must not pull in aiohttp or pydantic.
-_HOMES = {
-    "API_PATH": "server",
-    "DeliveryRule": "rules",
-    "ManualClock": "clock",
-    "SandboxConfig": "config",
-    "SandboxControl": "control",
-    "SandboxControlError": "control",
-    "SandboxServer": "server",
-    "SandboxState": "account",
-    "SystemClock": "clock",
+#: Where each exported name lives. It is imported on first use: the pytest plugin, which every pytest
+#: run loads, is in this package and must not pull in aiohttp or pydantic.
+_MODULES = {
+    "account": ("ManualClock", "SandboxState", "SystemClock"),
+    "config": ("SandboxConfig",),
+    "control": ("SandboxControl", "SandboxControlError"),
+    "rules": ("DeliveryRule",),
+    "server": ("API_PATH", "SandboxServer"),
 }
+__all__ = sorted(name for names in _MODULES.values() for name in names)
 
 
 def __getattr__(name: str) -> Any:
@@ -51,6 +40,7 @@ def __getattr__(name: str) -> Any:
 
     :param name: the name asked for.
     """
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+    for module, names in _MODULES.items():
+        if name in names:
+            return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

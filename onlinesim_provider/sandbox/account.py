@@ -1,9 +1,8 @@
-"""The emulated account: catalogue, balance, activations, rents, their SMS and the ledger.
+"""The emulated account: catalogue, balance, activations, rents, their SMS, the ledger, the clock.
 
-:class:`SandboxState` answers one API request at a time on the time of its clock: the events due
-by then (automatic SMS, the 15-minute life of an activation, the 20-minute first-SMS window and
-the end of a rent) apply first, in time order. It does no I/O. How it settles each point the
-spec leaves open is listed on the docs' testing page.
+:class:`SandboxState` answers one API request at a time on the time of its clock (real time that
+may run faster, or :class:`ManualClock`), after applying the events due by then (automatic SMS,
+expiries, the end of a rent) in time order. It does no I/O.
 """
 
 from __future__ import annotations
@@ -14,26 +13,24 @@ import itertools
 import math
 import random
 import re
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from pydantic import ConfigDict, NonNegativeFloat, NonNegativeInt, validate_call
+from pydantic import NonNegativeFloat, PositiveFloat, validate_call
 
 from onlinesim_provider.sandbox import replies
-from onlinesim_provider.sandbox.clock import SystemClock
-from onlinesim_provider.sandbox.config import Money  # noqa: TC001 (pydantic reads it at run time)
-from onlinesim_provider.sandbox.rules import draw_delivery
+from onlinesim_provider.sandbox.config import control_call
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from onlinesim_provider.sandbox.clock import Clock
     from onlinesim_provider.sandbox.config import SandboxConfig
     from onlinesim_provider.sandbox.replies import Reply
 
-__all__ = ["COUNTRIES", "SERVICES", "Activation", "Country", "Message", "Rent", "SandboxState", "iso"]
+__all__ = ["Activation", "ManualClock", "Message", "Rent", "SandboxState", "SystemClock"]
 
 #: Seconds a single-service number receives SMS after it was ordered.
 ACTIVATION_LIFETIME = 15 * 60.0
@@ -44,8 +41,67 @@ _DAY = 86400.0
 SERVER_TZ = timezone(timedelta(hours=3))
 _CODE = re.compile(r"\d{4,8}")
 _RENT_SENDER = "+79990001122"
-#: Control calls come as JSON, where ids and codes may be numbers.
-_control_call = validate_call(config=ConfigDict(coerce_numbers_to_str=True))
+
+
+class SystemClock:
+    """Real time, optionally running ``speed`` times faster, plus jumps made by :meth:`advance`.
+
+    :param speed: how many sandbox seconds pass per real second (> 0).
+    """
+
+    @validate_call
+    def __init__(self, speed: PositiveFloat = 1.0) -> None:
+        self._real_base = self._sandbox_base = time.time()
+        self._speed = speed
+
+    @property
+    def speed(self) -> float:
+        """Return the current speed factor."""
+        return self._speed
+
+    def now(self) -> float:
+        """Return the sandbox time in epoch seconds."""
+        return self._sandbox_base + (time.time() - self._real_base) * self._speed
+
+    @validate_call
+    def advance(self, seconds: NonNegativeFloat) -> None:
+        """Jump the sandbox time forward.
+
+        :param seconds: how far to jump, >= 0.
+        """
+        self._sandbox_base += seconds
+
+    @validate_call
+    def set_speed(self, speed: PositiveFloat) -> None:
+        """Change the speed factor from now on, without moving the current sandbox time.
+
+        :param speed: how many sandbox seconds pass per real second (> 0).
+        """
+        real = time.time()
+        self._sandbox_base += (real - self._real_base) * self._speed
+        self._real_base, self._speed = real, speed
+
+
+class ManualClock:
+    """A clock that moves only when told to (for tests of the account's rules).
+
+    :param start: the initial time in epoch seconds.
+    """
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self._now = float(start)
+
+    def now(self) -> float:
+        """Return the current manual time."""
+        return self._now
+
+    @validate_call
+    def advance(self, seconds: NonNegativeFloat) -> None:
+        """Move the manual time forward.
+
+        :param seconds: how far to jump, >= 0.
+        """
+        self._now += seconds
 
 
 class Country(NamedTuple):
@@ -110,10 +166,7 @@ class Message:
     sender: str
     service: str
     time: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict."""
-        return {**asdict(self), "date": iso(self.time)}
+    date: str
 
 
 @dataclass
@@ -140,8 +193,6 @@ class Activation:
     closed_at: float | None = None
     sms_due: float | None = None
     blocked: bool = False
-    #: Counts the automatic SMS scheduled, so that one superseded by a ``setStatus 3`` never fires.
-    generation: int = 0
 
     @property
     def is_open(self) -> bool:
@@ -150,9 +201,7 @@ class Activation:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict (money as decimal strings)."""
-        data = {**asdict(self), "price": str(self.price), "messages": [m.to_dict() for m in self.messages]}
-        del data["generation"]
-        return data
+        return {**asdict(self), "price": str(self.price)}
 
 
 @dataclass
@@ -183,26 +232,25 @@ class Rent:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict (money as decimal strings)."""
-        messages = [m.to_dict() for m in self.messages]
-        return {**asdict(self), "price": str(self.price), "end_date": iso(self.end), "messages": messages}
+        return {**asdict(self), "price": str(self.price), "end_date": iso(self.end)}
+
+
+_Order = TypeVar("_Order", Activation, Rent)
 
 
 class SandboxState:
     """Catalogue, balance, activations, rents and the ledger of one sandbox.
 
+    How it reads the points the spec leaves open is listed on the docs' testing page.
+
     :param config: the settings (key, balance, switches).
     :param clock: where the time comes from (default: real time at ``config.speed``).
     :param seed: seed of the random codes and delivery draws (``None``: the config's ``seed``).
-
-    Example::
-
-        clock = ManualClock()
-        state = SandboxState(SandboxConfig(api_key="k"), clock)
-        state.handle("getNumber", {"service": "tg"}, bearer="k")  # ACCESS_NUMBER:10001:7...
-        state.advance(15 * 60)  # the activation expires; no SMS came, so it is refunded
     """
 
-    def __init__(self, config: SandboxConfig, clock: Clock | None = None, seed: int | None = None) -> None:
+    def __init__(
+        self, config: SandboxConfig, clock: ManualClock | SystemClock | None = None, seed: int | None = None
+    ) -> None:
         self.config = config
         self.clock = clock if clock is not None else SystemClock(config.speed)
         self.now = self.clock.now()
@@ -255,13 +303,12 @@ class SandboxState:
         self.now = max(self.now, now)
         return self.now
 
-    @validate_call
-    def advance(self, seconds: NonNegativeFloat) -> float:
+    def advance(self, seconds: float) -> float:
         """Move the clock forward and apply what falls due (expiries, refunds, SMS); return the time.
 
         :param seconds: sandbox seconds to jump, >= 0.
         """
-        self.clock.advance(seconds)
+        self.clock.advance(seconds=seconds)  # by name: a refusal names the argument
         return self.tick()
 
     def _at(self, when: float, event: Callable[[], None]) -> None:
@@ -323,27 +370,12 @@ class SandboxState:
             self.balance += order.price
             self._log("refund", amount=money(order.price), **ref)
 
-    def _code(self, text: str | None, code: str | None) -> tuple[str, str]:
-        """Return the text and code of an SMS: the code found in the text, else 6 random digits."""
-        if code is None and text is not None:
-            found = _CODE.search(text)
-            code = found.group(0) if found else text
-        if code is None:
-            code = f"{self._rng.randrange(10**6):06d}"
-        return (f"Your code is {code}" if text is None else text), code
-
     def _phone(self, country: str, serial: int, *, international: bool) -> str:
         info = self.countries[country]
         national = "9" + str(serial % 10 ** (info.national_length - 1)).zfill(info.national_length - 1)
         return info.code + national if international else national
 
     # --- activations ------------------------------------------------------------------------
-
-    def _activation(self, params: Mapping[str, str]) -> Activation:
-        activation = self.activations.get(_id(params, "WRONG_ACTIVATION_ID"))
-        if activation is None:
-            raise Failure("NO_ACTIVATION")
-        return activation
 
     def _get_countries(self, params: Mapping[str, str]) -> Any:
         flags = {"visible": 1, "retry": 1, "rent": 1, "multiService": 1}
@@ -388,39 +420,55 @@ class SandboxState:
             self._close(activation, "expired", "expire", refunded=not activation.messages)
 
     def _schedule_sms(self, activation: Activation, *, first: bool) -> None:
-        """Draw whether and when the next SMS arrives by itself (after the order, or ``setStatus 3``)."""
-        activation.generation += 1
-        blocked, delay = draw_delivery(
-            self._delivery_rng,
-            self.config.delivery,
-            activation.country,
-            activation.service,
-            self.config.sms_delay,
-            first=first,
+        """Draw whether and when the next SMS arrives by itself (after the order, or ``setStatus 3``).
+
+        The first delivery rule matching the order decides; with none, ``sms_delay`` does. There
+        are two draws per order (arrival, delay) and one per ``setStatus 3`` (delay), whatever the
+        rules say, so that the same seed and the same orders give the same outcomes.
+        """
+        arrival = self._delivery_rng.random() if first else 0.0
+        spread = self._delivery_rng.random()
+        country, service = activation.country, activation.service
+        rules = (
+            r for r in self.config.delivery if r.country in ("*", country) and r.service in ("*", service)
         )
-        activation.blocked = activation.blocked or blocked
+        rule, delay = next(rules, None), self.config.sms_delay
+        if rule is not None and first and not arrival < rule.probability:
+            activation.blocked = True
+        elif rule is not None and rule.delay is not None:
+            delay = rule.delay[0] + (rule.delay[1] - rule.delay[0]) * spread
+        elif rule is not None:
+            delay = 0.0 if delay is None else delay
         activation.sms_due = None if delay is None or activation.blocked else self.now + delay
         if activation.sms_due is not None:
-            generation = activation.generation
-            self._at(activation.sms_due, lambda: self._auto_sms(activation, generation))
+            due = activation.sms_due
+            self._at(due, lambda: self._auto_sms(activation, due))
 
-    def _auto_sms(self, activation: Activation, generation: int) -> None:
-        if activation.is_open and generation == activation.generation:
+    def _auto_sms(self, activation: Activation, due: float) -> None:
+        if activation.is_open and activation.sms_due == due:  # not superseded by a setStatus 3
             activation.sms_due = None
-            self._sms(activation, None, None, activation.service)
+            self._receive(activation, None, None, activation.service, _service_name(activation.service))
 
-    def _sms(self, activation: Activation, text: str | None, code: str | None, sender: str) -> Message:
-        text, code = self._code(text, code)
-        message = Message(
-            text, code, sender, SERVICES.get(activation.service, (activation.service,))[0], self.now
-        )
-        activation.messages.append(message)
-        activation.state = "code"
-        self._log("sms", activation_id=activation.id, text=text, code=code, sender=sender)
-        return message
+    def _receive(
+        self, order: Activation | Rent, text: str | None, code: str | None, sender: str, service: str
+    ) -> dict[str, str]:
+        """Add an SMS to ``order`` (the code found in the text, else 6 random digits); return both."""
+        if code is None and text is not None:
+            found = _CODE.search(text)
+            code = found.group(0) if found else text
+        if code is None:
+            code = f"{self._rng.randrange(10**6):06d}"
+        text = f"Your code is {code}" if text is None else text
+        order.messages.append(Message(text, code, sender, service, self.now, iso(self.now)))
+        if isinstance(order, Activation):
+            order.state = "code"
+            self._log("sms", activation_id=order.id, text=text, code=code, sender=sender)
+        else:
+            self._log("sms", rent_id=order.id, text=text, sender=sender, service=service)
+        return {"code": code, "text": text}
 
     def _get_status(self, params: Mapping[str, str]) -> str:
-        activation = self._activation(params)
+        activation = _find(self.activations, params, "WRONG_ACTIVATION_ID", "NO_ACTIVATION")
         if not activation.is_open:
             return "STATUS_CANCEL"
         if activation.state == "waiting":
@@ -429,7 +477,7 @@ class SandboxState:
         return f"{prefix}:{activation.messages[-1].code}"
 
     def _get_full_sms(self, params: Mapping[str, str]) -> str:
-        activation = self._activation(params)
+        activation = _find(self.activations, params, "WRONG_ACTIVATION_ID", "NO_ACTIVATION")
         if not activation.is_open:
             return "STATUS_CANCEL"
         if activation.state != "code":
@@ -437,7 +485,7 @@ class SandboxState:
         return f"FULL_SMS:{activation.messages[-1].text}"
 
     def _set_status(self, params: Mapping[str, str]) -> str:
-        activation = self._activation(params)
+        activation = _find(self.activations, params, "WRONG_ACTIVATION_ID", "NO_ACTIVATION")
         status = params.get("status", "").strip()
         refused = (status == "3" and not activation.messages) or (
             status == "8" and self.config.cancel_status != 8
@@ -461,12 +509,6 @@ class SandboxState:
         return "ACCESS_READY" if status == "1" else "ACCESS_RETRY_GET"
 
     # --- rents ------------------------------------------------------------------------------
-
-    def _rent(self, params: Mapping[str, str]) -> Rent:
-        rent = self.rents.get(_id(params, "NO_ID_RENT"))
-        if rent is None:
-            raise Failure("NO_ID_RENT")
-        return rent
 
     def _number(self, rent: Rent) -> str:
         return rent.international if self.config.number_format == "international" else rent.phone
@@ -525,13 +567,7 @@ class SandboxState:
         elif event == "end":
             self._close(rent, "expired", "rent_expire", refunded=not rent.messages, reason="period_end")
         elif event == "sms":
-            self._rent_sms(rent, self._code(None, None)[0], _RENT_SENDER, "twitter")
-
-    def _rent_sms(self, rent: Rent, text: str, sender: str, service: str) -> Message:
-        message = Message(text, self._code(text, None)[1], sender, service, self.now)
-        rent.messages.append(message)
-        self._log("sms", rent_id=rent.id, text=text, sender=sender, service=service)
-        return message
+            self._receive(rent, None, None, _RENT_SENDER, "twitter")
 
     def _get_rent_list(self, params: Mapping[str, str]) -> Any:
         items = [
@@ -544,7 +580,7 @@ class SandboxState:
         return {"status": "success", "values": self._values(items)}
 
     def _get_rent_status(self, params: Mapping[str, str]) -> Any:
-        rent = self._rent(params)
+        rent = _find(self.rents, params, "NO_ID_RENT", "NO_ID_RENT")
         if rent.state == "cancelled":
             raise Failure("STATUS_CANCEL")
         if not rent.is_open:
@@ -552,13 +588,13 @@ class SandboxState:
         if not rent.messages:
             raise Failure("STATUS_WAIT_CODE")
         items = [
-            {"phoneFrom": m.sender, "text": m.text, "service": m.service, "date": iso(m.time)}
+            {"phoneFrom": m.sender, "text": m.text, "service": m.service, "date": m.date}
             for m in rent.messages
         ]
         return {"status": "success", "quantity": len(items), "values": self._values(items)}
 
     def _set_rent_status(self, params: Mapping[str, str]) -> Any:
-        rent = self._rent(params)
+        rent = _find(self.rents, params, "NO_ID_RENT", "NO_ID_RENT")
         status = params.get("status", "").strip()
         # OnlineSIM: 2 closes; SMS-Activate: 1 finishes, 2 cancels.
         meanings = (
@@ -579,7 +615,7 @@ class SandboxState:
 
     # --- controls ---------------------------------------------------------------------------
 
-    @_control_call
+    @control_call
     def deliver_sms(
         self, activation_id: int, text: str | None = None, code: str | None = None, sender: str = "Telegram"
     ) -> dict[str, str]:
@@ -590,18 +626,10 @@ class SandboxState:
         :param code: the code (default: found in ``text``, else 6 random digits).
         :param sender: who sent it.
         """
-        self.tick()
-        activation = self.activations.get(activation_id)
-        if activation is None:
-            raise ValueError(f"unknown activation id {activation_id!r}")
-        if not activation.is_open:
-            raise ValueError(
-                f"activation {activation_id} is closed ({activation.state}); it cannot receive SMS"
-            )
-        message = self._sms(activation, text, code, sender)
-        return {"code": message.code, "text": message.text}
+        activation = self._open(self.activations, activation_id, "activation")
+        return self._receive(activation, text, code, sender, _service_name(activation.service))
 
-    @_control_call
+    @control_call
     def deliver_rent_sms(
         self, rent_id: int, text: str, sender: str = _RENT_SENDER, service: str = "twitter"
     ) -> dict[str, str]:
@@ -612,67 +640,15 @@ class SandboxState:
         :param sender: the ``phoneFrom`` value.
         :param service: the ``service`` value (``notify`` marks a notice).
         """
+        return self._receive(self._open(self.rents, rent_id, "rent"), text, None, sender, service)
+
+    def _open(self, orders: dict[int, _Order], number: int, kind: str) -> _Order:
         self.tick()
-        rent = self.rents.get(rent_id)
-        if rent is None:
-            raise ValueError(f"unknown rent id {rent_id!r}")
-        if not rent.is_open:
-            raise ValueError(f"rent {rent_id} is closed ({rent.state}); it cannot receive SMS")
-        message = self._rent_sms(rent, text, sender, service)
-        return {"code": message.code, "text": message.text}
-
-    @_control_call
-    def set_balance(self, amount: Money) -> Decimal:
-        """Set the balance; return it.
-
-        :param amount: the new balance (decimal).
-        """
-        self.balance = amount
-        return amount
-
-    @_control_call
-    def set_stock(self, country: str, service: str, count: NonNegativeInt) -> None:
-        """Set how many numbers of ``service`` are left in ``country``.
-
-        :param country: a known country id.
-        :param service: a service code.
-        :param count: the stock.
-        """
-        self.stock[(self._known(country), service)] = count
-
-    @_control_call
-    def set_rent_stock(self, country: str, count: NonNegativeInt) -> None:
-        """Set how many numbers can still be rented in ``country``.
-
-        :param country: a known country id.
-        :param count: the stock.
-        """
-        self.rent_stock[self._known(country)] = count
-
-    @_control_call
-    def set_price(self, service: str, price: Money) -> None:
-        """Set the price of one activation of ``service`` (a new code becomes a known service).
-
-        :param service: a service code.
-        :param price: the price (decimal).
-        """
-        if not service:
-            raise ValueError("invalid service '': expected a service code such as 'tg'")
-        self.prices[service] = price
-
-    @_control_call
-    def set_rent_price(self, country: str, price_per_day: Money) -> None:
-        """Set the rent price per day in ``country``.
-
-        :param country: a known country id.
-        :param price_per_day: the price (decimal).
-        """
-        self.rent_prices[self._known(country)] = price_per_day
-
-    def _known(self, country: str) -> str:
-        if country not in self.countries:
-            raise ValueError(f"unknown country {country!r}: expected one of {sorted(self.countries)}")
-        return country
+        if number not in orders:
+            raise ValueError(f"unknown {kind} id {number!r}")
+        if not orders[number].is_open:
+            raise ValueError(f"{kind} {number} is closed ({orders[number].state}); it cannot receive SMS")
+        return orders[number]
 
     def summary(self) -> dict[str, Any]:
         """Return the money and counters of the sandbox (decimals as strings)."""
@@ -695,12 +671,18 @@ class SandboxState:
         }
 
 
-def _id(params: Mapping[str, str], token: str) -> int:
-    """Return the numeric ``id`` parameter, or fail with ``token``."""
+def _find(orders: dict[int, _Order], params: Mapping[str, str], malformed: str, unknown: str) -> _Order:
+    """Return the order named by the ``id`` parameter, or fail with the token for a bad or unknown id."""
     text = params.get("id", "").strip()
     if not (text.isascii() and text.isdigit()):  # str.isdigit() also accepts "²", "①", "١٢"...
-        raise Failure(token)
-    return int(text)
+        raise Failure(malformed)
+    if int(text) not in orders:
+        raise Failure(unknown)
+    return orders[int(text)]
+
+
+def _service_name(service: str) -> str:
+    return SERVICES.get(service, (service,))[0]
 
 
 def _rent_days(params: Mapping[str, str]) -> int:

@@ -18,13 +18,13 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from types import FrameType
 
-__all__ = ["build_parser", "config_from_args", "main", "ssl_context_from_args"]
+__all__ = ["build_parser", "config_from_args", "main"]
 
 DEFAULT_PORT = 8765
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Return the command-line parser (a switch left out keeps :class:`SandboxConfig`'s default)."""
+    """Return the command-line parser (a setting left out keeps :class:`SandboxConfig`'s default)."""
     parser = argparse.ArgumentParser(
         prog="onlinesim-sandbox",
         description="Offline sandbox of the OnlineSIM Alternative API (loopback test server).",
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     add("--port", type=int, default=DEFAULT_PORT, help="port, 0 = any free (default: %(default)s)")
-    add("--key", dest="api_key", help="the API key to accept (default: sandbox-key)")
+    add("--key", dest="api_key", metavar="KEY", help="the API key to accept (default: sandbox-key)")
     add("--balance", help="starting balance (default: 1000.00)")
     add("--sms-delay", type=float, help="sandbox seconds until an SMS arrives by itself")
     add("--speed", type=float, help="clock speed factor (default: 1)")
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add(
         "--dialect",
-        choices=tuple(DIALECTS),
+        choices=DIALECTS,
         help="sms-activate: cancel is status 8, JSON errors say 'message', country 0 is Russia,"
         " setRentStatus 1 = finish and 2 = cancel (default: onlinesim)",
     )
@@ -57,14 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--common-errors",
         choices=("text", "json"),
-        help="BAD_KEY / BAD_ACTION on JSON actions: plain text (default) or the JSON envelope",
+        help="BAD_KEY / BAD_ACTION on JSON actions (default: text)",
     )
-    add(
-        "--rent-quant",
-        choices=("count", "nested"),
-        help="'quant' of rent offers: a number (default) or {current, total}",
-    )
-    add("--values-format", choices=("object", "list"), help="rent 'values' shape (default: object)")
+    add("--rent-quant", choices=("count", "nested"), help="'quant' of rent offers (default: count)")
+    add("--values-format", choices=("object", "list"), help="rent 'values' (default: object)")
     add("--number-format", choices=("national", "international"), help="rent numbers (default: national)")
     add("--auth", choices=("any", "header", "query"), help="accepted key transport (default: any)")
     add("--early-cancel-seconds", type=float, help="refuse status 8 this soon after the order")
@@ -83,27 +79,6 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
     return SandboxConfig(**{k: v for k, v in given if v is not None and k in SandboxConfig.model_fields})
 
 
-def ssl_context_from_args(args: argparse.Namespace) -> ssl.SSLContext | None:
-    """Return the server TLS context named by ``--tls-cert``/``--tls-key`` (``None``: plain HTTP).
-
-    :param args: the parsed arguments.
-    :raises ValueError: only one of the two is given, or the files cannot be loaded.
-    """
-    if args.tls_cert is None and args.tls_key is None:
-        return None
-    if args.tls_cert is None or args.tls_key is None:
-        raise ValueError("--tls-cert and --tls-key go together: expected both files or neither")
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    try:
-        context.load_cert_chain(args.tls_cert, args.tls_key)
-    except (OSError, ssl.SSLError) as bad:
-        raise ValueError(
-            f"cannot load --tls-cert {args.tls_cert!r} with --tls-key {args.tls_key!r}: {bad}"
-            " (expected a PEM certificate and its PEM private key)"
-        ) from bad
-    return context
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the sandbox until interrupted; return the exit status.
 
@@ -112,12 +87,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        config = config_from_args(args)
-        context = ssl_context_from_args(args)
+        config, context = config_from_args(args), None
     except ValidationError as bad:
         parser.error(explain(bad))
-    except ValueError as bad:
-        parser.error(str(bad))
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together: expected both files or neither")
+    if args.tls_cert is not None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.load_cert_chain(args.tls_cert, args.tls_key)
+        except (OSError, ssl.SSLError) as bad:
+            files = f"--tls-cert {args.tls_cert!r} with --tls-key {args.tls_key!r}"
+            parser.error(f"cannot load {files}: {bad} (expected a PEM certificate and its PEM private key)")
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:

@@ -15,11 +15,12 @@ from pydantic import (
     StrictInt,
     ValidationError,
     model_validator,
+    validate_call,
 )
 
 from onlinesim_provider.sandbox.rules import DeliveryRule  # noqa: TC001 (pydantic reads it at run time)
 
-__all__ = ["DIALECTS", "SWITCHES", "Money", "SandboxConfig", "explain"]
+__all__ = ["DIALECTS", "SWITCHES", "Money", "SandboxConfig", "control_call", "explain"]
 
 #: Each dialect and the switches it sets unless they are given. The dialect also chooses the
 #: country ids and the ``setRentStatus`` codes (see :class:`SandboxConfig`).
@@ -27,26 +28,12 @@ DIALECTS: dict[str, dict[str, Any]] = {
     "onlinesim": {"error_key": "msg", "cancel_status": 6},
     "sms-activate": {"error_key": "message", "cancel_status": 8},
 }
-#: Settings that :meth:`SandboxControl.configure` may change at run time.
-SWITCHES = (
-    "error_key",
-    "cancel_status",
-    "common_errors",
-    "rent_quant",
-    "values_format",
-    "number_format",
-    "auth",
-    "sms_delay",
-    "delivery",
-    "seed",
-    "speed",
-    "early_cancel_seconds",
-    "balance",
-)
 #: An amount of money: a finite decimal >= 0, kept in cents.
 Money = Annotated[
     Decimal, Field(ge=0, allow_inf_nan=False), AfterValidator(lambda amount: amount.quantize(Decimal("0.01")))
 ]
+#: Check a control call's arguments against its annotations (ids and codes may come as JSON numbers).
+control_call = validate_call(config=ConfigDict(coerce_numbers_to_str=True, arbitrary_types_allowed=True))
 
 
 class SandboxConfig(BaseModel):
@@ -54,32 +41,25 @@ class SandboxConfig(BaseModel):
 
     :param api_key: the only key accepted; any other key gets ``BAD_KEY``.
     :param balance: the starting balance.
-    :param sms_delay: sandbox seconds after an order (or a ``setStatus 3``) when an SMS arrives by
-        itself; ``None`` = SMS arrive only on demand (``deliver_sms``).
-    :param delivery: per-country and per-service :class:`~.rules.DeliveryRule` s (or their dicts
-        or strings, such as ``"*:tg:0.9:5-60"``); the first rule matching an order decides whether
-        an SMS ever arrives and when; orders no rule matches follow ``sms_delay``.
-    :param seed: seed of the random codes and delivery draws (``None`` = unpredictable); the same
-        seed and the same sequence of orders give the same outcomes.
+    :param sms_delay: sandbox seconds after an order (or a ``setStatus 3``) until an SMS arrives by
+        itself; ``None``: SMS arrive only when delivered through the controls.
+    :param delivery: :class:`~.rules.DeliveryRule` s (or their dicts or strings); the first rule
+        matching an order decides whether and when an SMS arrives, instead of ``sms_delay``.
+    :param seed: seed of the random codes and delivery draws (``None``: unpredictable).
     :param speed: the sandbox clock runs this many times faster than real time.
-    :param dialect: ``"onlinesim"`` or ``"sms-activate"``, one profile for the fixed ways
-        SMS-Activate-style servers differ: cancel is status 8, the JSON error envelope says
-        ``message``, country ids are SMS-Activate's (0 = Russia, the default country) and
-        ``setRentStatus`` takes 1 = finish, 2 = cancel (``CANT_CANCEL`` once a message arrived).
-        Set when the sandbox starts (the country ids shape its catalogue).
-    :param error_key: the key of the JSON error envelope, ``"msg"`` or ``"message"``
-        (``None``: the dialect's).
-    :param cancel_status: ``6`` = OnlineSIM (status 8 is ``BAD_STATUS``); ``8`` = SMS-Activate
-        style (``None``: the dialect's).
-    :param common_errors: ``BAD_KEY`` and ``BAD_ACTION`` on JSON actions: ``"text"`` (plain
-        tokens, as the API overview says for all methods) or ``"json"`` (the error envelope).
-    :param rent_quant: ``quant`` of ``getRentServicesAndCountries``: ``"count"`` (a plain number,
-        the documented form) or ``"nested"`` (``{"current": n, "total": n}``).
-    :param values_format: ``"object"`` (``{"0": ...}``) or ``"list"`` for rent ``values``.
+    :param dialect: ``"onlinesim"`` or ``"sms-activate"`` (cancel is status 8, JSON errors say
+        ``message``, SMS-Activate's country ids with 0 = Russia, ``setRentStatus`` 1 = finish and
+        2 = cancel); set when the sandbox starts.
+    :param error_key: the key of the JSON error envelope, ``"msg"`` or ``"message"`` (``None``:
+        the dialect's).
+    :param cancel_status: 6 (OnlineSIM: 8 is ``BAD_STATUS``) or 8 (``None``: the dialect's).
+    :param common_errors: ``BAD_KEY`` and ``BAD_ACTION`` on JSON actions as ``"text"`` (as
+        documented) or ``"json"`` (the error envelope).
+    :param rent_quant: rent offers' ``quant``: ``"count"`` (documented) or ``"nested"``.
+    :param values_format: rent ``values`` as ``"object"`` (``{"0": ...}``) or ``"list"``.
     :param number_format: rent numbers ``"national"`` (no country code) or ``"international"``.
-    :param auth: accepted key transport: ``"any"``, ``"header"`` (Bearer only), ``"query"`` (api_key only).
-    :param early_cancel_seconds: status 8 within this many seconds of the order is refused with
-        ``EARLY_CANCEL_DENIED`` (0 = never refused).
+    :param auth: the key as ``"any"``, ``"header"`` (Bearer only) or ``"query"`` (api_key only).
+    :param early_cancel_seconds: status 8 this soon after the order gets ``EARLY_CANCEL_DENIED``.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -113,15 +93,14 @@ class SandboxConfig(BaseModel):
 
         :param changes: field names and their new values.
         """
-        unknown = sorted(set(changes) - set(SandboxConfig.model_fields))
-        if unknown:
-            raise ValueError(
-                f"unknown sandbox setting(s) {unknown}: expected some of {list(SandboxConfig.model_fields)}"
-            )
         data = self.model_dump()
         if "dialect" in changes:
             data.update(dict.fromkeys(DIALECTS[self.dialect]))
         return SandboxConfig.model_validate({**data, **changes})
+
+
+#: Settings that :meth:`SandboxControl.configure` may change at run time: all but the key and dialect.
+SWITCHES = tuple(name for name in SandboxConfig.model_fields if name not in ("api_key", "dialect"))
 
 
 def explain(error: ValidationError) -> str:

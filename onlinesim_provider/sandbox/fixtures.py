@@ -1,8 +1,7 @@
 """The ``onlinesim_sandbox`` fixture: one sandbox server per test session, reset for each test.
 
-Override ``onlinesim_sandbox_config`` (a :class:`~.config.SandboxConfig`) or
-``onlinesim_sandbox_ssl_context`` (serve HTTPS) in a ``conftest.py`` to change the server; the
-``onlinesim_sandbox`` marker changes settings for one test. See the docs' testing page.
+Override ``onlinesim_sandbox_config`` or ``onlinesim_sandbox_ssl_context`` in a ``conftest.py`` to
+change the server; the ``onlinesim_sandbox`` marker changes settings for one test.
 """
 
 from __future__ import annotations
@@ -65,10 +64,7 @@ def onlinesim_sandbox_server(
 def onlinesim_sandbox(
     onlinesim_sandbox_server: SandboxServer, request: pytest.FixtureRequest
 ) -> SandboxControl:
-    """Return the controls of the session's sandbox, reset to its initial state for this test.
-
-    The switches of an ``onlinesim_sandbox`` marker on the test (any that
-    :meth:`~.control.SandboxControl.configure` takes) apply after the reset.
+    """Return the controls of the session's sandbox, reset for this test, then set by its marker.
 
     :param onlinesim_sandbox_server: the session's server.
     :param request: the test's request (for its marker).

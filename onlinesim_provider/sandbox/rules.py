@@ -25,11 +25,9 @@ from onlinesim_provider.sandbox import replies
 from onlinesim_provider.sandbox.replies import TEXT_TYPE, Reply
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from onlinesim_provider.sandbox.config import SandboxConfig
 
-__all__ = ["DeliveryRule", "FaultRule", "draw_delivery", "pick_fault"]
+__all__ = ["DeliveryRule", "FaultRule", "pick_fault"]
 
 _HTML = (
     b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
@@ -46,8 +44,8 @@ _REASONS = {
 class DeliveryRule(BaseModel):
     """How SMS reach the numbers of one country and one service.
 
-    Everywhere the sandbox takes settings, a rule may also be given as a dict of these fields or
-    as a string ``COUNTRY:SERVICE:PROBABILITY[:DELAY]`` with DELAY ``N`` or ``MIN-MAX``.
+    Wherever the sandbox takes rules, a dict of these fields or a string
+    ``COUNTRY:SERVICE:PROBABILITY[:DELAY]`` (DELAY ``N`` or ``MIN-MAX``, e.g. ``"*:tg:0.9:5-60"``) also do.
 
     :param country: a country id such as ``"7"``, or ``"*"`` for every country.
     :param service: a service code such as ``"tg"``, or ``"*"`` for every service.
@@ -55,11 +53,6 @@ class DeliveryRule(BaseModel):
     :param delay: sandbox seconds from the order (or ``setStatus 3``) to the SMS: ``(min, max)``
         drawn uniformly, or one number for a fixed delay; ``None`` = the ``sms_delay`` in force,
         or at once when that is ``None``.
-
-    Example::
-
-        DeliveryRule(country="*", service="tg", probability=0.9, delay=(5, 60))
-        "*:tg:0.9:5-60"  # the same rule as text
     """
 
     model_config = ConfigDict(
@@ -101,49 +94,6 @@ class DeliveryRule(BaseModel):
         if value is not None and value[0] > value[1]:
             raise ValueError("expected seconds N or MIN-MAX with MIN <= MAX")
         return value
-
-    def matches(self, country: str, service: str) -> bool:
-        """Return True when this rule covers an order of ``service`` in ``country``.
-
-        :param country: the country id of the order.
-        :param service: the service code of the order.
-        """
-        return self.country in ("*", country) and self.service in ("*", service)
-
-
-def draw_delivery(
-    rng: random.Random,
-    rules: Sequence[DeliveryRule],
-    country: str,
-    service: str,
-    sms_delay: float | None,
-    *,
-    first: bool,
-) -> tuple[bool, float | None]:
-    """Return whether a rule blocks the number, and the seconds until its next SMS (``None``: none).
-
-    The first rule that matches decides; with none, ``sms_delay`` does. There are two draws per
-    order (arrival, delay) and one per ``setStatus 3`` (delay), whatever the rules say, so the same
-    seed and the same orders give the same outcomes.
-
-    :param rng: the seeded generator of delivery draws.
-    :param rules: the rules in force.
-    :param country: the country id of the order.
-    :param service: the service code of the order.
-    :param sms_delay: the plain delay in force.
-    :param first: the wait after the order (arrival drawn), not after ``setStatus 3``.
-    """
-    arrival = rng.random() if first else 0.0
-    spread = rng.random()
-    rule = next((r for r in rules if r.matches(country, service)), None)
-    if rule is None:
-        return False, sms_delay
-    if first and not arrival < rule.probability:
-        return True, None
-    if rule.delay is None:
-        return False, 0.0 if sms_delay is None else sms_delay
-    low, high = rule.delay
-    return False, low + (high - low) * spread
 
 
 class FaultRule(BaseModel):
@@ -201,19 +151,6 @@ class FaultRule(BaseModel):
         self._rng = random.Random(self.seed)
         return self
 
-    def draw(self, action: str | None) -> bool:
-        """Return True (and count the firing) if this rule hits a call of ``action``.
-
-        :param action: the API action of the call.
-        """
-        exhausted = self.count is not None and self.fired >= self.count
-        if exhausted or self.action not in ("*", action):
-            return False
-        if self.probability is not None and self._rng.random() >= self.probability:
-            return False
-        self.fired += 1
-        return True
-
     def reply(self, action: str | None, real: Reply | None, config: SandboxConfig) -> Reply | None:
         """Return the reply that replaces the real one (``None``: reset the connection).
 
@@ -242,12 +179,17 @@ class FaultRule(BaseModel):
 
 
 def pick_fault(rules: list[FaultRule], action: str | None) -> FaultRule | None:
-    """Return the first rule that fires for a call of ``action``; drop it once it is used up.
+    """Return the first rule that fires for a call of ``action``, counting it; drop it once used up.
 
     :param rules: the rules in force, in the order they were added.
     :param action: the API action of the call.
     """
-    chosen = next((rule for rule in rules if rule.draw(action)), None)
-    if chosen is not None and chosen.count is not None and chosen.fired >= chosen.count:
-        rules.remove(chosen)
-    return chosen
+    for rule in rules:
+        if rule.action in ("*", action) and (
+            rule.probability is None or rule._rng.random() < rule.probability
+        ):
+            rule.fired += 1
+            if rule.count is not None and rule.fired >= rule.count:
+                rules.remove(rule)
+            return rule
+    return None

@@ -1,15 +1,16 @@
 """The sandbox on HTTP with aiohttp: the API endpoint, the ``/_sandbox/`` controls, faults on the wire.
 
-:class:`SandboxServer` serves one :class:`~.account.SandboxState` behind one lock, on event loops
-in background threads, over HTTP or HTTPS; callers stay synchronous. aiohttp parses every request
-(malformed ones get 400, other methods 405). The controls answer loopback clients only, take no
-key and are never faulted.
+:class:`SandboxServer` serves one :class:`~.account.SandboxState` on an event loop in a background
+thread, over HTTP or HTTPS; callers stay synchronous. Every request is handled on that loop, one
+at a time, so the account needs no lock. aiohttp parses every request (malformed ones get 400,
+other methods 405). The controls answer loopback clients only, take no key and are never faulted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import ipaddress
 import itertools
 import json
@@ -23,12 +24,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from aiohttp import HttpVersion10, HttpVersion11, web
-from pydantic import ValidationError
+from pydantic import NonNegativeInt, ValidationError
 
 from onlinesim_provider.sandbox import replies
-from onlinesim_provider.sandbox.account import SandboxState, money
-from onlinesim_provider.sandbox.clock import SystemClock
-from onlinesim_provider.sandbox.config import SWITCHES, SandboxConfig, explain
+from onlinesim_provider.sandbox.account import SandboxState, SystemClock
+from onlinesim_provider.sandbox.config import SWITCHES, Money, SandboxConfig, control_call, explain
 from onlinesim_provider.sandbox.control import SandboxControl
 from onlinesim_provider.sandbox.rules import FaultRule, pick_fault
 
@@ -50,9 +50,6 @@ MAX_BODY = 1 << 20
 SERVER_NAME = "onlinesim-sandbox"
 #: The request log keeps this many of the latest API calls.
 REQUEST_LOG_SIZE = 10_000
-#: Event loops (threads) accepting from the one listening socket side by side: their socket calls
-#: run on another core while one loop runs Python, which a single loop cannot do.
-LOOPS = 4
 #: Seconds an idle keep-alive connection stays open.
 KEEPALIVE_TIMEOUT = 120.0
 #: Seconds ``stop()`` lets replies in flight finish before it cuts their connections.
@@ -65,7 +62,7 @@ _REDACTED = "REDACTED"
 
 
 class SandboxServer:
-    """Run the sandbox on a loopback port, on event loops in background threads.
+    """Run the sandbox on a loopback port, on an event loop in a background thread.
 
     :param config: the initial settings (default: :class:`SandboxConfig` defaults); ``reset``
         returns to them.
@@ -75,19 +72,6 @@ class SandboxServer:
         the config's ``seed``).
     :param ssl_context: serve HTTPS with this server-side context (certificate and key loaded);
         ``None`` serves plain HTTP.
-
-    Example::
-
-        with SandboxServer(SandboxConfig(balance="50.00")) as server:
-            requests.get(server.api_url, params={"action": "getBalance"},
-                         headers={"Authorization": f"Bearer {server.api_key}"})
-
-    Over TLS (``server.url`` then starts with ``https://``)::
-
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain("sandbox.crt", "sandbox.key")
-        with SandboxServer(ssl_context=context) as server:
-            requests.get(server.api_url, params={"action": "getBalance"}, verify="ca.crt", ...)
     """
 
     def __init__(
@@ -100,12 +84,11 @@ class SandboxServer:
     ) -> None:
         self.config = config if config is not None else SandboxConfig()
         self.host, self.port, self.ssl_context = host, port, ssl_context
-        self.lock = threading.Lock()
         self.faults: list[FaultRule] = []
         self.requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=REQUEST_LOG_SIZE)
         self._seed = self.config.seed if seed is None else seed
         self._reset()
-        self._loops: list[tuple[asyncio.AbstractEventLoop, threading.Thread, web.AppRunner]] = []
+        self._serving: tuple[asyncio.AbstractEventLoop, threading.Thread, web.AppRunner] | None = None
         self._bound_port = 0
         self._control: SandboxControl | None = None
 
@@ -118,12 +101,12 @@ class SandboxServer:
 
     def __repr__(self) -> str:
         """Return a representation without the key."""
-        return f"SandboxServer(url={self.url if self._loops else None!r})"
+        return f"SandboxServer(url={self.url if self._serving else None!r})"
 
     @property
     def url(self) -> str:
-        """Return the base URL, e.g. ``http://127.0.0.1:8765`` (API under ``/stubs/handler_api.php``)."""
-        if not self._loops:
+        """Return the base URL, e.g. ``http://127.0.0.1:8765`` (``https://`` with a TLS context)."""
+        if self._serving is None:
             raise RuntimeError("the sandbox server is not running: call start() first")
         scheme = "https" if self.ssl_context is not None else "http"
         host = self.host if ":" not in self.host else f"[{self.host}]"
@@ -155,55 +138,16 @@ class SandboxServer:
         return self._control
 
     def start(self) -> SandboxServer:
-        """Bind the port and serve in daemon threads; return ``self``.
+        """Bind the port and serve in a daemon thread; return ``self``.
 
         :raises OSError: the address cannot be bound (in use, not local, ...).
         """
-        if self._loops:
+        if self._serving is not None:
             return self
         # Bound here, in the caller's thread, so that a busy port raises OSError to the caller.
         family = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)[0][0]
-        with socket.create_server((self.host, self.port), family=family, backlog=_BACKLOG) as sock:
-            try:
-                for number in range(LOOPS):
-                    self._loops.append(self._serve(sock.dup(), number))
-            except BaseException:
-                self.stop()
-                raise
-            self._bound_port = int(sock.getsockname()[1])
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, close the port and every open connection."""
-        if self._control is not None:
-            self._control.close()
-            self._control = None
-        # Every loop starts closing before any is waited for, so that they stop side by side.
-        cleanups = [
-            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop) for loop, _, runner in self._loops
-        ]
-        for (loop, thread, _), cleanup in zip(self._loops, cleanups, strict=True):
-            try:
-                cleanup.result(_THREAD_TIMEOUT)
-            finally:
-                _halt(loop, thread)
-        self._loops = []
-
-    def __enter__(self) -> SandboxServer:
-        """Start the server."""
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        """Stop the server."""
-        self.stop()
-
-    def _serve(
-        self, sock: socket.socket, number: int
-    ) -> tuple[asyncio.AbstractEventLoop, threading.Thread, web.AppRunner]:
-        """Serve the routes on a new event loop in a daemon thread, which owns ``sock``."""
-        application = web.Application(client_max_size=MAX_BODY)  # one per loop: it belongs to one
+        sock = socket.create_server((self.host, self.port), family=family, backlog=_BACKLOG)
+        application = web.Application(client_max_size=MAX_BODY)
         for method in ("GET", "POST"):
             application.router.add_route(method, API_PATH, self._api)
             application.router.add_route(method, CONTROL_PREFIX + "{name}", self._control_call)
@@ -217,8 +161,9 @@ class SandboxServer:
             handler_cancellation=True,
         )
         loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=loop.run_forever, name=f"onlinesim-sandbox-{number}", daemon=True)
+        thread = threading.Thread(target=loop.run_forever, name="onlinesim-sandbox", daemon=True)
         thread.start()
+        self._serving, self._bound_port = (loop, thread, runner), sock.getsockname()[1]
 
         async def serve() -> None:
             await runner.setup()
@@ -228,9 +173,36 @@ class SandboxServer:
             asyncio.run_coroutine_threadsafe(serve(), loop).result(_THREAD_TIMEOUT)
         except BaseException:
             sock.close()
-            _halt(loop, thread)
+            self.stop()
             raise
-        return loop, thread, runner
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close the port and every open connection."""
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+        if self._serving is None:
+            return
+        loop, thread, runner = self._serving
+        self._serving = None
+        try:
+            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(_THREAD_TIMEOUT)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(_THREAD_TIMEOUT)
+            if not thread.is_alive():
+                loop.close()
+
+    def __enter__(self) -> SandboxServer:
+        """Start the server."""
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Stop the server."""
+        self.stop()
 
     # --- the API ----------------------------------------------------------------------------
 
@@ -262,23 +234,22 @@ class SandboxServer:
         action = params.get("action")
         scheme, _, token = (authorization or "").strip().partition(" ")
         bearer = token.strip() if scheme.lower() == "bearer" else None
-        with self.lock:
-            now = self.state.tick()
-            rule = pick_fault(self.faults, action)
-            real = self._handle(action, params, bearer) if rule is None or rule.processed else None
-            reply = real if rule is None else rule.reply(action, real, self.state.config)
-            entry = {
-                "seq": next(self._request_numbers),
-                "time": now,
-                "method": method,
-                "action": action,
-                "query": _redacted(url_params),
-                "form": _redacted(form_params),
-                "auth": self.state.auth_method(params, bearer),
-                "status": None if reply is None else reply.status,
-                "fault": None if rule is None else rule.kind,
-            }
-            self.requests.append(entry)
+        now = self.state.tick()
+        rule = pick_fault(self.faults, action)
+        real = self._handle(action, params, bearer) if rule is None or rule.processed else None
+        reply = real if rule is None else rule.reply(action, real, self.state.config)
+        entry = {
+            "seq": next(self._request_numbers),
+            "time": now,
+            "method": method,
+            "action": action,
+            "query": _redacted(url_params),
+            "form": _redacted(form_params),
+            "auth": self.state.auth_method(params, bearer),
+            "status": None if reply is None else reply.status,
+            "fault": None if rule is None else rule.kind,
+        }
+        self.requests.append(entry)
         return reply, (rule.delay or 0.0) if rule is not None and rule.kind == "delay" else 0.0
 
     def _handle(self, action: str | None, params: dict[str, str], bearer: str | None) -> Reply:
@@ -304,13 +275,13 @@ class SandboxServer:
             arguments = json.loads(body) if body.strip() else {}
             if not isinstance(arguments, dict):
                 raise ValueError(f"expected a JSON object as the body of {name!r}")
-            with self.lock:
-                self.state.tick()
-                controls = self._controls()
-                if name not in controls:
-                    message = f"unknown sandbox control {name!r}: expected one of {sorted(controls)}"
-                    return _json(404, {"error": message})
-                result = controls[name](**arguments)
+            self.state.tick()
+            controls = self._controls()
+            if name not in controls:
+                return _json(
+                    404, {"error": f"unknown sandbox control {name!r}: expected one of {sorted(controls)}"}
+                )
+            result = controls[name](**arguments)
         except ValidationError as bad:
             return _json(400, {"error": f"{name}: {explain(bad)}"})
         except (ValueError, TypeError) as bad:
@@ -330,11 +301,11 @@ class SandboxServer:
             "clear_faults": lambda **_: self.faults.clear(),
             "configure": self._configure,
             "config": lambda **_: state.config.model_dump(mode="json"),
-            "balance": lambda **arguments: {"balance": money(state.set_balance(**arguments))},
-            "stock": state.set_stock,
-            "rent_stock": state.set_rent_stock,
-            "price": state.set_price,
-            "rent_price": state.set_rent_price,
+            "balance": functools.partial(_set_balance, state),
+            "stock": functools.partial(_set_stock, state),
+            "rent_stock": functools.partial(_set_rent_stock, state),
+            "price": functools.partial(_set_price, state),
+            "rent_price": functools.partial(_set_rent_price, state),
             "ledger": lambda **_: list(state.ledger),
             "summary": lambda **_: state.summary(),
             "activations": lambda **_: [a.to_dict() for a in state.activations.values()],
@@ -360,6 +331,40 @@ class SandboxServer:
         if "seed" in switches:
             self.state.reseed(config.seed)
         return config.model_dump(mode="json")
+
+
+@control_call
+def _set_balance(state: SandboxState, amount: Money) -> dict[str, str]:
+    state.balance = amount
+    return {"balance": str(amount)}
+
+
+@control_call
+def _set_stock(state: SandboxState, country: str, service: str, count: NonNegativeInt) -> None:
+    state.stock[(_known(state, country), service)] = count
+
+
+@control_call
+def _set_rent_stock(state: SandboxState, country: str, count: NonNegativeInt) -> None:
+    state.rent_stock[_known(state, country)] = count
+
+
+@control_call
+def _set_price(state: SandboxState, service: str, price: Money) -> None:
+    if not service:
+        raise ValueError("invalid service '': expected a service code such as 'tg'")
+    state.prices[service] = price
+
+
+@control_call
+def _set_rent_price(state: SandboxState, country: str, price_per_day: Money) -> None:
+    state.rent_prices[_known(state, country)] = price_per_day
+
+
+def _known(state: SandboxState, country: str) -> str:
+    if country not in state.countries:
+        raise ValueError(f"unknown country {country!r}: expected one of {sorted(state.countries)}")
+    return country
 
 
 def _params(raw: str) -> dict[str, str]:
@@ -397,17 +402,9 @@ def _response(
 
 
 def _json(status: int, document: object) -> web.Response:
-    body = json.dumps(document, ensure_ascii=False, default=str).encode()
-    return _response(status, replies.JSON_TYPE, body)
+    return _response(status, replies.JSON_TYPE, json.dumps(document, ensure_ascii=False).encode())
 
 
 def _refused(response: web.Response) -> web.Response:
     response.force_close()  # the unread body would be taken for the next request
     return response
-
-
-def _halt(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(_THREAD_TIMEOUT)
-    if not thread.is_alive():
-        loop.close()

@@ -1,14 +1,15 @@
-"""The emulated account on a manual clock: every action, money rule, lifetime, switch and dialect."""
+"""The emulated account on a manual clock: each action, money rule, lifetime, switch, dialect; the clocks."""
 
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from onlinesim_provider.sandbox import DeliveryRule, ManualClock, SandboxConfig, SandboxState
+from onlinesim_provider.sandbox import DeliveryRule, ManualClock, SandboxConfig, SandboxState, SystemClock
 
 pytestmark = pytest.mark.no_airflow
 
@@ -462,8 +463,8 @@ def test_catalogue_shapes() -> None:
 
 def test_each_state_owns_its_catalogue() -> None:
     first, second = Api(), Api()
-    first.state.set_stock("7", "tg", 0)
-    first.state.set_price("tg", "1")
+    first.state.stock["7", "tg"] = 0
+    first.state.prices["tg"] = Decimal("1.00")
     assert second.json("getNumbersStatus")["tg_0"] == 50
     second.order()
     assert second.balance() == Decimal("990.00")
@@ -514,43 +515,20 @@ def test_sms_activate_rent_statuses(
 # --- controls, records and the ledger ----------------------------------------------------------
 
 
-def test_controls_shape_the_world(api: Api) -> None:
-    api.state.set_stock("7", "tg", 0)
-    api.state.set_rent_stock(44, 0)  # a country id sent as a JSON number
+def test_stock_and_prices_decide_what_can_be_bought(api: Api) -> None:
+    api.state.stock["7", "tg"] = 0
+    api.state.rent_stock["44"] = 0
     assert api("getNumber", service="tg") == "NO_NUMBERS"
     assert api.json("getRentNumber", country="44") == {"status": "error", "msg": "NO_NUMBERS"}
-    api.state.set_price("uber", "3.30")  # a new service: known, but out of stock everywhere
+    api.state.prices["uber"] = Decimal("3.30")  # a new service: known, but out of stock everywhere
     assert api("getNumber", service="uber") == "NO_NUMBERS"
-    api.state.set_stock("7", "uber", 1)
+    api.state.stock["7", "uber"] = 1
     activation = api.order("uber")
     api.state.deliver_sms(activation)
-    assert api.state.activations[activation].messages[0].service == "uber"
-    api.state.set_rent_price("1", "5.555")
+    assert api.state.activations[activation].messages[0].service == "uber"  # no name: the code
+    assert api.balance() == Decimal("996.70")
+    api.state.rent_prices["1"] = Decimal("5.56")
     assert api.json("getRentServicesAndCountries", country="1")["services"]["tg"]["cost"] == 5.56
-    assert api.state.set_balance(12.5) == Decimal("12.50")
-    assert api.balance() == Decimal("12.50")
-
-
-@pytest.mark.parametrize(
-    ("call", "match"),
-    [
-        pytest.param(
-            lambda s: s.set_stock("999", "tg", 1),
-            r"unknown country '999': expected one of \[",
-            id="stock-country",
-        ),
-        pytest.param(lambda s: s.set_stock("7", "tg", -1), "greater than or equal to 0", id="stock-negative"),
-        pytest.param(lambda s: s.set_rent_stock("7", 1.5), "fractional part", id="rent-stock-float"),
-        pytest.param(lambda s: s.set_price("tg", "abc"), "valid decimal", id="price-text"),
-        pytest.param(lambda s: s.set_price("", "1"), "expected a service code", id="price-no-service"),
-        pytest.param(lambda s: s.set_rent_price("999", "1"), "unknown country", id="rent-price-country"),
-        pytest.param(lambda s: s.set_balance("-5"), "greater than or equal to 0", id="balance"),
-        pytest.param(lambda s: s.advance(-1), "greater than or equal to 0", id="advance-back"),
-    ],
-)
-def test_controls_refuse_bad_values_naming_them(call: Any, match: str) -> None:
-    with pytest.raises(ValueError, match=match):
-        call(Api().state)
 
 
 def test_records_are_json_ready_with_money_as_strings() -> None:
@@ -669,3 +647,63 @@ def test_the_same_seed_gives_the_same_outcomes_and_another_seed_others() -> None
     assert [api.state.activations[api.order(country=c)].sms_due for c in ("7", "380") * 10] == [
         None if d is None else d + api.state.now for d in first
     ]
+
+
+# --- clocks ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        pytest.param([], 100.0, id="no-steps"),
+        pytest.param([0], 100.0, id="zero-step"),
+        pytest.param([1.5, 2.5], 104.0, id="fractions-add-up"),
+        pytest.param(["30"], 130.0, id="numeric-text"),
+    ],
+)
+def test_manual_clock_moves_only_by_advance(steps: list[float], expected: float) -> None:
+    clock = ManualClock(start=100)
+    for step in steps:
+        clock.advance(step)
+    assert clock.now() == clock.now() == expected
+    assert ManualClock().now() == 1_700_000_000.0
+
+
+@pytest.mark.parametrize("step", [-1, float("nan"), -0.001], ids=["negative", "nan", "tiny-back"])
+@pytest.mark.parametrize("clock_type", [ManualClock, SystemClock], ids=["manual", "system"])
+def test_going_back_is_refused_naming_the_step(clock_type: type, step: float) -> None:
+    clock = clock_type()
+    before = clock.now()
+    with pytest.raises(ValueError, match=rf"greater than or equal to 0 \[.*input_value={step!r}"):
+        clock.advance(step)
+    assert clock.now() >= before
+    if clock_type is ManualClock:
+        assert clock.now() == before
+
+
+def test_system_clock_runs_at_its_speed_and_jumps_ahead() -> None:
+    clock = SystemClock(speed=600)
+    before = clock.now()
+    time.sleep(0.2)  # a lower bound only: sleeping longer moves the clock further
+    assert clock.now() - before >= 0.2 * 600
+    clock.advance(3600)
+    assert clock.now() >= before + 3600 + 120
+
+
+@pytest.mark.parametrize("speed", [0, -2, float("nan")], ids=["zero", "negative", "nan"])
+def test_bad_speed_is_refused_naming_it(speed: float) -> None:
+    with pytest.raises(ValueError, match=rf"Input should be greater than 0 \[.*input_value={speed!r}"):
+        SystemClock(speed)
+    clock = SystemClock()
+    with pytest.raises(ValueError, match="Input should be greater than 0"):
+        clock.set_speed(speed)
+    assert clock.speed == 1.0
+
+
+def test_set_speed_keeps_the_current_time() -> None:
+    clock = SystemClock()
+    clock.advance(1000)
+    before = clock.now()
+    clock.set_speed(50)
+    assert clock.speed == 50.0
+    assert clock.now() >= before

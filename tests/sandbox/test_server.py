@@ -270,8 +270,8 @@ def test_controls_shape_the_world(raw_api: RawApi) -> None:
     control.set_balance("20.00")
     control.set_price("tg", "7.25")
     control.set_stock("44", "tg", 1)
-    control.set_rent_price("44", "5.50")
-    control.set_rent_stock("1", 0)
+    control.set_rent_price("44", "5.495")  # kept in cents, rounded half to even
+    control.call("rent_stock", country=1, count=0)  # a country id as a JSON number
     activation = raw_api.order("tg", country="44")
     assert raw_api.text("getNumber", service="tg", country="44") == "NO_NUMBERS"
     assert raw_api.get("getRentNumber", country="1").json() == {"status": "error", "msg": "NO_NUMBERS"}
@@ -369,11 +369,31 @@ def test_delivery_rules_go_in_every_form_and_apply_to_the_orders_that_follow(
         ),
         pytest.param(lambda c: c.deliver_sms(1), "unknown activation id 1", id="unknown-activation"),
         pytest.param(lambda c: c.deliver_rent_sms(1, "x"), "unknown rent id 1", id="unknown-rent"),
-        pytest.param(lambda c: c.set_stock("999", "tg", 1), "unknown country '999'", id="bad-country"),
+        pytest.param(
+            lambda c: c.set_stock("999", "tg", 1),
+            "unknown country '999': expected one of ['1', ",
+            id="country",
+        ),
+        pytest.param(lambda c: c.set_rent_price("999", 1), "unknown country '999'", id="rent-price-country"),
+        pytest.param(
+            lambda c: c.set_stock("7", "tg", -1), "invalid count -1: Input should be greater", id="stock"
+        ),
+        pytest.param(
+            lambda c: c.set_rent_stock("7", 1.5), "invalid count 1.5: Input should be a valid", id="float"
+        ),
+        pytest.param(
+            lambda c: c.set_price("tg", "abc"), "invalid price 'abc': Input should be a valid", id="price"
+        ),
+        pytest.param(
+            lambda c: c.set_price("", "1"), "invalid service '': expected a service code", id="service"
+        ),
         pytest.param(
             lambda c: c.set_balance("lots"),
             "invalid amount 'lots': Input should be a valid decimal",
             id="amount",
+        ),
+        pytest.param(
+            lambda c: c.set_balance(-5), "invalid amount '-5': Input should be greater", id="negative"
         ),
         pytest.param(
             lambda c: c.advance(-1),
