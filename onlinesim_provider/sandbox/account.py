@@ -137,19 +137,11 @@ SERVICES = {
 }
 
 
-def iso(epoch: float) -> str:
-    """Return ``epoch`` as ISO 8601 with the server's offset, e.g. ``2022-07-17T19:54:55+03:00``.
-
-    :param epoch: seconds since the epoch.
-    """
+def _iso(epoch: float) -> str:  # e.g. 2022-07-17T19:54:55+03:00, as the documentation writes dates
     return datetime.fromtimestamp(int(epoch), SERVER_TZ).isoformat()
 
 
-def money(value: Decimal) -> str:
-    """Return ``value`` as a decimal string with two places.
-
-    :param value: an amount.
-    """
+def _money(value: Decimal) -> str:
     return str(value.quantize(Decimal("0.01")))
 
 
@@ -232,7 +224,7 @@ class Rent:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict (money as decimal strings)."""
-        return {**asdict(self), "price": str(self.price), "end_date": iso(self.end)}
+        return {**asdict(self), "price": str(self.price), "end_date": _iso(self.end)}
 
 
 _Order = TypeVar("_Order", Activation, Rent)
@@ -269,7 +261,7 @@ class SandboxState:
         self._order = itertools.count()
         self.reseed(config.seed if seed is None else seed)
         self._actions: dict[str, Callable[[Mapping[str, str]], Any]] = {
-            "getBalance": lambda params: f"ACCESS_BALANCE:{money(self.balance)}",
+            "getBalance": lambda params: f"ACCESS_BALANCE:{_money(self.balance)}",
             "getCountries": self._get_countries,
             "getNumbersStatus": self._get_numbers_status,
             "getNumber": self._get_number,
@@ -292,8 +284,6 @@ class SandboxState:
         # Its own generator, apart from the codes': delivery outcomes then depend only on the orders.
         self._delivery_rng = random.Random(None if seed is None else f"delivery:{seed}")
 
-    # --- time -------------------------------------------------------------------------------
-
     def tick(self) -> float:
         """Apply every scheduled event due by the clock's time, in time order; return that time."""
         now = self.clock.now()
@@ -313,8 +303,6 @@ class SandboxState:
 
     def _at(self, when: float, event: Callable[[], None]) -> None:
         heapq.heappush(self._events, (when, next(self._order), event))  # same time: first come first
-
-    # --- requests ---------------------------------------------------------------------------
 
     def auth_method(self, params: Mapping[str, str], bearer: str | None) -> str:
         """Return how the request presented a key under the ``auth`` switch: header, query or none.
@@ -353,7 +341,7 @@ class SandboxState:
 
     def _charge(self, amount: Decimal, **order: int) -> None:
         self.balance -= amount
-        self._log("charge", amount=money(amount), **order)
+        self._log("charge", amount=_money(amount), **order)
 
     def _close(self, order: Activation | Rent, state: str, event: str, **fields: Any) -> None:
         """Close ``order`` and log ``event``; with no SMS received, refund it and restock its number."""
@@ -368,14 +356,12 @@ class SandboxState:
             else:
                 self.rent_stock[order.country] += 1
             self.balance += order.price
-            self._log("refund", amount=money(order.price), **ref)
+            self._log("refund", amount=_money(order.price), **ref)
 
     def _phone(self, country: str, serial: int, *, international: bool) -> str:
         info = self.countries[country]
         national = "9" + str(serial % 10 ** (info.national_length - 1)).zfill(info.national_length - 1)
         return info.code + national if international else national
-
-    # --- activations ------------------------------------------------------------------------
 
     def _get_countries(self, params: Mapping[str, str]) -> Any:
         flags = {"visible": 1, "retry": 1, "rent": 1, "multiService": 1}
@@ -408,7 +394,7 @@ class SandboxState:
         )
         self.activations[number] = activation
         self._log(
-            "order", activation_id=number, service=service, country=country, amount=money(price), phone=phone
+            "order", activation_id=number, service=service, country=country, amount=_money(price), phone=phone
         )
         self._charge(price, activation_id=number)
         self._at(activation.expires, lambda: self._expire(activation))
@@ -459,7 +445,7 @@ class SandboxState:
         if code is None:
             code = f"{self._rng.randrange(10**6):06d}"
         text = f"Your code is {code}" if text is None else text
-        order.messages.append(Message(text, code, sender, service, self.now, iso(self.now)))
+        order.messages.append(Message(text, code, sender, service, self.now, _iso(self.now)))
         if isinstance(order, Activation):
             order.state = "code"
             self._log("sms", activation_id=order.id, text=text, code=code, sender=sender)
@@ -508,8 +494,6 @@ class SandboxState:
         self._log("status", activation_id=activation.id, status=int(status), **moved)
         return "ACCESS_READY" if status == "1" else "ACCESS_RETRY_GET"
 
-    # --- rents ------------------------------------------------------------------------------
-
     def _number(self, rent: Rent) -> str:
         return rent.international if self.config.number_format == "international" else rent.phone
 
@@ -548,7 +532,7 @@ class SandboxState:
         national, international = (self._phone(country, number, international=f) for f in (False, True))
         rent = Rent(number, country, national, international, price, days, self.now, self.now + days * _DAY)
         self.rents[number] = rent
-        self._log("rent_order", rent_id=number, country=country, days=days, amount=money(price))
+        self._log("rent_order", rent_id=number, country=country, days=days, amount=_money(price))
         self._charge(price, rent_id=number)
         self._at(self.now + RENT_FIRST_SMS_WINDOW, lambda: self._rent_event(rent, "window"))
         self._at(rent.end, lambda: self._rent_event(rent, "end"))
@@ -556,7 +540,7 @@ class SandboxState:
             self._at(self.now + self.config.sms_delay, lambda: self._rent_event(rent, "sms"))
         return {
             "status": "success",
-            "phone": {"id": number, "endDate": iso(rent.end), "number": self._number(rent)},
+            "phone": {"id": number, "endDate": _iso(rent.end), "number": self._number(rent)},
         }
 
     def _rent_event(self, rent: Rent, event: str) -> None:
@@ -571,7 +555,7 @@ class SandboxState:
 
     def _get_rent_list(self, params: Mapping[str, str]) -> Any:
         items = [
-            {"id": r.id, "phone": self._number(r), "endDate": iso(r.end)}
+            {"id": r.id, "phone": self._number(r), "endDate": _iso(r.end)}
             for r in self.rents.values()
             if r.is_open
         ]
@@ -612,8 +596,6 @@ class SandboxState:
             raise Failure("CANT_CANCEL")
         self._close(rent, meanings[status], "rent_close", refunded=not rent.messages, status=int(status))
         return {"status": "success"}
-
-    # --- controls ---------------------------------------------------------------------------
 
     @control_call
     def deliver_sms(
@@ -658,9 +640,9 @@ class SandboxState:
                 moved[entry["event"]] += Decimal(entry["amount"])
         states = [a.state for a in self.activations.values()]
         return {
-            "balance": money(self.balance),
-            "charged": money(moved["charge"]),
-            "refunded": money(moved["refund"]),
+            "balance": _money(self.balance),
+            "charged": _money(moved["charge"]),
+            "refunded": _money(moved["refund"]),
             "orders": len(self.activations),
             "rent_orders": len(self.rents),
             "open_activations": sum(a.is_open for a in self.activations.values()),

@@ -33,7 +33,7 @@ Money = Annotated[
     Decimal, Field(ge=0, allow_inf_nan=False), AfterValidator(lambda amount: amount.quantize(Decimal("0.01")))
 ]
 #: Check a control call's arguments against its annotations (ids and codes may come as JSON numbers).
-control_call = validate_call(config=ConfigDict(coerce_numbers_to_str=True, arbitrary_types_allowed=True))
+control_call = validate_call(config=ConfigDict(coerce_numbers_to_str=True))
 
 
 class SandboxConfig(BaseModel):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import functools
 import ipaddress
 import itertools
 import json
@@ -204,8 +203,6 @@ class SandboxServer:
         """Stop the server."""
         self.stop()
 
-    # --- the API ----------------------------------------------------------------------------
-
     async def _api(self, request: web.Request) -> web.StreamResponse:
         body = await _body(request)
         if body is None:
@@ -260,8 +257,6 @@ class SandboxServer:
             log.error("sandbox: unhandled error in action %r:\n%s", action, trace)
             return replies.error(action, "BAD_ACTION", self.state.config)
 
-    # --- the controls -----------------------------------------------------------------------
-
     async def _control_call(self, request: web.Request) -> web.Response:
         if not ipaddress.ip_address(request.remote or "0.0.0.0").is_loopback:
             return _json(403, {"error": "sandbox controls answer loopback clients only"})
@@ -301,11 +296,11 @@ class SandboxServer:
             "clear_faults": lambda **_: self.faults.clear(),
             "configure": self._configure,
             "config": lambda **_: state.config.model_dump(mode="json"),
-            "balance": functools.partial(_set_balance, state),
-            "stock": functools.partial(_set_stock, state),
-            "rent_stock": functools.partial(_set_rent_stock, state),
-            "price": functools.partial(_set_price, state),
-            "rent_price": functools.partial(_set_rent_price, state),
+            "balance": self._set_balance,
+            "stock": self._set_stock,
+            "rent_stock": self._set_rent_stock,
+            "price": self._set_price,
+            "rent_price": self._set_rent_price,
             "ledger": lambda **_: list(state.ledger),
             "summary": lambda **_: state.summary(),
             "activations": lambda **_: [a.to_dict() for a in state.activations.values()],
@@ -319,6 +314,34 @@ class SandboxServer:
         self.faults.append(fault)
         return fault.model_dump()
 
+    @control_call
+    def _set_balance(self, amount: Money) -> dict[str, str]:
+        self.state.balance = amount
+        return {"balance": str(amount)}
+
+    @control_call
+    def _set_stock(self, country: str, service: str, count: NonNegativeInt) -> None:
+        self.state.stock[(self._known(country), service)] = count
+
+    @control_call
+    def _set_rent_stock(self, country: str, count: NonNegativeInt) -> None:
+        self.state.rent_stock[self._known(country)] = count
+
+    @control_call
+    def _set_price(self, service: str, price: Money) -> None:
+        if not service:
+            raise ValueError("invalid service '': expected a service code such as 'tg'")
+        self.state.prices[service] = price
+
+    @control_call
+    def _set_rent_price(self, country: str, price_per_day: Money) -> None:
+        self.state.rent_prices[self._known(country)] = price_per_day
+
+    def _known(self, country: str) -> str:
+        if country not in self.state.countries:
+            raise ValueError(f"unknown country {country!r}: expected one of {sorted(self.state.countries)}")
+        return country
+
     def _configure(self, **switches: Any) -> dict[str, Any]:
         unknown = sorted(set(switches) - set(SWITCHES))
         if unknown:
@@ -331,40 +354,6 @@ class SandboxServer:
         if "seed" in switches:
             self.state.reseed(config.seed)
         return config.model_dump(mode="json")
-
-
-@control_call
-def _set_balance(state: SandboxState, amount: Money) -> dict[str, str]:
-    state.balance = amount
-    return {"balance": str(amount)}
-
-
-@control_call
-def _set_stock(state: SandboxState, country: str, service: str, count: NonNegativeInt) -> None:
-    state.stock[(_known(state, country), service)] = count
-
-
-@control_call
-def _set_rent_stock(state: SandboxState, country: str, count: NonNegativeInt) -> None:
-    state.rent_stock[_known(state, country)] = count
-
-
-@control_call
-def _set_price(state: SandboxState, service: str, price: Money) -> None:
-    if not service:
-        raise ValueError("invalid service '': expected a service code such as 'tg'")
-    state.prices[service] = price
-
-
-@control_call
-def _set_rent_price(state: SandboxState, country: str, price_per_day: Money) -> None:
-    state.rent_prices[_known(state, country)] = price_per_day
-
-
-def _known(state: SandboxState, country: str) -> str:
-    if country not in state.countries:
-        raise ValueError(f"unknown country {country!r}: expected one of {sorted(state.countries)}")
-    return country
 
 
 def _params(raw: str) -> dict[str, str]:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from onlinesim_provider.sandbox import DeliveryRule, ManualClock, SandboxConfig, SandboxState, SystemClock
+from onlinesim_provider.sandbox.account import COUNTRIES, Country
 
 pytestmark = pytest.mark.no_airflow
 
@@ -232,6 +233,17 @@ def test_rent_days_are_rounded_up_and_charged(params: dict[str, str], days: int)
     rent = api.state.rents[api.rent(**params)]
     assert (rent.days, rent.end - rent.created) == (days, days * 86400)
     assert api.balance() == Decimal("1000.00") - Decimal("60.00") * days
+
+
+@pytest.mark.parametrize("country", COUNTRIES, ids=[c.eng for c in COUNTRIES])
+def test_numbers_have_each_countrys_length(country: Country) -> None:
+    api = Api()
+    rent = api.state.rents[api.rent(country=country.code)]
+    assert (len(rent.phone), rent.phone[0], rent.international) == (
+        country.national_length,
+        "9",
+        country.code + rent.phone,
+    )
 
 
 def test_rent_no_balance() -> None:
