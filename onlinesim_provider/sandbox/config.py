@@ -18,7 +18,7 @@ from pydantic import (
     validate_call,
 )
 
-from onlinesim_provider.sandbox.rules import DeliveryRule  # noqa: TC001 (pydantic reads it at run time)
+from onlinesim_provider.sandbox.rules import DeliveryRule
 
 __all__ = ["DIALECTS", "SWITCHES", "Money", "SandboxConfig", "control_call", "explain"]
 
