@@ -10,7 +10,8 @@ import argparse
 import json
 import sys
 
-from onlinesim_provider.sandbox import SandboxConfig, SandboxServer, app
+from onlinesim_provider.sandbox import SandboxConfig, SandboxServer
+from onlinesim_provider.sandbox import server as sandbox_server
 
 
 def main() -> None:
@@ -19,7 +20,7 @@ def main() -> None:
     parser.add_argument("--sms-delay", type=float, default=None)
     parser.add_argument("--log-size", type=int, default=10_000)
     args = parser.parse_args()
-    app.REQUEST_LOG_SIZE = args.log_size
+    sandbox_server.REQUEST_LOG_SIZE = args.log_size
     config = SandboxConfig(balance="1000000.00", sms_delay=args.sms_delay, speed=args.speed)
     with SandboxServer(config, seed=7) as server:
         print(json.dumps({"url": server.url, "api_key": server.api_key}), flush=True)

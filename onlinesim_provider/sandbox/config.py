@@ -1,183 +1,119 @@
-"""Run-time settings of the sandbox: the key, the money, the clock and a switch per open point."""
+"""The sandbox's settings, validated by pydantic: the key, the money, the clock, a switch per open point."""
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
-from onlinesim_provider.sandbox.delivery import DeliveryRule, parse_rules
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    StrictInt,
+    ValidationError,
+    model_validator,
+    validate_call,
+)
 
-if TYPE_CHECKING:
-    from collections.abc import Sequence
+from onlinesim_provider.sandbox.rules import DeliveryRule
 
-__all__ = ["DIALECTS", "SWITCHES", "SandboxConfig"]
+__all__ = ["DIALECTS", "SWITCHES", "Money", "SandboxConfig", "control_call", "explain"]
 
-#: Each dialect and the switches it sets (unless given): OnlineSIM's documented behaviour, and the
-#: fixed ways SMS-Activate-style servers differ. The dialect also chooses the country ids (the
-#: dialing code, or SMS-Activate's numbering where 0 is Russia) and the ``setRentStatus`` codes
-#: (2 = close; or 1 = finish, 2 = cancel).
+#: Each dialect and the switches it sets unless they are given. The dialect also chooses the
+#: country ids and the ``setRentStatus`` codes (see :class:`SandboxConfig`).
 DIALECTS: dict[str, dict[str, Any]] = {
     "onlinesim": {"error_key": "msg", "cancel_status": 6},
     "sms-activate": {"error_key": "message", "cancel_status": 8},
 }
-
-_CHOICES: dict[str, tuple[Any, ...]] = {
-    "dialect": tuple(DIALECTS),
-    "error_key": ("msg", "message"),
-    "cancel_status": (6, 8),
-    "common_errors": ("text", "json"),
-    "rent_quant": ("count", "nested"),
-    "values_format": ("object", "list"),
-    "number_format": ("national", "international"),
-    "auth": ("any", "header", "query"),
-}
-
-#: Fields that :meth:`SandboxControl.configure` may change at run time.
-SWITCHES = (
-    "error_key",
-    "cancel_status",
-    "common_errors",
-    "rent_quant",
-    "values_format",
-    "number_format",
-    "auth",
-    "sms_delay",
-    "delivery",
-    "seed",
-    "speed",
-    "early_cancel_seconds",
-    "balance",
-)
+#: An amount of money: a finite decimal >= 0, kept in cents.
+Money = Annotated[
+    Decimal, Field(ge=0, allow_inf_nan=False), AfterValidator(lambda amount: amount.quantize(Decimal("0.01")))
+]
+#: Check a control call's arguments against its annotations (ids and codes may come as JSON numbers).
+control_call = validate_call(config=ConfigDict(coerce_numbers_to_str=True))
 
 
-def parse_money(value: object, what: str = "amount") -> Decimal:
-    """Return ``value`` as a Decimal rounded to cents, or raise ValueError naming it.
-
-    :param value: a Decimal, int or numeric string (floats are converted through ``str``).
-    :param what: the name used in the error message.
-    """
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise ValueError(f"invalid {what} {value!r}: expected a decimal number such as '10.00'") from None
-    if not amount.is_finite() or amount < 0:
-        raise ValueError(f"invalid {what} {value!r}: expected a finite decimal >= 0")
-    return amount.quantize(Decimal("0.01"))
-
-
-@dataclass
-class SandboxConfig:
-    """Settings of one sandbox; defaults are OnlineSIM's documented behaviour.
+class SandboxConfig(BaseModel):
+    """Settings of one sandbox; the defaults are OnlineSIM's documented behaviour.
 
     :param api_key: the only key accepted; any other key gets ``BAD_KEY``.
     :param balance: the starting balance.
-    :param sms_delay: sandbox seconds after an order (or a ``setStatus 3``) when an SMS arrives by
-        itself; ``None`` = SMS arrive only on demand (``deliver_sms``).
-    :param delivery: per-country and per-service delivery rules (see
-        :mod:`onlinesim_provider.sandbox.delivery`): each a :class:`DeliveryRule`, a dict such as
-        ``{"country": 7, "service": "tg", "probability": 0.0, "delay": [5, 60]}`` or a string
-        such as ``"*:tg:0.9:5-60"``. The first rule matching an order decides whether an SMS ever
-        arrives and when; orders no rule matches follow ``sms_delay``.
-    :param seed: seed of the random codes and delivery draws (``None`` = unpredictable); the same
-        seed and the same sequence of orders give the same outcomes.
+    :param sms_delay: sandbox seconds after an order (or a ``setStatus 3``) until an SMS arrives by
+        itself; ``None``: SMS arrive only when delivered through the controls.
+    :param delivery: :class:`~.rules.DeliveryRule` s (or their dicts or strings); the first rule
+        matching an order decides whether and when an SMS arrives, instead of ``sms_delay``.
+    :param seed: seed of the random codes and delivery draws (``None``: unpredictable).
     :param speed: the sandbox clock runs this many times faster than real time.
-    :param dialect: ``"onlinesim"`` or ``"sms-activate"``: one profile for the fixed ways
-        SMS-Activate-style servers differ: cancel is status 8, the JSON error envelope says
-        ``message``, country ids are SMS-Activate's (0 = Russia, the default country) and
-        ``setRentStatus`` takes 1 = finish, 2 = cancel (``CANT_CANCEL`` once a message arrived).
-        Set when the sandbox starts (the country ids shape its world).
-    :param error_key: the key of the JSON error envelope, ``"msg"`` or ``"message"``
-        (``None``: the dialect's).
-    :param cancel_status: ``6`` = OnlineSIM (status 8 is ``BAD_STATUS``); ``8`` = SMS-Activate
-        style (``None``: the dialect's).
-    :param common_errors: ``BAD_KEY`` and ``BAD_ACTION`` on JSON actions: ``"text"`` (plain
-        tokens, as the API overview says for all methods) or ``"json"`` (the error envelope, as
-        some SMS-Activate-style servers answer).
-    :param rent_quant: ``quant`` of ``getRentServicesAndCountries``: ``"count"`` (a plain number,
-        the documented form) or ``"nested"`` (``{"current": n, "total": n}``).
-    :param values_format: ``"object"`` (``{"0": ...}``) or ``"list"`` for rent ``values``.
+    :param dialect: ``"onlinesim"`` or ``"sms-activate"`` (cancel is status 8, JSON errors say
+        ``message``, SMS-Activate's country ids with 0 = Russia, ``setRentStatus`` 1 = finish and
+        2 = cancel); set when the sandbox starts.
+    :param error_key: the key of the JSON error envelope, ``"msg"`` or ``"message"`` (``None``:
+        the dialect's).
+    :param cancel_status: 6 (OnlineSIM: 8 is ``BAD_STATUS``) or 8 (``None``: the dialect's).
+    :param common_errors: ``BAD_KEY`` and ``BAD_ACTION`` on JSON actions as ``"text"`` (as
+        documented) or ``"json"`` (the error envelope).
+    :param rent_quant: rent offers' ``quant``: ``"count"`` (documented) or ``"nested"``.
+    :param values_format: rent ``values`` as ``"object"`` (``{"0": ...}``) or ``"list"``.
     :param number_format: rent numbers ``"national"`` (no country code) or ``"international"``.
-    :param auth: accepted key transport: ``"any"``, ``"header"`` (Bearer only), ``"query"`` (api_key only).
-    :param early_cancel_seconds: status 8 within this many seconds of the order is refused with
-        ``EARLY_CANCEL_DENIED`` (0 = never refused).
+    :param auth: the key as ``"any"``, ``"header"`` (Bearer only) or ``"query"`` (api_key only).
+    :param early_cancel_seconds: status 8 this soon after the order gets ``EARLY_CANCEL_DENIED``.
     """
 
-    api_key: str = "sandbox-key"
-    balance: Decimal | str | int = "1000.00"
-    sms_delay: float | None = None
-    delivery: Sequence[DeliveryRule | dict[str, Any] | str] = ()
-    seed: int | None = None
-    speed: float = 1.0
-    dialect: str = "onlinesim"
-    error_key: str | None = None
-    cancel_status: int | None = None
-    common_errors: str = "text"
-    rent_quant: str = "count"
-    values_format: str = "object"
-    number_format: str = "national"
-    auth: str = "any"
-    early_cancel_seconds: float = 0.0
+    model_config = ConfigDict(extra="forbid")
 
-    def __post_init__(self) -> None:
-        """Validate every field so that a bad setting fails before the sandbox starts."""
-        if not isinstance(self.api_key, str) or not self.api_key:
-            raise ValueError("invalid api_key: expected a non-empty string")
-        self.balance = parse_money(self.balance, "balance")
-        for name, value in DIALECTS.get(self.dialect, {}).items():
-            if getattr(self, name) is None:
-                setattr(self, name, value)
-        for name, choices in _CHOICES.items():
-            if getattr(self, name) not in choices:
-                raise ValueError(f"invalid {name} {getattr(self, name)!r}: expected one of {list(choices)}")
-        if self.sms_delay is not None:
-            self.sms_delay = float(self.sms_delay)
-            if not self.sms_delay >= 0:
-                raise ValueError(f"invalid sms_delay {self.sms_delay!r}: expected seconds >= 0 or None")
-        self.delivery = parse_rules(self.delivery)
-        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
-            raise ValueError(f"invalid seed {self.seed!r}: expected an integer or None")
-        self.speed = float(self.speed)
-        if not self.speed > 0:
-            raise ValueError(f"invalid speed {self.speed!r}: expected a number > 0")
-        self.early_cancel_seconds = float(self.early_cancel_seconds)
-        if not self.early_cancel_seconds >= 0:
-            raise ValueError(f"invalid early_cancel_seconds {self.early_cancel_seconds!r}: expected >= 0")
+    api_key: Annotated[str, Field(min_length=1, repr=False)] = "sandbox-key"
+    balance: Money = Decimal("1000.00")
+    sms_delay: NonNegativeFloat | None = None
+    delivery: list[DeliveryRule] = []
+    seed: StrictInt | None = None
+    speed: PositiveFloat = 1.0
+    dialect: Literal["onlinesim", "sms-activate"] = "onlinesim"
+    error_key: Literal["msg", "message"] | None = None  # None: the dialect's (set when validated)
+    cancel_status: Literal[6, 8] | None = None
+    common_errors: Literal["text", "json"] = "text"
+    rent_quant: Literal["count", "nested"] = "count"
+    values_format: Literal["object", "list"] = "object"
+    number_format: Literal["national", "international"] = "national"
+    auth: Literal["any", "header", "query"] = "any"
+    early_cancel_seconds: NonNegativeFloat = 0.0
 
-    @property
-    def delivery_rules(self) -> tuple[DeliveryRule, ...]:
-        """Return the delivery rules, validated, in the order they are tried."""
-        return parse_rules(self.delivery)
-
-    def __repr__(self) -> str:
-        """Return a representation without the key."""
-        fields = ", ".join(
-            f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self) if f.name != "api_key"
-        )
-        return f"SandboxConfig(api_key='***', {fields})"
+    @model_validator(mode="before")
+    @classmethod
+    def _dialect_switches(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            switches = DIALECTS.get(data.get("dialect", "onlinesim"), DIALECTS["onlinesim"])
+            data = {**data, **{name: value for name, value in switches.items() if data.get(name) is None}}
+        return data
 
     def replace(self, **changes: Any) -> SandboxConfig:
-        """Return a validated copy with ``changes`` applied.
+        """Return a validated copy with ``changes`` applied; a new dialect sets its switches unless given.
 
-        :param changes: field names and new values; unknown names raise ValueError.
+        :param changes: field names and their new values.
         """
-        known = {f.name for f in dataclasses.fields(self)}
-        unknown = sorted(set(changes) - known)
-        if unknown:
-            raise ValueError(f"unknown sandbox setting(s) {unknown}: expected some of {sorted(known)}")
-        if "dialect" in changes:  # the new dialect sets its switches, unless they are given too
-            changes = {**dict.fromkeys(DIALECTS[self.dialect], None), **changes}
-        return dataclasses.replace(self, **changes)
+        data = self.model_dump()
+        if "dialect" in changes:
+            data.update(dict.fromkeys(DIALECTS[self.dialect]))
+        return SandboxConfig.model_validate({**data, **changes})
 
-    @property
-    def envelope_key(self) -> str:
-        """Return the key of the JSON error envelope in force (``error_key``, or the dialect's)."""
-        return str(self.error_key or DIALECTS[self.dialect]["error_key"])
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the settings as JSON-able values (balance as a decimal string)."""
-        data = dataclasses.asdict(self)
-        data["balance"] = str(self.balance)
-        data["delivery"] = [rule.to_dict() for rule in self.delivery_rules]
-        return data
+#: Settings that :meth:`SandboxControl.configure` may change at run time: all but the key and dialect.
+SWITCHES = tuple(name for name in SandboxConfig.model_fields if name not in ("api_key", "dialect"))
+
+
+def explain(error: ValidationError) -> str:
+    """Return ``error`` on one line: each bad value, and what was expected instead.
+
+    :param error: what pydantic refused (settings, a rule, a control's arguments).
+    """
+    problems = []
+    for item in error.errors(include_url=False):
+        where = ".".join(map(str, item["loc"]))
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] in ("missing", "missing_argument"):
+            problems.append(f"missing argument {where!r}")
+        else:
+            problems.append(f"invalid {where} {item['input']!r}: {message}" if where else message)
+    return "; ".join(problems)

@@ -6,7 +6,7 @@ import http.client
 import json
 import ssl
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
@@ -22,20 +22,13 @@ class SandboxControlError(ValueError):
 class SandboxControl:
     """Test controls of a sandbox: deliver SMS, move the clock, inject faults, read the ledger.
 
-    Uses one keep-alive HTTP connection (stdlib only); safe to share between threads.
+    One keep-alive HTTP connection (the standard library's), safe to share between threads.
 
     :param url: the sandbox base URL, e.g. ``http://127.0.0.1:8765`` (or ``https://...``).
-    :param api_key: the sandbox's API key; ``None`` = ask the sandbox on first use.
+    :param api_key: the sandbox's API key; ``None``: ask the sandbox on first use.
     :param timeout: seconds to wait for each control reply.
-    :param ssl_context: for an ``https`` URL, the client context that trusts the sandbox's
+    :param ssl_context: for an ``https`` URL, a client context that trusts the sandbox's
         certificate (default: the system's trusted CAs).
-
-    Example::
-
-        ctl = SandboxControl("http://127.0.0.1:8765")
-        ctl.deliver_sms(activation_id, code="123456")
-        ctl.advance(15 * 60)
-        assert ctl.summary()["refunded"] == "0.00"
     """
 
     def __init__(
@@ -50,9 +43,7 @@ class SandboxControl:
             raise ValueError(f"invalid sandbox url {url!r}: expected http(s)://<host>:<port>")
         self.url = url.rstrip("/")
         self._ssl_context = (ssl_context or ssl.create_default_context()) if parts.scheme == "https" else None
-        self._host, self._port = parts.hostname, parts.port
-        self._api_key = api_key
-        self._timeout = timeout
+        self._host, self._port, self._api_key, self._timeout = parts.hostname, parts.port, api_key, timeout
         self._lock = threading.Lock()
         self._conn: http.client.HTTPConnection | None = None
 
@@ -75,19 +66,21 @@ class SandboxControl:
     def close(self) -> None:
         """Close the keep-alive connection (it reopens on the next call)."""
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            self._drop()
 
     def call(self, name: str, **arguments: Any) -> Any:
         """Run the control ``name`` and return its result; raise SandboxControlError if refused.
 
         :param name: the control name (path after ``/_sandbox/``).
-        :param arguments: its JSON arguments.
+        :param arguments: its JSON arguments (delivery rules may be given as objects).
         """
-        body = json.dumps(arguments).encode()
+        body = json.dumps(arguments, default=lambda rule: rule.model_dump(mode="json")).encode()
         with self._lock:
-            status, data = self._post(f"/_sandbox/{name}", body)
+            try:
+                status, data = self._send(f"/_sandbox/{name}", body)
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self._drop()  # a stale keep-alive connection: the sandbox closed it while idle
+                status, data = self._send(f"/_sandbox/{name}", body)
         document = json.loads(data) if data else {}
         if status != 200:
             raise SandboxControlError(
@@ -95,31 +88,23 @@ class SandboxControl:
             )
         return document["result"]
 
-    def _connect(self) -> http.client.HTTPConnection:
-        if self._ssl_context is None:
-            return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
-        return http.client.HTTPSConnection(
-            self._host, self._port, timeout=self._timeout, context=self._ssl_context
-        )
+    def _send(self, path: str, body: bytes) -> tuple[int, bytes]:
+        if self._conn is None:
+            self._conn = (
+                http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+                if self._ssl_context is None
+                else http.client.HTTPSConnection(
+                    self._host, self._port, timeout=self._timeout, context=self._ssl_context
+                )
+            )
+        self._conn.request("POST", path, body, {"Content-Type": "application/json"})
+        response = self._conn.getresponse()
+        return response.status, response.read()
 
-    def _post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
-        for attempt in (1, 2):
-            if self._conn is None:
-                self._conn = self._connect()
-            try:
-                self._conn.request("POST", path, body, headers)
-                response = self._conn.getresponse()
-                return response.status, response.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                # A stale keep-alive connection: the sandbox restarted or closed it while idle.
-                self._conn.close()
-                self._conn = None
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
-
-    # --- SMS and time -----------------------------------------------------------------------
+    def _drop(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def deliver_sms(
         self, activation_id: int, text: str | None = None, code: str | None = None, sender: str = "Telegram"
@@ -131,10 +116,8 @@ class SandboxControl:
         :param code: the code (default: found in ``text``, else 6 random digits).
         :param sender: who sent it.
         """
-        result: dict[str, Any] = self.call(
-            "sms", activation_id=int(activation_id), text=text, code=code, sender=sender
-        )
-        return result
+        result = self.call("sms", activation_id=activation_id, text=text, code=code, sender=sender)
+        return cast("dict[str, Any]", result)
 
     def deliver_rent_sms(
         self, rent_id: int, text: str, sender: str = "+79990001122", service: str = "twitter"
@@ -146,13 +129,11 @@ class SandboxControl:
         :param sender: the ``phoneFrom`` value.
         :param service: the ``service`` value (``notify`` marks a notice).
         """
-        result: dict[str, Any] = self.call(
-            "rent_sms", rent_id=int(rent_id), text=text, sender=sender, service=service
-        )
-        return result
+        result = self.call("rent_sms", rent_id=rent_id, text=text, sender=sender, service=service)
+        return cast("dict[str, Any]", result)
 
     def advance(self, seconds: float) -> float:
-        """Move the sandbox clock forward (expiries, refunds and automatic SMS apply); return the new time.
+        """Move the sandbox clock forward (expiries, refunds and automatic SMS apply); return the time.
 
         :param seconds: sandbox seconds to jump, >= 0.
         """
@@ -161,8 +142,6 @@ class SandboxControl:
     def now(self) -> float:
         """Return the sandbox clock in epoch seconds."""
         return float(self.call("now")["now"])
-
-    # --- faults and settings ----------------------------------------------------------------
 
     def inject_fault(
         self,
@@ -177,7 +156,7 @@ class SandboxControl:
         token: str | None = None,
         processed: bool | None = None,
     ) -> dict[str, Any]:
-        """Make matching API calls fail; return the rule as stored.
+        """Make matching API calls fail (see :class:`~.rules.FaultRule`); return the rule as stored.
 
         :param kind: ``http_status``, ``reset``, ``delay``, ``garbage``, ``html``, ``empty``,
             ``truncated_json`` or ``token``.
@@ -189,29 +168,17 @@ class SandboxControl:
         :param retry_after: ``Retry-After`` seconds with status 429.
         :param delay: real seconds to wait for ``delay``.
         :param token: the error token for ``token`` (default ``ERROR_SQL``).
-        :param processed: apply the request to the state before the fault (default depends on kind).
+        :param processed: apply the call before the fault (default: only ``delay`` and ``truncated_json``).
         """
         if probability is not None and count == 1:
-            count = None
-        arguments = {
-            "kind": kind,
-            "action": action,
-            "count": count,
-            "probability": probability,
-            "seed": seed,
-            "status": status,
-            "retry_after": retry_after,
-            "delay": delay,
-            "token": token,
-            "processed": processed,
-        }
-        result: dict[str, Any] = self.call("fault", **arguments)
-        return result
+            count = None  # a probability alone draws without a limit
+        rule = dict(kind=kind, action=action, count=count, probability=probability, seed=seed, status=status)
+        rule.update(retry_after=retry_after, delay=delay, token=token, processed=processed)
+        return cast("dict[str, Any]", self.call("fault", **rule))
 
     def faults(self) -> list[dict[str, Any]]:
         """Return the active fault rules."""
-        result: list[dict[str, Any]] = self.call("faults")
-        return result
+        return cast("list[dict[str, Any]]", self.call("faults"))
 
     def clear_faults(self) -> None:
         """Remove every fault rule."""
@@ -220,42 +187,24 @@ class SandboxControl:
     def configure(self, **switches: Any) -> dict[str, Any]:
         """Change settings at run time; return the settings in force.
 
-        :param switches: any of :data:`~onlinesim_provider.sandbox.config.SWITCHES` (error_key,
-            cancel_status, sms_delay, delivery, seed, speed, balance, ...).
+        :param switches: any of :data:`~.config.SWITCHES` (error_key, sms_delay, delivery, seed, ...).
         """
-        if "delivery" in switches:
-            switches["delivery"] = [_rule_json(rule) for rule in switches["delivery"] or ()]
-        result: dict[str, Any] = self.call("configure", **switches)
-        return result
+        return cast("dict[str, Any]", self.call("configure", **switches))
 
     def set_delivery(self, rules: Sequence[object], seed: int | None = None) -> list[dict[str, Any]]:
-        """Replace the per-country and per-service delivery rules; return them as stored.
+        """Replace the delivery rules (an empty list removes them all); return them as stored.
 
-        The first rule matching an order decides whether an SMS ever arrives for that number and
-        after how many sandbox seconds; orders no rule matches follow ``sms_delay``. An empty list
-        removes every rule.
-
-        :param rules: each a :class:`~onlinesim_provider.sandbox.delivery.DeliveryRule`, a dict
-            ``{"country": 7, "service": "tg", "probability": 0.5, "delay": [5, 60]}`` (``"*"`` or a
-            missing key: any country / service; ``delay`` seconds or ``[min, max]``) or a string
-            ``"7:tg:0.5:5-60"``.
+        :param rules: each a :class:`~.rules.DeliveryRule`, or its dict or string form, such as
+            ``{"country": 7, "probability": 0.5, "delay": [5, 60]}`` or ``"7:*:0.5:5-60"``.
         :param seed: restart the random draws from this seed, so that the orders that follow get
             the same outcomes on every run (``None``: keep the current generator).
-
-        Example::
-
-            sandbox.set_delivery([{"country": 7, "probability": 0.0}, "*:tg:1:30"], seed=42)
         """
-        arguments: dict[str, Any] = {"delivery": list(rules)}
-        if seed is not None:
-            arguments["seed"] = seed
-        result: list[dict[str, Any]] = self.configure(**arguments)["delivery"]
-        return result
+        seeded = {} if seed is None else {"seed": seed}
+        return cast("list[dict[str, Any]]", self.configure(delivery=list(rules), **seeded)["delivery"])
 
     def config(self) -> dict[str, Any]:
         """Return the settings in force (including the API key)."""
-        result: dict[str, Any] = self.call("config")
-        return result
+        return cast("dict[str, Any]", self.call("config"))
 
     def set_balance(self, amount: object) -> None:
         """Set the balance.
@@ -271,7 +220,7 @@ class SandboxControl:
         :param service: a service code, e.g. ``"tg"``.
         :param count: the stock.
         """
-        self.call("stock", country=str(country), service=service, count=count)
+        self.call("stock", country=country, service=service, count=count)
 
     def set_rent_stock(self, country: str, count: int) -> None:
         """Set how many numbers can still be rented in ``country``.
@@ -279,12 +228,12 @@ class SandboxControl:
         :param country: a country id.
         :param count: the stock.
         """
-        self.call("rent_stock", country=str(country), count=count)
+        self.call("rent_stock", country=country, count=count)
 
     def set_price(self, service: str, price: object) -> None:
-        """Set the price of one activation of ``service``.
+        """Set the price of one activation of ``service`` (a new code becomes a known service).
 
-        :param service: a service code (a new code becomes a known service).
+        :param service: a service code.
         :param price: a decimal.
         """
         self.call("price", service=service, price=str(price))
@@ -295,41 +244,28 @@ class SandboxControl:
         :param country: a country id.
         :param price_per_day: a decimal.
         """
-        self.call("rent_price", country=str(country), price_per_day=str(price_per_day))
-
-    # --- inspection -------------------------------------------------------------------------
+        self.call("rent_price", country=country, price_per_day=str(price_per_day))
 
     def ledger(self) -> list[dict[str, Any]]:
         """Return every event in order (money as decimal strings)."""
-        result: list[dict[str, Any]] = self.call("ledger")
-        return result
+        return cast("list[dict[str, Any]]", self.call("ledger"))
 
     def summary(self) -> dict[str, Any]:
         """Return balance, charged, refunded and the order counters."""
-        result: dict[str, Any] = self.call("summary")
-        return result
+        return cast("dict[str, Any]", self.call("summary"))
 
     def activations(self) -> list[dict[str, Any]]:
         """Return the current state of every activation."""
-        result: list[dict[str, Any]] = self.call("activations")
-        return result
+        return cast("list[dict[str, Any]]", self.call("activations"))
 
     def rents(self) -> list[dict[str, Any]]:
         """Return the current state of every rent."""
-        result: list[dict[str, Any]] = self.call("rents")
-        return result
+        return cast("list[dict[str, Any]]", self.call("rents"))
 
     def requests(self) -> list[dict[str, Any]]:
         """Return the request log (``api_key`` values replaced by ``REDACTED``)."""
-        result: list[dict[str, Any]] = self.call("requests")
-        return result
+        return cast("list[dict[str, Any]]", self.call("requests"))
 
     def reset(self) -> None:
         """Return to the initial settings and an empty state (same port)."""
         self.call("reset")
-
-
-def _rule_json(rule: object) -> object:
-    """Return a delivery rule as JSON (the sandbox validates it; this side only serialises)."""
-    to_dict = getattr(rule, "to_dict", None)
-    return to_dict() if callable(to_dict) else rule

@@ -1,16 +1,17 @@
-"""Reply bodies of the sandbox: text tokens, JSON documents and the JSON error envelope."""
+"""Reply bodies of the sandbox: text tokens, JSON documents, and errors as each dialect writes them."""
 
 from __future__ import annotations
 
 import json
-from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-__all__ = ["JSON_ACTIONS", "TEXT_ACTIONS", "Reply", "envelope", "is_json_action", "json_reply", "text"]
+if TYPE_CHECKING:
+    from onlinesim_provider.sandbox.config import SandboxConfig
 
-#: Actions answering plain text tokens.
-TEXT_ACTIONS = frozenset({"getBalance", "getNumber", "getStatus", "getFullSms", "setStatus"})
-#: Actions answering JSON (errors in the ``{"status": "error", ...}`` envelope).
+__all__ = ["COMMON_ERRORS", "JSON_ACTIONS", "JSON_TYPE", "TEXT_TYPE", "Reply", "answer", "error"]
+
+#: Actions answering JSON (errors in the ``{"status": "error", ...}`` envelope); the others answer
+#: text tokens.
 JSON_ACTIONS = frozenset(
     {
         "getCountries",
@@ -22,7 +23,8 @@ JSON_ACTIONS = frozenset(
         "setRentStatus",
     }
 )
-
+#: The errors the API overview lists "for all API methods in TXT format".
+COMMON_ERRORS = frozenset({"BAD_KEY", "BAD_ACTION"})
 TEXT_TYPE = "text/plain; charset=utf-8"
 JSON_TYPE = "application/json; charset=utf-8"
 
@@ -36,51 +38,28 @@ class Reply(NamedTuple):
     headers: tuple[tuple[str, str], ...] = ()
 
 
-def is_json_action(action: str | None) -> bool:
-    """Return True when ``action`` answers JSON rather than a text token.
+def answer(document: Any) -> Reply:
+    """Return a 200 reply: a text token as it is, anything else as compact JSON (Decimals as numbers).
 
-    :param action: the ``action`` parameter of the request.
+    :param document: a text token such as ``ACCESS_BALANCE:10.00``, or a JSON-able document.
     """
-    return action in JSON_ACTIONS
-
-
-def _default(value: object) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
-
-
-def text(token: str) -> Reply:
-    """Return a 200 plain-text reply.
-
-    :param token: the body, e.g. ``ACCESS_BALANCE:10.00``.
-    """
-    return Reply(200, TEXT_TYPE, token.encode())
-
-
-def json_reply(document: object) -> Reply:
-    """Return a 200 JSON reply (Decimals become JSON numbers).
-
-    :param document: the JSON-able document.
-    """
-    body = json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=_default)
+    if isinstance(document, str):
+        return Reply(200, TEXT_TYPE, document.encode())
+    body = json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=float)
     return Reply(200, JSON_TYPE, body.encode())
 
 
-def envelope(token: str, error_key: str) -> Reply:
-    """Return the JSON error envelope ``{"status": "error", "<error_key>": token}``.
+def error(action: str | None, token: str, config: SandboxConfig) -> Reply:
+    """Return ``token`` as ``action`` answers errors: a text token, or the JSON envelope.
 
-    :param token: the error token.
-    :param error_key: ``"msg"`` (OnlineSIM) or ``"message"`` (SMS-Activate).
-    """
-    return json_reply({"status": "error", error_key: token})
-
-
-def error(action: str | None, token: str, error_key: str) -> Reply:
-    """Return ``token`` as the error reply of ``action``: text, or the envelope for JSON actions.
+    JSON actions answer the envelope ``{"status": "error", "<error_key>": token}``, except for
+    ``BAD_KEY`` and ``BAD_ACTION``, which are text on every action unless ``common_errors`` is
+    ``"json"``.
 
     :param action: the ``action`` parameter of the request.
     :param token: the error token.
-    :param error_key: the envelope key for JSON actions.
+    :param config: the settings in force.
     """
-    return envelope(token, error_key) if is_json_action(action) else text(token)
+    if action not in JSON_ACTIONS or (token in COMMON_ERRORS and config.common_errors == "text"):
+        return answer(token)
+    return answer({"status": "error", config.error_key: token})

@@ -1,68 +1,76 @@
-"""Run the sandbox's aiohttp application on event loops in background threads.
+"""The sandbox on HTTP with aiohttp: the API endpoint, the ``/_sandbox/`` controls, faults on the wire.
 
-The routes live in :mod:`onlinesim_provider.sandbox.web`; this module binds the port, serves
-plain HTTP or, given an :class:`ssl.SSLContext`, HTTPS, and stops cleanly, closing every open
-connection. Callers stay synchronous: tests, the CLI and the pytest fixture never see a loop.
+:class:`SandboxServer` serves one :class:`~.account.SandboxState` on an event loop in a background
+thread, over HTTP or HTTPS; callers stay synchronous. Every request is handled on that loop, one
+at a time, so the account needs no lock. aiohttp parses every request (malformed ones get 400,
+other methods 405). The controls answer loopback clients only, take no key and are never faulted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import ipaddress
+import itertools
+import json
+import logging
 import socket
 import ssl
+import struct
 import threading
-from typing import TYPE_CHECKING
+import traceback
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
 
-from aiohttp import web
+from aiohttp import HttpVersion10, HttpVersion11, web
+from pydantic import NonNegativeInt, ValidationError
 
-from onlinesim_provider.sandbox.app import SandboxApp
-from onlinesim_provider.sandbox.config import SandboxConfig
+from onlinesim_provider.sandbox import replies
+from onlinesim_provider.sandbox.account import SandboxState, SystemClock
+from onlinesim_provider.sandbox.config import SWITCHES, Money, SandboxConfig, control_call, explain
 from onlinesim_provider.sandbox.control import SandboxControl
-from onlinesim_provider.sandbox.web import API_PATH, CONTROL_PREFIX, build_application
+from onlinesim_provider.sandbox.rules import FaultRule, pick_fault
 
 if TYPE_CHECKING:
-    import concurrent.futures
+    from collections.abc import Callable
     from types import TracebackType
+
+    from onlinesim_provider.sandbox.replies import Reply
 
 __all__ = ["API_PATH", "CONTROL_PREFIX", "SandboxServer"]
 
-#: Event loops (threads) accepting from the one listening socket side by side. Their socket calls
-#: can run on a second core while another loop runs Python, which a single loop cannot do;
-#: ``benchmarks/sandbox_throughput.py`` on a loaded two-core machine saturated a little higher on
-#: average with 4 than with 1 or 2 (noisy runs). The state has its own lock.
-LOOPS = 4
+log = logging.getLogger(__name__)
+
+API_PATH = "/stubs/handler_api.php"
+CONTROL_PREFIX = "/_sandbox/"
+#: The largest request body the sandbox reads, in bytes.
+MAX_BODY = 1 << 20
+#: The ``Server`` header of every reply.
+SERVER_NAME = "onlinesim-sandbox"
+#: The request log keeps this many of the latest API calls.
+REQUEST_LOG_SIZE = 10_000
 #: Seconds an idle keep-alive connection stays open.
 KEEPALIVE_TIMEOUT = 120.0
 #: Seconds ``stop()`` lets replies in flight finish before it cuts their connections.
 SHUTDOWN_GRACE = 0.5
 _BACKLOG = 1024
 _THREAD_TIMEOUT = 30.0
+_HTTP_1 = (HttpVersion11, HttpVersion10)
+_RST = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 seconds: close() sends a TCP RST
+_REDACTED = "REDACTED"
 
 
 class SandboxServer:
-    """Run the sandbox on a loopback port, on event loops in background threads.
+    """Run the sandbox on a loopback port, on an event loop in a background thread.
 
-    :param config: the settings (default: :class:`SandboxConfig` defaults).
+    :param config: the initial settings (default: :class:`SandboxConfig` defaults); ``reset``
+        returns to them.
     :param host: the address to bind.
     :param port: the port (0 = any free port).
     :param seed: seed for random SMS codes and delivery draws, for reproducible runs (``None``:
         the config's ``seed``).
     :param ssl_context: serve HTTPS with this server-side context (certificate and key loaded);
         ``None`` serves plain HTTP.
-
-    Example::
-
-        with SandboxServer(SandboxConfig(balance="50.00")) as server:
-            requests.get(server.url + "/stubs/handler_api.php",
-                         params={"action": "getBalance"},
-                         headers={"Authorization": f"Bearer {server.api_key}"})
-
-    Over TLS (``server.url`` then starts with ``https://``)::
-
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain("sandbox.crt", "sandbox.key")
-        with SandboxServer(ssl_context=context) as server:
-            requests.get(server.api_url, params={"action": "getBalance"}, verify="ca.crt", ...)
     """
 
     def __init__(
@@ -74,22 +82,30 @@ class SandboxServer:
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.config = config if config is not None else SandboxConfig()
-        self.host = host
-        self.port = port
-        self.ssl_context = ssl_context
-        self.app = SandboxApp(self.config, seed)
-        self._loops: list[_ServingLoop] = []
+        self.host, self.port, self.ssl_context = host, port, ssl_context
+        self.faults: list[FaultRule] = []
+        self.requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=REQUEST_LOG_SIZE)
+        self._seed = self.config.seed if seed is None else seed
+        self._reset()
+        self._serving: tuple[asyncio.AbstractEventLoop, threading.Thread, web.AppRunner] | None = None
         self._bound_port = 0
         self._control: SandboxControl | None = None
 
+    def _reset(self) -> None:
+        self.clock = SystemClock(self.config.speed)
+        self.state = SandboxState(self.config, self.clock, self._seed)
+        self.faults.clear()
+        self.requests.clear()
+        self._request_numbers = itertools.count(1)
+
     def __repr__(self) -> str:
         """Return a representation without the key."""
-        return f"SandboxServer(url={self.url if self._loops else None!r})"
+        return f"SandboxServer(url={self.url if self._serving else None!r})"
 
     @property
     def url(self) -> str:
-        """Return the base URL, e.g. ``http://127.0.0.1:8765`` (API under ``/stubs/handler_api.php``)."""
-        if not self._loops:
+        """Return the base URL, e.g. ``http://127.0.0.1:8765`` (``https://`` with a TLS context)."""
+        if self._serving is None:
             raise RuntimeError("the sandbox server is not running: call start() first")
         scheme = "https" if self.ssl_context is not None else "http"
         host = self.host if ":" not in self.host else f"[{self.host}]"
@@ -103,7 +119,7 @@ class SandboxServer:
     @property
     def api_key(self) -> str:
         """Return the API key the sandbox accepts."""
-        return self.app.config.api_key
+        return self.state.config.api_key
 
     @property
     def control(self) -> SandboxControl:
@@ -113,26 +129,51 @@ class SandboxServer:
         certificate a test may have made for another name.
         """
         if self._control is None:
-            context = _trust_any_certificate() if self.ssl_context is not None else None
+            context = None
+            if self.ssl_context is not None:
+                context = ssl.create_default_context()
+                context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
             self._control = SandboxControl(self.url, api_key=self.api_key, ssl_context=context)
         return self._control
 
     def start(self) -> SandboxServer:
-        """Bind the port and serve in daemon threads; return ``self``.
+        """Bind the port and serve in a daemon thread; return ``self``.
 
         :raises OSError: the address cannot be bound (in use, not local, ...).
         """
-        if self._loops:
+        if self._serving is not None:
             return self
-        with _listen(self.host, self.port) as sock:
-            try:
-                for number in range(LOOPS):
-                    application = build_application(self.app)
-                    self._loops.append(_ServingLoop(application, sock.dup(), self.ssl_context, number))
-            except BaseException:
-                self.stop()
-                raise
-            self._bound_port = int(sock.getsockname()[1])
+        # Bound here, in the caller's thread, so that a busy port raises OSError to the caller.
+        family = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.create_server((self.host, self.port), family=family, backlog=_BACKLOG)
+        application = web.Application(client_max_size=MAX_BODY)
+        for method in ("GET", "POST"):
+            application.router.add_route(method, API_PATH, self._api)
+            application.router.add_route(method, CONTROL_PREFIX + "{name}", self._control_call)
+        runner = web.AppRunner(
+            application,
+            access_log=None,  # request lines may carry the API key in the query string
+            keepalive_timeout=KEEPALIVE_TIMEOUT,
+            shutdown_timeout=SHUTDOWN_GRACE,
+            # A delayed reply to a client that gave up is dropped at once, so a delay fault leaves
+            # nothing pending when the sandbox stops.
+            handler_cancellation=True,
+        )
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="onlinesim-sandbox", daemon=True)
+        thread.start()
+        self._serving, self._bound_port = (loop, thread, runner), sock.getsockname()[1]
+
+        async def serve() -> None:
+            await runner.setup()
+            await web.SockSite(runner, sock, ssl_context=self.ssl_context, backlog=_BACKLOG).start()
+
+        try:
+            asyncio.run_coroutine_threadsafe(serve(), loop).result(_THREAD_TIMEOUT)
+        except BaseException:
+            sock.close()
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
@@ -140,10 +181,17 @@ class SandboxServer:
         if self._control is not None:
             self._control.close()
             self._control = None
-        cleanups = [serving.begin_stop() for serving in self._loops]
-        for serving, cleanup in zip(self._loops, cleanups, strict=True):
-            serving.finish_stop(cleanup)
-        self._loops = []
+        if self._serving is None:
+            return
+        loop, thread, runner = self._serving
+        self._serving = None
+        try:
+            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(_THREAD_TIMEOUT)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(_THREAD_TIMEOUT)
+            if not thread.is_alive():
+                loop.close()
 
     def __enter__(self) -> SandboxServer:
         """Start the server."""
@@ -155,77 +203,197 @@ class SandboxServer:
         """Stop the server."""
         self.stop()
 
+    async def _api(self, request: web.Request) -> web.StreamResponse:
+        body = await _body(request)
+        if body is None:
+            limit = f"bad request: expected HTTP/1.x and a body of at most {MAX_BODY} bytes"
+            return _refused(_response(400, replies.TEXT_TYPE, limit.encode()))
+        form = body.decode("utf-8", "replace") if request.method == "POST" else ""
+        query = urlsplit(request.raw_path).query  # as sent: the sandbox decodes it itself
+        reply, delay = self._answer(request.method, query, form, request.headers.get("Authorization"))
+        if delay:
+            await asyncio.sleep(delay)
+        if reply is None:  # close with a TCP RST and no reply, as a crashed server or a proxy would
+            sock = request.transport.get_extra_info("socket") if request.transport else None
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RST)
+            if request.transport is not None:
+                request.transport.abort()
+            return web.StreamResponse()  # aiohttp finds the connection gone and sends nothing
+        return _response(*reply)
 
-def _listen(host: str, port: int) -> socket.socket:
-    """Bind here, in the caller's thread, so that a busy port raises OSError to the caller."""
-    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-    return socket.create_server((host, port), family=family, backlog=_BACKLOG)
+    def _answer(
+        self, method: str, query: str, form: str, authorization: str | None
+    ) -> tuple[Reply | None, float]:
+        """Answer one API call: the reply (``None``: reset the connection) and seconds to wait first."""
+        url_params, form_params = _params(query), _params(form)
+        params = {**form_params, **url_params}
+        action = params.get("action")
+        scheme, _, token = (authorization or "").strip().partition(" ")
+        bearer = token.strip() if scheme.lower() == "bearer" else None
+        now = self.state.tick()
+        rule = pick_fault(self.faults, action)
+        real = self._handle(action, params, bearer) if rule is None or rule.processed else None
+        reply = real if rule is None else rule.reply(action, real, self.state.config)
+        entry = {
+            "seq": next(self._request_numbers),
+            "time": now,
+            "method": method,
+            "action": action,
+            "query": _redacted(url_params),
+            "form": _redacted(form_params),
+            "auth": self.state.auth_method(params, bearer),
+            "status": None if reply is None else reply.status,
+            "fault": None if rule is None else rule.kind,
+        }
+        self.requests.append(entry)
+        return reply, (rule.delay or 0.0) if rule is not None and rule.kind == "delay" else 0.0
 
-
-class _ServingLoop:
-    """One event loop in a daemon thread, serving an application on its copy of the listening socket.
-
-    :param application: the routes (an aiohttp application belongs to one loop).
-    :param sock: the listening socket; the loop owns and closes it.
-    :param ssl_context: serve HTTPS with it (``None``: plain HTTP).
-    :param number: the loop's number, for the thread name.
-    """
-
-    def __init__(
-        self,
-        application: web.Application,
-        sock: socket.socket,
-        ssl_context: ssl.SSLContext | None,
-        number: int,
-    ) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(
-            target=self.loop.run_forever, name=f"onlinesim-sandbox-{number}", daemon=True
-        )
-        self.runner = web.AppRunner(
-            application,
-            access_log=None,  # request lines may carry the API key in the query string
-            keepalive_timeout=KEEPALIVE_TIMEOUT,
-            shutdown_timeout=SHUTDOWN_GRACE,
-            # A delayed reply to a client that gave up is dropped at once, so a delay fault leaves
-            # nothing pending when the sandbox stops.
-            handler_cancellation=True,
-        )
-        self.thread.start()
+    def _handle(self, action: str | None, params: dict[str, str], bearer: str | None) -> Reply:
         try:
-            asyncio.run_coroutine_threadsafe(_serve(self.runner, sock, ssl_context), self.loop).result(
-                _THREAD_TIMEOUT
+            return self.state.handle(action, params, bearer)
+        except Exception:  # a bug in the sandbox: the client still gets a protocol reply
+            trace = traceback.format_exc().replace(self.state.config.api_key, _REDACTED)
+            log.error("sandbox: unhandled error in action %r:\n%s", action, trace)
+            return replies.error(action, "BAD_ACTION", self.state.config)
+
+    async def _control_call(self, request: web.Request) -> web.Response:
+        if not ipaddress.ip_address(request.remote or "0.0.0.0").is_loopback:
+            return _json(403, {"error": "sandbox controls answer loopback clients only"})
+        name = request.match_info["name"]
+        body = await _body(request)
+        if body is None:
+            return _refused(
+                _json(400, {"error": f"bad body: expected a JSON object of at most {MAX_BODY} bytes"})
             )
-        except BaseException:
-            sock.close()
-            self._halt()
-            raise
-
-    def begin_stop(self) -> concurrent.futures.Future[None]:
-        """Start closing the port and the connections (several loops then stop side by side)."""
-        return asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop)
-
-    def finish_stop(self, cleanup: concurrent.futures.Future[None]) -> None:
-        """Wait for ``cleanup``, then end the loop and its thread."""
         try:
-            cleanup.result(_THREAD_TIMEOUT)
-        finally:
-            self._halt()
+            arguments = json.loads(body) if body.strip() else {}
+            if not isinstance(arguments, dict):
+                raise ValueError(f"expected a JSON object as the body of {name!r}")
+            self.state.tick()
+            controls = self._controls()
+            if name not in controls:
+                return _json(
+                    404, {"error": f"unknown sandbox control {name!r}: expected one of {sorted(controls)}"}
+                )
+            result = controls[name](**arguments)
+        except ValidationError as bad:
+            return _json(400, {"error": f"{name}: {explain(bad)}"})
+        except (ValueError, TypeError) as bad:
+            return _json(400, {"error": str(bad)})
+        return _json(200, {"result": {} if result is None else result})
 
-    def _halt(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(_THREAD_TIMEOUT)
-        if not self.thread.is_alive():
-            self.loop.close()
+    def _controls(self) -> dict[str, Callable[..., Any]]:
+        """Return each control by name: a function of its JSON arguments, which pydantic checks."""
+        state = self.state
+        return {
+            "sms": state.deliver_sms,
+            "rent_sms": state.deliver_rent_sms,
+            "advance": lambda **arguments: {"now": state.advance(**arguments)},
+            "now": lambda **_: {"now": state.now},
+            "fault": self._inject_fault,
+            "faults": lambda **_: [rule.model_dump() for rule in self.faults],
+            "clear_faults": lambda **_: self.faults.clear(),
+            "configure": self._configure,
+            "config": lambda **_: state.config.model_dump(mode="json"),
+            "balance": self._set_balance,
+            "stock": self._set_stock,
+            "rent_stock": self._set_rent_stock,
+            "price": self._set_price,
+            "rent_price": self._set_rent_price,
+            "ledger": lambda **_: list(state.ledger),
+            "summary": lambda **_: state.summary(),
+            "activations": lambda **_: [a.to_dict() for a in state.activations.values()],
+            "rents": lambda **_: [r.to_dict() for r in state.rents.values()],
+            "requests": lambda **_: list(self.requests),
+            "reset": lambda **_: self._reset(),
+        }
+
+    def _inject_fault(self, **rule: Any) -> dict[str, Any]:
+        fault = FaultRule(**rule)
+        self.faults.append(fault)
+        return fault.model_dump()
+
+    @control_call
+    def _set_balance(self, amount: Money) -> dict[str, str]:
+        self.state.balance = amount
+        return {"balance": str(amount)}
+
+    @control_call
+    def _set_stock(self, country: str, service: str, count: NonNegativeInt) -> None:
+        self.state.stock[(self._known(country), service)] = count
+
+    @control_call
+    def _set_rent_stock(self, country: str, count: NonNegativeInt) -> None:
+        self.state.rent_stock[self._known(country)] = count
+
+    @control_call
+    def _set_price(self, service: str, price: Money) -> None:
+        if not service:
+            raise ValueError("invalid service '': expected a service code such as 'tg'")
+        self.state.prices[service] = price
+
+    @control_call
+    def _set_rent_price(self, country: str, price_per_day: Money) -> None:
+        self.state.rent_prices[self._known(country)] = price_per_day
+
+    def _known(self, country: str) -> str:
+        if country not in self.state.countries:
+            raise ValueError(f"unknown country {country!r}: expected one of {sorted(self.state.countries)}")
+        return country
+
+    def _configure(self, **switches: Any) -> dict[str, Any]:
+        unknown = sorted(set(switches) - set(SWITCHES))
+        if unknown:
+            raise ValueError(f"cannot configure {unknown} at run time: expected some of {list(SWITCHES)}")
+        config = self.state.config = self.state.config.replace(**switches)
+        if "speed" in switches:
+            self.clock.set_speed(config.speed)
+        if "balance" in switches:
+            self.state.balance = config.balance
+        if "seed" in switches:
+            self.state.reseed(config.seed)
+        return config.model_dump(mode="json")
 
 
-async def _serve(runner: web.AppRunner, sock: socket.socket, ssl_context: ssl.SSLContext | None) -> None:
-    await runner.setup()
-    await web.SockSite(runner, sock, ssl_context=ssl_context, backlog=_BACKLOG).start()
+def _params(raw: str) -> dict[str, str]:
+    """Return the parameters of a query or form: the first of a repeated name wins."""
+    params: dict[str, str] = {}
+    for name, value in parse_qsl(raw, keep_blank_values=True):
+        params.setdefault(name, value)
+    return params
 
 
-def _trust_any_certificate() -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
+def _redacted(params: dict[str, str]) -> dict[str, str]:
+    return {name: (_REDACTED if name == "api_key" else value) for name, value in params.items()}
+
+
+async def _body(request: web.Request) -> bytes | None:
+    """Return the request body, or ``None`` for a body too large or cut, or a protocol not HTTP/1.x.
+
+    aiohttp also accepts HTTP/0.9 and ``HTTP/2.0`` request lines as text; the sandbox does not.
+    """
+    if request.version not in _HTTP_1 or (request.content_length or 0) > MAX_BODY:
+        return None
+    try:
+        return await request.read()
+    except (web.HTTPRequestEntityTooLarge, ConnectionError, asyncio.IncompleteReadError):
+        return None
+
+
+def _response(
+    status: int, content_type: str, body: bytes, headers: tuple[tuple[str, str], ...] = ()
+) -> web.Response:
+    response = web.Response(status=status, body=body, headers=headers)
+    response.headers["Content-Type"] = content_type  # with its charset, which content_type= refuses
+    response.headers["Server"] = SERVER_NAME
+    return response
+
+
+def _json(status: int, document: object) -> web.Response:
+    return _response(status, replies.JSON_TYPE, json.dumps(document, ensure_ascii=False).encode())
+
+
+def _refused(response: web.Response) -> web.Response:
+    response.force_close()  # the unread body would be taken for the next request
+    return response

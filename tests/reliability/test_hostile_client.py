@@ -3,8 +3,9 @@
 Hypothesis sends random actions with random parameters (odd digits, huge numbers, empty and
 duplicated values, invalid percent-encodings, non-UTF-8 bytes) by GET or POST, with every kind
 of credential; threads hammer it concurrently with orders, status changes, deliveries and clock
-jumps; raw sockets send bytes that are not HTTP. After each run the ledger must add up, the
-server must still answer, and its safety net ("unhandled error") must never have been needed.
+jumps; clients hang up before their reply. After each run the ledger must add up, the server must
+still answer, and its safety net ("unhandled error") must never have been needed. Bytes that are
+not HTTP are aiohttp's to refuse (the sandbox's own refusals are in ``tests/sandbox/test_server.py``).
 """
 
 from __future__ import annotations
@@ -194,7 +195,7 @@ def _unhandled(caplog: pytest.LogCaptureFixture) -> list[str]:
     ]
 
 
-@settings(FUZZ, max_examples=400)
+@settings(FUZZ, max_examples=150)
 @given(batch=st.lists(requests_(), min_size=1, max_size=5))
 def test_random_requests_get_protocol_replies_and_the_ledger_adds_up(
     raw_api: RawApi,
@@ -260,81 +261,6 @@ def test_concurrent_clients_never_corrupt_the_ledger(
     assert sum(report.activations.values()) > 10
     assert sum(report.rents.values()) > 5
     assert control.summary()["open_activations"] == control.summary()["open_rents"] == 0
-
-
-_HOST = b"Host: 127.0.0.1\r\n"
-RAW_REQUESTS = {
-    "not-http": b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage",
-    "no-version": b"GET /stubs/handler_api.php\r\n\r\n",
-    "http-2": b"GET / HTTP/2.0\r\n" + _HOST + b"\r\n",
-    "no-host": b"GET /stubs/handler_api.php?action=getBalance HTTP/1.1\r\n\r\n",
-    "header-without-colon": b"GET /stubs/handler_api.php?action=getBalance HTTP/1.1\r\nHost x\r\n\r\n",
-    "negative-length": b"POST /stubs/handler_api.php HTTP/1.1\r\n" + _HOST + b"Content-Length: -5\r\n\r\n",
-    "huge-length": b"POST /stubs/handler_api.php HTTP/1.1\r\n"
-    + _HOST
-    + b"Content-Length: 99999999999\r\n\r\n",
-    "length-not-a-number": b"POST /stubs/handler_api.php HTTP/1.1\r\n"
-    + _HOST
-    + b"Content-Length: ten\r\n\r\n",
-    "chunked": b"POST /stubs/handler_api.php HTTP/1.1\r\n"
-    + _HOST
-    + b"Transfer-Encoding: chunked\r\n\r\n"
-    + b"5\r\nhello\r\n0\r\n\r\n",
-    "chunked-and-length": b"POST /stubs/handler_api.php HTTP/1.1\r\n"
-    + _HOST
-    + b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
-    "short-body": b"POST /stubs/handler_api.php HTTP/1.1\r\n"
-    + _HOST
-    + b"Content-Length: 100\r\n\r\naction=getBalance",
-    "non-ascii-path": "GET /stubs/handler_api.php?action=getBalance&x=\u00e9\u4e2d HTTP/1.1\r\n".encode()
-    + _HOST
-    + b"\r\n",
-    "long-line": b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n" + _HOST + b"\r\n",
-    "many-headers": b"GET / HTTP/1.1\r\n" + _HOST + b"X-A: b\r\n" * 150 + b"\r\n",
-    "delete": b"DELETE /stubs/handler_api.php HTTP/1.1\r\n" + _HOST + b"\r\n",
-    "control-with-garbage": b"POST /_sandbox/reset HTTP/1.1\r\n" + _HOST + b"Content-Length: 5\r\n\r\n[1,2]",
-    "control-unknown": b"POST /_sandbox/drop_tables HTTP/1.1\r\n" + _HOST + b"Content-Length: 2\r\n\r\n{}",
-    "control-bad-argument": b"POST /_sandbox/advance HTTP/1.1\r\n"
-    + _HOST
-    + b'Content-Length: 17\r\n\r\n{"seconds": "x"}',
-}
-#: A status line: aiohttp answers a request line it could not parse as HTTP/1.0, others as sent.
-_STATUS_LINE = re.compile(rb"HTTP/\d\.\d (\d{3}) ")
-
-
-def _raw(control: SandboxControl, payload: bytes) -> bytes:
-    parts = urlsplit(control.url)
-    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
-        sock.sendall(payload)
-        sock.shutdown(socket.SHUT_WR)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
-
-
-@pytest.mark.parametrize("payload", list(RAW_REQUESTS.values()), ids=list(RAW_REQUESTS))
-def test_malformed_http_is_refused_and_the_server_keeps_serving(
-    onlinesim_sandbox: SandboxControl, caplog: pytest.LogCaptureFixture, payload: bytes
-) -> None:
-    before = onlinesim_sandbox.summary()
-    reply = _raw(onlinesim_sandbox, payload)
-    status_line = _STATUS_LINE.match(reply)
-    assert reply == b"" or status_line, reply[:80]
-    status = int(status_line.group(1)) if status_line else None
-    assert status in (None, 200, 400, 404, 405), reply[:200]
-    assert onlinesim_sandbox.summary() == before
-    with OnlineSimClient(onlinesim_sandbox.api_key, base_url=onlinesim_sandbox.url) as client:
-        assert str(client.get_balance().amount) == "1000.00"
-    assert _unhandled(caplog) == []
-
-
-@settings(FUZZ, max_examples=150)
-@given(payload=st.binary(max_size=300))
-def test_random_bytes_never_crash_the_server(onlinesim_sandbox: SandboxControl, payload: bytes) -> None:
-    reply = _raw(onlinesim_sandbox, payload + b"\r\n\r\n")
-    assert reply == b"" or _STATUS_LINE.match(reply), reply[:80]
-    assert onlinesim_sandbox.now() > 0
 
 
 #: Long enough that a client still waiting for its request to be logged hangs up before the reply.

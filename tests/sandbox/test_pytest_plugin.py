@@ -1,65 +1,62 @@
-"""The pytest plugin: its fixture, and the connection forms its docstring gives, as Airflow parses them."""
+"""The pytest plugin: light to load, one sandbox per session reset for each test, its marker."""
 
 from __future__ import annotations
 
-import json
+import subprocess
+import sys
+import textwrap
 import urllib.parse
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import pytest
 
 from onlinesim_provider.api.client import OnlineSimClient
 from onlinesim_provider.api.models import ActivationState
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook
-from onlinesim_provider.sandbox import pytest_plugin
+from tests.sandbox.tls import make_tls_files
 
-DOC = pytest_plugin.__doc__ or ""
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
-def test_fixture_gives_a_fresh_sandbox(onlinesim_sandbox):
+@pytest.mark.no_airflow
+def test_the_plugin_that_every_pytest_run_loads_imports_nothing_heavy() -> None:
+    probe = (
+        "import sys, onlinesim_provider.sandbox.pytest_plugin as plugin;"
+        "print(plugin.pytest_plugins, sorted({'aiohttp', 'pydantic', 'pytest'} & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['onlinesim_provider.sandbox.fixtures'] []"
+
+
+def test_the_fixture_gives_a_fresh_sandbox(onlinesim_sandbox):
+    assert onlinesim_sandbox.url.startswith("http://127.0.0.1:")
     onlinesim_sandbox.set_balance("5.00")
     onlinesim_sandbox.reset()
-    assert onlinesim_sandbox.summary()["orders"] == 0
-    assert onlinesim_sandbox.url.startswith("http://127.0.0.1:")
+    assert onlinesim_sandbox.summary()["balance"] == "1000.00"
 
 
-def _docstring_forms(onlinesim_sandbox) -> dict[str, str]:
-    """Build the connection values exactly as the module docstring writes them."""
+def test_a_uri_connection_reaches_the_sandbox(onlinesim_sandbox, monkeypatch):
     sandbox = onlinesim_sandbox
-    conn = {"conn_type": "onlinesim", "host": sandbox.url, "password": sandbox.api_key}
+    sandbox.set_balance("42.00")
+    # [START howto_sandbox_connection_uri]
     host_port = urllib.parse.urlsplit(sandbox.url).netloc
     key = urllib.parse.quote(sandbox.api_key, safe="")
-    return {"json": json.dumps(conn), "uri": f"onlinesim://http://:{key}@{host_port}"}
-
-
-def test_docstring_shows_the_forms_this_test_builds():
-    for line in [
-        'conn = {"conn_type": "onlinesim", "host": sandbox.url, "password": sandbox.api_key}',
-        'monkeypatch.setenv("AIRFLOW_CONN_ONLINESIM_DEFAULT", json.dumps(conn))',
-        "host_port = urllib.parse.urlsplit(sandbox.url).netloc",
-        'key = urllib.parse.quote(sandbox.api_key, safe="")',
-        'monkeypatch.setenv("AIRFLOW_CONN_ONLINESIM_DEFAULT", f"onlinesim://http://:{key}@{host_port}")',
-    ]:
-        assert line in DOC
-
-
-@pytest.mark.parametrize("form", ["json", "uri"])
-def test_docstring_connection_forms_reach_the_sandbox(onlinesim_sandbox, monkeypatch, form):
-    onlinesim_sandbox.set_balance("42.00")
-    monkeypatch.setenv("AIRFLOW_CONN_ONLINESIM_DEFAULT", _docstring_forms(onlinesim_sandbox)[form])
+    monkeypatch.setenv("AIRFLOW_CONN_ONLINESIM_DEFAULT", f"onlinesim://http://:{key}@{host_port}")
+    # [END howto_sandbox_connection_uri]
     assert OnlineSimHook().client.get_balance().amount == Decimal("42.00")
 
 
-def test_a_uri_with_the_scheme_after_the_key_is_rejected_by_airflow(onlinesim_sandbox):
+def test_a_uri_with_the_scheme_after_the_key_is_what_airflow_refuses(onlinesim_sandbox):
     from airflow.models.connection import Connection
 
     with pytest.raises(Exception, match="Invalid connection string"):
         Connection(conn_id="c", uri=f"onlinesim://:{onlinesim_sandbox.api_key}@{onlinesim_sandbox.url}")
-    assert "onlinesim://:{onlinesim_sandbox.api_key}@{onlinesim_sandbox.url}" not in DOC
 
 
 @pytest.mark.onlinesim_sandbox(delivery=["7:*:0.0", "*:tg:1:30"], seed=42, sms_delay=5)
-def test_marker_sets_delivery_rules_for_one_test(onlinesim_sandbox):
+def test_the_marker_sets_switches_for_one_test(onlinesim_sandbox):
     config = onlinesim_sandbox.config()
     assert [rule["country"] for rule in config["delivery"]] == ["7", "*"]
     assert (config["seed"], config["sms_delay"]) == (42, 5.0)
@@ -94,3 +91,90 @@ def test_the_code_comes_from_the_second_country(onlinesim_sandbox):
 
 
 # [END howto_sandbox_delivery]
+
+USER_TESTS = """
+    from decimal import Decimal
+
+    import pytest
+    import requests
+
+
+    def _balance(control):
+        reply = requests.get(
+            control.api_url,
+            params={"action": "getBalance"},
+            headers={"Authorization": f"Bearer {control.api_key}"},
+            timeout=5,
+            verify=CA,
+        )
+        return Decimal(reply.text.split(":")[1])
+
+
+    def test_first_spends_and_faults(onlinesim_sandbox):
+        assert _balance(onlinesim_sandbox) == Decimal("42.00")
+        onlinesim_sandbox.set_balance("1.00")
+        onlinesim_sandbox.inject_fault("empty", count=5)
+
+
+    def test_second_starts_clean(onlinesim_sandbox, onlinesim_sandbox_server):
+        assert onlinesim_sandbox.url == onlinesim_sandbox_server.url
+        assert onlinesim_sandbox.url.startswith(SCHEME)
+        assert onlinesim_sandbox.faults() == []
+        assert _balance(onlinesim_sandbox) == Decimal("42.00")
+
+
+    @pytest.mark.onlinesim_sandbox("delivery")
+    def test_a_marker_takes_keywords_only(onlinesim_sandbox):
+        pass
+"""
+
+USER_CONFTEST = """
+    import pytest
+
+    from onlinesim_provider.sandbox import SandboxConfig
+
+
+    @pytest.fixture(scope="session")
+    def onlinesim_sandbox_config():
+        return SandboxConfig(balance="42.00")
+"""
+
+# [START howto_sandbox_https]
+USER_HTTPS_CONFTEST = """
+    import ssl
+
+    import pytest
+
+
+    @pytest.fixture(scope="session")
+    def onlinesim_sandbox_ssl_context():
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(CERT, KEY)
+        return context
+"""
+# [END howto_sandbox_https]
+
+
+@pytest.mark.no_airflow
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_users_test_run_gets_a_sandbox_reset_for_each_test(tmp_path: Path, scheme: str) -> None:
+    """A fresh pytest with the installed plugin: a user's own settings, HTTPS when asked for."""
+    tls = make_tls_files(tmp_path)
+    tests = USER_TESTS.replace("CA", repr(str(tls.ca_cert))).replace("SCHEME", repr(scheme + "://"))
+    conftest = USER_CONFTEST
+    if scheme == "https":
+        https = USER_HTTPS_CONFTEST.replace("CERT", repr(str(tls.cert))).replace("KEY", repr(str(tls.key)))
+        conftest += https.replace("import pytest\n", "")
+    (tmp_path / "test_user_dag.py").write_text(textwrap.dedent(tests))
+    (tmp_path / "conftest.py").write_text(textwrap.dedent(conftest))
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert "2 passed, 1 error" in result.stdout, result.stdout + result.stderr
+    assert (
+        "invalid onlinesim_sandbox marker arguments ('delivery',): expected keyword switches" in result.stdout
+    )

@@ -49,18 +49,6 @@ def _ledger(sandbox: SandboxControl, event: str) -> list[dict[str, Any]]:
     return [entry for entry in sandbox.ledger() if entry["event"] == event]
 
 
-def test_the_dialect_sets_its_switches_and_explicit_ones_win() -> None:
-    config = SandboxConfig(dialect="sms-activate")
-    assert (config.cancel_status, config.error_key) == (8, "message")
-    assert SandboxConfig(dialect="sms-activate", error_key="msg").error_key == "msg"
-    back = config.replace(dialect="onlinesim")
-    assert (back.cancel_status, back.error_key) == (6, "msg")
-    with pytest.raises(
-        ValueError, match=r"invalid dialect 'sms_activate': expected one of \['onlinesim', 'sms-activate'\]"
-    ):
-        SandboxConfig(dialect="sms_activate")
-
-
 def test_activation_flow(sandbox: SandboxControl) -> None:
     hook = OnlineSimHook()
     assert hook.client.cancel_status == 8
