@@ -3,11 +3,6 @@
 Pass a shared ``http_client`` (:func:`new_session`) to pool connections across many clients, one
 pool per event loop; :meth:`AsyncOnlineSimClient.aclose` leaves it open. Each request carries its
 client's proxy and TLS settings, so clients of different connections can share one pool.
-
-Example::
-
-    async with AsyncOnlineSimClient("my-key") as client:
-        status = await client.get_status(activation_id)
 """
 
 from __future__ import annotations
@@ -86,6 +81,11 @@ def _proxy(url: URL, proxies: Mapping[str, str] | None) -> URL | None:
 
 class AsyncOnlineSimClient(ClientBase):
     """Call the OnlineSIM Alternative API from asyncio, without blocking the event loop.
+
+    Example::
+
+        async with AsyncOnlineSimClient("my-key") as client:
+            status = await client.get_status(activation_id)
 
     :param api_key: the OnlineSIM API key; sent with each request, never set on a shared pool.
     :param http_client: a shared ``aiohttp.ClientSession`` (see :func:`new_session`); the caller

@@ -1,4 +1,4 @@
-"""What the sync and the async client share: settings, auth, key scrubbing and reply interpretation.
+"""What the sync and the async client share: settings, auth, TLS, key scrubbing and reply reading.
 
 :class:`ClientSettings` is the one validator of every client setting. :class:`ClientBase` turns an
 HTTP exchange into a model or a typed error and a transport failure into a scrubbed one; the two
@@ -7,15 +7,19 @@ clients add only their transport.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import logging
+import os
 import re
+import ssl
 import time
 import warnings
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict, TypeVar, Unpack
 from urllib.parse import quote, quote_plus, urlsplit
 
+import certifi
 from pydantic import (
     AfterValidator,
     AnyHttpUrl,
@@ -39,16 +43,16 @@ from onlinesim_provider.api.errors import (
     invalid_input,
 )
 from onlinesim_provider.api.models import SetStatusCode, expect
-from onlinesim_provider.api.network import ca_bundle, ssl_context
 from onlinesim_provider.api.protocol import DEFAULT_BASE_URL, HANDLER_PATH, status_error
 from onlinesim_provider.api.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
 
     from onlinesim_provider.api.actions import Call
 
-__all__ = ["ClientBase", "ClientSettings", "InsecureTransportWarning", "scrub"]
+__all__ = ["CA_BUNDLE_VARIABLES", "ClientBase", "ClientSettings", "InsecureTransportWarning", "scrub"]
 
 log = logging.getLogger("onlinesim_provider.api")
 
@@ -58,6 +62,8 @@ _KEY_IN_TEXT = re.compile(r"(api_key=)[^&\s'\"]+|(Bearer\s+)[^\s'\"]+", re.IGNOR
 _CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
 #: Loggers that may write request URLs: urllib3 at DEBUG, aiohttp's client on warnings.
 URL_LOGGERS = ("urllib3.connectionpool", "aiohttp.client")
+#: Where a CA bundle is looked up when neither the caller nor the connection names one, in order.
+CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
 
 
 class InsecureTransportWarning(UserWarning):
@@ -111,7 +117,7 @@ class ClientSettings(BaseModel):
     :param proxies: proxy URL per scheme, as ``requests`` takes them; the proxy environment
         variables (``HTTPS_PROXY``, ``NO_PROXY`` ...) for the schemes it does not name.
     :param verify: TLS verification: ``True``, ``False`` or a CA bundle file or directory; the
-        CA variables (:data:`~onlinesim_provider.api.network.CA_BUNDLE_VARIABLES`) when omitted.
+        CA variables (:data:`CA_BUNDLE_VARIABLES`) when omitted.
     :param cancel_status: the ``setStatus`` value that cancels: 6 (OnlineSIM) or 8 (SMS-Activate).
     :param rent_close_status: the ``setRentStatus`` value that closes a rent: 2 (OnlineSIM's close)
         or 1 (finish, on SMS-Activate-style servers, where 2 cancels).
@@ -190,6 +196,43 @@ def _redact_query_key(record: logging.LogRecord) -> bool:
     if "api_key=" in message.lower():
         record.msg, record.args = scrub(message, None), ()
     return True
+
+
+def ca_bundle(verify: bool | Path | None) -> bool | str:
+    """Return what to verify the server's certificate against: ``False``, a bundle, or ``True`` (certifi's).
+
+    requests reads ``REQUESTS_CA_BUNDLE`` but not ``SSL_CERT_FILE``, aiohttp (through OpenSSL) the
+    other way round and not certifi's bundle: both clients verify against this instead.
+
+    :param verify: the ``verify`` setting; when ``None``, the first CA variable that is set.
+    :raises InvalidInputError: a CA variable names a file that does not exist.
+    """
+    if verify is not None:
+        return verify if isinstance(verify, bool) else str(verify)
+    for name in CA_BUNDLE_VARIABLES:
+        if path := os.environ.get(name):
+            if not os.path.exists(path):
+                raise InvalidInputError(f"{name} names a CA bundle that does not exist: {path!r}")
+            return path
+    return True
+
+
+@functools.lru_cache(maxsize=16)
+def ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
+    """Return aiohttp's ``ssl`` argument: ``False``, or a verifying context built once per bundle.
+
+    :param verify: what :func:`ca_bundle` returned.
+    :raises InvalidInputError: the bundle cannot be loaded.
+    """
+    if verify is False:
+        return False
+    bundle = certifi.where() if verify is True else verify
+    try:
+        if os.path.isdir(bundle):
+            return ssl.create_default_context(capath=bundle)
+        return ssl.create_default_context(cafile=bundle)
+    except (ssl.SSLError, OSError) as error:
+        raise InvalidInputError(f"the CA bundle {bundle!r} could not be loaded: {error}") from None
 
 
 def _is_loopback(host: str) -> bool:

@@ -1,13 +1,4 @@
-"""The synchronous OnlineSIM client: one keep-alive ``requests.Session``, typed replies.
-
-Example::
-
-    from onlinesim_provider.api.client import OnlineSimClient
-
-    with OnlineSimClient("my-key") as client:
-        activation = client.get_number("tg", country="7")
-        client.complete_activation(activation.id)
-"""
+"""The synchronous OnlineSIM client: one keep-alive ``requests.Session``, typed replies."""
 
 from __future__ import annotations
 
@@ -50,6 +41,12 @@ def _maybe_sent(error: requests.RequestException) -> bool:
 
 class OnlineSimClient(ClientBase):
     """Call the OnlineSIM Alternative API over one keep-alive HTTP session.
+
+    Example::
+
+        with OnlineSimClient("my-key") as client:
+            activation = client.get_number("tg", country="7")
+            client.complete_activation(activation.id)
 
     Reads are retried on transient failures; paid orders only when they surely were not sent
     (see :mod:`onlinesim_provider.api.retry`). Everything raised is an

@@ -75,10 +75,6 @@ def expect(description: str) -> WrapValidator:
     return WrapValidator(check)
 
 
-def _int_as_text(value: Any) -> Any:
-    return str(value) if type(value) is int else value
-
-
 class SetStatusCode(enum.IntEnum):
     """The raw ``status`` numbers of ``setStatus``.
 
@@ -92,7 +88,11 @@ class SetStatusCode(enum.IntEnum):
     CANCEL = 8
 
 
-_Code = Annotated[str, BeforeValidator(_int_as_text), Field(strict=True, pattern=r"^[!-~]{1,64}$")]
+_Code = Annotated[
+    str,
+    BeforeValidator(lambda value: str(value) if type(value) is int else value),
+    Field(strict=True, pattern=r"^[!-~]{1,64}$"),
+]
 #: An activation or rent id: an int >= 1.
 ObjectId = Annotated[int, Field(strict=True, ge=1), expect("an int >= 1")]
 #: A service code such as ``tg``: 1-64 printable characters without spaces.
@@ -169,17 +169,12 @@ class Country(Reply):
     @classmethod
     def _from_reply(cls, data: Any) -> Any:
         """Name a country by ``name``, else ``eng``, else ``rus``, else its key; keep unknown fields."""
-        if isinstance(data, dict):
-            known = {"id", "name", "visible", "rus", "eng"}
-            name = data.get("name") or data.get("eng") or data.get("rus") or data.get("id")
-            extra = {key: value for key, value in data.items() if key not in known}
-            data = {
-                "visible": 1,
-                **{k: v for k, v in data.items() if k in known},
-                "name": name,
-                "extra": extra,
-            }
-        return data
+        if not isinstance(data, dict):
+            return data
+        known = {"id", "name", "visible", "rus", "eng"}
+        name = data.get("name") or data.get("eng") or data.get("rus") or data.get("id")
+        extra = {key: value for key, value in data.items() if key not in known}
+        return {"visible": 1, **{k: v for k, v in data.items() if k in known}, "name": name, "extra": extra}
 
 
 @dataclass(frozen=True)

@@ -83,12 +83,10 @@ def _surely_not_sent(error: BaseException | None) -> bool:
 
 
 class _Retries(Generic[T]):
-    """The retries of one call after its first attempt failed: tenacity's settings and the outcome.
+    """The retries of a call whose first attempt, begun at ``started``, failed with ``first``.
 
-    :param call: the call; paid orders (:attr:`Call.reconcile` set) retry only when surely unsent.
-    :param policy: attempts, backoff, time budget, clock and sleep.
-    :param started: :attr:`RetryPolicy.clock` at the first attempt; the time budget counts from it.
-    :param first: the first attempt's error, which tenacity sees as its attempt 1.
+    It holds tenacity's settings, a replay of ``first`` as tenacity's attempt 1, and the outcome.
+    Paid orders (:attr:`Call.reconcile` set) are retried only when surely unsent.
     """
 
     def __init__(self, call: Call[T], policy: RetryPolicy, started: float, first: OnlineSimError) -> None:
@@ -136,10 +134,7 @@ class _Retries(Generic[T]):
         )
 
     def conclude(self, error: OnlineSimError) -> T:
-        """Return or raise what the call ends with after its last attempt raised ``error``.
-
-        :param error: the error of the last attempt.
-        """
+        """Return or raise what the call ends with after its last attempt raised ``error``."""
         call = self.call
         if call.closing is not None and self.maybe_applied and isinstance(error, call.closing[0]):
             log.info("OnlineSIM %s: already closed, by the earlier attempt whose reply was lost", call.action)
