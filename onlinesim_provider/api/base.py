@@ -266,12 +266,15 @@ class ClientBase(Actions):
 
     def __init__(self, api_key: str, **options: Unpack[ClientOptions]) -> None:
         retry = options.pop("retry", None)
+        self.settings = settings = ClientSettings.checked({"api_key": api_key, **options})
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise InvalidInputError(f"retry must be a RetryPolicy or None, got {type(retry).__name__}")
         self.retry = retry or RetryPolicy()
-        self.settings = settings = ClientSettings.checked({"api_key": api_key, **options})
-        self.base_url, self.auth, self.timeout = settings.base_url, settings.auth, settings.timeout
-        self.url, self.proxies = self.base_url + HANDLER_PATH, settings.proxies
+        self.base_url = settings.base_url
+        self.url = self.base_url + HANDLER_PATH
+        self.auth = settings.auth
+        self.timeout = settings.timeout
+        self.proxies = settings.proxies
         self.cancel_status = SetStatusCode(settings.cancel_status)
         self.rent_close_status = settings.rent_close_status
         #: What the server's certificate is verified against, the same for both clients.

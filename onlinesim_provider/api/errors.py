@@ -38,7 +38,8 @@ class OnlineSimError(Exception):
     def __init_subclass__(cls, token: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if token is not None:
-            cls.token, TOKEN_ERRORS[token] = token, cls
+            cls.token = token
+            TOKEN_ERRORS[token] = cls
 
     def __init__(self, message: str | None = None, **details: Any) -> None:
         for name, value in details.items():
