@@ -25,19 +25,13 @@ if TYPE_CHECKING:
     from onlinesim_provider.api.aio import AsyncOnlineSimClient
     from onlinesim_provider.api.client import OnlineSimClient
 
-#: The clients load on first use: the triggerer needs only the async one (and not ``requests``),
-#: a worker's hook only the sync one (and not ``aiohttp``).
-_LAZY = {
-    "AsyncOnlineSimClient": "onlinesim_provider.api.aio",
-    "OnlineSimClient": "onlinesim_provider.api.client",
-}
-
 
 def __getattr__(name: str) -> Any:
-    """Import a client on first access (PEP 562)."""
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    """Import a client on first use: the triggerer needs only the async one, a worker only the sync one."""
+    modules = {"AsyncOnlineSimClient": "aio", "OnlineSimClient": "client"}
+    if name not in modules:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{modules[name]}"), name)
 
 
 __all__ = [

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Concatenate, Generic, ParamSpe
 
 from pydantic import BeforeValidator, TypeAdapter, ValidationError, validate_call
 
-from onlinesim_provider.api.errors import AlreadyFinishError, BadStatusError, invalid_input
+from onlinesim_provider.api.errors import AlreadyFinishError, BadStatusError, OnlineSimError, invalid_input
 from onlinesim_provider.api.models import (
     Activation,
     ActivationState,
@@ -42,7 +42,6 @@ from onlinesim_provider.api.models import (
     entries,
 )
 from onlinesim_provider.api.protocol import Parser, document, text
-from onlinesim_provider.api.retry import Closing
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
@@ -76,23 +75,19 @@ class Call(Generic[T]):
     :param parse: the reply's parser (see :mod:`~onlinesim_provider.api.protocol`).
     :param reconcile: set on paid orders only: how the caller finds out whether an order whose
         outcome is unknown went through. A paid order is re-sent only when it surely was not sent.
-    :param closing: set on closes only: how a repeat recognises that an earlier attempt closed it.
+    :param closing: set on closes only: the error a close of an already closed order hears, and
+        the reply it stands for when an earlier attempt (whose reply was lost) may have closed it.
     """
 
     params: Params
     parse: Parser[T]
     reconcile: str | None = None
-    closing: Closing[T] | None = None
+    closing: tuple[type[OnlineSimError], T] | None = None
 
     @property
     def action(self) -> str:
         """Return the API action's name, such as ``getNumber``."""
         return self.params["action"]
-
-    @property
-    def paid(self) -> bool:
-        """Return whether the call spends money and must never be sent twice."""
-        return self.reconcile is not None
 
 
 class action(Generic[P, T]):
@@ -103,11 +98,11 @@ class action(Generic[P, T]):
 
     def __init__(self, definition: Callable[Concatenate[Any, P], Call[T]]) -> None:
         functools.update_wrapper(self, definition)
-        # The reply's type comes from __signature__: what the method returns is not the Call.
+        signature, hints = inspect.signature(definition), typing.get_type_hints(definition)
+        # What the method returns is the reply, not the Call: the docs read it from __signature__.
+        self.__signature__ = signature.replace(return_annotation=typing.get_args(hints["return"])[0])
         self.__annotations__ = {name: hint for name, hint in self.__annotations__.items() if name != "return"}
-        self.definition = definition
-        self._validated = validate_call(definition)
-        self._names = tuple(inspect.signature(definition).parameters)
+        self._validated, self._names = validate_call(definition), tuple(signature.parameters)
 
     def call(self, client: Actions, /, *args: P.args, **kwargs: P.kwargs) -> Call[T]:
         """Return the call the client's method sends for these arguments, sending nothing.
@@ -123,12 +118,6 @@ class action(Generic[P, T]):
     def __call__(self, client: Actions, /, *args: P.args, **kwargs: P.kwargs) -> Any:
         """Send the call with ``client``: ``Class.method(client, ...)`` is ``client.method(...)``."""
         return client._send(self.call(client, *args, **kwargs))
-
-    @property
-    def __signature__(self) -> inspect.Signature:
-        """Return the method's signature, with the type of the reply it returns (for the docs)."""
-        call_type = typing.get_type_hints(self.definition)["return"]
-        return inspect.signature(self.definition).replace(return_annotation=typing.get_args(call_type)[0])
 
     @overload
     def __get__(self, client: None, owner: type) -> Self: ...
@@ -180,8 +169,6 @@ class Actions:
     def _send(self, call: Call[Any]) -> Any:
         raise NotImplementedError
 
-    # --- profile ----------------------------------------------------------------------------------
-
     @action
     def get_balance(self) -> Call[Balance]:
         """Return the account balance."""
@@ -200,8 +187,6 @@ class Actions:
             )
         )
         return Call({"action": "getCountries"}, rows)
-
-    # --- single-service activations ---------------------------------------------------------------
 
     @action
     def get_numbers_status(
@@ -268,7 +253,7 @@ class Actions:
         """
         params = {"action": "setStatus", "id": str(activation_id), "status": str(int(status))}
         closed = {SetStatusCode.CLOSE: SetStatusReply.ACTIVATION, SetStatusCode.CANCEL: SetStatusReply.CANCEL}
-        closing = Closing(BadStatusError, closed[SetStatusCode(status)]) if status in closed else None
+        closing = (BadStatusError, closed[SetStatusCode(status)]) if status in closed else None
         return Call(params, text(lambda token, _: SetStatusReply(token), *SetStatusReply), closing=closing)
 
     @action
@@ -302,8 +287,6 @@ class Actions:
         :param activation_id: id from :meth:`get_number`.
         """
         return Actions.set_status.call(self, activation_id, self.cancel_status)
-
-    # --- rent ---------------------------------------------------------------------------------------
 
     @action
     def get_rent_services_and_countries(
@@ -370,7 +353,7 @@ class Actions:
         :param status: 2 (close; the only value OnlineSIM accepts) or 1 (finish, on clones).
         """
         params = {"action": "setRentStatus", "id": str(rent_id), "status": str(status)}
-        return Call(params, document(_set_rent_status), closing=Closing(AlreadyFinishError, None))
+        return Call(params, document(_set_rent_status), closing=(AlreadyFinishError, None))
 
     @action
     def close_rent(self, rent_id: ObjectId) -> Call[None]:

@@ -3,16 +3,10 @@
 Pass a shared ``http_client`` (:func:`new_session`) to pool connections across many clients, one
 pool per event loop; :meth:`AsyncOnlineSimClient.aclose` leaves it open. Each request carries its
 client's proxy and TLS settings, so clients of different connections can share one pool.
-
-Example::
-
-    async with AsyncOnlineSimClient("my-key") as client:
-        status = await client.get_status(activation_id)
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import os
 import time
@@ -46,7 +40,6 @@ POOL_SIZE = 20
 #: Failures that prove the request never reached the server: no connection (refused, DNS, TLS,
 #: proxy refused), no connect within the timeout, or a proxy that refused the tunnel.
 _UNSENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.ClientHttpProxyError)
-_TRANSPORT_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
 
 def new_session(limit: int = POOL_SIZE) -> aiohttp.ClientSession:
@@ -69,35 +62,35 @@ def new_session(limit: int = POOL_SIZE) -> aiohttp.ClientSession:
 def _environment_proxy(url: URL, environment: frozenset[tuple[str, str]]) -> URL | None:
     """Return aiohttp's proxy for ``url`` from the environment (``environment`` keys the cache)."""
     try:
-        proxy, credentials = get_env_proxy_for_url(url)
+        proxy, auth = get_env_proxy_for_url(url)
     except LookupError:
         return None
-    return (
-        proxy
-        if credentials is None
-        else proxy.with_user(credentials.login).with_password(credentials.password)
-    )
+    return proxy if auth is None else proxy.with_user(auth.login).with_password(auth.password)
 
 
 def _proxy(url: URL, proxies: Mapping[str, str] | None) -> URL | None:
     """Return the proxy with credentials: the setting's for ``url`` as requests picks it, else the env's."""
     keys = (f"{url.scheme}://{url.host}", url.scheme, f"all://{url.host}", "all")
     chosen = next((proxies[key] for key in keys if key in proxies), None) if proxies else None
-    if chosen is None:
-        variables = frozenset((k, v) for k, v in os.environ.items() if k.lower().endswith("_proxy"))
-        return _environment_proxy(url, variables)
-    return URL(chosen)
+    if chosen is not None:
+        return URL(chosen)
+    return _environment_proxy(
+        url, frozenset((k, v) for k, v in os.environ.items() if k.lower().endswith("_proxy"))
+    )
 
 
 class AsyncOnlineSimClient(ClientBase):
     """Call the OnlineSIM Alternative API from asyncio, without blocking the event loop.
 
+    Example::
+
+        async with AsyncOnlineSimClient("my-key") as client:
+            status = await client.get_status(activation_id)
+
     :param api_key: the OnlineSIM API key; sent with each request, never set on a shared pool.
     :param http_client: a shared ``aiohttp.ClientSession`` (see :func:`new_session`); the caller
         keeps ownership of it.
-    :param options: ``base_url``, ``auth``, ``timeout``, ``proxies``, ``verify``, ``cancel_status``,
-        ``rent_close_status`` (see :class:`~onlinesim_provider.api.base.ClientSettings`) and ``retry``.
-    :raises InvalidInputError: a setting is invalid.
+    :param options: the settings and ``retry``, as for :class:`~onlinesim_provider.api.base.ClientBase`.
     """
 
     def __init__(
@@ -122,8 +115,7 @@ class AsyncOnlineSimClient(ClientBase):
     async def aclose(self) -> None:
         """Close the connection pool, unless it is a shared ``http_client``."""
         if self._owns_session:
-            if self._session is None:  # never used: a closed client stays closed all the same
-                self._session = new_session()
+            self._session = self._session or new_session()  # a client never used stays closed all the same
             await self._session.close()
 
     async def __aenter__(self) -> Self:
@@ -135,7 +127,6 @@ class AsyncOnlineSimClient(ClientBase):
         await self.aclose()
 
     async def _send(self, call: Call[T]) -> T:
-        """Send one call of an action through the retry policy and parse its reply."""
         return await acall_with_retry(lambda: self._attempt(call), call, self.retry)
 
     def _url(self, params: dict[str, str]) -> URL:
@@ -147,8 +138,7 @@ class AsyncOnlineSimClient(ClientBase):
     async def _attempt(self, call: Call[T]) -> T:
         started = time.monotonic()
         error: OnlineSimError
-        if self._session is None:
-            self._session = new_session()
+        self._session = self._session or new_session()
         try:
             async with self._session.get(
                 self._url(call.params),
@@ -159,10 +149,11 @@ class AsyncOnlineSimClient(ClientBase):
                 allow_redirects=False,
             ) as response:
                 exchange = (response.status, await response.read(), response.headers)
-        except _TRANSPORT_ERRORS as exc:
+        except (aiohttp.ClientError, OSError) as exc:  # OSError: timeouts too
             certificate = isinstance(exc, aiohttp.ClientConnectorCertificateError)
-            unsent = isinstance(exc, _UNSENT)
-            error = self._network_error(call.action, exc, maybe_sent=not unsent, certificate=certificate)
+            error = self._network_error(
+                call.action, exc, maybe_sent=not isinstance(exc, _UNSENT), certificate=certificate
+            )
         else:
             return self._interpret(call, exchange, started)
         raise error  # outside the handler, so the key-bearing transport error is not chained

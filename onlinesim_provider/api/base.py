@@ -1,8 +1,8 @@
-"""What the sync and the async client share: settings, auth, key scrubbing and reply interpretation.
+"""What the sync and the async client share: settings, auth, TLS, key scrubbing and reply reading.
 
-:class:`ClientSettings` is the one validator of every client setting, in the forms a caller passes
-and a connection's extra holds. :class:`ClientBase` turns a finished HTTP exchange into a model or
-a typed error and a transport failure into a scrubbed one; the two clients add only their transport.
+:class:`ClientSettings` is the one validator of every client setting. :class:`ClientBase` turns an
+HTTP exchange into a model or a typed error and a transport failure into a scrubbed one; the two
+clients add only their transport.
 """
 
 from __future__ import annotations
@@ -11,12 +11,15 @@ import functools
 import ipaddress
 import json
 import logging
+import os
 import re
+import ssl
 import time
 import warnings
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict, TypeVar, Unpack
-from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
+from urllib.parse import quote, quote_plus, urlsplit
 
+import certifi
 from pydantic import (
     AfterValidator,
     AnyHttpUrl,
@@ -40,16 +43,16 @@ from onlinesim_provider.api.errors import (
     invalid_input,
 )
 from onlinesim_provider.api.models import SetStatusCode, expect
-from onlinesim_provider.api.network import ca_bundle, ssl_context
 from onlinesim_provider.api.protocol import DEFAULT_BASE_URL, HANDLER_PATH, status_error
 from onlinesim_provider.api.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
 
     from onlinesim_provider.api.actions import Call
 
-__all__ = ["ClientBase", "ClientSettings", "InsecureTransportWarning"]
+__all__ = ["CA_BUNDLE_VARIABLES", "ClientBase", "ClientSettings", "InsecureTransportWarning", "scrub"]
 
 log = logging.getLogger("onlinesim_provider.api")
 
@@ -57,9 +60,10 @@ T = TypeVar("T")
 
 _KEY_IN_TEXT = re.compile(r"(api_key=)[^&\s'\"]+|(Bearer\s+)[^\s'\"]+", re.IGNORECASE)
 _CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
-_MESSAGE_LIMIT = 300
 #: Loggers that may write request URLs: urllib3 at DEBUG, aiohttp's client on warnings.
 URL_LOGGERS = ("urllib3.connectionpool", "aiohttp.client")
+#: Where a CA bundle is looked up when neither the caller nor the connection names one, in order.
+CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
 
 
 class InsecureTransportWarning(UserWarning):
@@ -86,12 +90,11 @@ def _timeout(value: Any) -> Any:
 
 
 def _proxies(value: Any) -> Any:
-    if isinstance(value, str):
-        text = value.strip()
-        return (
-            {"http": text, "https": text} if "://" in text and not text.startswith("{") else json.loads(text)
-        )
-    return value
+    if value == "":
+        return None
+    if isinstance(value, str) and "://" in value and not value.strip().startswith("{"):
+        return {"http": value.strip(), "https": value.strip()}
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def _number(value: Any) -> Any:
@@ -114,7 +117,7 @@ class ClientSettings(BaseModel):
     :param proxies: proxy URL per scheme, as ``requests`` takes them; the proxy environment
         variables (``HTTPS_PROXY``, ``NO_PROXY`` ...) for the schemes it does not name.
     :param verify: TLS verification: ``True``, ``False`` or a CA bundle file or directory; the
-        CA variables (:data:`~onlinesim_provider.api.network.CA_BUNDLE_VARIABLES`) when omitted.
+        CA variables (:data:`CA_BUNDLE_VARIABLES`) when omitted.
     :param cancel_status: the ``setStatus`` value that cancels: 6 (OnlineSIM) or 8 (SMS-Activate).
     :param rent_close_status: the ``setRentStatus`` value that closes a rent: 2 (OnlineSIM's close)
         or 1 (finish, on SMS-Activate-style servers, where 2 cancels).
@@ -145,7 +148,7 @@ class ClientSettings(BaseModel):
     ] = (5.0, 30.0)
     proxies: Annotated[
         Annotated[dict[str, Annotated[str, Field(strict=True)]], Field(min_length=1)] | None,
-        BeforeValidator(lambda value: None if value == "" else _proxies(value)),
+        BeforeValidator(_proxies),
         expect('a proxy URL or map schemes to proxy URLs, e.g. {"https": "http://proxy:3128"}'),
     ] = None
     verify: Annotated[
@@ -175,12 +178,6 @@ class ClientSettings(BaseModel):
         raise InvalidInputError(scrub(problem.message, key if isinstance(key, str) else None))
 
 
-@functools.lru_cache(maxsize=64)
-def _key_pattern(api_key: str) -> re.Pattern[str]:
-    forms = sorted({api_key, quote(api_key, safe=""), quote(api_key), quote_plus(api_key)}, key=len)
-    return re.compile("|".join(re.escape(form) for form in reversed(forms)), re.IGNORECASE)
-
-
 def scrub(text: str, api_key: str | None) -> str:
     """Return ``text`` with the API key (in each URL encoding), ``api_key=...`` and Bearer credentials masked.
 
@@ -188,30 +185,61 @@ def scrub(text: str, api_key: str | None) -> str:
     :param api_key: the key; only the ``api_key=`` and Bearer forms are masked when ``None``.
     """
     if api_key:
-        text = _key_pattern(api_key).sub("***", text)
+        forms = sorted({api_key, quote(api_key, safe=""), quote(api_key), quote_plus(api_key)}, key=len)
+        text = re.sub("|".join(map(re.escape, reversed(forms))), "***", text, flags=re.IGNORECASE)
     return _KEY_IN_TEXT.sub(lambda m: (m.group(1) or m.group(2)) + "***", text)
 
 
-class _RedactQueryKey(logging.Filter):
+def _redact_query_key(record: logging.LogRecord) -> bool:
     """Mask ``api_key=...`` in records of HTTP libraries that log request URLs (query auth)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "api_key=" in message.lower():
-            record.msg, record.args = scrub(message, None), ()
-        return True
+    message = record.getMessage()
+    if "api_key=" in message.lower():
+        record.msg, record.args = scrub(message, None), ()
+    return True
 
 
-_REDACT_QUERY_KEY = _RedactQueryKey()
+def ca_bundle(verify: bool | Path | None) -> bool | str:
+    """Return what to verify the server's certificate against: ``False``, a bundle, or ``True`` (certifi's).
+
+    requests reads ``REQUESTS_CA_BUNDLE`` but not ``SSL_CERT_FILE``, aiohttp (through OpenSSL) the
+    other way round and not certifi's bundle: both clients verify against this instead.
+
+    :param verify: the ``verify`` setting; when ``None``, the first CA variable that is set.
+    :raises InvalidInputError: a CA variable names a file that does not exist.
+    """
+    if verify is not None:
+        return verify if isinstance(verify, bool) else str(verify)
+    for name in CA_BUNDLE_VARIABLES:
+        if path := os.environ.get(name):
+            if not os.path.exists(path):
+                raise InvalidInputError(f"{name} names a CA bundle that does not exist: {path!r}")
+            return path
+    return True
+
+
+@functools.lru_cache(maxsize=16)
+def ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
+    """Return aiohttp's ``ssl`` argument: ``False``, or a verifying context built once per bundle.
+
+    :param verify: what :func:`ca_bundle` returned.
+    :raises InvalidInputError: the bundle cannot be loaded.
+    """
+    if verify is False:
+        return False
+    bundle = certifi.where() if verify is True else verify
+    try:
+        if os.path.isdir(bundle):
+            return ssl.create_default_context(capath=bundle)
+        return ssl.create_default_context(cafile=bundle)
+    except (ssl.SSLError, OSError) as error:
+        raise InvalidInputError(f"the CA bundle {bundle!r} could not be loaded: {error}") from None
 
 
 def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
-        return False
+        return host == "localhost" or host.endswith(".localhost")
 
 
 class ClientOptions(TypedDict, total=False):
@@ -230,14 +258,18 @@ class ClientOptions(TypedDict, total=False):
 class ClientBase(Actions):
     """Settings and reply handling shared by :class:`OnlineSimClient` and its async twin.
 
-    :param api_key: the OnlineSIM API key.
+    :param api_key: the OnlineSIM API key; never shown.
     :param options: the settings (see :class:`ClientSettings`) and ``retry``: attempts, backoff
         and time budget (:class:`RetryPolicy` defaults when omitted).
+    :raises InvalidInputError: a setting is invalid.
     """
 
     def __init__(self, api_key: str, **options: Unpack[ClientOptions]) -> None:
         retry = options.pop("retry", None)
         self.settings = settings = ClientSettings.checked({"api_key": api_key, **options})
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise InvalidInputError(f"retry must be a RetryPolicy or None, got {type(retry).__name__}")
+        self.retry = retry or RetryPolicy()
         self.base_url = settings.base_url
         self.url = self.base_url + HANDLER_PATH
         self.auth = settings.auth
@@ -248,23 +280,19 @@ class ClientBase(Actions):
         #: What the server's certificate is verified against, the same for both clients.
         self.verify = ca_bundle(settings.verify)
         self._ssl = ssl_context(self.verify)  # a bundle that cannot be loaded fails here, for both
-        if retry is not None and not isinstance(retry, RetryPolicy):
-            raise InvalidInputError(f"retry must be a RetryPolicy or None, got {type(retry).__name__}")
-        self.retry = retry or RetryPolicy()
         parts = urlsplit(self.base_url)
         if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
-            https = urlunsplit(("https", parts.netloc, parts.path, "", ""))
             message = (
                 f"The OnlineSIM API key will be sent unencrypted: base_url {self.base_url} is plain "
                 "http:// to another machine, so anyone on the way can read the key. "
-                f"Use {https} if the server offers it."
+                f"Use https://{self.base_url.removeprefix('http://')} if the server offers it."
             )
             log.warning("%s", message)
             warnings.warn(message, InsecureTransportWarning, stacklevel=3)
         if self.auth == "query":
             for name in URL_LOGGERS:
-                if _REDACT_QUERY_KEY not in logging.getLogger(name).filters:
-                    logging.getLogger(name).addFilter(_REDACT_QUERY_KEY)
+                if _redact_query_key not in logging.getLogger(name).filters:
+                    logging.getLogger(name).addFilter(_redact_query_key)
         self._headers = {"User-Agent": f"airflow-provider-onlinesim/{__version__}", "Accept": "*/*"}
         if self.auth == "header":
             self._headers["Authorization"] = f"Bearer {settings.api_key}"
@@ -286,12 +314,7 @@ class ClientBase(Actions):
         return {**params, "api_key": self.settings.api_key} if self.auth == "query" else params
 
     def _interpret(self, call: Call[T], response: tuple[int, bytes, Mapping[str, str]], started: float) -> T:
-        """Turn one HTTP exchange into a model, or raise its typed error with the key scrubbed.
-
-        :param call: the call sent.
-        :param response: HTTP status, body bytes and headers (case-insensitive mapping).
-        :param started: ``time.monotonic()`` when the request started.
-        """
+        """Turn an HTTP exchange (status, body, headers) into a model, or raise its typed error, scrubbed."""
         status_code, content, headers = response
         elapsed_ms = (time.monotonic() - started) * 1000
         shown = {k: v for k, v in call.params.items() if k != "action"}
@@ -314,14 +337,8 @@ class ClientBase(Actions):
     def _network_error(
         self, action: str, error: Exception, *, maybe_sent: bool, certificate: bool
     ) -> OnlineSimError:
-        """Return the scrubbed error for a transport failure of ``action``.
-
-        :param action: the API action.
-        :param error: the transport library's exception (its text may hold the URL and the key).
-        :param maybe_sent: False only when the request surely never reached the server.
-        :param certificate: the library refused the server's certificate (not retried).
-        """
-        detail = self.scrub(str(error))[:_MESSAGE_LIMIT]
+        """Return the scrubbed error for a transport failure that ``maybe_sent`` the request."""
+        detail = self.scrub(str(error))[:300]
         if certificate:
             return CertificateVerifyError(
                 f"{action}: TLS certificate refused, nothing was sent ({detail}). Give the connection's "

@@ -1,13 +1,4 @@
-"""The synchronous OnlineSIM client: one keep-alive ``requests.Session``, typed replies.
-
-Example::
-
-    from onlinesim_provider.api.client import OnlineSimClient
-
-    with OnlineSimClient("my-key") as client:
-        activation = client.get_number("tg", country="7")
-        client.complete_activation(activation.id)
-"""
+"""The synchronous OnlineSIM client: one keep-alive ``requests.Session``, typed replies."""
 
 from __future__ import annotations
 
@@ -35,22 +26,27 @@ T = TypeVar("T")
 
 #: Keep-alive sockets kept per host: enough for a few threads sharing one client.
 POOL_SIZE = 10
+#: Failures that prove the request never reached the server (a refused connection is checked apart).
+_UNSENT = (requests.ConnectTimeout, requests.exceptions.ProxyError, requests.exceptions.SSLError)
 
 
 def _maybe_sent(error: requests.RequestException) -> bool:
-    """Return False only when ``error`` proves the request never reached the server."""
-    if isinstance(
-        error, requests.ConnectTimeout | requests.exceptions.ProxyError | requests.exceptions.SSLError
-    ):
+    if isinstance(error, _UNSENT):
         return False
-    if isinstance(error, requests.ConnectionError):
-        reason = getattr(error.args[0], "reason", None) if error.args else None
-        return not isinstance(reason, NewConnectionError | ConnectTimeoutError)
-    return True
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return not isinstance(error, requests.ConnectionError) or not isinstance(
+        reason, NewConnectionError | ConnectTimeoutError
+    )
 
 
 class OnlineSimClient(ClientBase):
     """Call the OnlineSIM Alternative API over one keep-alive HTTP session.
+
+    Example::
+
+        with OnlineSimClient("my-key") as client:
+            activation = client.get_number("tg", country="7")
+            client.complete_activation(activation.id)
 
     Reads are retried on transient failures; paid orders only when they surely were not sent
     (see :mod:`onlinesim_provider.api.retry`). Everything raised is an
@@ -58,9 +54,7 @@ class OnlineSimClient(ClientBase):
 
     :param api_key: the OnlineSIM API key.
     :param session: a ``requests.Session`` to use instead of a new one; the caller keeps ownership.
-    :param options: ``base_url``, ``auth``, ``timeout``, ``proxies``, ``verify``, ``cancel_status``,
-        ``rent_close_status`` (see :class:`~onlinesim_provider.api.base.ClientSettings`) and ``retry``.
-    :raises InvalidInputError: a setting is invalid.
+    :param options: the settings and ``retry``, as for :class:`~onlinesim_provider.api.base.ClientBase`.
     """
 
     def __init__(
@@ -89,7 +83,6 @@ class OnlineSimClient(ClientBase):
         self.close()
 
     def _send(self, call: Call[T]) -> T:
-        """Send one call of an action through the retry policy and parse its reply."""
         return call_with_retry(lambda: self._attempt(call), call, self.retry)
 
     def _attempt(self, call: Call[T]) -> T:

@@ -1,62 +1,57 @@
 """Typed errors of the OnlineSIM Alternative API: one root, one class per error token.
 
 Each error carries the protocol ``token``, the HTTP ``status_code`` and the raw ``body``; whether
-it is worth retrying is a property of its class (``retryable``). :func:`error_for_token` maps a
-token to its class. No error holds the API key: they are built from scrubbed bodies and messages.
+it is worth retrying is a property of its class (``retryable``). No error holds the API key: they
+are built from scrubbed bodies and messages.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from pydantic import ValidationError
 
-#: The class of each error token the spec defines (each class adds itself).
+#: The class of each error token the spec defines (a class names its token as a class keyword).
 TOKEN_ERRORS: dict[str, type[OnlineSimError]] = {}
-
-
-class _Reply(TypedDict, total=False):
-    token: str | None
-    status_code: int | None
-    body: str
 
 
 class OnlineSimError(Exception):
     """Root of every error raised by the OnlineSIM client.
 
-    :param message: human-readable description (never contains the API key).
-    :param token: the protocol error token, e.g. ``NO_NUMBERS``; ``None`` for transport errors.
-    :param status_code: the HTTP status of the reply, ``None`` when no reply arrived.
-    :param body: the raw reply body (possibly truncated to 2,000 characters), ``""`` if none.
+    :param message: human-readable description (never contains the API key); by default the
+        class's summary, its token and the HTTP status.
+    :param details: values of the error's attributes: ``token``, ``status_code``, ``body`` and
+        those its class adds (such as :attr:`NetworkError.maybe_sent`).
     """
 
     retryable: ClassVar[bool] = False
-    default_token: ClassVar[str | None] = None
+    #: The protocol error token, e.g. ``NO_NUMBERS``; ``None`` for transport errors.
+    token: str | None = None
+    #: The HTTP status of the reply, ``None`` when no reply arrived.
+    status_code: int | None = None
+    #: The raw reply body (cut to 2,000 characters), ``""`` if none.
+    body: str = ""
 
     def __init_subclass__(cls, token: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if token is not None:
-            cls.default_token = token
+            cls.token = token
             TOKEN_ERRORS[token] = cls
 
-    def __init__(
-        self,
-        message: str | None = None,
-        *,
-        token: str | None = None,
-        status_code: int | None = None,
-        body: str = "",
-    ) -> None:
-        self.token = token if token is not None else self.default_token
-        self.status_code = status_code
-        self.body = body[:2000]
-        summary = [self.__doc__.strip().splitlines()[0] if self.__doc__ else type(self).__name__]
-        summary += [f"token={self.token}"] if self.token else []
-        summary += [f"HTTP {status_code}"] if status_code is not None else []
-        self.message = message or " ".join(summary)
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        for name, value in details.items():
+            if name.startswith("_") or not hasattr(type(self), name):
+                raise TypeError(f"{type(self).__name__} has no attribute {name!r}")
+            setattr(self, name, value)
+        self.body = self.body[:2000]
+        summary = (self.__doc__ or type(self).__name__).strip().splitlines()[0]
+        status = None if self.status_code is None else f"HTTP {self.status_code}"
+        self.message = message or " ".join(
+            filter(None, (summary, self.token and f"token={self.token}", status))
+        )
         super().__init__(self.message)
 
     def __repr__(self) -> str:
@@ -90,11 +85,7 @@ class NetworkError(TransientError):
         failure), which makes even a paid order safe to send again.
     """
 
-    def __init__(
-        self, message: str | None = None, *, maybe_sent: bool = True, **reply: Unpack[_Reply]
-    ) -> None:
-        self.maybe_sent = maybe_sent
-        super().__init__(message, **reply)
+    maybe_sent: bool = True
 
 
 class CertificateVerifyError(FatalError):
@@ -113,12 +104,8 @@ class RateLimitedError(TransientError):
     :param retry_after: seconds the server asked us to wait (``Retry-After``), when it said so.
     """
 
-    def __init__(
-        self, message: str | None = None, *, retry_after: float | None = None, **reply: Unpack[_Reply]
-    ) -> None:
-        self.retry_after = retry_after
-        reply.setdefault("status_code", 429)
-        super().__init__(message, **reply)
+    status_code = 429
+    retry_after: float | None = None
 
 
 class ServerError(TransientError):
@@ -139,14 +126,13 @@ class OutcomeUnknownError(FatalError):
     :param cause: the error of the attempt whose outcome is unknown.
     """
 
-    def __init__(
-        self, message: str | None = None, *, action: str = "", cause: OnlineSimError | None = None
-    ) -> None:
-        self.action, self.cause = action, cause
-        reply: _Reply = (
-            {"token": cause.token, "status_code": cause.status_code, "body": cause.body} if cause else {}
-        )
-        super().__init__(message, **reply)
+    action: str = ""
+    cause: OnlineSimError | None = None
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        if (cause := details.get("cause")) is not None:
+            details = {"token": cause.token, "status_code": cause.status_code, "body": cause.body, **details}
+        super().__init__(message, **details)
 
 
 class BadKeyError(FatalError, token="BAD_KEY"):
@@ -179,9 +165,7 @@ class BannedError(FatalError, token="BANNED"):
     :param until: when the ban ends, as the server wrote it.
     """
 
-    def __init__(self, message: str | None = None, *, until: str = "", **reply: Unpack[_Reply]) -> None:
-        self.until = until
-        super().__init__(message, **reply)
+    until: str = ""
 
 
 class BadStatusError(FatalError, token="BAD_STATUS"):

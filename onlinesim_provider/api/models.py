@@ -9,24 +9,24 @@ into plain JSON dicts (``to_dict()``) only at the XCom and trigger-event boundar
 from __future__ import annotations
 
 import enum
-from dataclasses import field, fields
+from dataclasses import field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     AfterValidator,
-    AliasChoices,
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     StringConstraints,
     ValidationError,
     WrapValidator,
     model_validator,
 )
 from pydantic.dataclasses import dataclass
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, SchemaSerializer
 
 __all__ = [
     "ACTIVATION_LIFETIME",
@@ -75,10 +75,6 @@ def expect(description: str) -> WrapValidator:
     return WrapValidator(check)
 
 
-def _int_as_text(value: Any) -> Any:
-    return str(value) if type(value) is int else value
-
-
 class SetStatusCode(enum.IntEnum):
     """The raw ``status`` numbers of ``setStatus``.
 
@@ -92,7 +88,11 @@ class SetStatusCode(enum.IntEnum):
     CANCEL = 8
 
 
-_Code = Annotated[str, BeforeValidator(_int_as_text), Field(strict=True, pattern=r"^[!-~]{1,64}$")]
+_Code = Annotated[
+    str,
+    BeforeValidator(lambda value: str(value) if type(value) is int else value),
+    Field(strict=True, pattern=r"^[!-~]{1,64}$"),
+]
 #: An activation or rent id: an int >= 1.
 ObjectId = Annotated[int, Field(strict=True, ge=1), expect("an int >= 1")]
 #: A service code such as ``tg``: 1-64 printable characters without spaces.
@@ -114,11 +114,9 @@ RentStatusCode = Annotated[int, Field(strict=True, ge=1, le=2), expect("one of [
 
 
 def _date_or_none(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return value if isinstance(value, datetime) else None
     try:
-        return datetime.fromisoformat(value.strip())
-    except ValueError:
+        return value if isinstance(value, datetime) else datetime.fromisoformat(value.strip())
+    except (AttributeError, TypeError, ValueError):
         return None
 
 
@@ -130,43 +128,30 @@ def entries(value: Any) -> Any:
 
 
 _Text = Annotated[str, Field(coerce_numbers_to_str=True)]
-_Date = Annotated[datetime | None, BeforeValidator(_date_or_none)]
+_Date = Annotated[
+    datetime | None, BeforeValidator(_date_or_none), PlainSerializer(lambda date: date and date.isoformat())
+]
 _Items = BeforeValidator(entries)
 #: Read the wire's camelCase aliases and the fields' own names alike.
 _WIRE = ConfigDict(validate_by_name=True, validate_by_alias=True)
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Reply):
-        return value.to_dict()
-    if isinstance(value, tuple):
-        return [_plain(item) for item in value]
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value) if isinstance(value, Decimal) else value
-
-
 class Reply:
     """A typed reply: frozen, compared by value, and plain JSON at the XCom boundary."""
 
-    #: Field name -> the key of the plain dict, where they differ.
-    _KEYS: ClassVar[dict[str, str]] = {}
+    __pydantic_serializer__: ClassVar[SchemaSerializer]
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict: decimals as strings (exact), dates in ISO 8601, enums as their value."""
-        shown = (f.name for f in fields(self) if f.compare)  # type: ignore[arg-type]
-        return {self._KEYS.get(name, name): _plain(getattr(self, name)) for name in shown}
+        data: dict[str, Any] = self.__pydantic_serializer__.to_python(self, mode="json", by_alias=True)
+        return data
 
 
 @dataclass(frozen=True)
 class Balance(Reply):
     """The account balance (``getBalance``)."""
 
-    _KEYS = {"amount": "balance"}
-
-    amount: Annotated[Decimal, Field(allow_inf_nan=False)]
+    amount: Annotated[Decimal, Field(allow_inf_nan=False, serialization_alias="balance")]
 
 
 @dataclass(frozen=True)
@@ -178,23 +163,18 @@ class Country(Reply):
     visible: bool
     rus: _Text = ""
     eng: _Text = ""
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    extra: Annotated[dict[str, Any], Field(exclude=True)] = field(default_factory=dict, compare=False)
 
     @model_validator(mode="before")
     @classmethod
     def _from_reply(cls, data: Any) -> Any:
         """Name a country by ``name``, else ``eng``, else ``rus``, else its key; keep unknown fields."""
-        if isinstance(data, dict):
-            known = {"id", "name", "visible", "rus", "eng"}
-            name = data.get("name") or data.get("eng") or data.get("rus") or data.get("id")
-            extra = {key: value for key, value in data.items() if key not in known}
-            data = {
-                "visible": 1,
-                **{k: v for k, v in data.items() if k in known},
-                "name": name,
-                "extra": extra,
-            }
-        return data
+        if not isinstance(data, dict):
+            return data
+        known = {"id", "name", "visible", "rus", "eng"}
+        name = data.get("name") or data.get("eng") or data.get("rus") or data.get("id")
+        extra = {key: value for key, value in data.items() if key not in known}
+        return {"visible": 1, **{k: v for k, v in data.items() if k in known}, "name": name, "extra": extra}
 
 
 @dataclass(frozen=True)
@@ -210,9 +190,7 @@ class ServiceStock(Reply):
 class Activation(Reply):
     """An ordered single-service number (``ACCESS_NUMBER:<id>:<phone>``)."""
 
-    _KEYS = {"id": "activation_id"}
-
-    id: Annotated[int, Field(ge=1)]
+    id: Annotated[int, Field(ge=1, serialization_alias="activation_id")]
     phone: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
@@ -295,18 +273,16 @@ class RentOffer(Reply):
 class Rent(Reply):
     """A rented number (``getRentNumber``, or an entry of ``getRentList``)."""
 
-    _KEYS = {"id": "rent_id"}
-
-    id: Annotated[int, Field(ge=1)]
-    phone: Annotated[_Text, Field(validation_alias=AliasChoices("number", "phone"))]
-    end_date: Annotated[_Date, Field(validation_alias=AliasChoices("endDate", "end_date"))] = None
+    id: Annotated[int, Field(ge=1, serialization_alias="rent_id")]
+    phone: Annotated[_Text, Field(validation_alias="number")]
+    end_date: Annotated[_Date, Field(validation_alias="endDate")] = None
 
 
 @dataclass(frozen=True, config=_WIRE)
 class RentMessage(Reply):
     """One SMS received on a rented number."""
 
-    phone_from: Annotated[_Text, Field(validation_alias=AliasChoices("phoneFrom", "phone_from"))]
+    phone_from: Annotated[_Text, Field(validation_alias="phoneFrom")]
     text: _Text
     service: _Text
     date: _Date = None
@@ -328,9 +304,7 @@ class RentStatus(Reply):
     """Reply of ``getRentStatus``: the messages received so far (none while waiting)."""
 
     quantity: int
-    messages: Annotated[
-        tuple[RentMessage, ...], _Items, Field(validation_alias=AliasChoices("values", "messages"))
-    ] = ()
+    messages: Annotated[tuple[RentMessage, ...], _Items, Field(validation_alias="values")] = ()
 
     @model_validator(mode="before")
     @classmethod

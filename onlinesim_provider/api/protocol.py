@@ -26,10 +26,7 @@ from onlinesim_provider.api.errors import (
     ServerError,
     error_for_token,
 )
-from onlinesim_provider.api.models import (
-    ActivationState,
-    SetStatusReply,
-)
+from onlinesim_provider.api.models import ActivationState, SetStatusReply
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -71,9 +68,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return max(0.0, (when.replace(tzinfo=when.tzinfo or UTC) - (now or datetime.now(UTC))).total_seconds())
 
 
 def status_error(
@@ -118,7 +113,7 @@ def _not_api(what: str, body: str, status_code: int) -> OnlineSimError:
 
 
 def _envelope_token(data: Any) -> str | None:
-    """Return the token of a JSON error envelope (``""`` if it has none), ``None`` if not an envelope."""
+    """Return the token of a JSON error envelope (``""`` if it has none); ``None`` for other JSON."""
     if not isinstance(data, dict):
         return None
     token = data.get("msg", data.get("message"))

@@ -9,7 +9,6 @@ close that hears "already closed" after an attempt that may have reached the ser
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import random
 import time
@@ -34,11 +33,12 @@ if TYPE_CHECKING:
 
     from onlinesim_provider.api.actions import Call
 
-__all__ = ["Closing", "RetryPolicy", "acall_with_retry", "call_with_retry"]
+__all__ = ["RetryPolicy", "acall_with_retry", "call_with_retry"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+R = TypeVar("R")
 _Seconds = Annotated[float, Field(strict=True, ge=0)]
 
 
@@ -74,18 +74,6 @@ class RetryPolicy:
         return base * (1 - self.jitter * random.random())
 
 
-@dataclasses.dataclass(frozen=True)
-class Closing(Generic[T]):
-    """How a repeated close recognises that an earlier attempt, whose reply was lost, closed it.
-
-    :param closed_error: the error the server answers a close of an already closed order with.
-    :param reply: what the close returns on success.
-    """
-
-    closed_error: type[OnlineSimError]
-    reply: T
-
-
 def _error(state: RetryCallState) -> BaseException | None:
     return state.outcome.exception() if state.outcome is not None else None
 
@@ -94,33 +82,47 @@ def _surely_not_sent(error: BaseException | None) -> bool:
     return isinstance(error, RateLimitedError) or (isinstance(error, NetworkError) and not error.maybe_sent)
 
 
-class _Attempts(Generic[T]):
-    """The retries of one call after its first attempt failed: tenacity's settings and the outcome.
+class _Retries(Generic[T]):
+    """The retries of a call whose first attempt, begun at ``started``, failed with ``first``.
 
-    :param call: the call; paid orders (:attr:`Call.paid`) retry only when surely unsent.
-    :param policy: attempts, backoff, time budget, clock and sleep.
-    :param started: :attr:`RetryPolicy.clock` at the first attempt; the time budget counts from it.
+    It holds tenacity's settings, a replay of ``first`` as tenacity's attempt 1, and the outcome.
+    Paid orders (:attr:`Call.reconcile` set) are retried only when surely unsent.
     """
 
-    def __init__(self, call: Call[T], policy: RetryPolicy, started: float) -> None:
-        self.call, self.policy, self.started = call, policy, started
+    def __init__(self, call: Call[T], policy: RetryPolicy, started: float, first: OnlineSimError) -> None:
+        self.call, self.policy, self.started, self.first = call, policy, started, [first]
         self.maybe_applied = False  # did a retried attempt possibly reach the server?
+        self.settings: dict[str, Any] = {
+            "retry": self._retry,
+            "wait": self._wait,
+            "stop": self._stop,
+            "before_sleep": self._before_sleep,
+            "reraise": True,
+        }
 
-    def retry(self, state: RetryCallState) -> bool:
+    def replaying(self, attempt: Callable[[], R]) -> Callable[[], R]:
+        """Return ``attempt`` whose first run raises the first attempt's error instead of sending."""
+
+        def again() -> R:
+            if self.first:
+                raise self.first.pop()
+            return attempt()
+
+        return again
+
+    def _retry(self, state: RetryCallState) -> bool:
         error = _error(state)
-        return _surely_not_sent(error) if self.call.paid else isinstance(error, TransientError)
+        return _surely_not_sent(error) if self.call.reconcile else isinstance(error, TransientError)
 
-    def wait(self, state: RetryCallState) -> float:
+    def _wait(self, state: RetryCallState) -> float:
         error, delay = _error(state), self.policy.backoff(state.attempt_number)
-        if isinstance(error, RateLimitedError) and error.retry_after is not None:
-            delay = max(delay, error.retry_after)
-        return delay
+        return max(delay, error.retry_after or 0) if isinstance(error, RateLimitedError) else delay
 
-    def stop(self, state: RetryCallState) -> bool:
+    def _stop(self, state: RetryCallState) -> bool:
         elapsed = self.policy.clock() - self.started + (state.upcoming_sleep or 0.0)
         return state.attempt_number >= self.policy.max_attempts or elapsed > self.policy.max_total
 
-    def before_sleep(self, state: RetryCallState) -> None:
+    def _before_sleep(self, state: RetryCallState) -> None:
         error = _error(state)
         self.maybe_applied |= isinstance(error, TransientError) and not _surely_not_sent(error)
         log.warning(
@@ -131,25 +133,12 @@ class _Attempts(Generic[T]):
             state.upcoming_sleep,
         )
 
-    def settings(self) -> dict[str, Any]:
-        """Return the keyword arguments of tenacity's ``Retrying`` / ``AsyncRetrying``."""
-        return {
-            "retry": self.retry,
-            "wait": self.wait,
-            "stop": self.stop,
-            "before_sleep": self.before_sleep,
-            "reraise": True,
-        }
-
     def conclude(self, error: OnlineSimError) -> T:
-        """Return or raise what the call ends with after its last attempt raised ``error``.
-
-        :param error: the error of the last attempt.
-        """
+        """Return or raise what the call ends with after its last attempt raised ``error``."""
         call = self.call
-        if call.closing is not None and self.maybe_applied and isinstance(error, call.closing.closed_error):
+        if call.closing is not None and self.maybe_applied and isinstance(error, call.closing[0]):
             log.info("OnlineSIM %s: already closed, by the earlier attempt whose reply was lost", call.action)
-            return call.closing.reply
+            return call.closing[1]
         if call.reconcile is None or not isinstance(error, TransientError) or _surely_not_sent(error):
             raise error
         raise OutcomeUnknownError(
@@ -158,18 +147,6 @@ class _Attempts(Generic[T]):
             action=call.action,
             cause=error,
         ) from error
-
-
-def _replaying(first: OnlineSimError, attempt: Callable[[], T]) -> Callable[[], T]:
-    """Return ``attempt`` whose first run raises ``first``, the failure already seen."""
-    pending = [first]
-
-    def again() -> T:
-        if pending:
-            raise pending.pop()
-        return attempt()
-
-    return again
 
 
 def call_with_retry(attempt: Callable[[], T], call: Call[T], policy: RetryPolicy) -> T:
@@ -187,12 +164,11 @@ def call_with_retry(attempt: Callable[[], T], call: Call[T], policy: RetryPolicy
     try:
         return attempt()
     except OnlineSimError as error:
-        first = error
-    attempts = _Attempts(call, policy, started)
+        retries = _Retries(call, policy, started, error)
     try:
-        return Retrying(sleep=policy.sleep or time.sleep, **attempts.settings())(_replaying(first, attempt))
+        return Retrying(sleep=policy.sleep or time.sleep, **retries.settings)(retries.replaying(attempt))
     except OnlineSimError as error:
-        return attempts.conclude(error)
+        return retries.conclude(error)
 
 
 async def acall_with_retry(attempt: Callable[[], Awaitable[T]], call: Call[T], policy: RetryPolicy) -> T:
@@ -206,20 +182,19 @@ async def acall_with_retry(attempt: Callable[[], Awaitable[T]], call: Call[T], p
     try:
         return await attempt()
     except OnlineSimError as error:
-        first = error
-    attempts = _Attempts(call, policy, started)
-    again = _replaying(first, attempt)
+        retries = _Retries(call, policy, started, error)
+    again = retries.replaying(attempt)
 
     async def pause(seconds: float) -> None:
-        if policy.sleep is not None:
-            policy.sleep(seconds)
-        else:
+        if policy.sleep is None:
             await asyncio.sleep(seconds)
+        else:
+            policy.sleep(seconds)
 
     async def attempt_once() -> T:  # a coroutine function, so tenacity awaits each attempt
         return await again()
 
     try:
-        return await AsyncRetrying(sleep=pause, **attempts.settings())(attempt_once)
+        return await AsyncRetrying(sleep=pause, **retries.settings)(attempt_once)
     except OnlineSimError as error:
-        return attempts.conclude(error)
+        return retries.conclude(error)

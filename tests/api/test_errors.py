@@ -108,3 +108,9 @@ def test_default_message_comes_from_the_docstring():
 def test_invalid_input_is_also_a_value_error():
     assert issubclass(errors.InvalidInputError, ValueError)
     assert issubclass(errors.OnlineSimError, Exception)
+
+
+def test_an_error_takes_only_the_attributes_its_class_has():
+    assert errors.BannedError(until="tomorrow").until == "tomorrow"
+    with pytest.raises(TypeError, match="NetworkError has no attribute 'until'"):
+        errors.NetworkError("x", until="tomorrow")

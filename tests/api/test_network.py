@@ -25,8 +25,8 @@ from yarl import URL
 
 from onlinesim_provider.api import base, errors
 from onlinesim_provider.api.aio import AsyncOnlineSimClient, _proxy
+from onlinesim_provider.api.base import ca_bundle, ssl_context
 from onlinesim_provider.api.client import OnlineSimClient
-from onlinesim_provider.api.network import ca_bundle, ssl_context
 from onlinesim_provider.api.retry import RetryPolicy
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook
 from onlinesim_provider.hooks.settings import get_async_client

@@ -15,7 +15,6 @@ MODULES = [
     "onlinesim_provider.api.models",
     "onlinesim_provider.api.protocol",
     "onlinesim_provider.api.actions",
-    "onlinesim_provider.api.network",
     "onlinesim_provider.api.retry",
     "onlinesim_provider.api.base",
     "onlinesim_provider.api.client",

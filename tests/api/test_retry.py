@@ -21,7 +21,7 @@ from onlinesim_provider.api.errors import (
     RateLimitedError,
     ServerError,
 )
-from onlinesim_provider.api.retry import Closing, RetryPolicy, acall_with_retry, call_with_retry
+from onlinesim_provider.api.retry import RetryPolicy, acall_with_retry, call_with_retry
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.no_airflow
 READ: Call[str] = Call({"action": "getBalance"}, lambda body, status: body)
 ORDER: Call[str] = Call({"action": "getNumber"}, lambda body, status: body, reconcile="look first")
 CLOSE: Call[None] = Call(
-    {"action": "setRentStatus"}, lambda body, status: None, closing=Closing(AlreadyFinishError, None)
+    {"action": "setRentStatus"}, lambda body, status: None, closing=(AlreadyFinishError, None)
 )
 
 
