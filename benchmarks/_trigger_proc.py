@@ -165,7 +165,7 @@ async def _main(cfg: dict[str, Any]) -> dict[str, Any]:
     failures = [repr(t.exception()) for t in tasks if not t.cancelled() and t.exception() is not None]
     jitter = 0.0
     if cfg["kind"] == "onlinesim":
-        from onlinesim_provider.triggers.onlinesim import JITTER as jitter
+        from onlinesim_provider.triggers._polling import JITTER as jitter
     return {
         "t0": t0,
         "elapsed": elapsed,
