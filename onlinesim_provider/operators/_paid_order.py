@@ -187,9 +187,19 @@ def order_activation(
 
 
 def still_serves(hook: OnlineSimHook, activation_id: int) -> bool:
-    """Return whether an earlier try's number still waits for its code (no SMS yet, not closed).
+    """Return whether an earlier try's number can still receive this verification's code.
+
+    A number that got an SMS before it was handed on got a stray one (a recycled number's), which
+    cannot be this verification's: the number is kept and asked for another code (``setStatus 3``),
+    so the wait takes only the next one. A closed number no longer serves.
 
     :param hook: the hook whose client asks.
     :param activation_id: the number's activation id.
     """
-    return hook.client.get_status(activation_id).state is ActivationState.WAIT_CODE
+    state = hook.client.get_status(activation_id).state
+    if state is ActivationState.OK:
+        hook.log.info(
+            "Activation %s got an SMS before it was handed on: asking for another code", activation_id
+        )
+        hook.client.request_another_code(activation_id)
+    return state in (ActivationState.WAIT_CODE, ActivationState.OK, ActivationState.WAIT_RETRY)

@@ -23,6 +23,7 @@ from onlinesim_provider.operators._paid_order import (
     PaidOrder,
     add_record_callbacks,
     order_activation,
+    still_serves,
 )
 from onlinesim_provider.operators.onlinesim import _check_literals, _OnlineSimOperator
 from onlinesim_provider.triggers.onlinesim import OnlineSimSmsTrigger, run_to_event
@@ -262,11 +263,18 @@ class OnlineSimVerificationOperator(_OnlineSimOperator):
                 return result
 
     def _reattach(self, record: PaidOrder) -> RotationState | None:
-        """Return the rotation an earlier try of this run left, if any."""
+        """Return the rotation an earlier try of this run left, if any.
+
+        A number it held but had not submitted cannot have received this verification's code:
+        a code it got is a stray one, so another is asked for before the number is submitted.
+        """
         with airflow_errors("Resuming the rotation an earlier try left"):
             state = RotationState.from_record(record.take(self._close_recorded))
-        if state is not None:
+            if state is None:
+                return None
             self.log.info("Carrying on with the rotation an earlier try left: %s", state.describe())
+            if state.order is not None and not state.submitted:
+                still_serves(self.hook, state.order["activation_id"])
         return state
 
     def _order_next(self, record: PaidOrder, state: RotationState) -> None:

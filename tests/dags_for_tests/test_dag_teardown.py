@@ -36,19 +36,25 @@ PARAMS = {
 DEFAULT_ARGS = {"retries": 1, "retry_delay": timedelta(seconds=0)}
 #: Short enough for a test, long enough for a delivered SMS (sent before the wait starts).
 WAIT = {"poke_interval": 0.1, "timeout": 2, "mode": "poke"}
+#: The code of the SMS a number gets while its ordering task is down (``stray_sms``).
+STRAY_CODE = "999999"
 
 
 def dies_after_paying(operator: Any, context: Any, order: dict[str, Any]) -> dict[str, Any]:
     """Return the order, unless ``params.dies_after_paying`` kills this try right after paying.
 
-    ``waiting`` and ``stale`` kill the first try: the number then waits for its code, or is
-    recorded with too little life left (a rent: is closed elsewhere); ``always`` kills every
-    try, so the task fails for good.
+    ``waiting``, ``stray_sms`` and ``stale`` kill the first try: the number then waits for its
+    code, gets a stray SMS, or is recorded with too little life left (a rent: is closed
+    elsewhere); ``always`` kills every try, so the task fails for good.
     """
     how = context["params"]["dies_after_paying"]
     if not how or (how != "always" and context["ti"].try_number > 1):
         return order
-    if how == "stale" and "rent_id" in order:
+    from onlinesim_provider.sandbox import SandboxControl
+
+    if how == "stray_sms":
+        SandboxControl(context["params"]["sandbox_url"]).deliver_sms(order["activation_id"], code=STRAY_CODE)
+    elif how == "stale" and "rent_id" in order:
         operator.hook.close_rent(order["rent_id"])
     elif how == "stale":
         expires = datetime.fromisoformat(order["expires_at"]) - timedelta(minutes=12)

@@ -205,11 +205,12 @@ def test_another_error_stops_at_once(onlinesim_conn: SandboxControl) -> None:
     ("before", "serves", "asks_again"),
     [
         pytest.param([], True, False, id="waiting-for-its-code"),
-        pytest.param(["sms"], False, False, id="got-an-sms"),
+        pytest.param(["sms"], True, True, id="a-stray-code-is-asked-again"),
+        pytest.param(["sms", "another"], True, False, id="already-asked-again"),
         pytest.param(["close"], False, False, id="closed"),
     ],
 )
-def test_an_earlier_tries_number_serves_while_it_waits_for_its_code(
+def test_an_earlier_tries_number_serves_while_open_and_a_stray_code_is_asked_again(
     onlinesim_conn: SandboxControl, before: list[str], serves: bool, asks_again: bool
 ) -> None:
     hook = OnlineSimHook()
