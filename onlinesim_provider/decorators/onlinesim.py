@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
     DecoratedOperator,
@@ -51,7 +51,6 @@ class _OnlineSimVerificationDecoratedOperator(DecoratedOperator, OnlineSimVerifi
         *DecoratedOperator.template_fields,
         *OnlineSimVerificationOperator.template_fields,
     )
-    template_fields_renderers: ClassVar[dict[str, str]] = {**DecoratedOperator.template_fields_renderers}
     custom_operator_name: str = "@task.onlinesim_verification"
 
     def __init__(

@@ -80,6 +80,14 @@ class _OnlineSimOperator(BaseOperator):
         """Return the hook of this task's connection (building it does no I/O)."""
         return OnlineSimHook(onlinesim_conn_id=self.onlinesim_conn_id)
 
+    def _cancel(self, order: dict[str, Any]) -> None:
+        """Cancel an ordered number so its price comes back; one already closed is fine."""
+        activation_id, labels = order["activation_id"], Labels.of_order(order)
+        if self.hook.cancel_activation(activation_id, allow_closed=True, labels=labels) is None:
+            self.log.info("Activation %s was already closed", activation_id)
+        else:
+            self.log.info("Cancelled activation %s so that its price is refunded", activation_id)
+
 
 class _OnlineSimCloseOperator(_OnlineSimOperator):
     """Base of the closing operators: a teardown that skips when there is nothing to close.
@@ -88,9 +96,6 @@ class _OnlineSimCloseOperator(_OnlineSimOperator):
     cannot be resolved (``XComNotFound``, a Jinja ``UndefinedError``, or a template rendered as
     ``None``): a teardown then ends as skipped with a one-line reason, instead of failing and
     being retried. As a teardown it runs once everything before it is done (``all_done``).
-
-    :param allow_closed: succeed when the order is already closed (always so for a teardown).
-    :param order: the ordering task's result, only for the metrics' labels. (templated)
     """
 
     #: The template field that holds the order's id.
@@ -226,10 +231,6 @@ class OnlineSimGetNumberOperator(_OnlineSimOperator):
             record.save(order, undo=lambda: self._cancel(order))
             self.log.info("Ordered and recorded activation %s: +%s", order["activation_id"], order["phone"])
         return storable_outputs(order, self.multiple_outputs)
-
-    def _cancel(self, order: dict[str, Any]) -> None:
-        self.log.info("Cancelling activation %s", order["activation_id"])
-        self.hook.cancel_activation(order["activation_id"], allow_closed=True, labels=Labels.of_order(order))
 
     def _reuse(self, record: PaidOrder, service: str) -> dict[str, Any] | None:
         """Return the number an earlier try of this run bought while it can serve; else cancel it."""

@@ -358,7 +358,7 @@ class OnlineSimVerificationOperator(_OnlineSimOperator):
         """Return the trigger arguments that let it end the task when the code comes, if asked to.
 
         The record stays: the success callback forgets it where Airflow runs it after a trigger's
-        success (2.11); elsewhere the task's next run finds the number closed and forgets it.
+        success (2.11); elsewhere the task's next run closes its number (closed already) instead.
         """
         if not (self.deferrable and self.end_from_trigger):
             return {}
@@ -395,13 +395,6 @@ class OnlineSimVerificationOperator(_OnlineSimOperator):
         state.attempts.append(state.attempt(outcome))
         state.order, state.attempt_deadline, state.submitted = None, None, False
         record.save(state.to_record())
-
-    def _cancel(self, order: dict[str, Any]) -> None:
-        labels = Labels.of_order(order)
-        if self.hook.cancel_activation(order["activation_id"], allow_closed=True, labels=labels) is None:
-            self.log.info("Activation %s was already closed", order["activation_id"])
-        else:
-            self.log.info("Cancelled activation %s so that its price is refunded", order["activation_id"])
 
     def _close_recorded(self, record: dict[str, Any]) -> None:
         """Close the number on record: cancel it, or complete it once its code came."""
