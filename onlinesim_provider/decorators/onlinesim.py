@@ -1,26 +1,14 @@
-"""``@task.onlinesim_verification``: the decorated function hands each number to the service.
+"""``@task.onlinesim_verification``: a number rotation whose submit step is the decorated function.
 
 Airflow finds the decorator through the provider info's ``task-decorators``, as it finds
-``@task.docker``. The decorated function is called with the phone number and the order dict
-first, then the arguments given where the task is called (templated, XComs resolved), and the
-context values it names; it raises :class:`~onlinesim_provider.operators.rotation.NumberRejected`
-when the service refuses the number.
-
-.. code-block:: python
-
-    @task.onlinesim_verification(service="tg", country=["44", "7"], attempts=3, attempt_timeout=120)
-    def sign_up(phone: str, order: dict, signup_url: str) -> None:
-        post_signup_form(signup_url, phone)
-
-
-    result = sign_up("https://example.com/signup")  # result["code"] is the working code
+``@task.docker``.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
     DecoratedOperator,
@@ -38,19 +26,17 @@ if TYPE_CHECKING:
 
 __all__ = ["NumberRejected", "onlinesim_verification_task"]
 
-_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-
 
 def _check_receives_number(python_callable: Callable[..., object]) -> None:
     """Fail at parse time when the function cannot take the phone number and the order first."""
-    parameters = list(inspect.signature(python_callable).parameters.values())
-    takes_any = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters)
-    if not takes_any and sum(p.kind in _POSITIONAL for p in parameters) < 2:
+    try:
+        inspect.signature(python_callable).bind_partial(None, None)
+    except TypeError:
         name = getattr(python_callable, "__name__", repr(python_callable))
         raise TypeError(
             f"@task.onlinesim_verification function {name}() must take the phone number and the "
             "order as its first two arguments, e.g. def sign_up(phone, order): ..."
-        )
+        ) from None
 
 
 class _OnlineSimVerificationDecoratedOperator(DecoratedOperator, OnlineSimVerificationOperator):
@@ -65,7 +51,6 @@ class _OnlineSimVerificationDecoratedOperator(DecoratedOperator, OnlineSimVerifi
         *DecoratedOperator.template_fields,
         *OnlineSimVerificationOperator.template_fields,
     )
-    template_fields_renderers: ClassVar[dict[str, str]] = {**DecoratedOperator.template_fields_renderers}
     custom_operator_name: str = "@task.onlinesim_verification"
 
     def __init__(
@@ -98,9 +83,19 @@ def onlinesim_verification_task(
 ) -> TaskDecorator:
     """Wrap a function into an ``OnlineSimVerificationOperator`` whose submit step it is.
 
-    Takes the operator's arguments (``service``, ``country``, ``attempts``, ``attempt_timeout``,
-    ``end_from_trigger`` ...). The task's result is a dict, each key also pushed as its own XCom
-    (also when the trigger ends the task, with ``end_from_trigger=True``).
+    The function is called with the phone number and the order dict first, then the arguments
+    given where the task is called (templated, XComs resolved) and the context values it names;
+    it raises :class:`~onlinesim_provider.operators.rotation.NumberRejected` when the service
+    refuses the number. The task's result is the operator's dict, each key also its own XCom.
+
+    .. code-block:: python
+
+        @task.onlinesim_verification(service="tg", country=["44", "7"], attempts=3, attempt_timeout=120)
+        def sign_up(phone: str, order: dict, signup_url: str) -> None:
+            post_signup_form(signup_url, phone)
+
+
+        result = sign_up("https://example.com/signup")  # result["code"] is the working code
 
     :param python_callable: the function that hands ``(phone, order)`` to the service.
     :param kwargs: the operator's arguments.

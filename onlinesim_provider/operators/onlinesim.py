@@ -1,14 +1,13 @@
 """Operators for OnlineSIM: order a number, set its status, rent a number, check the balance.
 
-Every operator validates its arguments twice, when the DAG is parsed (literal values) and after
+Each operator checks its arguments when the DAG is parsed (literal values) and again after
 templating, and fails without retry on a bad value before anything is ordered. API errors become
-Airflow exceptions in one place (:func:`~onlinesim_provider.hooks.onlinesim.airflow_error`):
-transient ones may be retried by Airflow, the rest fail the task at once.
+Airflow exceptions through the hook's ``airflow_errors``: transient ones may be retried.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -22,18 +21,20 @@ from airflow.providers.common.compat.sdk import (
 )
 from jinja2 import UndefinedError
 
-from onlinesim_provider.api.errors import (
-    OnlineSimError,
-    OutcomeUnknownError,
-)
+from onlinesim_provider.api.errors import OnlineSimError, OutcomeUnknownError
 from onlinesim_provider.api.models import RENT_FIRST_SMS_WINDOW, ActivationState
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook, airflow_error, airflow_errors
 from onlinesim_provider.metrics import RENT_OPENED, RENT_SERVICE, Labels, count
 from onlinesim_provider.metrics import error as count_error
-from onlinesim_provider.operators._ordering import order_activation, remember
-from onlinesim_provider.operators._orders import PendingOrder, with_order_callbacks
+from onlinesim_provider.operators._paid_order import (
+    PaidOrder,
+    add_record_callbacks,
+    order_activation,
+    still_serves,
+)
 from onlinesim_provider.version_compat import AIRFLOW_V_3_0_PLUS, storable_outputs
 from onlinesim_provider.waits import inputs
+from onlinesim_provider.waits.deadline import utcnow
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     import jinja2
     from airflow.providers.common.compat.sdk import Context
 
-    from onlinesim_provider.api.models import Rent
+    from onlinesim_provider.api.models import Rent, SetStatusReply
 
 __all__ = [
     "OnlineSimGetBalanceOperator",
@@ -51,13 +52,13 @@ __all__ = [
     "OnlineSimSetStatusOperator",
 ]
 
-#: Status names of OnlineSimSetStatusOperator; "complete", "cancel" and "close" close the activation.
-ACTIVATION_STATUSES = ("ready", "request_another_code", "complete", "cancel", "close")
-#: The statuses that close an activation: with no activation to close, the task skips.
-CLOSING_STATUSES = ("complete", "cancel", "close")
-#: Status names of OnlineSimSetRentStatusOperator and their setRentStatus values.
-#: ``close`` is the connection's ``rent_close_status`` (2 by default); ``finish`` is always 1.
-RENT_STATUSES = {"close": 2, "finish": 1}
+#: The ``status`` names of OnlineSimSetStatusOperator.
+ACTIVATION_STATUS_NAMES = ("ready", "request_another_code", "complete", "cancel", "close")
+#: The names that close an activation: with no activation to close, a teardown skips.
+CLOSING_STATUS_NAMES = ("complete", "cancel", "close")
+#: The ``status`` names of OnlineSimSetRentStatusOperator and the setRentStatus value each sends
+#: (``close``: the connection's ``rent_close_status``).
+RENT_STATUS_NAMES: dict[str, int | None] = {"close": None, "finish": 1}
 
 
 def _check_literals(*checks: tuple[object, Callable[[object], object]]) -> None:
@@ -65,10 +66,6 @@ def _check_literals(*checks: tuple[object, Callable[[object], object]]) -> None:
     for value, check in checks:
         if inputs.resolved(value):
             check(value)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class _OnlineSimOperator(BaseOperator):
@@ -80,26 +77,25 @@ class _OnlineSimOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> OnlineSimHook:
-        """Return the hook of this task's connection."""
+        """Return the hook of this task's connection (building it does no I/O)."""
         return OnlineSimHook(onlinesim_conn_id=self.onlinesim_conn_id)
+
+    def _cancel(self, order: dict[str, Any]) -> None:
+        """Cancel an ordered number so its price comes back; one already closed is fine."""
+        activation_id, labels = order["activation_id"], Labels.of_order(order)
+        if self.hook.cancel_activation(activation_id, allow_closed=True, labels=labels) is None:
+            self.log.info("Activation %s was already closed", activation_id)
+        else:
+            self.log.info("Cancelled activation %s so that its price is refunded", activation_id)
 
 
 class _OnlineSimCloseOperator(_OnlineSimOperator):
     """Base of the closing operators: a teardown that skips when there is nothing to close.
 
-    The order's id may come from a template or from the ordering task's output
-    (``order.output["activation_id"]``). When the ordering task pushed nothing (it failed, was
-    skipped or never ran), the id cannot be resolved (``XComNotFound``, a Jinja
-    ``UndefinedError``, or a template rendered as ``None``): the task then ends as skipped, with a
-    one-line reason, instead of failing and being retried.
-
-    As a teardown it runs once everything before it is done (``all_done``), also when the
-    ordering task failed: Airflow's default for teardowns would mark it ``upstream_failed``.
-
-    ``order`` (the ordering task's result, ``order.output``) only labels the metrics of what the
-    task closes; when it cannot be resolved the labels say ``unknown``.
-
-    :param order: the ordering task's result, for the metrics' service and country. (templated)
+    When the ordering task pushed nothing (it failed, was skipped or never ran), the order's id
+    cannot be resolved (``XComNotFound``, a Jinja ``UndefinedError``, or a template rendered as
+    ``None``): a teardown then ends as skipped with a one-line reason, instead of failing and
+    being retried. As a teardown it runs once everything before it is done (``all_done``).
     """
 
     #: The template field that holds the order's id.
@@ -108,8 +104,9 @@ class _OnlineSimCloseOperator(_OnlineSimOperator):
     metric_service: str | None = None
     _unresolved: str | None = None
 
-    def __init__(self, *, order: Any = None, **kwargs: Any) -> None:
+    def __init__(self, *, allow_closed: bool = False, order: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.allow_closed = allow_closed
         self.order = order
         if inputs.resolved(order) or isinstance(order, dict):
             inputs.order_record(order)
@@ -124,29 +121,23 @@ class _OnlineSimCloseOperator(_OnlineSimOperator):
         return teardown
 
     def render_template_fields(self, context: Context, jinja_env: jinja2.Environment | None = None) -> None:
-        """Render the template fields; an order id that cannot be resolved becomes ``None``."""
+        """Render the template fields; in a teardown, an order id that cannot be resolved is ``None``."""
         jinja_env = jinja_env or self.get_template_env()
         self._unresolved = self._setup_without_output(context) if self.is_teardown else None
-        if self._unresolved is not None:
-            setattr(self, self.id_field, None)
-            self.order = None
-        else:
-            self._render_order(context, jinja_env)
-        others = [name for name in self.template_fields if name not in (self.id_field, "order")]
-        self._do_render_template_fields(self, others, context, jinja_env, set())
-
-    def _render_order(self, context: Context, jinja_env: jinja2.Environment) -> None:
-        try:
-            rendered = self.render_template(getattr(self, self.id_field), context, jinja_env, set())
-        except (XComNotFound, UndefinedError) as error:
-            if not self.is_teardown:  # outside a teardown a missing id is the DAG's mistake
-                raise
-            rendered, self._unresolved = None, " ".join(f"{type(error).__name__}: {error}".split())
-        setattr(self, self.id_field, rendered)
-        try:
-            self.order = self.render_template(self.order, context, jinja_env, set())
-        except (XComNotFound, UndefinedError):
-            self.order = None  # only the metrics' labels are lost
+        for name in self.template_fields:
+            if self._unresolved is not None and name in (self.id_field, "order"):
+                setattr(self, name, None)
+                continue
+            try:
+                value = self.render_template(getattr(self, name), context, jinja_env, set())
+            except (XComNotFound, UndefinedError) as error:
+                if name == "order":  # only the metrics' labels are lost
+                    value = None
+                elif name == self.id_field and self.is_teardown:
+                    value, self._unresolved = None, " ".join(f"{type(error).__name__}: {error}".split())
+                else:  # outside a teardown a missing id is the DAG's mistake
+                    raise
+            setattr(self, name, value)
 
     def _setup_without_output(self, context: Context) -> str | None:
         """Return how the task that hands on the order id ended, when it pushed nothing.
@@ -172,40 +163,28 @@ class _OnlineSimCloseOperator(_OnlineSimOperator):
         return Labels.of_order(inputs.order_record(self.order), service=self.metric_service).with_dag()
 
     def _order_id_or_skip(self) -> object:
-        """Return the rendered order id; a teardown with none raises ``AirflowSkipException``.
-
-        Outside a teardown an empty id is bad input, which the id's validation reports.
-        """
+        """Return the rendered order id; a teardown with none raises ``AirflowSkipException``."""
         value = getattr(self, self.id_field)
-        if not self.is_teardown:
-            return value
-        if value is None or (isinstance(value, str) and value.strip() in ("", "None")):
+        if self.is_teardown and (value is None or (isinstance(value, str) and value.strip() in ("", "None"))):
             why = self._unresolved or f"it rendered as {value!r}"
             raise AirflowSkipException(
                 f"Nothing to close: no {self.id_field} ({why}); the ordering task handed on no order."
             )
         return value
 
-    def _tolerates_closed(self, allow_closed: bool) -> bool:
-        """A teardown treats an order that is already closed as done."""
-        return allow_closed or bool(self.is_teardown)
+    def _allows_closed(self) -> bool:
+        return self.allow_closed or bool(self.is_teardown)
 
 
 class OnlineSimGetNumberOperator(_OnlineSimOperator):
     """Order a number that receives one service's SMS; return it as a JSON dict.
 
-    ``country`` may be a list: each country is tried in order while the server answers
-    ``NO_NUMBERS``. A retry of the task never leaves a paid number behind: a number ordered by an
-    earlier try is reused while it still waits for its SMS with time left, and cancelled (money
-    back) otherwise, before a new one is ordered.
+    ``country`` may be a list, tried in order while the server answers ``NO_NUMBERS``. A retry
+    reuses the number an earlier try bought, asking for another code if it already got an SMS,
+    while it has ``reattach_min_left`` of life and the same service; else it cancels it first.
 
-    Returns ``{"activation_id", "phone", "service", "country", "ordered_at", "expires_at"}``; each
-    key is also pushed as its own XCom (``multiple_outputs``), so ``order.output["activation_id"]``
-    can be handed to later tasks. Use it as the setup of an ``OnlineSimSetStatusOperator``
-    teardown with ``status="close"``, which gives the money back whatever fails.
-
-    The order is recorded for the task's retries (see ``_orders``); the record is forgotten when
-    the task succeeds, and when it fails for good the order it names is cancelled first.
+    Returns ``{"activation_id", "phone", "service", "country", "ordered_at", "expires_at"}``, each
+    key also its own XCom (``order.output["activation_id"]``).
 
     .. code-block:: python
 
@@ -222,7 +201,7 @@ class OnlineSimGetNumberOperator(_OnlineSimOperator):
     """
 
     template_fields: Sequence[str] = ("service", "country", "operator")
-    #: A number left by an earlier try is reused only with at least this much lifetime left.
+    #: A number an earlier try bought is reused only with at least this much life left.
     reattach_min_left = timedelta(minutes=5)
 
     def __init__(
@@ -235,78 +214,56 @@ class OnlineSimGetNumberOperator(_OnlineSimOperator):
     ) -> None:
         kwargs.setdefault("multiple_outputs", True)
         super().__init__(**kwargs)
-        self.service = service
-        self.country = country
-        self.operator = operator
-        with_order_callbacks(self, "activation", self._cancel_recorded)
+        self.service, self.country, self.operator = service, country, operator
+        add_record_callbacks(self, "activation", self._cancel)
         _check_literals(
             (service, inputs.service), (country, inputs.country_list), (operator, inputs.operator)
         )
 
     def execute(self, context: Context) -> dict[str, Any]:
-        """Reuse the number an earlier try left, or order one in the first country that has one."""
+        """Reuse the number an earlier try bought, or order one in the first country that has one."""
         service, countries = inputs.service(self.service), inputs.country_list(self.country)
         operator = inputs.operator(self.operator)
-        pending = PendingOrder.of_task("activation", context)
-        order = self._reattach(pending, service) or self._order(pending, service, countries, operator)
+        record = PaidOrder("activation", context)
+        order = self._reuse(record, service)
+        if order is None:
+            order = order_activation(self.hook, service, countries, operator)
+            record.save(order, undo=lambda: self._cancel(order))
+            self.log.info("Ordered and recorded activation %s: +%s", order["activation_id"], order["phone"])
         return storable_outputs(order, self.multiple_outputs)
 
-    def _cancel_recorded(self, context: Context, order: dict[str, Any]) -> None:
-        """Cancel the order a try left when the task failed for good (a closed one is fine)."""
-        self.log.info("Cancelling activation %s: the ordering task failed", order["activation_id"])
-        self.hook.cancel_activation(order["activation_id"], allow_closed=True, labels=Labels.of_order(order))
-
-    def _reattach(self, pending: PendingOrder, service: str) -> dict[str, Any] | None:
-        order = pending.load_earlier()
-        if order is None:
-            return None
-        activation_id, labels = order["activation_id"], Labels.of_order(order)
-        with airflow_errors(f"Checking activation {activation_id} ordered by an earlier try", labels):
-            time_left = datetime.fromisoformat(order["expires_at"]) - _now()
-            waiting = self.hook.client.get_status(activation_id).state is ActivationState.WAIT_CODE
-            reusable = waiting and time_left >= self.reattach_min_left and order["service"] == service
-            if reusable and not pending.from_earlier_run:
-                self.log.info(
-                    "Reusing activation %s (+%s) ordered by an earlier try", activation_id, order["phone"]
-                )
+    def _reuse(self, record: PaidOrder, service: str) -> dict[str, Any] | None:
+        """Return the number an earlier try of this run bought while it can serve; else cancel it."""
+        with airflow_errors("Checking the number an earlier try ordered"):
+            order = record.take(self._cancel)
+            if order is None:
+                return None
+            life_left = datetime.fromisoformat(order["expires_at"]) - utcnow()
+            if (
+                order["service"] == service
+                and life_left >= self.reattach_min_left
+                and still_serves(self.hook, order["activation_id"])
+            ):
+                self.log.info("Reusing activation %s, ordered by an earlier try", order["activation_id"])
                 return order
-            self.log.info("Cancelling activation %s left by an earlier try", activation_id)
-            self.hook.cancel_activation(activation_id, allow_closed=True, labels=labels)
-        pending.clear()
+            self._cancel(order)
+        record.clear()
         return None
-
-    def _order(
-        self, pending: PendingOrder, service: str, countries: list[str | None], operator: str | None
-    ) -> dict[str, Any]:
-        order = order_activation(self.hook, self.log, service, countries, operator)
-        activation_id, labels = order["activation_id"], Labels.of_order(order)
-        cancel = self.hook.cancel_activation
-        remember(pending, order, lambda: cancel(activation_id, allow_closed=True, labels=labels))
-        self.log.info(
-            "Ordered activation %s: +%s, expires %s", activation_id, order["phone"], order["expires_at"]
-        )
-        return order
 
 
 class OnlineSimSetStatusOperator(_OnlineSimCloseOperator):
     """Set an activation's status: ``ready``, ``request_another_code``, ``complete``, ``cancel``, ``close``.
 
-    ``close`` is the cleanup status, meant for a teardown: it reads the activation's state
-    (``getStatus``) and completes it when a code arrived, or cancels it (money back) when none
-    did; an activation that is already closed is left as it is. ``cancel`` sends the connection's
-    cancel status (6 on OnlineSIM, 8 on SMS-Activate-style servers).
-
-    With a closing status (``complete``, ``cancel``, ``close``) and no activation to close (the
-    ordering task pushed nothing), the task is skipped with a one-line reason. A teardown, and
-    any task with ``allow_closed=True``, treats an activation that is already closed as done
-    (``"already_closed": true``).
+    ``close`` is the cleanup status, meant for a teardown: it completes the activation when a code
+    arrived (``getStatus``), cancels it (money back) when none did, and leaves a closed one alone.
+    ``cancel`` sends the connection's cancel status (6 on OnlineSIM, 8 on SMS-Activate-style
+    servers).
 
     Returns ``{"activation_id", "status", "reply", "already_closed", "closed_as"}``; ``closed_as``
     is ``complete`` or ``cancel`` for a ``close`` that closed the activation, else ``None``.
 
     .. code-block:: python
 
-        order = OnlineSimGetNumberOperator(task_id="order", service="tg").as_setup()
         close = OnlineSimSetStatusOperator(
             task_id="close", activation_id=order.output["activation_id"], status="close"
         ).as_teardown(setups=order)
@@ -324,17 +281,16 @@ class OnlineSimSetStatusOperator(_OnlineSimCloseOperator):
     template_fields: Sequence[str] = ("activation_id", "status", "order")
     id_field = "activation_id"
 
-    def __init__(self, *, activation_id: Any, status: str, allow_closed: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *, activation_id: Any, status: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.activation_id = activation_id
         self.status = status
-        self.allow_closed = allow_closed
         _check_literals((activation_id, inputs.activation_id), (status, _activation_status))
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Send the named status for the activation; skip when there is none to close."""
         status = _activation_status(self.status)
-        raw_id = self._order_id_or_skip() if status in CLOSING_STATUSES else self.activation_id
+        raw_id = self._order_id_or_skip() if status in CLOSING_STATUS_NAMES else self.activation_id
         activation_id = inputs.activation_id(raw_id)
         with airflow_errors(f"Setting activation {activation_id} to {status!r}"):
             sent = self._closing_status(activation_id) if status == "close" else status
@@ -351,42 +307,35 @@ class OnlineSimSetStatusOperator(_OnlineSimCloseOperator):
 
     def _closing_status(self, activation_id: int) -> str | None:
         """Return ``complete`` once a code arrived, ``cancel`` before, ``None`` when already closed."""
-        state = self.hook.client.get_status(activation_id).state
-        if state is ActivationState.CANCEL:
+        status = self.hook.client.get_status(activation_id)
+        if status.state is ActivationState.CANCEL:
             return None
-        if state in (ActivationState.OK, ActivationState.WAIT_RETRY):
-            return "complete"
-        return "cancel"
+        return "cancel" if status.code is None else "complete"
 
-    def _send(self, activation_id: int, status: str, closing: bool) -> Any:
+    def _send(self, activation_id: int, status: str, closing: bool) -> SetStatusReply | None:
+        allow_closed = closing or self._allows_closed()
         if status == "ready":
             return self.hook.client.mark_ready(activation_id)
         if status == "request_another_code":
             return self.hook.client.request_another_code(activation_id)
-        allow_closed = closing or self._tolerates_closed(self.allow_closed)
         if status == "complete":
             return self.hook.complete_activation(activation_id, allow_closed=allow_closed)
         return self.hook.cancel_activation(activation_id, allow_closed=allow_closed, labels=self._labels())
 
 
 def _activation_status(value: object) -> str:
-    return inputs.choice("status", value, ACTIVATION_STATUSES)
+    return inputs.choice("status", value, ACTIVATION_STATUS_NAMES)
 
 
 class OnlineSimGetRentNumberOperator(_OnlineSimOperator):
     """Rent a number that receives every service's SMS for ``hours``; return it as a JSON dict.
 
-    A retry of the task never pays twice: a rent made by an earlier try is reused while the
-    account's rent list still shows it. A rent whose order outcome is unknown (the reply was lost)
-    is looked up in the rent list and adopted when it is there.
+    A retry reuses the rent an earlier try made while the account's rent list shows it; a rent
+    whose order reply was lost is found in the rent list and adopted. The server closes and
+    refunds a rent that gets no SMS by ``first_sms_deadline`` (20 minutes).
 
     Returns ``{"rent_id", "phone", "country", "hours", "ordered_at", "end_date",
-    "first_sms_deadline"}``, each key also pushed as its own XCom (``rent.output["rent_id"]``);
-    the server closes and refunds a rent that gets no SMS by ``first_sms_deadline`` (20 minutes).
-    Use it as the setup of an ``OnlineSimSetRentStatusOperator`` teardown.
-
-    The rent is recorded for the task's retries; the record is forgotten when the task succeeds,
-    and when it fails for good the rent it names is closed first.
+    "first_sms_deadline"}``, each key also its own XCom (``rent.output["rent_id"]``).
 
     .. code-block:: python
 
@@ -405,43 +354,34 @@ class OnlineSimGetRentNumberOperator(_OnlineSimOperator):
     def __init__(self, *, country: str, hours: int | str = 1, **kwargs: Any) -> None:
         kwargs.setdefault("multiple_outputs", True)
         super().__init__(**kwargs)
-        self.country = country
-        self.hours = hours
-        with_order_callbacks(self, "rent", self._close_recorded)
+        self.country, self.hours = country, hours
+        add_record_callbacks(self, "rent", self._close)
         _check_literals((country, inputs.rent_country), (hours, inputs.hours))
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Reuse the rent an earlier try made, or rent a number in the country."""
         country, hours = inputs.rent_country(self.country), inputs.hours(self.hours)
-        pending = PendingOrder.of_task("rent", context)
-        return storable_outputs(
-            self._reattach(pending) or self._rent(pending, country, hours), self.multiple_outputs
-        )
+        record = PaidOrder("rent", context)
+        order = record.take(self._close)
+        if order is not None and order["rent_id"] in self._open_rents():
+            self.log.info("Reusing rent %s, made by an earlier try", order["rent_id"])
+        else:
+            order = self._rent(country, hours)
+            record.save(order, undo=lambda: self._close(order))
+        return storable_outputs(order, self.multiple_outputs)
 
     def _open_rents(self) -> dict[int, Rent]:
         with airflow_errors("Listing the account's open rents"):
             return {rent.id: rent for rent in self.hook.client.get_rent_list()}
 
-    def _close_recorded(self, context: Context, order: dict[str, Any]) -> None:
-        """Close the rent a try left when the task failed for good (a closed one is fine)."""
-        self.log.info("Closing rent %s: the renting task failed", order["rent_id"])
-        self.hook.close_rent(order["rent_id"], allow_closed=True, labels=_rent_labels(order))
+    def _close(self, order: dict[str, Any]) -> None:
+        self.log.info("Closing rent %s", order["rent_id"])
+        with airflow_errors(f"Closing rent {order['rent_id']}"):
+            labels = Labels.of_order(order, service=RENT_SERVICE)
+            self.hook.close_rent(order["rent_id"], allow_closed=True, labels=labels)
 
-    def _reattach(self, pending: PendingOrder) -> dict[str, Any] | None:
-        order = pending.load_earlier()
-        if order is None:
-            return None
-        if order["rent_id"] in self._open_rents():
-            if not pending.from_earlier_run:
-                self.log.info("Reusing rent %s (%s) made by an earlier try", order["rent_id"], order["phone"])
-                return order
-            self.log.info("Closing rent %s left by a run before the task was cleared", order["rent_id"])
-            with airflow_errors(f"Closing rent {order['rent_id']} left by an earlier run"):
-                self.hook.close_rent(order["rent_id"], allow_closed=True, labels=_rent_labels(order))
-        pending.clear()
-        return None
-
-    def _rent(self, pending: PendingOrder, country: str, hours: int) -> dict[str, Any]:
+    def _rent(self, country: str, hours: int) -> dict[str, Any]:
+        """Rent a number; a rent whose reply was lost is the one new entry of the rent list."""
         before = self._open_rents()
         doing = f"Renting a number in country {country!r} for {hours} h"
         labels = Labels(RENT_SERVICE, country).with_dag()
@@ -449,46 +389,35 @@ class OnlineSimGetRentNumberOperator(_OnlineSimOperator):
             rent = self.hook.client.get_rent_number(country, hours)
         except OnlineSimError as error:
             count_error(error, labels)
-            if not isinstance(error, OutcomeUnknownError):
+            new = [rent for rent_id, rent in self._open_rents().items() if rent_id not in before]
+            if not isinstance(error, OutcomeUnknownError) or len(new) != 1:
                 raise airflow_error(error, doing) from error
-            rent = self._reconcile(before, error, doing)
+            self.log.warning(
+                "The reply to the rent order was lost; found rent %s in the rent list", new[0].id
+            )
+            rent = new[0]
         count(RENT_OPENED, labels)
-        ordered_at = _now()
-        order = {
+        self.log.info("Rented number %s (rent %s) until %s", rent.phone, rent.id, rent.end_date)
+        ordered_at = utcnow()
+        return {
             **rent.to_dict(),
             "country": country,
             "hours": hours,
             "ordered_at": ordered_at.isoformat(),
             "first_sms_deadline": (ordered_at + RENT_FIRST_SMS_WINDOW).isoformat(),
         }
-        remember(pending, order, lambda: self.hook.close_rent(rent.id, labels=labels))
-        self.log.info("Rented number %s (rent %s) until %s", rent.phone, rent.id, order["end_date"])
-        return order
-
-    def _reconcile(self, before: dict[int, Rent], error: OutcomeUnknownError, doing: str) -> Rent:
-        """Find the rent a lost reply was about: the one new entry of the rent list."""
-        new = [rent for rent_id, rent in self._open_rents().items() if rent_id not in before]
-        if len(new) != 1:
-            raise airflow_error(error, doing) from error
-        self.log.warning(
-            "The reply to the rent order was lost; found the new rent %s in the rent list", new[0].id
-        )
-        return new[0]
 
 
 class OnlineSimSetRentStatusOperator(_OnlineSimCloseOperator):
     """Close a rented number (``close``: the connection's ``rent_close_status``, 2 by default; ``finish``: 1).
 
-    Meant for a teardown: with no rent to close (the renting task pushed nothing) the task is
-    skipped with a one-line reason; a teardown, and any task with ``allow_closed=True``, treats a
-    rent that is already finished or cancelled as done (``"already_closed": true``). The server
-    refunds a rent closed before its first SMS.
+    Meant for a teardown, which is skipped with a one-line reason when there is no rent to close.
+    The server refunds a rent closed before its first SMS.
 
     Returns ``{"rent_id", "status", "already_closed"}``.
 
     .. code-block:: python
 
-        rent = OnlineSimGetRentNumberOperator(task_id="rent", country="7")
         close = OnlineSimSetRentStatusOperator(
             task_id="close", rent_id=rent.output["rent_id"]
         ).as_teardown(setups=rent)
@@ -504,13 +433,10 @@ class OnlineSimSetRentStatusOperator(_OnlineSimCloseOperator):
     id_field = "rent_id"
     metric_service = RENT_SERVICE
 
-    def __init__(
-        self, *, rent_id: Any, status: str = "close", allow_closed: bool = False, **kwargs: Any
-    ) -> None:
+    def __init__(self, *, rent_id: Any, status: str = "close", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.rent_id = rent_id
         self.status = status
-        self.allow_closed = allow_closed
         _check_literals((rent_id, inputs.rent_id), (status, _rent_status))
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -520,10 +446,8 @@ class OnlineSimSetRentStatusOperator(_OnlineSimCloseOperator):
         with airflow_errors(f"Setting rent {rent_id} to {status!r}"):
             closed = self.hook.close_rent(
                 rent_id,
-                allow_closed=self._tolerates_closed(self.allow_closed),
-                # "close" sends the connection's close status (rent_close_status: 2, or 1 on
-                # SMS-Activate-style servers), as every other close of a rent does.
-                status=None if status == "close" else RENT_STATUSES[status],
+                allow_closed=self._allows_closed(),
+                status=RENT_STATUS_NAMES[status],
                 labels=self._labels(),
             )
         if not closed:
@@ -531,12 +455,8 @@ class OnlineSimSetRentStatusOperator(_OnlineSimCloseOperator):
         return {"rent_id": rent_id, "status": status, "already_closed": not closed}
 
 
-def _rent_labels(order: dict[str, Any]) -> Labels:
-    return Labels.of_order(order, service=RENT_SERVICE)
-
-
 def _rent_status(value: object) -> str:
-    return inputs.choice("status", value, RENT_STATUSES)
+    return inputs.choice("status", value, RENT_STATUS_NAMES)
 
 
 class OnlineSimGetBalanceOperator(_OnlineSimOperator):

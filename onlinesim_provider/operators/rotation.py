@@ -1,49 +1,45 @@
 """Number rotation: order a number, hand it to the service, and try another until a code comes.
 
-:class:`OnlineSimVerificationOperator` does in one task what users otherwise do by hand when a
-verification SMS never arrives: cancel the number (money back), order another one (the next
-country of the list), hand it to the service again, up to ``attempts`` numbers and within one
-overall deadline fixed when the task first starts.
-
-Money rules: the number held is cancelled before the next is ordered, so two are never held at
-once; every abandoned number is cancelled, hence refunded. The rotation's state, including the
-number held, is the task's paid-order record (:mod:`~onlinesim_provider.operators._orders`),
-written right after each order: a retry after a crashed worker carries on with the recorded
-number and the same deadlines instead of ordering again, and a task that fails for good has the
-recorded number cancelled by its failure callback.
+One number is held at a time: each one abandoned is cancelled (money back) before the next is
+ordered. The rotation's state is the task's paid-order record, saved after each order and each
+step, so a retry carries on with the recorded number and deadlines instead of ordering again.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
-from functools import cached_property
+import enum
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
+from airflow.providers.common.compat.sdk import AirflowFailException
+from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 
 from onlinesim_provider.api.errors import OnlineSimError
-from onlinesim_provider.hooks.onlinesim import OnlineSimHook, airflow_errors
+from onlinesim_provider.hooks.onlinesim import airflow_errors
 from onlinesim_provider.metrics import Labels
-from onlinesim_provider.operators._ordering import NoNumbersAnywhere, order_activation, remember
-from onlinesim_provider.operators._orders import PendingOrder, with_order_callbacks
-from onlinesim_provider.operators._rotation_state import Outcome, RotationState
+from onlinesim_provider.operators._paid_order import (
+    NoNumbersAnywhere,
+    PaidOrder,
+    add_record_callbacks,
+    order_activation,
+    still_serves,
+)
+from onlinesim_provider.operators.onlinesim import _check_literals, _OnlineSimOperator
 from onlinesim_provider.triggers.onlinesim import OnlineSimSmsTrigger, run_to_event
 from onlinesim_provider.version_compat import storable_outputs
 from onlinesim_provider.waits import inputs
 from onlinesim_provider.waits.deadline import DEFER_GRACE, utcnow, wait_deadline
-from onlinesim_provider.waits.decision import Decision, SmsWait, decide
-from onlinesim_provider.waits.decision import Outcome as WaitOutcome
+from onlinesim_provider.waits.decision import Decision, Outcome, SmsWait, decide
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from datetime import datetime
 
     from airflow.providers.common.compat.sdk import Context
 
-__all__ = ["NumberRejected", "OnlineSimVerificationOperator"]
+__all__ = ["AttemptOutcome", "NumberRejected", "OnlineSimVerificationOperator", "RotationState"]
 
-#: The record's kind: its key is ``onlinesim_pending_rotation`` (see ``_orders``).
+#: The kind of the rotation's paid-order record.
 RECORD_KIND = "rotation"
 
 
@@ -61,21 +57,101 @@ class NumberRejected(Exception):
     """
 
 
-class OnlineSimVerificationOperator(BaseOperator):
+class AttemptOutcome(enum.StrEnum):
+    """How one number of a rotation ended: the ``outcome`` of each entry of ``attempts``."""
+
+    CODE = "code"
+    NO_CODE = "no_code"
+    REJECTED = "rejected"
+    ERROR = "error"
+    FAILED = "failed"
+
+
+class RotationState(BaseModel):
+    """Where a rotation stands; its JSON form is the task's paid-order record.
+
+    :param deadline: the end of the whole rotation, fixed when it starts.
+    :param attempts: the numbers already let go: ``{"activation_id", "country", "outcome"}``.
+    :param order: the number held now (the ordering result), if any.
+    :param attempt_deadline: when the held number's wait ends.
+    :param submitted: whether the held number was handed to the service.
+    :param code: the code the held number received, once it did (the number is then completed).
+    """
+
+    deadline: AwareDatetime
+    attempts: list[dict[str, Any]] = Field(default_factory=list)
+    order: dict[str, Any] | None = None
+    attempt_deadline: AwareDatetime | None = None
+    submitted: bool = False
+    code: str | None = None
+
+    @classmethod
+    def from_record(cls, record: object) -> RotationState | None:
+        """Return the rotation a record describes, or ``None`` when it describes none.
+
+        :param record: what the task's record held.
+        """
+        try:
+            return cls.model_validate(record)
+        except ValidationError:
+            return None
+
+    def to_record(self) -> dict[str, Any]:
+        """Return the record to store (plain JSON values, no secret)."""
+        return self.model_dump(mode="json")
+
+    def attempt(self, outcome: AttemptOutcome) -> dict[str, Any]:
+        """Return the held number's entry of ``attempts``.
+
+        :param outcome: how its attempt ended.
+        """
+        assert self.order is not None
+        order, value = self.order, outcome.value
+        return {"activation_id": order["activation_id"], "country": order["country"], "outcome": value}
+
+    def result(self) -> dict[str, Any]:
+        """Return the task's result for the held number, which got :attr:`code`."""
+        assert self.order is not None
+        return {
+            **{key: self.order[key] for key in ("activation_id", "phone", "country")},
+            "code": self.code,
+            "attempts": [*self.attempts, self.attempt(AttemptOutcome.CODE)],
+        }
+
+    def countries_from(self, countries: list[str | None]) -> list[str | None]:
+        """Return ``countries`` in the order to try next: from the one after the last used.
+
+        :param countries: the operator's country list.
+        """
+        if not self.attempts or self.attempts[-1]["country"] not in countries:
+            return countries
+        after = countries.index(self.attempts[-1]["country"]) + 1
+        return countries[after:] + countries[:after]
+
+    def describe(self) -> str:
+        """Return the attempts for a message, e.g. ``1 attempt: activation 5 (country 7) no_code``."""
+        if not self.attempts:
+            return "no number was tried"
+        tried = "; ".join(
+            f"activation {a['activation_id']} (country {a['country'] or 'default'}) {a['outcome']}"
+            for a in self.attempts
+        )
+        return f"{len(self.attempts)} attempt{'s' if len(self.attempts) != 1 else ''}: {tried}"
+
+
+class OnlineSimVerificationOperator(_OnlineSimOperator):
     """Get a working verification code: rotate numbers until one receives the service's SMS.
 
     Orders a number (the first country of ``country`` that has one), calls ``submit(phone, order)``
     to hand it to the service being verified, and waits for the code. When none arrives within
-    ``attempt_timeout``, or ``submit`` raises :class:`NumberRejected`, the number is cancelled (money
-    back) and the next one is ordered, starting with the country after the last one used; up to
-    ``attempts`` numbers, all within ``timeout`` from the task's start. The number that got the
-    code is completed. Any other exception from ``submit`` cancels the number and fails the task
-    (Airflow's retries apply; a retry starts a fresh rotation).
+    ``attempt_timeout``, or ``submit`` raises :class:`NumberRejected`, the number is cancelled
+    (money back) and the next one is ordered, from the country after the last one used; up to
+    ``attempts`` numbers within ``timeout``. The number that got the code is completed. Any other
+    exception from ``submit`` cancels the number and fails the task (a retry starts afresh).
 
     Returns ``{"activation_id", "phone", "country", "code", "attempts"}``, ``attempts`` listing
-    every number tried as ``{"activation_id", "country", "outcome"}`` (outcome ``code``,
-    ``no_code``, ``rejected``, ``error`` or ``failed``). When no number gets a code, the task fails
-    without retry and the message lists the attempts.
+    every number tried as ``{"activation_id", "country", "outcome"}`` (an :class:`AttemptOutcome`).
+    When no number gets a code, the task fails without retry and the message lists the attempts.
 
     .. code-block:: python
 
@@ -120,7 +196,6 @@ class OnlineSimVerificationOperator(BaseOperator):
         poke_interval: float = 10.0,
         deferrable: bool = True,
         end_from_trigger: bool = False,
-        onlinesim_conn_id: str = OnlineSimHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("multiple_outputs", True)
@@ -129,42 +204,29 @@ class OnlineSimVerificationOperator(BaseOperator):
             raise ValueError("submit is required: a callable that hands (phone, order) to the service")
         if submit is not None and not callable(submit):
             raise ValueError(f"submit={submit!r} is not callable; expected a function of (phone, order)")
-        self.submit = submit
-        self.service, self.country, self.operator = service, country, operator
-        self.attempts, self.attempt_timeout, self.timeout = attempts, attempt_timeout, timeout
-        self.poke_interval = poke_interval
-        self.deferrable = deferrable
         if end_from_trigger and not deferrable:
             raise ValueError(
                 f"{type(self).__name__}: end_from_trigger=True needs deferrable=True (the trigger "
                 "ends the task); got deferrable=False"
             )
-        self.end_from_trigger = bool(end_from_trigger)
-        self.onlinesim_conn_id = onlinesim_conn_id
-        self._holding: int | None = None
-        with_order_callbacks(self, RECORD_KIND, self._cancel_recorded)
-        self._check_limits()
-        for value, check in (
-            (service, inputs.service),
-            (country, inputs.country_list),
-            (operator, inputs.operator),
-        ):
-            if inputs.resolved(value):
-                check(value)
-
-    @cached_property
-    def hook(self) -> OnlineSimHook:
-        """Return the hook of this task's connection (built on first use; building it does no I/O)."""
-        return OnlineSimHook(onlinesim_conn_id=self.onlinesim_conn_id)
-
-    # --- the task's entry points --------------------------------------------------------------
+        self.submit = submit
+        self.service, self.country, self.operator = service, country, operator
+        self.attempts, self.attempt_timeout, self.timeout = attempts, attempt_timeout, timeout
+        self.poke_interval = poke_interval
+        self.deferrable, self.end_from_trigger = deferrable, end_from_trigger
+        self._state: RotationState | None = None  # what on_kill cancels
+        add_record_callbacks(self, RECORD_KIND, self._close_recorded)
+        self._limits()
+        _check_literals(
+            (service, inputs.service), (country, inputs.country_list), (operator, inputs.operator)
+        )
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Carry on with the rotation an earlier try left, or start one; return the working code."""
-        self._check_limits()
-        pending = PendingOrder.of_task(RECORD_KIND, context)
-        state = self._reattach(pending) or RotationState.start(self._overall_deadline())
-        return storable_outputs(self._rotate(context, pending, state), self.multiple_outputs)
+        overall = self._limits()[2]
+        record = PaidOrder(RECORD_KIND, context)
+        state = self._reattach(record) or RotationState(deadline=utcnow() + overall)
+        return storable_outputs(self._rotate(context, record, state), self.multiple_outputs)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Settle the number whose deferred wait ended, and go on rotating when it got no code.
@@ -172,79 +234,92 @@ class OnlineSimVerificationOperator(BaseOperator):
         :param context: the task context.
         :param event: the trigger's event payload.
         """
-        pending = PendingOrder.of_task(RECORD_KIND, context)
-        state = RotationState.from_record(pending.load())
+        record = PaidOrder(RECORD_KIND, context)
+        state = RotationState.from_record(record.load())
         if state is None or state.order is None:
-            raise AirflowFailException(f"The rotation's record {pending.key} is missing: cannot go on.")
-        result = self._settle(pending, state, Decision.from_event(event))
+            raise AirflowFailException(f"The rotation's record {record.key} is missing: cannot go on.")
+        result = self._settle(record, state, Decision.from_event(event))
         if result is None:
-            result = self._rotate(context, pending, state)
+            result = self._rotate(context, record, state)
         return storable_outputs(result, self.multiple_outputs)
 
     def on_kill(self) -> None:
         """Cancel the number held when the task is killed while it waits on the worker."""
-        if self._holding is not None:
-            self._cancel(self._holding)
+        if self._state is not None and self._state.order is not None and self._state.code is None:
+            self._cancel(self._state.order)
 
-    # --- the rotation -------------------------------------------------------------------------
-
-    def _rotate(self, context: Context, pending: PendingOrder, state: RotationState) -> dict[str, Any]:
+    def _rotate(self, context: Context, record: PaidOrder, state: RotationState) -> dict[str, Any]:
         """Order, submit and wait, number after number, until a code (or no attempt is left)."""
+        self._state = state
         if state.code is not None:  # an earlier try got the code and died before finishing
             return self._complete(state)
         while True:
             if state.order is None:
-                self._order_next(pending, state)
-            if not state.submitted and not self._submit_held(context, pending, state):
+                self._order_next(record, state)
+            if not state.submitted and not self._submit_held(context, record, state):
                 continue
-            result = self._settle(pending, state, self._wait(state))
+            result = self._settle(record, state, self._wait(state))
             if result is not None:
                 return result
 
-    def _order_next(self, pending: PendingOrder, state: RotationState) -> None:
+    def _reattach(self, record: PaidOrder) -> RotationState | None:
+        """Return the rotation an earlier try of this run left, if any.
+
+        A number it held but had not submitted cannot have received this verification's code:
+        a code it got is a stray one, so another is asked for before the number is submitted.
+        """
+        with airflow_errors("Resuming the rotation an earlier try left"):
+            state = RotationState.from_record(record.take(self._close_recorded))
+            if state is None:
+                return None
+            self.log.info("Carrying on with the rotation an earlier try left: %s", state.describe())
+            if state.order is not None and not state.submitted:
+                still_serves(self.hook, state.order["activation_id"])
+        return state
+
+    def _order_next(self, record: PaidOrder, state: RotationState) -> None:
         """Order the next number, from the country after the last one used; record it at once."""
+        attempts, per_attempt, _ = self._limits()
         now = utcnow()
-        if len(state.attempts) >= inputs.count("attempts", self.attempts) or now >= state.deadline:
-            pending.clear()
+        if len(state.attempts) >= attempts or now >= state.deadline:
+            record.clear()
             raise AirflowFailException(f"No code for service {self.service!r}: {state.describe()}.")
         countries = state.countries_from(inputs.country_list(self.country))
         try:
             order = order_activation(
-                self.hook, self.log, inputs.service(self.service), countries, inputs.operator(self.operator)
+                self.hook, inputs.service(self.service), countries, inputs.operator(self.operator)
             )
         except NoNumbersAnywhere as error:
-            pending.clear()
+            record.clear()
             raise AirflowFailException(f"{error} {state.describe()}.") from None
-        lifetime_end = min(state.deadline, _instant(order["expires_at"]))
-        state.hold(
-            order, wait_deadline(now, inputs.duration("attempt_timeout", self.attempt_timeout), lifetime_end)
-        )
-        self._holding = order["activation_id"]
-        remember(pending, state.to_record(), lambda: self._cancel(order["activation_id"], order))
+        lifetime_end = min(state.deadline, datetime.fromisoformat(order["expires_at"]))
+        state.order, state.attempt_deadline = order, wait_deadline(now, per_attempt, lifetime_end)
+        state.submitted, state.code = False, None
+        record.save(state.to_record(), undo=lambda: self._cancel(order))
         self.log.info(
-            "Attempt %d: activation %s, +%s (country %s), waiting until %s",
+            "Attempt %d: ordered and recorded activation %s (+%s, country %s), waiting until %s",
             len(state.attempts) + 1,
             order["activation_id"],
             order["phone"],
             order["country"] or "default",
-            state.attempt_deadline_iso,
+            state.attempt_deadline,
         )
 
-    def _submit_held(self, context: Context, pending: PendingOrder, state: RotationState) -> bool:
+    def _submit_held(self, context: Context, record: PaidOrder, state: RotationState) -> bool:
         """Hand the number to the service; return False when the service rejected it (cancelled)."""
         assert state.order is not None
         try:
             self._submit(context, str(state.order["phone"]), dict(state.order))
         except NumberRejected as rejection:
             self.log.warning("The number +%s was rejected: %s", state.order["phone"], rejection)
-            self._abandon(pending, state, Outcome.REJECTED)
+            self._abandon(record, state, AttemptOutcome.REJECTED)
             return False
         except Exception:
-            self._abandon(pending, state, Outcome.ERROR)
-            pending.clear()  # a retry starts a fresh rotation
+            self._abandon(record, state, AttemptOutcome.ERROR)
+            record.clear()  # a retry starts a fresh rotation
             raise
         state.submitted = True
-        pending.save(state.to_record())
+        record.save(state.to_record())
         return True
 
     def _submit(self, context: Context, phone: str, order: dict[str, Any]) -> object:
@@ -256,8 +331,9 @@ class OnlineSimVerificationOperator(BaseOperator):
         """Wait for the held number's code until the attempt's deadline: deferred, or on the worker."""
         assert state.order is not None
         assert state.attempt_deadline is not None
+        activation_id = state.order["activation_id"]
         trigger = OnlineSimSmsTrigger(
-            activation_id=state.order["activation_id"],
+            activation_id=activation_id,
             deadline=state.attempt_deadline,
             onlinesim_conn_id=self.onlinesim_conn_id,
             poll_interval=self.poke_interval,
@@ -267,132 +343,75 @@ class OnlineSimVerificationOperator(BaseOperator):
         if self.deferrable:
             # A code already there needs no deferral, which also keeps the task out of Airflow's
             # requeue race (docs/sensors.md): its retry carries on and finds the code here.
-            first = self._read_once(state.order["activation_id"])
-            if first.outcome is WaitOutcome.DONE:
+            try:
+                first = decide(self.hook.client.get_status(activation_id), SmsWait(activation_id))
+            except OnlineSimError as error:  # the trigger reads it again
+                first = Decision(Outcome.WAIT, reason=str(error))
+            if first.outcome is Outcome.DONE:
                 return first
             left = max(state.attempt_deadline - utcnow(), timedelta(0))
             self.defer(trigger=trigger, method_name="execute_complete", timeout=left + DEFER_GRACE)
         # On the worker, the very polling loop the triggerer would run, so both modes decide alike.
         return Decision.from_event(asyncio.run(run_to_event(trigger)))
 
-    def _read_once(self, activation_id: int) -> Decision:
-        """Return the verdict on one read of the number's status (an error only means: wait)."""
-        try:
-            return decide(self.hook.client.get_status(activation_id), SmsWait(activation_id))
-        except OnlineSimError as error:
-            self.log.info("Could not read activation %s before deferring: %s", activation_id, error)
-            return Decision(WaitOutcome.WAIT)
-
     def _ending(self, state: RotationState) -> dict[str, Any]:
         """Return the trigger arguments that let it end the task when the code comes, if asked to.
 
-        The paid-order record stays as it is: the success callback forgets it where Airflow runs
-        it after a trigger's success (2.11); elsewhere the task's next run finds the number closed
-        and forgets it.
+        The record stays: the success callback forgets it where Airflow runs it after a trigger's
+        success (2.11); elsewhere the task's next run closes its number (closed already) instead.
         """
         if not (self.deferrable and self.end_from_trigger):
             return {}
-        return {
-            "result": storable_outputs(state.result(), self.multiple_outputs),
-            "multiple_outputs": self.multiple_outputs,
-        }
+        result = storable_outputs(state.result(), self.multiple_outputs)
+        return {"result": result, "multiple_outputs": self.multiple_outputs}
 
-    def _settle(
-        self, pending: PendingOrder, state: RotationState, decision: Decision
-    ) -> dict[str, Any] | None:
+    def _settle(self, record: PaidOrder, state: RotationState, decision: Decision) -> dict[str, Any] | None:
         """Complete the number that got its code and return the result; else cancel it (None)."""
         assert state.order is not None
-        if decision.outcome is WaitOutcome.DONE:
+        if decision.outcome is Outcome.DONE:
             state.code = str((decision.payload or {}).get("code"))
-            pending.save(state.to_record())  # a retry after a crash from here on completes, never waits
+            record.save(state.to_record())  # a retry after a crash from here on completes, never waits
             return self._complete(state)
-        if decision.outcome is WaitOutcome.TIMEOUT:
+        if decision.outcome is Outcome.TIMEOUT:
             self.log.info("No code on +%s: %s", state.order["phone"], decision.reason)
-            self._abandon(pending, state, Outcome.NO_CODE)
+            self._abandon(record, state, AttemptOutcome.NO_CODE)
             return None
-        self._abandon(pending, state, Outcome.FAILED)
-        pending.clear()
+        self._abandon(record, state, AttemptOutcome.FAILED)
+        record.clear()
         raise AirflowFailException(f"{decision.reason}. {state.describe()}.")
 
     def _complete(self, state: RotationState) -> dict[str, Any]:
         """Complete the number that got its code (already completed is fine); return the result."""
         assert state.order is not None
-        activation_id = state.order["activation_id"]
-        with airflow_errors(f"Completing activation {activation_id}"):
-            self.hook.complete_activation(activation_id, allow_closed=True)
-        self._holding = None
+        with airflow_errors(f"Completing activation {state.order['activation_id']}"):
+            self.hook.complete_activation(state.order["activation_id"], allow_closed=True)
         return state.result()
 
-    def _abandon(self, pending: PendingOrder, state: RotationState, outcome: Outcome) -> None:
+    def _abandon(self, record: PaidOrder, state: RotationState, outcome: AttemptOutcome) -> None:
         """Cancel the held number (money back), then record the attempt's outcome."""
         assert state.order is not None
         with airflow_errors(f"Cancelling activation {state.order['activation_id']}"):
-            self._cancel(state.order["activation_id"], state.order)
-        self._holding = None
-        state.release(outcome)
-        pending.save(state.to_record())
+            self._cancel(state.order)
+        state.attempts.append(state.attempt(outcome))
+        state.order, state.attempt_deadline, state.submitted = None, None, False
+        record.save(state.to_record())
 
-    # --- helpers ------------------------------------------------------------------------------
-
-    def _reattach(self, pending: PendingOrder) -> RotationState | None:
-        """Return the rotation an earlier try of this run left on record, if any."""
-        state = RotationState.from_record(pending.load_earlier())
-        if state is None:
-            return None
-        if pending.from_earlier_run:  # the task instance was cleared: a new run starts clean
-            if state.order is not None:
-                self.log.info("Cancelling activation %s left by an earlier run", state.order["activation_id"])
-                with airflow_errors("Cancelling an activation left by an earlier run"):
-                    self._cancel(state.order["activation_id"], state.order)
-            pending.clear()
-            return None
-        self.log.info("Carrying on with the rotation an earlier try left: %s", state.describe())
-        self._holding = state.order["activation_id"] if state.order else None
-        return state
-
-    def _cancel(self, activation_id: int, order: dict[str, Any] | None = None) -> None:
-        """Cancel a number (money back); ``order`` labels the refund's metric."""
-        labels = Labels.of_order(order)
-        if self.hook.cancel_activation(activation_id, allow_closed=True, labels=labels) is None:
-            self.log.info("Activation %s was already closed", activation_id)
-        else:
-            self.log.info("Cancelled activation %s so that its price is refunded", activation_id)
-
-    def _cancel_recorded(self, context: Context, record: dict[str, Any]) -> None:
-        """Close the number held when the task failed for good: cancel it, or complete it after a code."""
+    def _close_recorded(self, record: dict[str, Any]) -> None:
+        """Close the number on record: cancel it, or complete it once its code came."""
         state = RotationState.from_record(record)
-        if state is not None and state.order is not None:
-            if state.code is None:
-                self._cancel(state.order["activation_id"], state.order)
-            else:
-                self.hook.complete_activation(state.order["activation_id"], allow_closed=True)
+        if state is not None and state.order is not None and state.code is None:
+            self._cancel(state.order)
+        elif state is not None and state.order is not None:
+            self._complete(state)
 
-    def _check_limits(self) -> None:
-        """Check attempts, attempt_timeout, timeout and poke_interval (before anything is ordered)."""
-        inputs.count("attempts", self.attempts)
-        inputs.duration("attempt_timeout", self.attempt_timeout)
-        if self.timeout is not None:
-            inputs.duration("timeout", self.timeout)
-        if isinstance(self.poke_interval, bool) or not isinstance(self.poke_interval, int | float):
-            raise AirflowFailException(
-                f"Invalid poke_interval: got {self.poke_interval!r}; expected a number of seconds."
-            )
-        if not self.poke_interval >= 0:
-            raise AirflowFailException(
-                f"Invalid poke_interval: got {self.poke_interval!r}; expected a number of seconds >= 0."
-            )
-
-    def _overall_deadline(self) -> datetime:
+    def _limits(self) -> tuple[int, timedelta, timedelta]:
+        """Return the checked ``attempts``, ``attempt_timeout`` and whole limit; check ``poke_interval``."""
+        attempts = inputs.count("attempts", self.attempts)
         per_attempt = inputs.duration("attempt_timeout", self.attempt_timeout)
-        limit = (
-            self.timeout
-            if self.timeout is not None
-            else per_attempt * inputs.count("attempts", self.attempts)
-        )
-        return wait_deadline(utcnow(), inputs.duration("timeout", limit), None)
-
-
-def _instant(value: object) -> datetime:
-    instant = inputs.instant("expires_at", value)
-    assert instant is not None
-    return instant
+        overall = per_attempt * attempts if self.timeout is None else inputs.duration("timeout", self.timeout)
+        poke = self.poke_interval
+        if isinstance(poke, bool) or not isinstance(poke, int | float) or not poke >= 0:
+            raise AirflowFailException(
+                f"Invalid poke_interval: got {poke!r}; expected a number of seconds >= 0."
+            )
+        return attempts, per_attempt, overall

@@ -3,7 +3,8 @@
 Each case runs ``tests/dags_for_tests/test_dag_teardown.py`` with ``dag.test()`` on the sandbox and
 checks the run's state, which task failed, what the teardowns did (skipped when nothing was
 ordered; else closed: refunded exactly once before a code, completed after one), that the sandbox
-ledger balances, and that no pending-order record is left behind.
+ledger balances, and that no pending-order record is left behind. The ordering task that dies
+right after paying is retried: it pays once, unless its number cannot serve any more.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.conftest import CONN_ENV, REPO, connection_uri_json, load_dag, pending_records
+from tests.dags_for_tests.test_dag_teardown import STRAY_CODE
 from tests.reliability.ledger import audit
 
 if TYPE_CHECKING:
@@ -80,6 +82,18 @@ ACTIVATION_CASES = [
         1,
         "complete",
         id="own-task-fails-after-the-code",
+    ),
+    # Every try of the order dies after paying: its failure callback cancels the number.
+    pytest.param(
+        _nothing,
+        {"dies_after_paying": "always"},
+        "order",
+        2,
+        NOTHING_ORDERED,
+        1,
+        0,
+        None,
+        id="order-always-dies",
     ),
 ]
 
@@ -157,6 +171,9 @@ RENT_CASES = [
     pytest.param(_unreachable, {}, "rent", {"close": SKIPPED}, 0, id="server-unreachable"),
     pytest.param(_nothing, {"deliver": False}, "wait", {}, 1, id="no-message"),
     pytest.param(_nothing, {"fail_after_code": True}, "use", {}, 0, id="own-task-fails-after-the-message"),
+    pytest.param(
+        _nothing, {"dies_after_paying": "always"}, "rent", {"close": SKIPPED}, 1, id="rent-always-dies"
+    ),
 ]
 
 
@@ -183,3 +200,43 @@ def test_rent_failure_point(
     assert tis["close"].try_number <= 1, "a teardown is never retried"
     _check_money(onlinesim_conn, initial, refunds, 0)
     assert pending_records() == []
+
+
+#: How the first try died, the DAG, its ordering task, and what the retry paid: orders, refunds,
+#: completed activations.
+RETRIED = [
+    pytest.param("waiting", "activation", "order", 1, 0, 1, id="number-still-waiting-is-reused"),
+    pytest.param("stray_sms", "activation", "order", 1, 0, 1, id="stray-sms-asks-for-another-code"),
+    pytest.param("stale", "activation", "order", 2, 1, 1, id="number-about-to-expire-is-replaced"),
+    pytest.param("waiting", "rent", "rent", 1, 0, 0, id="open-rent-is-reused"),
+    pytest.param("stale", "rent", "rent", 2, 1, 0, id="rent-closed-elsewhere-is-replaced"),
+]
+
+
+@pytest.mark.parametrize(("how", "kind", "task", "orders", "refunds", "completed"), RETRIED)
+def test_an_order_that_dies_after_paying_is_retried_without_paying_twice(
+    airflow_db: Any,
+    onlinesim_conn: SandboxControl,
+    how: str,
+    kind: str,
+    task: str,
+    orders: int,
+    refunds: int,
+    completed: int,
+) -> None:
+    initial = onlinesim_conn.summary()["balance"]
+
+    dag_run, tis = _run(f"test_dag_teardown_{kind}", onlinesim_conn, {"dies_after_paying": how})
+
+    assert str(dag_run.state) == "success"
+    assert {task_id: str(ti.state) for task_id, ti in tis.items()} == dict.fromkeys(tis, "success")
+    assert tis[task].try_number == 2
+    summary = onlinesim_conn.summary()
+    assert summary["orders" if kind == "activation" else "rent_orders"] == orders
+    _check_money(onlinesim_conn, initial, refunds, completed)
+    assert pending_records() == []
+    if kind == "activation":  # the wait got the code of the number the retry handed on
+        number = onlinesim_conn.activations()[-1]
+        code = tis["wait"].xcom_pull(task_ids="wait")["code"]
+        assert code == number["messages"][-1]["code"] != STRAY_CODE
+        assert len(number["messages"]) == (2 if how == "stray_sms" else 1)

@@ -125,6 +125,25 @@ def test_a_worker_killed_before_the_deferral_is_retried_on_the_same_number(
     assert _money(onlinesim_conn, initial) == {"orders": 1, "refunds": 0, "completed": 1}
 
 
+def test_a_stray_sms_before_the_retry_is_not_the_code_the_next_one_is(
+    airflow_db: Any, onlinesim_conn: SandboxControl
+) -> None:
+    """The worker dies after the order and the number gets an SMS before anyone had it.
+
+    The sandbox sends every number of country 44 an SMS half a second after its order, and again
+    after ``setStatus 3``; the submit step sends nothing. The retry keeps the number, asks for
+    another code before submitting it, and takes only the code that came after.
+    """
+    initial = onlinesim_conn.summary()["balance"]
+    onlinesim_conn.set_delivery(["44:tg:1:0.5"], seed=3)
+    result = _verified("stray_sms", onlinesim_conn, 2, deliver_on=0)
+    assert _outcomes(result) == [("44", "code")]
+    [activation] = onlinesim_conn.activations()
+    _stray, later = activation["messages"]
+    assert (result["activation_id"], result["code"]) == (activation["id"], later["code"])
+    assert _money(onlinesim_conn, initial) == {"orders": 1, "refunds": 0, "completed": 1}
+
+
 def test_with_the_sandboxs_delivery_rules_a_silent_country_is_left_behind(
     airflow_db: Any, onlinesim_conn: SandboxControl
 ) -> None:

@@ -8,11 +8,13 @@ seen, so the service's behaviour depends on nothing but the order of events.
 
 ``test_dag_rotation_crash_after_order`` and ``..._crash_before_defer`` model a worker that dies on
 the first try: right after the number was ordered and recorded, or right after it was handed to
-the service, before the wait was deferred. Airflow retries the task (``retries=1``).
+the service, before the wait was deferred. Airflow retries the task (``retries=1``). In
+``..._stray_sms`` the number gets an SMS (from the sandbox's delivery rules) before the worker dies.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,10 +48,31 @@ def submit(phone: str, order: dict[str, Any]) -> None:
 class CrashAfterOrder(OnlineSimVerificationOperator):
     """The first try's worker dies right after the number was ordered and recorded."""
 
-    def _order_next(self, pending: Any, state: Any) -> None:
-        super()._order_next(pending, state)
-        if get_current_context()["ti"].try_number == 1:
+    #: Let the number get its first SMS (a stray one: nobody has the number yet) before dying.
+    stray_sms = False
+
+    def _order_next(self, record: Any, state: Any) -> None:
+        super()._order_next(record, state)
+        context = get_current_context()
+        if context["ti"].try_number == 1:
+            if self.stray_sms:
+                _wait_for_an_sms(
+                    SandboxControl(context["params"]["sandbox_url"]), state.order["activation_id"]
+                )
             raise AirflowException("the worker died right after paying")
+
+
+class StraySmsAfterOrder(CrashAfterOrder):
+    """The first try's worker dies after the order, once the number got an SMS."""
+
+    stray_sms = True
+
+
+def _wait_for_an_sms(sandbox: SandboxControl, activation_id: int, bound: float = 60.0) -> None:
+    deadline = time.monotonic() + bound
+    while not next(a for a in sandbox.activations() if a["id"] == activation_id)["messages"]:
+        assert time.monotonic() < deadline, f"no SMS reached activation {activation_id}"
+        time.sleep(0.05)
 
 
 class CrashBeforeDefer(OnlineSimVerificationOperator):
@@ -67,6 +90,8 @@ VARIANTS: dict[str, tuple[type[OnlineSimVerificationOperator], dict[str, Any]]] 
     "end_from_trigger": (OnlineSimVerificationOperator, {"deferrable": True, "end_from_trigger": True}),
     "crash_after_order": (CrashAfterOrder, {"deferrable": True}),
     "crash_before_defer": (CrashBeforeDefer, {"deferrable": True}),
+    # Time enough for the stray SMS and the next code to come before the attempt's deadline.
+    "stray_sms": (StraySmsAfterOrder, {"deferrable": True, "attempt_timeout": 60}),
 }
 
 
@@ -83,7 +108,9 @@ def _dag(name: str) -> DAG:
 
 for name, (operator_class, mode) in VARIANTS.items():
     with _dag(name) as dag:
-        operator_class(task_id="verify", submit=submit, service="tg", country=["44", "7"], **LIMITS, **mode)
+        operator_class(
+            task_id="verify", submit=submit, service="tg", country=["44", "7"], **{**LIMITS, **mode}
+        )
     globals()[dag.dag_id] = dag
 
 

@@ -4,7 +4,8 @@
 sandbox sends the SMS when ``params.deliver``), wait for the code, use it (fails when
 ``params.fail_after_code``); ``close`` is the teardown (``status="close"``, id from the order's
 XComArg) and ``close_templated`` a second one with the id from a Jinja template.
-``test_dag_teardown_rent``: the same for a rent and its first message.
+``test_dag_teardown_rent``: the same for a rent and its first message. ``params.dies_after_paying``
+kills the ordering task right after it paid and recorded (see :func:`dies_after_paying`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.providers.common.compat.sdk import DAG, task
+from airflow.providers.common.compat.sdk import DAG, AirflowException, task
 
+from onlinesim_provider.operators._paid_order import PaidOrder
 from onlinesim_provider.operators.onlinesim import (
     OnlineSimGetBalanceOperator,
     OnlineSimGetNumberOperator,
@@ -23,10 +25,55 @@ from onlinesim_provider.operators.onlinesim import (
 )
 from onlinesim_provider.sensors.onlinesim import OnlineSimRentSmsSensor, OnlineSimSmsSensor
 
-PARAMS = {"minimum": "5.00", "service": "tg", "deliver": True, "fail_after_code": False, "sandbox_url": ""}
+PARAMS = {
+    "minimum": "5.00",
+    "service": "tg",
+    "deliver": True,
+    "fail_after_code": False,
+    "dies_after_paying": "",
+    "sandbox_url": "",
+}
 DEFAULT_ARGS = {"retries": 1, "retry_delay": timedelta(seconds=0)}
 #: Short enough for a test, long enough for a delivered SMS (sent before the wait starts).
 WAIT = {"poke_interval": 0.1, "timeout": 2, "mode": "poke"}
+#: The code of the SMS a number gets while its ordering task is down (``stray_sms``).
+STRAY_CODE = "999999"
+
+
+def dies_after_paying(operator: Any, context: Any, order: dict[str, Any]) -> dict[str, Any]:
+    """Return the order, unless ``params.dies_after_paying`` kills this try right after paying.
+
+    ``waiting``, ``stray_sms`` and ``stale`` kill the first try: the number then waits for its
+    code, gets a stray SMS, or is recorded with too little life left (a rent: is closed
+    elsewhere); ``always`` kills every try, so the task fails for good.
+    """
+    how = context["params"]["dies_after_paying"]
+    if not how or (how != "always" and context["ti"].try_number > 1):
+        return order
+    from onlinesim_provider.sandbox import SandboxControl
+
+    if how == "stray_sms":
+        SandboxControl(context["params"]["sandbox_url"]).deliver_sms(order["activation_id"], code=STRAY_CODE)
+    elif how == "stale" and "rent_id" in order:
+        operator.hook.close_rent(order["rent_id"])
+    elif how == "stale":
+        expires = datetime.fromisoformat(order["expires_at"]) - timedelta(minutes=12)
+        PaidOrder("activation", context).save({**order, "expires_at": expires.isoformat()})
+    raise AirflowException("the worker died right after paying")
+
+
+class OrderNumber(OnlineSimGetNumberOperator):
+    """The ordering operator, killed as ``params.dies_after_paying`` says."""
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        return dies_after_paying(self, context, super().execute(context))
+
+
+class RentNumber(OnlineSimGetRentNumberOperator):
+    """The renting operator, killed as ``params.dies_after_paying`` says."""
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        return dies_after_paying(self, context, super().execute(context))
 
 
 @task
@@ -58,7 +105,7 @@ with DAG(
     default_args=DEFAULT_ARGS,
 ) as activation_dag:
     balance = OnlineSimGetBalanceOperator(task_id="balance", minimum="{{ params.minimum }}")
-    order = OnlineSimGetNumberOperator(task_id="order", service="{{ params.service }}", country=["44", "7"])
+    order = OrderNumber(task_id="order", service="{{ params.service }}", country=["44", "7"])
     wait = OnlineSimSmsSensor(task_id="wait", activation_id=order.output["activation_id"], **WAIT)
     close = OnlineSimSetStatusOperator(
         task_id="close", activation_id=order.output["activation_id"], status="close"
@@ -80,7 +127,7 @@ with DAG(
     params=PARAMS,
     default_args=DEFAULT_ARGS,
 ) as rent_dag:
-    rent = OnlineSimGetRentNumberOperator(task_id="rent", country="7")
+    rent = RentNumber(task_id="rent", country="7")
     wait_message = OnlineSimRentSmsSensor(
         task_id="wait",
         rent_id=rent.output["rent_id"],

@@ -17,6 +17,8 @@ from onlinesim_provider.operators.onlinesim import (
     OnlineSimSetStatusOperator,
 )
 from tests.conftest import REPO, load_dag, pending_records
+from tests.reliability.chaos import FlowTI
+from tests.state_store import TaskStateStore
 
 if TYPE_CHECKING:
     from onlinesim_provider.sandbox import SandboxControl
@@ -164,58 +166,39 @@ def test_lost_rent_reply_is_reconciled_from_the_rent_list(
     assert len(_events(onlinesim_conn, "rent_order")) == 1
 
 
-# --- retries never pay twice ----------------------------------------------------------------------
+# --- an earlier try's order that cannot serve this try (the DAG-level retries: test_failure_points) ---
 
 
-def test_retry_reuses_the_waiting_number_and_the_open_rent(
-    airflow_db: Any, onlinesim_conn: SandboxControl
+def _task_context(store: TaskStateStore, try_number: int, max_tries: int = 1) -> dict[str, Any]:
+    ti = FlowTI("dag", "order", "manual__1", try_number)
+    ti.max_tries = max_tries
+    return {"ti": ti, "task_instance": ti, "task_state_store": store}
+
+
+@pytest.mark.parametrize(
+    ("kind", "retry"),
+    [
+        pytest.param("activation", {"max_tries": 4}, id="number-of-a-cleared-task"),
+        pytest.param("activation", {"service": "wa"}, id="number-for-another-service"),
+        pytest.param("rent", {"max_tries": 4}, id="rent-of-a-cleared-task"),
+    ],
+)
+def test_an_order_that_cannot_serve_the_retry_is_closed_before_another_is_bought(
+    onlinesim_conn: SandboxControl, kind: str, retry: dict[str, Any]
 ) -> None:
-    tis = _run("test_dag_ops_retry.py")
+    def operator(service: str = "tg") -> Any:
+        if kind == "rent":
+            return OnlineSimGetRentNumberOperator(task_id="order", country="7")
+        return OnlineSimGetNumberOperator(task_id="order", service=service, country="7")
 
-    assert {task_id: ti.state for task_id, ti in tis.items()} == dict.fromkeys(tis, "success")
-    assert [tis["order"].try_number, tis["rent"].try_number] == [2, 2]
-    [ordered] = _events(onlinesim_conn, "order")
-    [rented] = _events(onlinesim_conn, "rent_order")
-    assert _xcom(tis["order"])["activation_id"] == ordered["activation_id"]
-    assert _xcom(tis["rent"])["rent_id"] == rented["rent_id"]
-    assert onlinesim_conn.summary()["open_activations"] == 1
-    assert pending_records() == []
-
-
-def test_retry_cancels_a_stale_number_and_rents_anew(airflow_db: Any, onlinesim_conn: SandboxControl) -> None:
-    tis = _run("test_dag_ops_retry.py", stale=True)
-
-    assert {task_id: ti.state for task_id, ti in tis.items()} == dict.fromkeys(tis, "success")
-    assert [tis["order"].try_number, tis["rent"].try_number] == [2, 2]
-    stale, fresh = _events(onlinesim_conn, "order")
-    assert _xcom(tis["order"])["activation_id"] == fresh["activation_id"]
-    assert [(e["activation_id"], e["status"]) for e in _events(onlinesim_conn, "status")] == [
-        (stale["activation_id"], 6)
-    ]
-    assert [e["activation_id"] for e in _events(onlinesim_conn, "refund") if "activation_id" in e] == [
-        stale["activation_id"]
-    ]
-    closed_rent, new_rent = _events(onlinesim_conn, "rent_order")
-    assert _xcom(tis["rent"])["rent_id"] == new_rent["rent_id"] != closed_rent["rent_id"]
-    summary = onlinesim_conn.summary()
-    assert (summary["open_activations"], summary["open_rents"]) == (1, 1)
-    assert pending_records() == []
-
-
-def test_a_task_that_fails_for_good_after_paying_cancels_and_leaves_no_record(
-    airflow_db: Any, onlinesim_conn: SandboxControl
-) -> None:
-    tis = _run("test_dag_ops_retry.py", always_dies=True)
-
-    assert [(tis[t].state, tis[t].try_number) for t in ("order", "rent")] == [("failed", 2)] * 2
-    [ordered] = _events(onlinesim_conn, "order")
-    [rented] = _events(onlinesim_conn, "rent_order")
-    refunds = _events(onlinesim_conn, "refund")
-    assert [e.get("activation_id") for e in refunds if "activation_id" in e] == [ordered["activation_id"]]
-    assert [e.get("rent_id") for e in refunds if "rent_id" in e] == [rented["rent_id"]]
-    summary = onlinesim_conn.summary()
-    assert (summary["open_activations"], summary["open_rents"]) == (0, 0)
-    assert pending_records() == []
+    store = TaskStateStore()
+    key = "rent_id" if kind == "rent" else "activation_id"
+    first = operator().execute(_task_context(store, 1))
+    second = operator(retry.get("service", "tg")).execute(_task_context(store, 2, retry.get("max_tries", 1)))
+    assert second[key] != first[key]
+    refunded = [e.get(key) for e in _events(onlinesim_conn, "refund")]
+    assert refunded == [first[key]], "the earlier order was closed before any SMS: refunded"
+    assert [record[key] for record in store.values.values()] == [second[key]]
 
 
 # --- input validation -----------------------------------------------------------------------------

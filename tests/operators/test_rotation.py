@@ -3,14 +3,16 @@
 The task's context is a stand-in task instance with an in-memory task state store (where the
 rotation keeps its record), so each step can be run, dropped and resumed the way a worker, a
 triggerer and Airflow's retries would. The full DAG runs are in ``tests/dags/test_rotation.py``.
+The rotation's record (``RotationState``) is tested first, on its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -18,18 +20,19 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from airflow.triggers.base import TaskSuccessEvent
 
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook
-from onlinesim_provider.operators.rotation import NumberRejected, OnlineSimVerificationOperator
+from onlinesim_provider.operators.rotation import (
+    NumberRejected,
+    OnlineSimVerificationOperator,
+    RotationState,
+)
 from onlinesim_provider.triggers.onlinesim import run_to_event
 from onlinesim_provider.waits.deadline import utcnow
-from onlinesim_provider.waits.inputs import instant
 from tests.reliability.chaos import FlowTI
 from tests.reliability.chaos import _rebuild as rebuild
 from tests.reliability.test_restarts import _run_then_drop
 from tests.state_store import TaskStateStore
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from onlinesim_provider.sandbox import SandboxControl
 
 RECORD = "onlinesim_pending_rotation"
@@ -51,6 +54,75 @@ def _calls(sandbox: SandboxControl) -> list[str]:
 
 def _no_service(phone: str, order: dict[str, Any]) -> None:
     """A service that never sends the SMS."""
+
+
+# --- the rotation's record ---------------------------------------------------------------------
+
+DEADLINE = datetime(2030, 1, 31, 12, 0, tzinfo=UTC)
+ORDER = {"activation_id": 5, "phone": "447000000005", "country": "44"}
+
+
+def _tried(*countries: str | None) -> RotationState:
+    attempts = [{"activation_id": n, "country": c, "outcome": "no_code"} for n, c in enumerate(countries, 1)]
+    return RotationState(deadline=DEADLINE, attempts=attempts)
+
+
+def test_the_record_round_trips_through_json_values() -> None:
+    state = _tried("44")
+    state.order, state.attempt_deadline, state.submitted = {**ORDER, "activation_id": 9}, DEADLINE, True
+    record = state.to_record()
+    assert json.loads(json.dumps(record)) == record
+    assert RotationState.from_record(record) == state
+    assert (record["order"], record["submitted"], record["code"]) == (
+        {**ORDER, "activation_id": 9},
+        True,
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    "record",
+    [None, "text", {"activation_id": 5}, {"deadline": ""}, {"deadline": "2030-01-31T12:00:00"}],
+    ids=["nothing", "not-a-dict", "another-operators-order", "no-deadline", "naive-deadline"],
+)
+def test_a_record_that_is_no_rotation_gives_none(record: object) -> None:
+    assert RotationState.from_record(record) is None
+
+
+@pytest.mark.parametrize(
+    ("tried", "countries", "expected"),
+    [
+        pytest.param((), ["44", "7", "380"], ["44", "7", "380"], id="first-attempt"),
+        pytest.param(("44",), ["44", "7", "380"], ["7", "380", "44"], id="after-the-first"),
+        pytest.param(("44", "7", "380"), ["44", "7", "380"], ["44", "7", "380"], id="wraps-around"),
+        pytest.param((None,), [None], [None], id="server-default"),
+        pytest.param(("1",), ["44", "7"], ["44", "7"], id="last-country-not-in-the-list"),
+    ],
+)
+def test_the_next_attempt_starts_after_the_last_country_used(
+    tried: tuple[str | None, ...], countries: list[str | None], expected: list[str | None]
+) -> None:
+    assert _tried(*tried).countries_from(countries) == expected
+
+
+def test_the_result_lists_every_attempt_ending_with_the_code() -> None:
+    state = _tried("44", None)
+    assert state.describe() == (
+        "2 attempts: activation 1 (country 44) no_code; activation 2 (country default) no_code"
+    )
+    assert RotationState(deadline=DEADLINE).describe() == "no number was tried"
+    state.order, state.code = {**ORDER, "activation_id": 3, "country": "7", "phone": "79000000003"}, "123456"
+    assert state.result() == {
+        "activation_id": 3,
+        "phone": "79000000003",
+        "country": "7",
+        "code": "123456",
+        "attempts": [
+            {"activation_id": 1, "country": "44", "outcome": "no_code"},
+            {"activation_id": 2, "country": None, "outcome": "no_code"},
+            {"activation_id": 3, "country": "7", "outcome": "code"},
+        ],
+    }
 
 
 # --- bad input -------------------------------------------------------------------------------
@@ -183,8 +255,10 @@ def _rebuild(trigger: Any) -> Any:
     return rebuild(*trigger.serialize())
 
 
-def _deadline(store: TaskStateStore) -> datetime | None:
-    return instant("deadline", store.values[RECORD]["deadline"])
+def _deadline(store: TaskStateStore) -> datetime:
+    state = RotationState.from_record(store.values[RECORD])
+    assert state is not None
+    return state.deadline
 
 
 def test_a_triggerer_restart_in_attempt_two_orders_nothing_more_and_keeps_the_deadlines(
@@ -195,7 +269,6 @@ def test_a_triggerer_restart_in_attempt_two_orders_nothing_more_and_keeps_the_de
     with pytest.raises(TaskDeferred) as first:
         operator.execute(_context(store))
     overall = _deadline(store)
-    assert overall is not None
     assert first.value.trigger.deadline <= overall
 
     # attempt 1 gets no code: its trigger fires a timeout and the task resumes on a worker
@@ -244,8 +317,8 @@ def test_a_task_that_fails_for_good_cancels_the_number_on_record(onlinesim_conn:
 
 def _code_arrives_then_the_worker_dies(
     sandbox: SandboxControl, store: TaskStateStore, monkeypatch: pytest.MonkeyPatch, code: str
-) -> tuple[Any, OnlineSimVerificationOperator]:
-    """Defer, deliver ``code``, then let the resumed task die before completing; return (trigger, task)."""
+) -> Any:
+    """Defer, deliver ``code``, then let the resumed task die before completing; return the trigger."""
     with pytest.raises(TaskDeferred) as deferred:
         _operator(_no_service, attempt_timeout=60, timeout=600).execute(_context(store))
     trigger = deferred.value.trigger
@@ -259,14 +332,14 @@ def _code_arrives_then_the_worker_dies(
     monkeypatch.setattr(dying, "_complete", worker_dies)
     with pytest.raises(AirflowException, match="worker died"):
         dying.execute_complete(_context(store), event)
-    return trigger, dying
+    return trigger
 
 
 def test_a_retry_after_the_code_arrived_completes_the_number_without_waiting_again(
     onlinesim_conn: SandboxControl, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = TaskStateStore()
-    trigger, _ = _code_arrives_then_the_worker_dies(onlinesim_conn, store, monkeypatch, "777777")
+    trigger = _code_arrives_then_the_worker_dies(onlinesim_conn, store, monkeypatch, "777777")
     calls = len(_calls(onlinesim_conn))
 
     result = _operator(_no_service, attempt_timeout=60, timeout=600).execute(_context(store, try_number=2))
@@ -349,7 +422,7 @@ def test_a_kill_while_the_worker_waits_cancels_the_number_it_holds(onlinesim_con
     held: list[int] = []
 
     def kill_once_a_number_is_held() -> None:
-        held.append(_wait_for_an_activation(onlinesim_conn))
+        held.append(_wait_for_a_poll(onlinesim_conn))
         operator.on_kill()  # Airflow's kill arrives while the task polls for the code
 
     killer = threading.Thread(target=kill_once_a_number_is_held, daemon=True)
@@ -364,12 +437,13 @@ def test_a_kill_while_the_worker_waits_cancels_the_number_it_holds(onlinesim_con
     assert onlinesim_conn.summary()["refunded"] == "10.00"
 
 
-def _wait_for_an_activation(sandbox: SandboxControl, timeout: float = 60.0) -> int:
+def _wait_for_a_poll(sandbox: SandboxControl, timeout: float = 60.0) -> int:
+    """Return the number the task polls for its code, once it does: the task holds it by then."""
     deadline = time.monotonic() + timeout
-    while not (activations := sandbox.activations()):
-        assert time.monotonic() < deadline, "no number was ordered"
+    while not (polls := [r for r in sandbox.requests() if r["action"] == "getStatus"]):
+        assert time.monotonic() < deadline, "no number was polled"
         time.sleep(0.02)
-    return int(activations[0]["id"])
+    return int({**polls[0]["form"], **polls[0]["query"]}["id"])
 
 
 def test_a_cleared_task_cancels_the_number_its_earlier_run_held_and_starts_anew(
@@ -392,12 +466,35 @@ def test_a_cleared_task_cancels_the_number_its_earlier_run_held_and_starts_anew(
     assert store.values[RECORD]["order"]["activation_id"] == second["id"]
 
 
+def test_a_retry_after_the_held_numbers_wait_is_over_cancels_it_and_orders_the_next(
+    onlinesim_conn: SandboxControl,
+) -> None:
+    def the_second_number_gets_the_code(phone: str, order: dict[str, Any]) -> None:
+        if len(onlinesim_conn.activations()) == 2:
+            onlinesim_conn.deliver_sms(order["activation_id"], code="626262")
+
+    store = TaskStateStore()
+    with pytest.raises(TaskDeferred):
+        _operator(the_second_number_gets_the_code, attempt_timeout=60, timeout=600).execute(_context(store))
+    store.values[RECORD]["attempt_deadline"] = utcnow().isoformat()  # the retry comes after it
+    retry = _operator(the_second_number_gets_the_code, attempt_timeout=60, timeout=600, deferrable=False)
+    result = retry.execute(_context(store, try_number=2))
+    first, second = (a["id"] for a in onlinesim_conn.activations())
+    assert result["attempts"] == [
+        {"activation_id": first, "country": "44", "outcome": "no_code"},
+        {"activation_id": second, "country": "7", "outcome": "code"},
+    ]
+    summary = onlinesim_conn.summary()
+    assert (summary["orders"], summary["refunded"], summary["completed"]) == (2, "10.00", 1)
+
+
 def test_a_task_that_fails_for_good_after_the_code_completes_the_number(
     onlinesim_conn: SandboxControl, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = TaskStateStore()
-    _, dying = _code_arrives_then_the_worker_dies(onlinesim_conn, store, monkeypatch, "363636")
-    for callback in dying.on_failure_callback:  # type: ignore[union-attr]
+    _code_arrives_then_the_worker_dies(onlinesim_conn, store, monkeypatch, "363636")
+    # Airflow runs the failure callbacks in a new process, on the task as the DAG file defines it
+    for callback in _operator(_no_service).on_failure_callback:  # type: ignore[union-attr]
         callback(_context(store))
     summary = onlinesim_conn.summary()
     assert (summary["completed"], summary["cancelled"], summary["refunded"]) == (1, 0, "0.00")

@@ -42,7 +42,7 @@ from airflow.providers.common.compat.sdk import (
 
 from onlinesim_provider.api.errors import OnlineSimError, OutcomeUnknownError
 from onlinesim_provider.api.models import ACTIVATION_LIFETIME, RENT_FIRST_SMS_WINDOW
-from onlinesim_provider.operators._orders import PendingOrder
+from onlinesim_provider.operators._paid_order import PaidOrder
 from onlinesim_provider.operators.onlinesim import (
     OnlineSimGetNumberOperator,
     OnlineSimGetRentNumberOperator,
@@ -573,7 +573,7 @@ def _run_callbacks(operator: Any, kind: str, context: dict[str, Any]) -> None:
 def _paid_and_recorded(flow: FlowPlan, operator: Any, context: dict[str, Any]) -> dict[str, Any]:
     """Leave what a try that died right after paying leaves: a paid order and its pending record.
 
-    The ordering operators record an order right after paying for it (``PendingOrder``); this
+    The ordering operators record an order right after paying for it (``PaidOrder``); this
     stages the same state as a worker killed at that moment, as ``test_dag_ops_retry`` does.
     """
     ordered_at = _now()
@@ -595,7 +595,7 @@ def _paid_and_recorded(flow: FlowPlan, operator: Any, context: dict[str, Any]) -
             "ordered_at": ordered_at.isoformat(),
             "first_sms_deadline": (ordered_at + RENT_FIRST_SMS_WINDOW).isoformat(),
         }
-    PendingOrder.of_task(flow.kind, context).save(record)
+    PaidOrder(flow.kind, context).save(record)
     return record
 
 
