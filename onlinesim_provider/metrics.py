@@ -54,69 +54,27 @@ class MetricType(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Metric:
-    """One metric the provider emits.
+    """One metric the provider emits (``docs/metrics.md`` says when).
 
     :param name: the metric's name (Airflow's ``statsd_prefix`` goes before it).
     :param type: counter or timer.
     :param tags: the tag names, in the order plain StatsD appends their values to the name.
-    :param when: when it is emitted, for the docs.
     """
 
     name: str
-    type: MetricType
-    tags: tuple[str, ...]
-    when: str
+    type: MetricType = MetricType.COUNTER
+    tags: tuple[str, ...] = _COMMON
 
 
-_COUNTER, _TIMER = MetricType.COUNTER, MetricType.TIMER
-NUMBER_ORDERED = Metric(
-    "onlinesim.number.ordered", _COUNTER, _COMMON, "a number was ordered (getNumber succeeded)"
-)
-NUMBER_CANCELLED = Metric(
-    "onlinesim.number.cancelled",
-    _COUNTER,
-    _COMMON,
-    "an activation was cancelled, so its price is refunded (not counted when it was already closed)",
-)
-CODE_RECEIVED = Metric(
-    "onlinesim.code.received",
-    _COUNTER,
-    _COMMON,
-    "a wait got its SMS code (a rent wait: its message), in poke, reschedule or deferrable mode",
-)
-WAIT_NO_CODE = Metric(
-    "onlinesim.wait.no_code",
-    _COUNTER,
-    (*_COMMON, "outcome"),
-    "a wait ended without a code: outcome timeout, error or killed",
-)
-RENT_OPENED = Metric("onlinesim.rent.opened", _COUNTER, _COMMON, "a number was rented")
-RENT_CLOSED = Metric(
-    "onlinesim.rent.closed",
-    _COUNTER,
-    _COMMON,
-    "a rent was closed by the provider (not counted when it was already closed)",
-)
-ERROR = Metric(
-    "onlinesim.error",
-    _COUNTER,
-    (*_COMMON, "token"),
-    "the API answered with an error after the client's retries (token: the error token, e.g. "
-    "NO_NUMBERS, or the error class for transport errors, e.g. NetworkError)",
-)
-TIME_TO_CODE = Metric(
-    "onlinesim.time_to_code",
-    _TIMER,
-    _COMMON,
-    "with the code: the time from the order to the code (needs the wait's ``order``)",
-)
-WAIT_DURATION = Metric(
-    "onlinesim.wait.duration",
-    _TIMER,
-    (*_COMMON, "outcome"),
-    "when a wait ends: its duration from its start; outcome code, timeout, error or killed",
-)
-
+NUMBER_ORDERED = Metric("onlinesim.number.ordered")
+NUMBER_CANCELLED = Metric("onlinesim.number.cancelled")
+CODE_RECEIVED = Metric("onlinesim.code.received")
+WAIT_NO_CODE = Metric("onlinesim.wait.no_code", tags=(*_COMMON, "outcome"))
+RENT_OPENED = Metric("onlinesim.rent.opened")
+RENT_CLOSED = Metric("onlinesim.rent.closed")
+ERROR = Metric("onlinesim.error", tags=(*_COMMON, "token"))
+TIME_TO_CODE = Metric("onlinesim.time_to_code", MetricType.TIMER)
+WAIT_DURATION = Metric("onlinesim.wait.duration", MetricType.TIMER, (*_COMMON, "outcome"))
 #: Every metric the provider emits, by name.
 METRICS: dict[str, Metric] = {
     m.name: m
