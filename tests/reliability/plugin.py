@@ -14,14 +14,15 @@ from typing import Any
 
 import pytest
 
-from tests.reliability.secrets_scan import SecretScan
+from deploy.evidence import SecretScan
+from tests.reliability.secrets_scan import KEY
 
 #: How the ids of this folder's tests begin (relative to the repository, pytest's rootdir).
 NODE_PREFIX = "tests/reliability/"
 #: The ``user_properties`` name under which a test hands over a section of the end-of-run report.
 REPORT_PROPERTY = "onlinesim_report"
 
-SUITE_SCAN = SecretScan()
+SUITE_SCAN = SecretScan(KEY)
 #: Whose captured output is searched for a key: the tests whose ids begin with the prefix.
 OUTPUT_SCANS: dict[str, SecretScan] = {NODE_PREFIX: SUITE_SCAN}
 #: Sections printed at the end of the run: (title, lines).
