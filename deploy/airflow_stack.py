@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -12,8 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, InvalidToken
 
+from deploy.evidence import encrypted_values
 from deploy.postgres import PostgresServer
 from deploy.processes import ComponentError, Deadline, ManagedProcess, free_port, stop_all, tail, wait_for
 
@@ -231,21 +233,49 @@ class AirflowDeployment:
             f"DAG {dag_id} is parsed", known, timeout, watch, self.processes["dag-processor"], self.deadline
         )
 
-    def stored_triggers(self) -> list[dict[str, Any]]:
+    @property
+    def fernet(self) -> Fernet:
+        """Return the Fernet key the deployment encrypts connections, variables and trigger kwargs with."""
+        return Fernet(self._fernet_key.encode())
+
+    def stored_triggers(self, run_id: str | None = None) -> list[dict[str, Any]]:
         """Return the ``trigger`` rows of the metadata database, kwargs decrypted to their JSON text.
 
         This is what a triggerer reads to rebuild a trigger, and what anyone with database access sees.
+
+        :param run_id: only the triggers of this DAG run's task instances; every trigger when omitted.
         """
-        fernet = Fernet(self._fernet_key.encode())
-        rows = self.query("SELECT id, classpath, kwargs, triggerer_id FROM trigger ORDER BY id")
+        sql = "SELECT id, classpath, kwargs, triggerer_id FROM trigger"
+        params: tuple[str, ...] = ()
+        if run_id is not None:
+            sql += " WHERE id IN (SELECT trigger_id FROM task_instance WHERE run_id = %s)"
+            params = (run_id,)
         result = []
-        for trigger_id, classpath, stored, triggerer in rows:
-            text = stored if stored.startswith("{") else fernet.decrypt(stored.encode()).decode()
+        for trigger_id, classpath, stored, triggerer in self.query(f"{sql} ORDER BY id", *params):
+            text = stored if stored.startswith("{") else self.fernet.decrypt(stored.encode()).decode()
             result.append({"id": trigger_id, "classpath": classpath, "kwargs": text, "triggerer": triggerer})
         return result
 
+    def database_texts(self) -> dict[str, str]:
+        """Return the metadata database as texts by place: every table's data, and what Airflow encrypted.
+
+        Encrypted values are decrypted, per table, but the connections' passwords: a connection
+        holds the API key by design, encrypted; anywhere else it is a leak.
+        """
+        dump = self.postgres.dump()
+        passwords = {password for (password,) in self.query("SELECT password FROM connection")}
+        decrypted: dict[str, list[str]] = {}
+        for table, token in encrypted_values(dump):
+            if token not in passwords:
+                with contextlib.suppress(InvalidToken):  # not one of ours: the dump's own scan covers it
+                    decrypted.setdefault(table, []).append(self.fernet.decrypt(token.encode()).decode())
+        texts = {
+            f"decrypted values of table {table}": "\n".join(values) for table, values in decrypted.items()
+        }
+        return {"database dump": dump, **texts}
+
     def query(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
-        """Return the rows of one read-only query on the metadata database.
+        """Run one statement on the metadata database and commit; return its rows (none if it has none).
 
         :param sql: the statement, with ``%s`` placeholders.
         :param params: the placeholders' values.
@@ -255,9 +285,9 @@ class AirflowDeployment:
         pg = self.postgres
         db = psycopg2.connect(host="127.0.0.1", port=pg.port, user=pg.user, dbname=pg.database)
         try:
-            with db.cursor() as cursor:
+            with db, db.cursor() as cursor:
                 cursor.execute(sql, params)
-                return list(cursor.fetchall())
+                return list(cursor.fetchall()) if cursor.description else []
         finally:
             db.close()
 

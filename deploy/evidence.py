@@ -1,15 +1,22 @@
-"""Read what the deployment left behind: task logs, trigger logs, and secrets that must not be there."""
+"""Read what the deployment left behind: task logs, trigger logs, and the key, which must not be there."""
 
 from __future__ import annotations
 
+import json
 import re
-from typing import TYPE_CHECKING
-from urllib.parse import quote, quote_plus
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from onlinesim_provider.api.base import key_forms
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
     from pathlib import Path
 
 _TRIGGER_LOG = re.compile(r"^attempt=(\d+)\.log\.trigger\.(\d+)\.log$")
+#: Where ``pg_dump`` begins a table's rows, and a Fernet token (its version byte makes ``gAAAAA``).
+_COPY = re.compile(r"^COPY (\S+) ")
+_FERNET_TOKEN = re.compile(r"gAAAAA[\w-]+=*")
 FIRED = "Trigger fired event"
 DEFERRED = "Pausing task as DEFERRED"
 
@@ -49,39 +56,64 @@ def trigger_logs(folder: Path, try_number: int = 1) -> dict[int, str]:
     return found
 
 
-def secret_forms(secret: str) -> set[str]:
-    """Return the ways a secret can show up in a log: as is, and URL-encoded (path or form style).
+def encrypted_values(dump: str) -> Iterator[tuple[str, str]]:
+    """Yield ``(table, token)`` for each Fernet token in a ``pg_dump`` text (how Airflow stores secrets).
 
-    :param secret: the secret.
+    :param dump: what ``pg_dump`` wrote.
     """
-    return {secret, quote(secret, safe=""), quote(secret), quote_plus(secret)}
-
-
-def files_containing(files: list[Path], needles: set[str]) -> dict[str, list[str]]:
-    """Return, for each file that contains any of ``needles``, the lines where they appear (redacted).
-
-    :param files: the files to read.
-    :param needles: the strings to look for.
-    """
-    hits: dict[str, list[str]] = {}
-    for path in files:
-        text = path.read_text(errors="replace")
-        if any(needle in text for needle in needles):
-            lines = [line for line in text.splitlines() if any(n in line for n in needles)]
-            for needle in sorted(needles, key=len, reverse=True):
-                lines = [line.replace(needle, "<SECRET>") for line in lines]
-            hits[str(path)] = [line[:300] for line in lines[:3]]
-    return hits
+    table = ""
+    for line in dump.splitlines():
+        if copy := _COPY.match(line):
+            table = copy.group(1)
+        for token in _FERNET_TOKEN.findall(line):
+            yield table, token
 
 
 #: The sandbox plays the API server, which holds the key by design and prints it when it starts.
 SANDBOX_LOG = "sandbox.log"
 
 
-def key_leaks(files: list[Path], secret: str) -> dict[str, list[str]]:
-    """Return the logs of the deployment's clients (every file but the sandbox's) that hold ``secret``.
+def client_logs(files: Iterable[Path]) -> list[Path]:
+    """Return the log files of the deployment's clients: every one but the sandbox's.
 
     :param files: the deployment's log files.
-    :param secret: the API key.
     """
-    return files_containing([p for p in files if p.name != SANDBOX_LOG], secret_forms(secret))
+    return [path for path in files if path.name != SANDBOX_LOG]
+
+
+@dataclass
+class SecretScan:
+    """Search texts, values and files for an API key in each of its forms; count places and hits.
+
+    A hit names the place and the line that holds the key, with the key masked, so that a report
+    of a leak does not leak it again.
+    """
+
+    key: str
+    searched: int = 0
+    #: (place, the line that holds the key, masked)
+    hits: list[tuple[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        longest_first = sorted(key_forms(self.key), key=len, reverse=True)
+        self._forms = re.compile("|".join(re.escape(form) for form in longest_first))
+
+    def scan(self, place: str, value: Any) -> None:
+        """Search one place (a text, or any JSON-able value, which is dumped first).
+
+        :param place: what was searched, for the report.
+        :param value: the text or value.
+        """
+        text = value if isinstance(value, str) else json.dumps(value, default=repr, ensure_ascii=False)
+        self.searched += 1
+        if self._forms.search(text):
+            lines = (line for line in text.splitlines() if self._forms.search(line))
+            self.hits += [(place, self._forms.sub("<KEY>", line)[:300]) for line in lines]
+
+    def scan_files(self, files: Iterable[Path]) -> None:
+        """Search each file's text.
+
+        :param files: the files.
+        """
+        for path in files:
+            self.scan(str(path), path.read_text(errors="replace"))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from deploy.distributed import HEALTH_CHECK_THRESHOLD, TRIGGERERS, DistributedDeployment
-from deploy.evidence import key_leaks
+from deploy.evidence import SecretScan, client_logs
 from deploy.processes import interrupt_on_sigterm
 from deploy.scale import (
     ENDED,
@@ -176,9 +176,10 @@ def run(n: int = N, keep: bool = False, budget: float = 840.0) -> FailoverResult
         waits = read_waits(stack, run_id)
         summary = stack.control.summary()
         problems = audit(waits, summary, stack.control.ledger(), n)
-        leaks = key_leaks(airflow.log_files(), stack.api_key)
-        if leaks:
-            problems.append(f"the API key is in logs: {sorted(leaks)}")
+        leaks = SecretScan(stack.api_key)
+        leaks.scan_files(client_logs(airflow.log_files()))
+        if leaks.hits:
+            problems.append(f"the API key is in logs: {sorted({place for place, _ in leaks.hits})}")
         outcomes = Counter(str(w.state) for w in waits)
         return FailoverResult(
             n=n,

@@ -97,6 +97,14 @@ class PostgresServer:
         self._run(["createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, self.database], 30)
         return self
 
+    def dump(self, timeout: float = 60) -> str:
+        """Return the data of every table as ``pg_dump`` writes it (text, one ``COPY`` block per table).
+
+        :param timeout: seconds allowed for ``pg_dump``.
+        """
+        argv = ["pg_dump", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, "--data-only"]
+        return self._run([*argv, self.database], timeout)
+
     def stop(self) -> None:
         """Stop the server at once (its data is thrown away anyway)."""
         if not self._started:
@@ -111,7 +119,7 @@ class PostgresServer:
                     os.kill(pid, 9)
         self._started = False
 
-    def _run(self, argv: Sequence[str], timeout: float) -> None:
+    def _run(self, argv: Sequence[str], timeout: float) -> str:
         cmd = [str(self.bindir / argv[0]), *argv[1:]]
         preexec: Callable[[], None] | None = None
         if self._run_as is not None:
@@ -124,7 +132,7 @@ class PostgresServer:
                 os.environ["HOME"] = home
 
         try:
-            subprocess.run(
+            done = subprocess.run(
                 cmd,
                 check=True,
                 capture_output=True,
@@ -140,3 +148,4 @@ class PostgresServer:
             raise ComponentError(
                 "postgresql", f"{argv[0]} failed: {exc}", f"{output}\n{tail(self.log_path)}"
             ) from exc
+        return done.stdout.decode(errors="replace")

@@ -1,12 +1,10 @@
 """Many deferred waits whose codes come at once: order N numbers, wait for each in a mapped sensor.
 
-Each wait is an ``OnlineSimSmsSensor`` deferred from a worker with the sensor's own retry
-settings; closing completes every number that received a code and cancels the others.
-The deployment test delivers each code the moment the wait first reads its number, so the
-trigger fires within a second of the deferral, where Airflow's requeue race lies.
-
-Settings from environment variables: ``ONLINESIM_FAST_CODES_N`` [20], ``ONLINESIM_POKE_INTERVAL``
-seconds [1], ``ONLINESIM_WAIT_TIMEOUT`` seconds [300].
+Each wait is an ``OnlineSimSmsSensor`` deferred from a worker; closing completes every number that
+received a code and cancels the others. The deployment test delivers each code the moment the wait
+first reads its number, so its trigger fires within a second of the deferral (the requeue race).
+Settings, apart from the example DAGs' as both run in one deployment: ``ONLINESIM_FAST_CODES_N``
+[20], ``ONLINESIM_FAST_CODES_POKE_INTERVAL`` seconds [1], ``ONLINESIM_FAST_CODES_TIMEOUT`` seconds [300].
 """
 
 from __future__ import annotations
@@ -22,8 +20,8 @@ from onlinesim_provider.hooks.onlinesim import OnlineSimHook
 from onlinesim_provider.sensors.onlinesim import OnlineSimSmsSensor
 
 N = int(os.environ.get("ONLINESIM_FAST_CODES_N", "20"))
-POKE_INTERVAL = float(os.environ.get("ONLINESIM_POKE_INTERVAL", "1"))
-WAIT_TIMEOUT = float(os.environ.get("ONLINESIM_WAIT_TIMEOUT", "300"))
+POKE_INTERVAL = float(os.environ.get("ONLINESIM_FAST_CODES_POKE_INTERVAL", "1"))
+WAIT_TIMEOUT = float(os.environ.get("ONLINESIM_FAST_CODES_TIMEOUT", "300"))
 
 
 @task

@@ -7,6 +7,7 @@ clients add only their transport.
 
 from __future__ import annotations
 
+import base64
 import functools
 import ipaddress
 import json
@@ -178,14 +179,26 @@ class ClientSettings(BaseModel):
         raise InvalidInputError(scrub(problem.message, key if isinstance(key, str) else None))
 
 
+def key_forms(api_key: str) -> frozenset[str]:
+    """Return the forms an API key takes in text: as is, URL-encoded (path or form style) and base64.
+
+    :param api_key: the key.
+    """
+    encoded = {quote(api_key, safe=""), quote(api_key), quote_plus(api_key)}
+    lowered = {re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), form) for form in encoded}
+    raw = api_key.encode()
+    b64 = {base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()}
+    return frozenset({api_key, *encoded, *lowered, *b64})
+
+
 def scrub(text: str, api_key: str | None) -> str:
-    """Return ``text`` with the API key (in each URL encoding), ``api_key=...`` and Bearer credentials masked.
+    """Return ``text`` with the API key (in each of its forms), ``api_key=...`` and Bearer credentials masked.
 
     :param text: any text that might carry the key, such as a transport error message.
     :param api_key: the key; only the ``api_key=`` and Bearer forms are masked when ``None``.
     """
     if api_key:
-        forms = sorted({api_key, quote(api_key, safe=""), quote(api_key), quote_plus(api_key)}, key=len)
+        forms = sorted(key_forms(api_key), key=len)
         text = re.sub("|".join(map(re.escape, reversed(forms))), "***", text, flags=re.IGNORECASE)
     return _KEY_IN_TEXT.sub(lambda m: (m.group(1) or m.group(2)) + "***", text)
 

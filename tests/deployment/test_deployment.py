@@ -1,10 +1,10 @@
 """The provider in a real Airflow deployment, which ``dag.test()`` cannot show.
 
-One PostgreSQL server, Airflow with ``LocalExecutor`` and its four components as separate
-processes, the sandbox as its own process, all on loopback. Tasks run in worker processes; a
-deferred sensor moves to the triggerer, which rebuilds the trigger from the metadata database and
-reads the connection through its own path; the connection is created through the REST API; the
-connection form is looked at in a real browser. The tests share one deployment and run in order.
+Tasks run in worker processes; a deferred sensor moves to the triggerer, which rebuilds the
+trigger from the metadata database and reads the connection through its own path; the
+connection is created through the REST API and its form looked at in a real browser; the key is
+searched for in every log, table and captured output. These tests use the shared deployment
+(``conftest.py``): the triggerer they kill is started again, and they check only their own orders.
 """
 
 from __future__ import annotations
@@ -12,41 +12,28 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import time
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import pytest
 
 from deploy.connection_form import capture_connection_form
-from deploy.evidence import (
-    DEFERRED,
-    FIRED,
-    SANDBOX_LOG,
-    files_containing,
-    secret_forms,
-    task_log_dir,
-    trigger_logs,
-    worker_log,
-)
+from deploy.evidence import DEFERRED, FIRED, SecretScan, task_log_dir, trigger_logs, worker_log
 from deploy.processes import wait_for
 from deploy.runs import RunWatch, trigger_run, watch_runs
-from deploy.stack import EXAMPLE_DAGS, Stack
 from onlinesim_provider.get_provider_info import CONN_FIELDS, CONN_TYPE, HOOK_NAME, UI_FIELD_BEHAVIOUR
-from tests.conftest import statsd_settings
 from tests.deployment.codes import CodeAtRead
-from tests.statsd_receiver import StatsdReceiver
+from tests.deployment.conftest import BUDGET, connection_body, search_deployment
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from deploy.airflow_stack import AirflowDeployment
+    from deploy.stack import Stack
+    from tests.statsd_receiver import StatsdReceiver
 
-#: Everything, start-up included, must finish within this many seconds.
-BUDGET = 420.0
 VERIFICATION = "example_onlinesim_verification"
 RENT = "example_onlinesim_rent"
 #: Number rotation with ``end_from_trigger``: the code's wait ends in the triggerer.
@@ -58,67 +45,10 @@ SENSOR_TRIGGERS = {
     "OnlineSimSmsSensor": "onlinesim_provider.triggers.onlinesim.OnlineSimSmsTrigger",
     "OnlineSimRentSmsSensor": "onlinesim_provider.triggers.onlinesim.OnlineSimRentSmsTrigger",
 }
-#: What the example DAGs read from the environment: poll every 2 s (the sandbox answers at once).
-#: The rotation example ends its task in the triggerer here (no listener plugin is installed).
-DAG_ENV = {"ONLINESIM_POKE_INTERVAL": "2", "ONLINESIM_END_FROM_TRIGGER": "true"}
-DAGS_DIR = Path(os.environ.get("ONLINESIM_DEPLOYMENT_DAGS", str(EXAMPLE_DAGS)))
 #: Where to save the connection form's picture (``docs/connection-form.png`` refreshes the README's).
 SCREENSHOT = os.environ.get("ONLINESIM_SCREENSHOT")
 
 pytestmark = [pytest.mark.deployment, pytest.mark.timeout(BUDGET + 60)]
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-@pytest.fixture(scope="module")
-def statsd() -> Iterator[StatsdReceiver]:
-    """Receive the StatsD metrics every component sends (scheduler, worker, triggerer)."""
-    receiver = StatsdReceiver()
-    try:
-        yield receiver
-    finally:
-        receiver.close()
-
-
-@pytest.fixture(scope="module")
-def stack(statsd: StatsdReceiver) -> Iterator[Stack]:
-    """Run the whole deployment for this module's tests; everything is removed afterwards."""
-    started = time.monotonic()
-    previous = signal.signal(signal.SIGTERM, _interrupt)  # a killed test run still stops what it started
-    dag_files = [DAGS_DIR / f"{dag_id}.py" for dag_id in (VERIFICATION, RENT, ROTATION)]
-    keep = bool(os.environ.get("ONLINESIM_DEPLOYMENT_KEEP"))
-    try:
-        dag_env = {**DAG_ENV, **statsd_settings(statsd.port)}
-        with Stack(dag_files, budget=BUDGET, sms_delay=None, keep=keep, dag_env=dag_env) as running:
-            print(f"\ndeployment up in {time.monotonic() - started:.1f} s under {running.root}")
-            yield running
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        print(f"\ndeployment test wall time {time.monotonic() - started:.1f} s")
-
-
-def connection_body(stack: Stack, api_key: str, connection_id: str = "onlinesim_default") -> dict[str, Any]:
-    """Return what the "Add Connection" form sends for the sandbox."""
-    extra = {"auth": "header", "cancel_status": 6}
-    return {
-        "connection_id": connection_id,
-        "conn_type": CONN_TYPE,
-        "host": stack.control.url,
-        "password": api_key,
-        "extra": json.dumps(extra),
-    }
-
-
-@pytest.fixture(scope="module")
-def connection(stack: Stack) -> dict[str, Any]:
-    """Create ``onlinesim_default`` through the REST API, as a user of the web UI does."""
-    body = connection_body(stack, stack.api_key)
-    reply = stack.airflow.api.post("/api/v2/connections", json=body)
-    assert reply.status_code == 201, reply.text
-    assert reply.json()["password"] != stack.api_key
-    return body
 
 
 def sensor_task(airflow: AirflowDeployment, dag_id: str) -> tuple[str, str]:
@@ -130,18 +60,27 @@ def sensor_task(airflow: AirflowDeployment, dag_id: str) -> tuple[str, str]:
     return sensors[0]
 
 
-@pytest.fixture(scope="module")
-def example_runs(stack: Stack, connection: dict[str, Any]) -> dict[str, RunWatch]:
+@dataclass
+class ExampleRuns:
+    """The example DAGs' runs, and the sandbox's ledger while they ran (nothing else orders then)."""
+
+    runs: dict[str, RunWatch]
+    ledger: list[dict[str, Any]]
+
+
+@pytest.fixture(scope="session")
+def example_runs(stack: Stack, connection: dict[str, Any]) -> ExampleRuns:
     """Trigger the example DAGs through the REST API at once and watch them to the end."""
     airflow = stack.airflow
     for dag_id in (VERIFICATION, RENT, ROTATION):
         airflow.wait_for_dag(dag_id)
+    earlier = len(stack.control.ledger())
     # Each code comes once the trigger polls (a sensor's first read is on the worker, before it
     # defers; the rotation's too), so every wait is seen deferred and fired in the triggerer.
     with CodeAtRead(stack.control, read=2):
         runs = {dag_id: trigger_run(airflow, dag_id) for dag_id in (VERIFICATION, RENT, ROTATION)}
         watch_runs(airflow, list(runs.values()), timeout=180)
-    return runs
+    return ExampleRuns(runs, stack.control.ledger()[earlier:])
 
 
 def test_every_component_is_up_and_loads_the_provider(stack: Stack) -> None:
@@ -206,7 +145,9 @@ def test_test_connection_answers_clearly_for_good_and_bad_keys(
     good = api.post("/api/v2/connections/test", json=connection)
     assert good.status_code == 200, good.text
     assert good.json()["status"] is True, good.json()
-    assert "1000" in good.json()["message"], good.json()  # the sandbox's starting balance
+    balance = re.search(r"Balance: ([\d.]+)", good.json()["message"])
+    assert balance, good.json()
+    assert Decimal(balance.group(1)) == Decimal(stack.control.summary()["balance"]), good.json()
 
     wrong_key = "osk-not-the-right-key"
     bad = api.post("/api/v2/connections/test", json=connection_body(stack, wrong_key, "onlinesim_other"))
@@ -218,8 +159,8 @@ def test_test_connection_answers_clearly_for_good_and_bad_keys(
     assert wrong_key not in answer["message"]
 
 
-def test_example_dags_succeed(example_runs: dict[str, RunWatch]) -> None:
-    for run in example_runs.values():
+def test_example_dags_succeed(example_runs: ExampleRuns) -> None:
+    for run in example_runs.runs.values():
         assert run.state == "success", run.summary()
         unfinished = [task for task, states in run.seen.items() if states[-1] not in ("success", "skipped")]
         assert not unfinished, run.summary()
@@ -234,10 +175,10 @@ def test_example_dags_succeed(example_runs: dict[str, RunWatch]) -> None:
     ids=["verification", "rent"],
 )
 def test_sms_wait_was_deferred_and_fired_by_the_triggerer(
-    stack: Stack, example_runs: dict[str, RunWatch], dag_id: str, order_task: str, id_key: str, doing: str
+    stack: Stack, example_runs: ExampleRuns, dag_id: str, order_task: str, id_key: str, doing: str
 ) -> None:
     airflow = stack.airflow
-    run = example_runs[dag_id]
+    run = example_runs.runs[dag_id]
     task_id, sensor_class = sensor_task(airflow, dag_id)
     folder = task_log_dir(airflow.task_logs, dag_id, run.run_id, task_id)
     worker = worker_log(folder)
@@ -257,7 +198,7 @@ def test_sms_wait_was_deferred_and_fired_by_the_triggerer(
 
 
 def test_metrics_arrive_from_the_worker_and_the_triggerer(
-    statsd: StatsdReceiver, example_runs: dict[str, RunWatch]
+    statsd: StatsdReceiver, example_runs: ExampleRuns
 ) -> None:
     def tagged(name: str, dag_id: str, **tags: str) -> bool:
         return any(
@@ -293,14 +234,12 @@ def xcom(airflow: AirflowDeployment, run: RunWatch, task_id: str) -> Any:
     return json.loads(value) if isinstance(value, str) and value.startswith("{") else value
 
 
-def test_ledger_shows_each_order_paid_once_and_closed(
-    stack: Stack, example_runs: dict[str, RunWatch]
-) -> None:
+def test_ledger_shows_each_order_paid_once_and_closed(stack: Stack, example_runs: ExampleRuns) -> None:
     airflow, control = stack.airflow, stack.control
-    order = xcom(airflow, example_runs[VERIFICATION], "order_number")
-    rent = xcom(airflow, example_runs[RENT], "rent_number")
-    verified = xcom(airflow, example_runs[ROTATION], "verify")
-    ledger = control.ledger()
+    order = xcom(airflow, example_runs.runs[VERIFICATION], "order_number")
+    rent = xcom(airflow, example_runs.runs[RENT], "rent_number")
+    verified = xcom(airflow, example_runs.runs[ROTATION], "verify")
+    ledger = example_runs.ledger
     money = sorted(
         (e["event"], e.get("activation_id") or e.get("rent_id"))
         for e in ledger
@@ -313,17 +252,16 @@ def test_ledger_shows_each_order_paid_once_and_closed(
         assert activation["state"] == "completed", activation
     closes = [e for e in ledger if e["event"] == "rent_close"]
     assert closes == [{**closes[0], "rent_id": rent["rent_id"], "refunded": False}], ledger
-    summary = control.summary()
-    assert summary["refunded"] == "0.00", summary
-    assert summary["open_activations"] == summary["open_rents"] == 0, summary
+    (rented,) = [r for r in control.rents() if r["id"] == rent["rent_id"]]
+    assert rented["state"] != "open", rented
 
 
 def test_rotation_ends_in_the_triggerer_after_one_worker_start(
-    stack: Stack, example_runs: dict[str, RunWatch]
+    stack: Stack, example_runs: ExampleRuns
 ) -> None:
     """``end_from_trigger``: the worker orders, submits and defers; the trigger completes and ends."""
     airflow, control = stack.airflow, stack.control
-    run = example_runs[ROTATION]
+    run = example_runs.runs[ROTATION]
     folder = task_log_dir(airflow.task_logs, ROTATION, run.run_id, "verify")
     worker = worker_log(folder)
     assert worker.count(WORKER_START) == 1, f"the worker started more than once:\n{worker[-3000:]}"
@@ -359,15 +297,15 @@ def start_waiting_run(stack: Stack) -> WaitingRun:
     """Trigger a verification run that gets no SMS by itself; return once its wait is polled."""
     airflow, control = stack.airflow, stack.control
     before = {a["id"] for a in control.activations()}
-    known_triggers = {t["id"] for t in airflow.stored_triggers()}
     run = trigger_run(airflow, VERIFICATION)
     task_id, sensor_class = sensor_task(airflow, VERIFICATION)
-    polls_before = len(control.requests())
 
     def deferred_and_polled() -> list[dict[str, Any]] | None:
         run.observe(airflow)
-        stored = [t for t in airflow.stored_triggers() if t["id"] not in known_triggers and t["triggerer"]]
-        polled = any(r["action"] == "getStatus" for r in control.requests()[polls_before:])
+        stored = [t for t in airflow.stored_triggers(run.run_id) if t["triggerer"]]
+        ordered = {str(a["id"]) for a in control.activations() if a["id"] not in before}
+        reads = [r["query"].get("id") for r in control.requests() if r["action"] == "getStatus"]
+        polled = bool(ordered.intersection(reads))
         return stored if run.seen.get(task_id, [None])[-1] == "deferred" and stored and polled else None
 
     processes = list(airflow.processes.values())
@@ -379,13 +317,15 @@ def start_waiting_run(stack: Stack) -> WaitingRun:
     assert len(stored) == 1, stored
     trigger = stored[0]
     assert trigger["classpath"] == SENSOR_TRIGGERS[sensor_class]
-    assert all(form not in trigger["kwargs"] for form in secret_forms(stack.api_key)), "key in trigger kwargs"
+    in_kwargs = SecretScan(stack.api_key)
+    in_kwargs.scan("trigger kwargs", trigger["kwargs"])
+    assert in_kwargs.hits == [], "key in trigger kwargs"
     assert '"onlinesim_conn_id": "onlinesim_default"' in trigger["kwargs"], trigger["kwargs"]
     (activation,) = [a for a in control.activations() if a["id"] not in before]
     return WaitingRun(run, task_id, activation["id"], trigger)
 
 
-def test_wait_survives_a_triggerer_crash(stack: Stack, example_runs: dict[str, RunWatch]) -> None:
+def test_wait_survives_a_triggerer_crash(stack: Stack, example_runs: ExampleRuns) -> None:
     """SIGKILL the triggerer while a wait is deferred; a new triggerer resumes it from the database."""
     airflow, control = stack.airflow, stack.control
     waiting = start_waiting_run(stack)
@@ -433,7 +373,7 @@ def test_wait_survives_a_triggerer_crash(stack: Stack, example_runs: dict[str, R
 
 
 def test_failing_a_deferred_wait_by_hand_refunds_the_number_once(
-    stack: Stack, example_runs: dict[str, RunWatch]
+    stack: Stack, example_runs: ExampleRuns
 ) -> None:
     """Mark a deferred wait failed through the REST API, as a user would in the UI.
 
@@ -463,13 +403,46 @@ def test_failing_a_deferred_wait_by_hand_refunds_the_number_once(
     print(f"\ncancelled by {'the trigger (on_kill)' if in_triggerer else 'the close_number teardown'}")
 
 
-def test_api_key_is_in_no_log(stack: Stack, example_runs: dict[str, RunWatch]) -> None:
-    files = [p for p in stack.airflow.log_files() if p.name != SANDBOX_LOG]
-    names = {p.name for p in files}
+def test_the_key_search_finds_the_key_planted_in_a_log_a_table_and_an_encrypted_value(
+    stack: Stack, connection: dict[str, Any]
+) -> None:
+    """Control: a search that cannot find the key proves nothing."""
+    airflow, key = stack.airflow, stack.api_key
+    planted_log = airflow.task_logs / "planted.log"
+    planted_log.write_text(f"GET /stubs/handler_api.php?api_key={quote(key, safe='')}\n")
+    airflow.query("INSERT INTO log (dttm, event, extra) VALUES (now(), 'planted', %s)", f"key {key}")
+    encrypted = airflow.fernet.encrypt(key.encode()).decode()
+    airflow.query("INSERT INTO variable (key, val, is_encrypted) VALUES ('planted', %s, true)", encrypted)
+    scan = SecretScan(key)
+    try:
+        search_deployment(stack, scan)
+    finally:
+        planted_log.unlink()
+        airflow.query("DELETE FROM log WHERE event = 'planted'")
+        airflow.query("DELETE FROM variable WHERE key = 'planted'")
+    planted = ["database dump", "decrypted values of table public.variable", str(planted_log)]
+    assert sorted(place for place, _ in scan.hits) == sorted(planted), scan.hits
+    (dumped,) = [line for place, line in scan.hits if place == "database dump"]
+    assert "\tplanted\t" in dumped, dumped
+    assert "\tkey <KEY>" in dumped, dumped
+
+
+def test_the_api_key_is_in_no_log_table_or_output(
+    stack: Stack, key_scan: SecretScan, example_runs: ExampleRuns
+) -> None:
+    """Search every log but the sandbox's, the metadata database and each test's captured output.
+
+    It runs after every other test (``conftest.py``), so it sees what they all left behind.
+    """
+    logs = search_deployment(stack, key_scan)
+    names = {p.name for p in logs}
     assert {"scheduler.log", "triggerer.log", "api-server.log", "dag-processor.log"} <= names, names
     assert any(".log.trigger." in n for n in names), "no trigger log was scanned"
     assert any(re.fullmatch(r"attempt=\d+\.log", n) for n in names), "no worker log was scanned"
     used = [r for r in stack.control.requests() if r["auth"] != "none"]
     assert used, "the key was never used: nothing to prove"
     assert {r["auth"] for r in used} == {"header"}, "the key travelled in a URL"
-    assert files_containing(files, secret_forms(stack.api_key)) == {}
+    # The one place the key may be: the connection's password, encrypted.
+    [(password,)] = stack.airflow.query("SELECT password FROM connection WHERE conn_id = 'onlinesim_default'")
+    assert stack.airflow.fernet.decrypt(password.encode()).decode() == stack.api_key
+    assert key_scan.hits == []

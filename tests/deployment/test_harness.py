@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import psutil
 import pytest
 
-from deploy.evidence import files_containing, key_leaks, secret_forms, trigger_logs
+from deploy.evidence import SecretScan, client_logs, encrypted_values, trigger_logs
 from deploy.processes import (
     FAMILY_GONE_TIMEOUT,
     ComponentError,
@@ -117,20 +117,19 @@ def test_the_overall_deadline_caps_every_wait() -> None:
     assert time.monotonic() - begun < 2
 
 
-def test_secret_forms_cover_the_url_encodings() -> None:
-    assert secret_forms("osk-1/dep+2") == {"osk-1/dep+2", "osk-1%2Fdep%2B2", "osk-1/dep%2B2"}
-
-
-def test_files_containing_finds_every_form_and_never_prints_the_secret(tmp_path: Path) -> None:
-    clean, raw, encoded = tmp_path / "clean.log", tmp_path / "raw.log", tmp_path / "encoded.log"
-    clean.write_text("nothing here\n")
-    raw.write_text("ok\nAuthorization: Bearer osk-1/dep+2\n")
-    encoded.write_text("GET /stubs/handler_api.php?api_key=osk-1%2Fdep%2B2&action=getBalance\n")
-    hits = files_containing([clean, raw, encoded], secret_forms("osk-1/dep+2"))
-    assert hits == {
-        str(raw): ["Authorization: Bearer <SECRET>"],
-        str(encoded): ["GET /stubs/handler_api.php?api_key=<SECRET>&action=getBalance"],
-    }
+def test_the_scan_finds_every_form_in_the_client_logs_and_never_shows_the_key(tmp_path: Path) -> None:
+    files = {name: tmp_path / f"{name}.log" for name in ("sandbox", "clean", "raw", "encoded")}
+    files["sandbox"].write_text("api key: osk-1/dep+2\n")  # the server holds the key by design
+    files["clean"].write_text("nothing here\n")
+    files["raw"].write_text("ok\nAuthorization: Bearer osk-1/dep+2\n")
+    files["encoded"].write_text("GET /stubs/handler_api.php?api_key=osk-1%2Fdep%2B2&action=getBalance\n")
+    scan = SecretScan("osk-1/dep+2")
+    scan.scan_files(client_logs(files.values()))
+    assert scan.searched == 3
+    assert scan.hits == [
+        (str(files["raw"]), "Authorization: Bearer <KEY>"),
+        (str(files["encoded"]), "GET /stubs/handler_api.php?api_key=<KEY>&action=getBalance"),
+    ]
 
 
 def test_trigger_logs_are_keyed_by_triggerer_job_and_try(tmp_path: Path) -> None:
@@ -142,8 +141,15 @@ def test_trigger_logs_are_keyed_by_triggerer_job_and_try(tmp_path: Path) -> None
     assert trigger_logs(tmp_path, try_number=2) == {9: "a later try"}
 
 
-def test_key_leaks_leave_out_the_sandbox_which_holds_the_key(tmp_path: Path) -> None:
-    sandbox, scheduler = tmp_path / "sandbox.log", tmp_path / "scheduler.log"
-    sandbox.write_text("api key: osk-1/dep+2\n")
-    scheduler.write_text("using osk-1%2Fdep%2B2\n")
-    assert key_leaks([sandbox, scheduler], "osk-1/dep+2") == {str(scheduler): ["using <SECRET>"]}
+def test_encrypted_values_are_found_in_a_dump_with_their_table() -> None:
+    dump = (
+        "COPY public.connection (id, conn_id, password) FROM stdin;\n"
+        "1\tonlinesim_default\tgAAAAABpass-word_1==\n"
+        "\\.\n"
+        "COPY public.trigger (id, kwargs) FROM stdin;\n"
+        "7\tgAAAAABkw_1\n"
+    )
+    assert list(encrypted_values(dump)) == [
+        ("public.connection", "gAAAAABpass-word_1=="),
+        ("public.trigger", "gAAAAABkw_1"),
+    ]

@@ -1,23 +1,16 @@
 """Waits that never touch a worker, and a rented number as an event source, in a real deployment.
 
-One deployment (PostgreSQL, ``LocalExecutor``, scheduler, dag-processor, triggerer, api-server,
-the sandbox as its own process) runs two example DAGs:
-
-- ``example_onlinesim_start_from_trigger``: the SMS wait starts in the triggerer and ends there;
-  no worker runs it. A triggerer SIGKILLed mid-wait is replaced and the new one keeps the same
-  deadline; a wait that times out cancels the number from the trigger.
-- ``example_onlinesim_rent_inbox``: a rent ordered before Airflow starts is watched by an
-  ``AssetWatcher``; bursts within a poll, across a triggerer SIGKILL and over two polls in quick
-  succession each reach exactly one successful run, with no later message sent.
-
-The sandbox sends no SMS by itself here: each test delivers what it needs when it needs it.
+The start-from-trigger example's wait starts and ends in the triggerer; a killed triggerer's
+successor keeps its deadline, and a timeout cancels the number from the trigger. The rent inbox's
+``AssetWatcher`` brings each message, in bursts and across a triggerer kill, to exactly one run.
+They use the shared deployment (``conftest.py``): tests run one at a time and start again what
+they kill, so no other test's wait meets a dead triggerer.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import signal
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -26,61 +19,21 @@ import pytest
 from deploy.evidence import DEFERRED, FIRED, task_log_dir, trigger_logs, worker_log
 from deploy.processes import wait_for
 from deploy.runs import RunWatch, trigger_run, watch_runs
-from deploy.stack import EXAMPLE_DAGS, Stack
-from onlinesim_provider.api.client import OnlineSimClient
+from tests.deployment.conftest import BUDGET, WAIT_TIMEOUT
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
     from deploy.airflow_stack import AirflowDeployment
+    from deploy.stack import Stack
     from onlinesim_provider.sandbox import SandboxControl
 
-BUDGET = 480.0
 START = "example_onlinesim_start_from_trigger"
 INBOX = "example_onlinesim_rent_inbox"
-#: Long enough for a triggerer to be killed and replaced mid-wait, short enough to time out here.
-WAIT_TIMEOUT = 60
-DAG_ENV = {"ONLINESIM_POKE_INTERVAL": "2", "ONLINESIM_WAIT_TIMEOUT": str(WAIT_TIMEOUT)}
 UNTIL = re.compile(r"waiting for an SMS code on activation (\d+) until (\S+?)[\s\"]")
 INBOX_TRIGGER = "onlinesim_provider.triggers.rent_inbox.OnlineSimRentMessageTrigger"
 
-pytestmark = [pytest.mark.deployment, pytest.mark.timeout(BUDGET + 60)]
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-def rent_a_number(control: SandboxControl) -> dict[str, str]:
-    """Rent the number the inbox DAG watches, as a user does before deploying it."""
-    with OnlineSimClient(control.api_key, base_url=control.api_url) as client:
-        rent = client.get_rent_number("7", 1)
-    return {"ONLINESIM_INBOX_RENT_ID": str(rent.id)}
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
-    """Run the deployment for this module; everything is removed afterwards."""
-    started = time.monotonic()
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    dag_files = [EXAMPLE_DAGS / f"{START}.py", EXAMPLE_DAGS / f"{INBOX}.py"]
-    try:
-        with Stack(
-            dag_files, budget=BUDGET, sms_delay=None, dag_env=DAG_ENV, prepare=rent_a_number
-        ) as running:
-            body = {
-                "connection_id": "onlinesim_default",
-                "conn_type": "onlinesim",
-                "host": running.control.url,
-                "password": running.api_key,
-            }
-            reply = running.airflow.api.post("/api/v2/connections", json=body)
-            assert reply.status_code == 201, reply.text
-            print(f"\ndeployment up in {time.monotonic() - started:.1f} s under {running.root}")
-            yield running
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        print(f"\ndeployment test wall time {time.monotonic() - started:.1f} s")
+pytestmark = [pytest.mark.deployment, pytest.mark.timeout(BUDGET + 60), pytest.mark.usefixtures("connection")]
 
 
 def polls_since(control: SandboxControl, since: int, action: str) -> int:
@@ -136,7 +89,8 @@ def deadlines_logged(airflow: AirflowDeployment, run: RunWatch) -> dict[int, set
 def test_the_wait_starts_and_ends_in_the_triggerer_without_a_worker(stack: Stack) -> None:
     airflow, control = stack.airflow, stack.control
     run, activation_id = waiting_start_run(stack)
-    [stored] = [t for t in airflow.stored_triggers() if t["classpath"].endswith("OnlineSimSmsTrigger")]
+    [stored] = airflow.stored_triggers(run.run_id)
+    assert stored["classpath"].endswith("OnlineSimSmsTrigger"), stored
     assert "map_indexes=-1)['activation_id']" in stored["kwargs"], "rendered in the triggerer, not before"
     assert '"end_task": true' in stored["kwargs"], stored["kwargs"]
     control.deliver_sms(activation_id, code="777888")
@@ -213,9 +167,10 @@ def test_every_inbox_message_reaches_exactly_one_run_without_a_later_message(sta
 
     def watched() -> bool:
         stored = [t for t in airflow.stored_triggers() if t["classpath"] == INBOX_TRIGGER]
-        return (
-            bool(stored) and stored[0]["triggerer"] is not None and polls_since(control, 0, "getRentStatus")
+        polled = any(
+            (r["action"], r["query"].get("id")) == ("getRentStatus", str(rent_id)) for r in control.requests()
         )
+        return bool(stored) and stored[0]["triggerer"] is not None and polled
 
     wait_for(
         "the rent's watcher polls", watched, 120, components(), airflow.processes["triggerer"], stack.deadline

@@ -8,7 +8,7 @@ record with its traceback, the task log files, the metadata database file, each 
 the rendered template fields, the deferred tasks' trigger kwargs, the sandbox's request log,
 the text, repr and traceback of the errors the client raises, and the repr of every hook,
 client, operator, sensor and trigger. Zero hits are required. (The reliability suite's own
-captured output is scanned after every test by ``conftest.py``.)
+captured output is scanned after every test by ``plugin.py``.)
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
+from onlinesim_provider.api.base import key_forms, scrub
 from onlinesim_provider.api.client import OnlineSimClient
 from onlinesim_provider.api.errors import OnlineSimError
 from onlinesim_provider.hooks.onlinesim import OnlineSimHook
 from onlinesim_provider.sensors.onlinesim import OnlineSimRentSmsSensor, OnlineSimSmsSensor
 from onlinesim_provider.triggers.onlinesim import OnlineSimRentSmsTrigger, OnlineSimSmsTrigger
 from tests.conftest import CONN_ENV, DAGS_FOLDER, REPO, connection_uri_json, load_dag
-from tests.reliability.secrets_scan import KEY, KEY_FORMS, SecretScan
+from tests.reliability.secrets_scan import KEY, SecretScan
 
 if TYPE_CHECKING:
     from onlinesim_provider.sandbox import SandboxControl
@@ -95,9 +96,8 @@ def _database_rows(scan: SecretScan, run_ids: set[str]) -> None:
 
 def _files(scan: SecretScan) -> None:
     """Search the task log files and the metadata database itself (raw bytes)."""
-    for path in sorted(HOME.rglob("*")):
-        if path.is_file() and path.suffix in ("", ".log", ".db", ".json", ".txt"):
-            scan.scan(f"file {path.relative_to(HOME)}", path.read_bytes().decode("utf-8", "replace"))
+    paths = sorted(HOME.rglob("*"))
+    scan.scan_files(p for p in paths if p.is_file() and p.suffix in ("", ".log", ".db", ".json", ".txt"))
 
 
 def _errors_and_reprs(scan: SecretScan, sandbox: SandboxControl, closed_url: str) -> None:
@@ -148,7 +148,7 @@ def closed_url() -> str:
         return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
-def test_the_scanner_finds_the_key_in_every_form() -> None:
+def test_the_scanner_finds_every_form_the_api_scrubs_and_never_shows_the_key() -> None:
     """Control: a scan that cannot find the key proves nothing."""
     scan = SecretScan()
     lower_hex = re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(KEY, safe=""))
@@ -158,12 +158,16 @@ def test_the_scanner_finds_the_key_in_every_form() -> None:
         "form": f"api_key={quote_plus(KEY)}",
         "lower-hex": lower_hex,
         "base64": base64.b64encode(KEY.encode()).decode(),
+        "a value": {"kwargs": {"password": KEY}},
         "clean": "api_key=***",
     }
     for place, text in samples.items():
         scan.scan(place, text)
     assert {place for place, _ in scan.hits} == set(samples) - {"clean"}
-    assert len(KEY_FORMS) >= 6
+    assert scan.hits[0] == ("raw", "x <KEY> y")
+    assert all(form not in line for _, line in scan.hits for form in key_forms(KEY))
+    assert len(key_forms(KEY)) >= 6
+    assert {scrub(f"x {form} y", KEY) for form in key_forms(KEY)} == {"x *** y"}
 
 
 def test_the_key_never_leaks_from_the_example_dags(
