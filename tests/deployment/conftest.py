@@ -50,6 +50,7 @@ DAG_FILES = [
     EXAMPLE_DAGS / "example_onlinesim_start_from_trigger.py",
     EXAMPLE_DAGS / "example_onlinesim_rent_inbox.py",
     REPO / "deploy" / "dags" / "onlinesim_fast_codes.py",
+    REPO / "deploy" / "dags" / "onlinesim_stray_sms.py",
 ]
 #: The test ids whose captured output is searched for the deployment's key.
 NODE_PREFIX = "tests/deployment/"
