@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import ssl
 import sys
-import threading
+import time
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
@@ -16,11 +17,8 @@ from onlinesim_provider.sandbox.server import SandboxServer
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from types import FrameType
 
 __all__ = ["build_parser", "config_from_args", "main"]
-
-DEFAULT_PORT = 8765
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
-    add("--port", type=int, default=DEFAULT_PORT, help="port, 0 = any free (default: %(default)s)")
+    add("--port", type=int, default=8765, help="port, 0 = any free (default: %(default)s)")
     add("--key", dest="api_key", metavar="KEY", help="the API key to accept (default: sandbox-key)")
     add("--balance", help="starting balance (default: 1000.00)")
     add("--sms-delay", type=float, help="sandbox seconds until an SMS arrives by itself")
@@ -57,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--common-errors",
         choices=("text", "json"),
-        help="BAD_KEY / BAD_ACTION on JSON actions (default: text)",
+        help="BAD_KEY, BAD_ACTION on JSON actions (default: text)",
     )
     add("--rent-quant", choices=("count", "nested"), help="'quant' of rent offers (default: count)")
     add("--values-format", choices=("object", "list"), help="rent 'values' (default: object)")
@@ -99,25 +97,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (OSError, ssl.SSLError) as bad:
             files = f"--tls-cert {args.tls_cert!r} with --tls-key {args.tls_key!r}"
             parser.error(f"cannot load {files}: {bad} (expected a PEM certificate and its PEM private key)")
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops the sandbox as Ctrl-C does
     try:
         server = SandboxServer(config, host=args.host, port=args.port, ssl_context=context).start()
     except OSError as failure:
         print(f"onlinesim-sandbox: cannot listen on {args.host}:{args.port}: {failure}", file=sys.stderr)
         return 1
-    print(f"onlinesim-sandbox listening on {server.url}  (API: {server.api_url})", flush=True)
-    print(f"api key: {server.api_key}", flush=True)
-    print(f"controls: {server.url}/_sandbox/  (Ctrl-C to stop)", flush=True)
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        server.stop()
+    with contextlib.suppress(KeyboardInterrupt):
+        try:
+            print(f"onlinesim-sandbox listening on {server.url}  (API: {server.api_url})", flush=True)
+            print(f"api key: {server.api_key}", flush=True)
+            print(f"controls: {server.url}/_sandbox/  (Ctrl-C to stop)", flush=True)
+            while True:
+                time.sleep(3600)
+        finally:
+            server.stop()
     print("onlinesim-sandbox stopped", flush=True)
     return 0

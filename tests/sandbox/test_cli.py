@@ -183,7 +183,7 @@ def test_cli_delivery_rules_and_seed_reach_the_sandbox() -> None:
     ("args", "message"),
     [
         (["--delivery", "7:tg"], "invalid delivery.0 '7:tg': expected COUNTRY:SERVICE:PROBABILITY[:DELAY]"),
-        (["--delivery", "*:tg:0.9:60-5"], "invalid delivery.0.delay ('60', '5'): expected seconds N"),
+        (["--delivery", "*:tg:0.9:60-5"], "invalid delivery.0.delay '60-5': expected seconds N"),
         (["--seed", "x"], "invalid int value: 'x'"),
         (["--dialect", "twilio"], "invalid choice: 'twilio'"),
         (["--balance", "lots"], "invalid balance 'lots': Input should be a valid decimal"),
