@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect
+import re
 import signal
 import ssl
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from onlinesim_provider.sandbox.config import DIALECTS, SandboxConfig, explain
+from onlinesim_provider.sandbox.config import SandboxConfig, explain
 from onlinesim_provider.sandbox.server import SandboxServer
 
 if TYPE_CHECKING:
@@ -20,9 +22,16 @@ if TYPE_CHECKING:
 
 __all__ = ["build_parser", "config_from_args", "main"]
 
+#: How the command line gives the settings that are not text; pydantic checks every value.
+_OPTIONS: dict[str, dict[str, Any]] = {
+    "seed": {"type": int},
+    "cancel_status": {"type": int},
+    "delivery": {"action": "append", "metavar": "RULE"},
+}
+
 
 def build_parser() -> argparse.ArgumentParser:
-    """Return the command-line parser (a setting left out keeps :class:`SandboxConfig`'s default)."""
+    """Return the parser: a flag per :class:`SandboxConfig` setting, helped by its ``:param:`` text."""
     parser = argparse.ArgumentParser(
         prog="onlinesim-sandbox",
         description="Offline sandbox of the OnlineSIM Alternative API (loopback test server).",
@@ -30,40 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     add("--port", type=int, default=8765, help="port, 0 = any free (default: %(default)s)")
-    add("--key", dest="api_key", metavar="KEY", help="the API key to accept (default: sandbox-key)")
-    add("--balance", help="starting balance (default: 1000.00)")
-    add("--sms-delay", type=float, help="sandbox seconds until an SMS arrives by itself")
-    add("--speed", type=float, help="clock speed factor (default: 1)")
-    add("--seed", type=int, help="seed for random SMS codes and delivery draws")
-    add(
-        "--delivery",
-        metavar="RULE",
-        action="append",
-        help="COUNTRY:SERVICE:PROBABILITY[:DELAY]: chance that an SMS ever arrives for a number, and"
-        " after how many sandbox seconds (N or MIN-MAX); '*' matches any country or service;"
-        " repeat for more rules, the first match decides (e.g. --delivery 7:tg:0.0"
-        " --delivery '*:tg:0.9:5-60')",
-    )
-    add(
-        "--dialect",
-        choices=DIALECTS,
-        help="sms-activate: cancel is status 8, JSON errors say 'message', country 0 is Russia,"
-        " setRentStatus 1 = finish and 2 = cancel (default: onlinesim)",
-    )
-    add("--error-key", choices=("msg", "message"), help="JSON error envelope key (default: the dialect's)")
-    add("--cancel-status", type=int, choices=(6, 8), help="status that cancels (default: the dialect's)")
-    add(
-        "--common-errors",
-        choices=("text", "json"),
-        help="BAD_KEY, BAD_ACTION on JSON actions (default: text)",
-    )
-    add("--rent-quant", choices=("count", "nested"), help="'quant' of rent offers (default: count)")
-    add("--values-format", choices=("object", "list"), help="rent 'values' (default: object)")
-    add("--number-format", choices=("national", "international"), help="rent numbers (default: national)")
-    add("--auth", choices=("any", "header", "query"), help="accepted key transport (default: any)")
-    add("--early-cancel-seconds", type=float, help="refuse status 8 this soon after the order")
     add("--tls-cert", metavar="FILE", help="serve HTTPS with this PEM certificate (chain)")
     add("--tls-key", metavar="FILE", help="the PEM private key of --tls-cert")
+    helps = dict(re.findall(r"^:param (\w+): (.+(?:\n .+)*)", inspect.getdoc(SandboxConfig) or "", re.M))
+    for name, setting in SandboxConfig.model_fields.items():
+        default = "" if setting.default in (None, []) else f" (default: {setting.default})"
+        text = " ".join(helps.get(name, "").replace("``", "").split()) + default
+        flag = "--key" if name == "api_key" else "--" + name.replace("_", "-")
+        add(flag, dest=name, help=text.replace("%", "%%"), **_OPTIONS.get(name, {}))
     return parser
 
 

@@ -212,7 +212,7 @@ class SandboxConfig(BaseModel):
     :param balance: the starting balance.
     :param sms_delay: sandbox seconds after an order (or a ``setStatus 3``) until an SMS arrives by
         itself; ``None``: only when delivered through the controls.
-    :param delivery: SMS delivery rules, each a :class:`DeliveryRule`, its dict or its text
+    :param delivery: SMS delivery rules, each a ``DeliveryRule``, its dict or its text
         ``COUNTRY:SERVICE:PROBABILITY[:DELAY]`` (DELAY seconds ``N`` or ``MIN-MAX``, ``*`` for any
         country or service, e.g. ``*:tg:0.9:5-60``); the first rule matching an order decides
         whether and when its SMS arrives, instead of ``sms_delay``.
