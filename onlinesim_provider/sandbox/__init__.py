@@ -23,8 +23,8 @@ if TYPE_CHECKING:  # what type checkers and editors read; at run time, __getattr
     from onlinesim_provider.sandbox.server import API_PATH as API_PATH
     from onlinesim_provider.sandbox.server import SandboxServer as SandboxServer
 
-#: Where each exported name lives. It is imported on first use: the pytest plugin, which every pytest
-#: run loads, is in this package and must not pull in aiohttp or pydantic.
+#: Where each exported name lives, imported on first use: the pytest plugin, which every pytest run
+#: loads, is in this package and must not pull in aiohttp or pydantic.
 _MODULES = {
     "account": ("ManualClock", "SandboxState", "SystemClock"),
     "config": ("DeliveryRule", "SandboxConfig"),

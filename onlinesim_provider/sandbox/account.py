@@ -306,7 +306,7 @@ class SandboxState:
             "getNumbersStatus": self._get_numbers_status,
             "getNumber": self._get_number,
             "getStatus": self._get_status,
-            "getFullSms": self._get_full_sms,
+            "getFullSms": lambda params: self._get_status(params, full=True),
             "setStatus": self._set_status,
             "getRentServicesAndCountries": self._get_rent_services,
             "getRentNumber": self._get_rent_number,
@@ -494,22 +494,17 @@ class SandboxState:
             self._log("sms", rent_id=order.id, text=text, sender=sender, service=service)
         return {"code": code, "text": text}
 
-    def _get_status(self, params: Mapping[str, str]) -> str:
+    def _get_status(self, params: Mapping[str, str], *, full: bool = False) -> str:
+        """Answer ``getStatus``, or with ``full`` ``getFullSms`` (the text, and only while a code waits)."""
         activation = _find(self.activations, params, "WRONG_ACTIVATION_ID", "NO_ACTIVATION")
         if not activation.is_open:
             return "STATUS_CANCEL"
-        if activation.state == "waiting":
+        if activation.state == "waiting" or (full and activation.state != "code"):
             return "STATUS_WAIT_CODE"
+        if full:
+            return f"FULL_SMS:{activation.messages[-1].text}"
         prefix = "STATUS_OK" if activation.state == "code" else "STATUS_WAIT_RETRY"
         return f"{prefix}:{activation.messages[-1].code}"
-
-    def _get_full_sms(self, params: Mapping[str, str]) -> str:
-        activation = _find(self.activations, params, "WRONG_ACTIVATION_ID", "NO_ACTIVATION")
-        if not activation.is_open:
-            return "STATUS_CANCEL"
-        if activation.state != "code":
-            return "STATUS_WAIT_CODE"
-        return f"FULL_SMS:{activation.messages[-1].text}"
 
     def _set_status(self, params: Mapping[str, str]) -> str:
         activation = _find(self.activations, params, "WRONG_ACTIVATION_ID", "NO_ACTIVATION")

@@ -102,10 +102,8 @@ class DeliveryRule(BaseModel):
         return value
 
 
-_HTML = (
-    b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
-    b"<body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>"
-)
+#: What a proxy in front of the API answers when the server behind it fails.
+_HTML = b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
 
 
 class FaultRule(BaseModel):

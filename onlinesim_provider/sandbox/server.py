@@ -80,8 +80,6 @@ class SandboxServer:
         config = config if config is not None else SandboxConfig()
         self.config = config if seed is None else config.replace(seed=seed)
         self.host, self.port, self.ssl_context = host, port, ssl_context
-        self.faults: list[FaultRule] = []
-        self.requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=REQUEST_LOG_SIZE)
         self._reset()
         self._serving: tuple[asyncio.AbstractEventLoop, threading.Thread, web.AppRunner] | None = None
         self._bound_port = 0
@@ -90,8 +88,8 @@ class SandboxServer:
     def _reset(self) -> None:
         self.clock = SystemClock(self.config.speed)
         self.state = SandboxState(self.config, self.clock)
-        self.faults.clear()
-        self.requests.clear()
+        self.faults: list[FaultRule] = []
+        self.requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=REQUEST_LOG_SIZE)
         self._request_numbers = itertools.count(1)
 
     def __repr__(self) -> str:
