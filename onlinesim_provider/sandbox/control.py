@@ -135,9 +135,9 @@ class SandboxControl:
     def inject_fault(self, kind: str, action: str = "*", **rule: Any) -> dict[str, Any]:
         """Make matching API calls fail; return the rule as stored.
 
-        :param kind: the :class:`~.server.FaultRule` kind, e.g. ``http_status`` or ``reset``.
+        :param kind: the :class:`~.config.FaultRule` kind, e.g. ``http_status`` or ``reset``.
         :param action: the API action to hit, ``"*"`` for all.
-        :param rule: the other fields of :class:`~.server.FaultRule`; a ``probability`` without a
+        :param rule: the other fields of :class:`~.config.FaultRule`; a ``probability`` without a
             ``count`` draws without a limit.
         """
         if rule.get("probability") is not None:
@@ -162,7 +162,7 @@ class SandboxControl:
     def set_delivery(self, rules: Sequence[object], seed: int | None = None) -> list[dict[str, Any]]:
         """Replace the delivery rules (an empty list removes them all); return them as stored.
 
-        :param rules: each a :class:`~.rules.DeliveryRule`, or its dict or string form, such as
+        :param rules: each a :class:`~.config.DeliveryRule`, or its dict or string form, such as
             ``{"country": 7, "probability": 0.5, "delay": [5, 60]}`` or ``"7:*:0.5:5-60"``.
         :param seed: restart the random draws from this seed, so that the orders that follow get
             the same outcomes on every run (``None``: keep the current generator).
