@@ -18,9 +18,9 @@ if TYPE_CHECKING:  # what type checkers and editors read; at run time, __getattr
     from onlinesim_provider.sandbox.account import SystemClock as SystemClock
     from onlinesim_provider.sandbox.config import DeliveryRule as DeliveryRule
     from onlinesim_provider.sandbox.config import SandboxConfig as SandboxConfig
+    from onlinesim_provider.sandbox.control import API_PATH as API_PATH
     from onlinesim_provider.sandbox.control import SandboxControl as SandboxControl
     from onlinesim_provider.sandbox.control import SandboxControlError as SandboxControlError
-    from onlinesim_provider.sandbox.server import API_PATH as API_PATH
     from onlinesim_provider.sandbox.server import SandboxServer as SandboxServer
 
 #: Where each exported name lives, imported on first use: the pytest plugin, which every pytest run
@@ -28,8 +28,8 @@ if TYPE_CHECKING:  # what type checkers and editors read; at run time, __getattr
 _MODULES = {
     "account": ("ManualClock", "SandboxState", "SystemClock"),
     "config": ("DeliveryRule", "SandboxConfig"),
-    "control": ("SandboxControl", "SandboxControlError"),
-    "server": ("API_PATH", "SandboxServer"),
+    "control": ("API_PATH", "SandboxControl", "SandboxControlError"),
+    "server": ("SandboxServer",),
 }
 __all__ = sorted(name for names in _MODULES.values() for name in names)
 

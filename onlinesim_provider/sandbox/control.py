@@ -12,7 +12,9 @@ if TYPE_CHECKING:
     import ssl
     from collections.abc import Sequence
 
-__all__ = ["SandboxControl", "SandboxControlError"]
+__all__ = ["API_PATH", "SandboxControl", "SandboxControlError"]
+
+API_PATH = "/stubs/handler_api.php"
 
 
 class SandboxControlError(ValueError):
@@ -63,7 +65,7 @@ class SandboxControl:
     @property
     def api_url(self) -> str:
         """Return the full API endpoint URL."""
-        return self.url + "/stubs/handler_api.php"
+        return self.url + API_PATH
 
     def close(self) -> None:
         """Close the keep-alive connection (it reopens on the next call)."""

@@ -34,7 +34,7 @@ from onlinesim_provider.sandbox.account import (
     error_answer,
 )
 from onlinesim_provider.sandbox.config import SWITCHES, FaultRule, Money, SandboxConfig, explain, pick_fault
-from onlinesim_provider.sandbox.control import SandboxControl
+from onlinesim_provider.sandbox.control import API_PATH, SandboxControl
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -46,7 +46,6 @@ __all__ = ["API_PATH", "SandboxServer"]
 
 log = logging.getLogger(__name__)
 
-API_PATH = "/stubs/handler_api.php"
 #: The largest request body the sandbox reads, in bytes.
 MAX_BODY = 1 << 20
 #: The request log keeps this many of the latest API calls.
