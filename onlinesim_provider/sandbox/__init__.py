@@ -16,21 +16,20 @@ if TYPE_CHECKING:  # what type checkers and editors read; at run time, __getattr
     from onlinesim_provider.sandbox.account import ManualClock as ManualClock
     from onlinesim_provider.sandbox.account import SandboxState as SandboxState
     from onlinesim_provider.sandbox.account import SystemClock as SystemClock
+    from onlinesim_provider.sandbox.config import DeliveryRule as DeliveryRule
     from onlinesim_provider.sandbox.config import SandboxConfig as SandboxConfig
+    from onlinesim_provider.sandbox.control import API_PATH as API_PATH
     from onlinesim_provider.sandbox.control import SandboxControl as SandboxControl
     from onlinesim_provider.sandbox.control import SandboxControlError as SandboxControlError
-    from onlinesim_provider.sandbox.rules import DeliveryRule as DeliveryRule
-    from onlinesim_provider.sandbox.server import API_PATH as API_PATH
     from onlinesim_provider.sandbox.server import SandboxServer as SandboxServer
 
-#: Where each exported name lives. It is imported on first use: the pytest plugin, which every pytest
-#: run loads, is in this package and must not pull in aiohttp or pydantic.
+#: Where each exported name lives, imported on first use: the pytest plugin, which every pytest run
+#: loads, is in this package and must not pull in aiohttp or pydantic.
 _MODULES = {
     "account": ("ManualClock", "SandboxState", "SystemClock"),
-    "config": ("SandboxConfig",),
-    "control": ("SandboxControl", "SandboxControlError"),
-    "rules": ("DeliveryRule",),
-    "server": ("API_PATH", "SandboxServer"),
+    "config": ("DeliveryRule", "SandboxConfig"),
+    "control": ("API_PATH", "SandboxControl", "SandboxControlError"),
+    "server": ("SandboxServer",),
 }
 __all__ = sorted(name for names in _MODULES.values() for name in names)
 

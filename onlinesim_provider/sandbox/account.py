@@ -1,4 +1,4 @@
-"""The emulated account: catalogue, balance, activations, rents, their SMS, the ledger, the clock.
+"""The emulated account: catalogue, balance, activations, rents, their SMS, the ledger, the replies.
 
 :class:`SandboxState` answers one API request at a time on the time of its clock (real time that
 may run faster, or :class:`ManualClock`), after applying the events due by then (automatic SMS,
@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import hmac
 import itertools
+import json
 import math
 import random
 import re
@@ -19,18 +20,14 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from pydantic import NonNegativeFloat, PositiveFloat, validate_call
-
-from onlinesim_provider.sandbox import replies
-from onlinesim_provider.sandbox.config import control_call
+from pydantic import ConfigDict, NonNegativeFloat, PositiveFloat, validate_call
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from onlinesim_provider.sandbox.config import SandboxConfig
-    from onlinesim_provider.sandbox.replies import Reply
 
-__all__ = ["Activation", "ManualClock", "Message", "Rent", "SandboxState", "SystemClock"]
+__all__ = ["Activation", "ManualClock", "Message", "Rent", "Reply", "SandboxState", "SystemClock"]
 
 #: Seconds a single-service number receives SMS after it was ordered.
 ACTIVATION_LIFETIME = 15 * 60.0
@@ -41,45 +38,59 @@ _DAY = 86400.0
 SERVER_TZ = timezone(timedelta(hours=3))
 _CODE = re.compile(r"\d{4,8}")
 _RENT_SENDER = "+79990001122"
+#: Check a control call's arguments against its annotations (ids and codes may come as JSON numbers).
+control_call = validate_call(config=ConfigDict(coerce_numbers_to_str=True))
+#: Actions answering JSON (errors in the ``{"status": "error", ...}`` envelope); the others answer
+#: text tokens.
+JSON_ACTIONS = frozenset(
+    {
+        "getCountries",
+        "getNumbersStatus",
+        "getRentServicesAndCountries",
+        "getRentNumber",
+        "getRentList",
+        "getRentStatus",
+        "setRentStatus",
+    }
+)
+TEXT_TYPE = "text/plain; charset=utf-8"
+JSON_TYPE = "application/json; charset=utf-8"
 
 
-class SystemClock:
-    """Real time, optionally running ``speed`` times faster, plus jumps made by :meth:`advance`.
+class Reply(NamedTuple):
+    """One HTTP reply: status code, content type, body and extra headers."""
 
-    :param speed: how many sandbox seconds pass per real second (> 0).
+    status: int
+    content_type: str
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def answer(document: Any) -> Reply:
+    """Return a 200 reply: a text token as it is, anything else as compact JSON (Decimals as numbers).
+
+    :param document: a text token such as ``ACCESS_BALANCE:10.00``, or a JSON-able document.
     """
+    if isinstance(document, str):
+        return Reply(200, TEXT_TYPE, document.encode())
+    body = json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=float)
+    return Reply(200, JSON_TYPE, body.encode())
 
-    @validate_call
-    def __init__(self, speed: PositiveFloat = 1.0) -> None:
-        self._real_base = self._sandbox_base = time.time()
-        self._speed = speed
 
-    @property
-    def speed(self) -> float:
-        """Return the current speed factor."""
-        return self._speed
+def error_answer(action: str | None, token: str, config: SandboxConfig) -> Reply:
+    """Return ``token`` as ``action`` writes errors: a text token, or the JSON envelope.
 
-    def now(self) -> float:
-        """Return the sandbox time in epoch seconds."""
-        return self._sandbox_base + (time.time() - self._real_base) * self._speed
+    ``BAD_KEY`` and ``BAD_ACTION`` are text on every action, as the API overview lists them
+    ("for all API methods in TXT format"), unless ``common_errors`` is ``"json"``.
 
-    @validate_call
-    def advance(self, seconds: NonNegativeFloat) -> None:
-        """Jump the sandbox time forward.
-
-        :param seconds: how far to jump, >= 0.
-        """
-        self._sandbox_base += seconds
-
-    @validate_call
-    def set_speed(self, speed: PositiveFloat) -> None:
-        """Change the speed factor from now on, without moving the current sandbox time.
-
-        :param speed: how many sandbox seconds pass per real second (> 0).
-        """
-        real = time.time()
-        self._sandbox_base += (real - self._real_base) * self._speed
-        self._real_base, self._speed = real, speed
+    :param action: the ``action`` parameter of the request.
+    :param token: the error token.
+    :param config: the settings in force.
+    """
+    common = token in ("BAD_KEY", "BAD_ACTION") and config.common_errors == "text"
+    if action not in JSON_ACTIONS or common:
+        return answer(token)
+    return answer({"status": "error", config.error_key: token})
 
 
 class ManualClock:
@@ -89,19 +100,51 @@ class ManualClock:
     """
 
     def __init__(self, start: float = 1_700_000_000.0) -> None:
-        self._now = float(start)
+        self._base = float(start)
 
     def now(self) -> float:
-        """Return the current manual time."""
-        return self._now
+        """Return the time in epoch seconds."""
+        return self._base
 
     @validate_call
     def advance(self, seconds: NonNegativeFloat) -> None:
-        """Move the manual time forward.
+        """Jump the time forward.
 
         :param seconds: how far to jump, >= 0.
         """
-        self._now += seconds
+        self._base += seconds
+
+
+class SystemClock(ManualClock):
+    """Real time, running ``speed`` times faster, plus the jumps made by :meth:`advance`.
+
+    :param speed: how many sandbox seconds pass per real second (> 0).
+    """
+
+    @validate_call
+    def __init__(self, speed: PositiveFloat = 1.0) -> None:
+        self._real = time.time()
+        super().__init__(self._real)
+        self._speed = speed
+
+    @property
+    def speed(self) -> float:
+        """Return the current speed factor."""
+        return self._speed
+
+    def now(self) -> float:
+        """Return the sandbox time in epoch seconds."""
+        return self._base + (time.time() - self._real) * self._speed
+
+    @validate_call
+    def set_speed(self, speed: PositiveFloat) -> None:
+        """Change the speed factor from now on, without moving the current sandbox time.
+
+        :param speed: how many sandbox seconds pass per real second (> 0).
+        """
+        real = time.time()
+        self._base += (real - self._real) * self._speed
+        self._real, self._speed = real, speed
 
 
 class Country(NamedTuple):
@@ -237,12 +280,9 @@ class SandboxState:
 
     :param config: the settings (key, balance, switches).
     :param clock: where the time comes from (default: real time at ``config.speed``).
-    :param seed: seed of the random codes and delivery draws (``None``: the config's ``seed``).
     """
 
-    def __init__(
-        self, config: SandboxConfig, clock: ManualClock | SystemClock | None = None, seed: int | None = None
-    ) -> None:
+    def __init__(self, config: SandboxConfig, clock: ManualClock | None = None) -> None:
         self.config = config
         self.clock = clock if clock is not None else SystemClock(config.speed)
         self.now = self.clock.now()
@@ -259,14 +299,14 @@ class SandboxState:
         self.ledger: list[dict[str, Any]] = []
         self._events: list[tuple[float, int, Callable[[], None]]] = []
         self._order = itertools.count()
-        self.reseed(config.seed if seed is None else seed)
+        self.reseed(config.seed)
         self._actions: dict[str, Callable[[Mapping[str, str]], Any]] = {
             "getBalance": lambda params: f"ACCESS_BALANCE:{_money(self.balance)}",
             "getCountries": self._get_countries,
             "getNumbersStatus": self._get_numbers_status,
             "getNumber": self._get_number,
             "getStatus": self._get_status,
-            "getFullSms": self._get_full_sms,
+            "getFullSms": lambda params: self._get_status(params, full=True),
             "setStatus": self._set_status,
             "getRentServicesAndCountries": self._get_rent_services,
             "getRentNumber": self._get_rent_number,
@@ -327,21 +367,26 @@ class SandboxState:
         method = self.auth_method(params, bearer)
         key = bearer if method == "header" else params.get("api_key") if method == "query" else None
         if key is None or not hmac.compare_digest(key.encode(), self.config.api_key.encode()):
-            return replies.error(action, "BAD_KEY", self.config)
-        answer = self._actions.get(action or "")
-        if answer is None:
-            return replies.error(action, "BAD_ACTION", self.config)
+            return error_answer(action, "BAD_KEY", self.config)
+        handler = self._actions.get(action or "")
+        if handler is None:
+            return error_answer(action, "BAD_ACTION", self.config)
         try:
-            return replies.answer(answer(params))
+            return answer(handler(params))
         except Failure as failure:
-            return replies.error(action, failure.args[0], self.config)
+            return error_answer(action, failure.args[0], self.config)
 
     def _log(self, event: str, **fields: Any) -> None:
         self.ledger.append({"seq": len(self.ledger) + 1, "time": self.now, "event": event, **fields})
 
-    def _charge(self, amount: Decimal, **order: int) -> None:
-        self.balance -= amount
-        self._log("charge", amount=_money(amount), **order)
+    def _take(self, stock: dict[Any, int], key: Any, price: Decimal) -> None:
+        """Take a number out of ``stock[key]`` and its price off the balance, or fail as the API does."""
+        if stock.get(key, 0) <= 0:
+            raise Failure("NO_NUMBERS")
+        if self.balance < price:
+            raise Failure("NO_BALANCE")
+        stock[key] -= 1
+        self.balance -= price
 
     def _close(self, order: Activation | Rent, state: str, event: str, **fields: Any) -> None:
         """Close ``order`` and log ``event``; with no SMS received, refund it and restock its number."""
@@ -358,10 +403,16 @@ class SandboxState:
             self.balance += order.price
             self._log("refund", amount=_money(order.price), **ref)
 
-    def _phone(self, country: str, serial: int, *, international: bool) -> str:
+    def _expire(self, order: Activation | Rent, state: str, event: str, **fields: Any) -> None:
+        """Close ``order`` in time, refunded if it got no SMS (the first-SMS window spares a used rent)."""
+        if order.is_open and not (state == "cancelled" and order.messages):
+            self._close(order, state, event, refunded=not order.messages, **fields)
+
+    def _phone(self, country: str, serial: int) -> tuple[str, str]:
+        """Return the national and the international form of the number ``serial`` of ``country``."""
         info = self.countries[country]
         national = "9" + str(serial % 10 ** (info.national_length - 1)).zfill(info.national_length - 1)
-        return info.code + national if international else national
+        return national, info.code + national
 
     def _get_countries(self, params: Mapping[str, str]) -> Any:
         flags = {"visible": 1, "retry": 1, "rent": 1, "multiService": 1}
@@ -380,37 +431,26 @@ class SandboxState:
         service = params.get("service", "")
         if service not in self.prices:
             raise Failure("BAD_SERVICE")
-        country = params.get("country") or self.default_country
-        if self.stock.get((country, service), 0) <= 0:
-            raise Failure("NO_NUMBERS")
-        price = self.prices[service]
-        if self.balance < price:
-            raise Failure("NO_BALANCE")
+        country, price = params.get("country") or self.default_country, self.prices[service]
+        self._take(self.stock, (country, service), price)
         number = 10001 + len(self.activations)
-        self.stock[(country, service)] -= 1
-        phone = self._phone(country, number, international=True)
-        activation = Activation(
-            number, service, country, phone, price, self.now, self.now + ACTIVATION_LIFETIME
+        phone = self._phone(country, number)[1]
+        expires = self.now + ACTIVATION_LIFETIME
+        activation = self.activations[number] = Activation(
+            number, service, country, phone, price, self.now, expires
         )
-        self.activations[number] = activation
-        self._log(
-            "order", activation_id=number, service=service, country=country, amount=_money(price), phone=phone
-        )
-        self._charge(price, activation_id=number)
-        self._at(activation.expires, lambda: self._expire(activation))
+        ordered = {"service": service, "country": country, "amount": _money(price), "phone": phone}
+        self._log("order", activation_id=number, **ordered)
+        self._log("charge", amount=_money(price), activation_id=number)
+        self._at(expires, lambda: self._expire(activation, "expired", "expire"))
         self._schedule_sms(activation, first=True)
         return f"ACCESS_NUMBER:{number}:{phone}"
-
-    def _expire(self, activation: Activation) -> None:
-        if activation.is_open:
-            self._close(activation, "expired", "expire", refunded=not activation.messages)
 
     def _schedule_sms(self, activation: Activation, *, first: bool) -> None:
         """Draw whether and when the next SMS arrives by itself (after the order, or ``setStatus 3``).
 
-        The first delivery rule matching the order decides; with none, ``sms_delay`` does. There
-        are two draws per order (arrival, delay) and one per ``setStatus 3`` (delay), whatever the
-        rules say, so that the same seed and the same orders give the same outcomes.
+        The first delivery rule matching the order decides, else ``sms_delay``. An order always
+        draws twice (arrival, delay) and a retry once (delay), so a seed replays the same outcomes.
         """
         arrival = self._delivery_rng.random() if first else 0.0
         spread = self._delivery_rng.random()
@@ -419,21 +459,22 @@ class SandboxState:
             r for r in self.config.delivery if r.country in ("*", country) and r.service in ("*", service)
         )
         rule, delay = next(rules, None), self.config.sms_delay
-        if rule is not None and first and not arrival < rule.probability:
-            activation.blocked = True
-        elif rule is not None and rule.delay is not None:
-            delay = rule.delay[0] + (rule.delay[1] - rule.delay[0]) * spread
-        elif rule is not None:
-            delay = 0.0 if delay is None else delay
+        if rule is not None:  # a rule without a delay of its own: sms_delay, or at once
+            activation.blocked |= first and arrival >= rule.probability
+            low, high = rule.delay or (delay or 0.0, delay or 0.0)
+            delay = low + (high - low) * spread
         activation.sms_due = None if delay is None or activation.blocked else self.now + delay
-        if activation.sms_due is not None:
-            due = activation.sms_due
+        if (due := activation.sms_due) is not None:
             self._at(due, lambda: self._auto_sms(activation, due))
 
-    def _auto_sms(self, activation: Activation, due: float) -> None:
-        if activation.is_open and activation.sms_due == due:  # not superseded by a setStatus 3
-            activation.sms_due = None
-            self._receive(activation, None, None, activation.service, _service_name(activation.service))
+    def _auto_sms(self, order: Activation | Rent, due: float | None = None) -> None:
+        """Deliver an automatic SMS, unless ``order`` closed or (an activation) expects it at another time."""
+        if isinstance(order, Rent):
+            if order.is_open:
+                self._receive(order, None, None, _RENT_SENDER, "twitter")
+        elif order.is_open and order.sms_due == due:  # not superseded by a setStatus 3
+            order.sms_due = None
+            self._receive(order, None, None, order.service, _service_name(order.service))
 
     def _receive(
         self, order: Activation | Rent, text: str | None, code: str | None, sender: str, service: str
@@ -453,22 +494,17 @@ class SandboxState:
             self._log("sms", rent_id=order.id, text=text, sender=sender, service=service)
         return {"code": code, "text": text}
 
-    def _get_status(self, params: Mapping[str, str]) -> str:
+    def _get_status(self, params: Mapping[str, str], *, full: bool = False) -> str:
+        """Answer ``getStatus``, or with ``full`` ``getFullSms`` (the text, and only while a code waits)."""
         activation = _find(self.activations, params, "WRONG_ACTIVATION_ID", "NO_ACTIVATION")
         if not activation.is_open:
             return "STATUS_CANCEL"
-        if activation.state == "waiting":
+        if activation.state == "waiting" or (full and activation.state != "code"):
             return "STATUS_WAIT_CODE"
+        if full:
+            return f"FULL_SMS:{activation.messages[-1].text}"
         prefix = "STATUS_OK" if activation.state == "code" else "STATUS_WAIT_RETRY"
         return f"{prefix}:{activation.messages[-1].code}"
-
-    def _get_full_sms(self, params: Mapping[str, str]) -> str:
-        activation = _find(self.activations, params, "WRONG_ACTIVATION_ID", "NO_ACTIVATION")
-        if not activation.is_open:
-            return "STATUS_CANCEL"
-        if activation.state != "code":
-            return "STATUS_WAIT_CODE"
-        return f"FULL_SMS:{activation.messages[-1].text}"
 
     def _set_status(self, params: Mapping[str, str]) -> str:
         activation = _find(self.activations, params, "WRONG_ACTIVATION_ID", "NO_ACTIVATION")
@@ -498,9 +534,8 @@ class SandboxState:
         return rent.international if self.config.number_format == "international" else rent.phone
 
     def _values(self, items: list[dict[str, Any]]) -> Any:
-        return (
-            items if self.config.values_format == "list" else {str(i): item for i, item in enumerate(items)}
-        )
+        listed = self.config.values_format == "list"
+        return items if listed else {str(i): item for i, item in enumerate(items)}
 
     def _get_rent_services(self, params: Mapping[str, str]) -> Any:
         days = _rent_days(params)
@@ -520,38 +555,24 @@ class SandboxState:
         }
 
     def _get_rent_number(self, params: Mapping[str, str]) -> Any:
-        country = params.get("country", "")
-        if self.rent_stock.get(country, 0) <= 0:
-            raise Failure("NO_NUMBERS")
-        days = _rent_days(params)
-        price = self.rent_prices[country] * days
-        if self.balance < price:
-            raise Failure("NO_BALANCE")
+        country, days = params.get("country", ""), _rent_days(params)
+        price = self.rent_prices.get(country, Decimal(0)) * days
+        self._take(self.rent_stock, country, price)
         number = 50001 + len(self.rents)
-        self.rent_stock[country] -= 1
-        national, international = (self._phone(country, number, international=f) for f in (False, True))
-        rent = Rent(number, country, national, international, price, days, self.now, self.now + days * _DAY)
-        self.rents[number] = rent
+        rent = self.rents[number] = Rent(
+            number, country, *self._phone(country, number), price, days, self.now, self.now + days * _DAY
+        )
         self._log("rent_order", rent_id=number, country=country, days=days, amount=_money(price))
-        self._charge(price, rent_id=number)
-        self._at(self.now + RENT_FIRST_SMS_WINDOW, lambda: self._rent_event(rent, "window"))
-        self._at(rent.end, lambda: self._rent_event(rent, "end"))
+        self._log("charge", amount=_money(price), rent_id=number)
+        window = self.now + RENT_FIRST_SMS_WINDOW
+        self._at(window, lambda: self._expire(rent, "cancelled", "rent_expire", reason="no_sms"))
+        self._at(rent.end, lambda: self._expire(rent, "expired", "rent_expire", reason="period_end"))
         if self.config.sms_delay is not None:
-            self._at(self.now + self.config.sms_delay, lambda: self._rent_event(rent, "sms"))
+            self._at(self.now + self.config.sms_delay, lambda: self._auto_sms(rent))
         return {
             "status": "success",
             "phone": {"id": number, "endDate": _iso(rent.end), "number": self._number(rent)},
         }
-
-    def _rent_event(self, rent: Rent, event: str) -> None:
-        if not rent.is_open:
-            return
-        if event == "window" and not rent.messages:
-            self._close(rent, "cancelled", "rent_expire", refunded=True, reason="no_sms")
-        elif event == "end":
-            self._close(rent, "expired", "rent_expire", refunded=not rent.messages, reason="period_end")
-        elif event == "sms":
-            self._receive(rent, None, None, _RENT_SENDER, "twitter")
 
     def _get_rent_list(self, params: Mapping[str, str]) -> Any:
         items = [
@@ -601,11 +622,11 @@ class SandboxState:
     def deliver_sms(
         self, activation_id: int, text: str | None = None, code: str | None = None, sender: str = "Telegram"
     ) -> dict[str, str]:
-        """Deliver an SMS to an open activation; return its ``code`` and ``text``.
+        """Deliver an SMS to an open activation, as :meth:`.SandboxControl.deliver_sms` does.
 
         :param activation_id: the activation.
-        :param text: the message (default ``Your code is <code>``).
-        :param code: the code (default: found in ``text``, else 6 random digits).
+        :param text: the message.
+        :param code: the code.
         :param sender: who sent it.
         """
         activation = self._open(self.activations, activation_id, "activation")
@@ -615,12 +636,12 @@ class SandboxState:
     def deliver_rent_sms(
         self, rent_id: int, text: str, sender: str = _RENT_SENDER, service: str = "twitter"
     ) -> dict[str, str]:
-        """Deliver a message to an open rent; return its ``text`` and the code found in it.
+        """Deliver a message to an open rent, as :meth:`.SandboxControl.deliver_rent_sms` does.
 
         :param rent_id: the rent.
         :param text: the message.
         :param sender: the ``phoneFrom`` value.
-        :param service: the ``service`` value (``notify`` marks a notice).
+        :param service: the ``service`` value.
         """
         return self._receive(self._open(self.rents, rent_id, "rent"), text, None, sender, service)
 

@@ -3,69 +3,50 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import inspect
+import re
 import signal
 import ssl
 import sys
-import threading
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from onlinesim_provider.sandbox.config import DIALECTS, SandboxConfig, explain
+from onlinesim_provider.sandbox.config import SandboxConfig, explain
 from onlinesim_provider.sandbox.server import SandboxServer
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from types import FrameType
 
 __all__ = ["build_parser", "config_from_args", "main"]
 
-DEFAULT_PORT = 8765
+#: How the command line gives the settings that are not text; pydantic checks every value.
+_OPTIONS: dict[str, dict[str, Any]] = {
+    "seed": {"type": int},
+    "cancel_status": {"type": int},
+    "delivery": {"action": "append", "metavar": "RULE"},
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Return the command-line parser (a setting left out keeps :class:`SandboxConfig`'s default)."""
+    """Return the parser: a flag per :class:`SandboxConfig` setting, helped by its ``:param:`` text."""
     parser = argparse.ArgumentParser(
         prog="onlinesim-sandbox",
         description="Offline sandbox of the OnlineSIM Alternative API (loopback test server).",
     )
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
-    add("--port", type=int, default=DEFAULT_PORT, help="port, 0 = any free (default: %(default)s)")
-    add("--key", dest="api_key", metavar="KEY", help="the API key to accept (default: sandbox-key)")
-    add("--balance", help="starting balance (default: 1000.00)")
-    add("--sms-delay", type=float, help="sandbox seconds until an SMS arrives by itself")
-    add("--speed", type=float, help="clock speed factor (default: 1)")
-    add("--seed", type=int, help="seed for random SMS codes and delivery draws")
-    add(
-        "--delivery",
-        metavar="RULE",
-        action="append",
-        help="COUNTRY:SERVICE:PROBABILITY[:DELAY]: chance that an SMS ever arrives for a number, and"
-        " after how many sandbox seconds (N or MIN-MAX); '*' matches any country or service;"
-        " repeat for more rules, the first match decides (e.g. --delivery 7:tg:0.0"
-        " --delivery '*:tg:0.9:5-60')",
-    )
-    add(
-        "--dialect",
-        choices=DIALECTS,
-        help="sms-activate: cancel is status 8, JSON errors say 'message', country 0 is Russia,"
-        " setRentStatus 1 = finish and 2 = cancel (default: onlinesim)",
-    )
-    add("--error-key", choices=("msg", "message"), help="JSON error envelope key (default: the dialect's)")
-    add("--cancel-status", type=int, choices=(6, 8), help="status that cancels (default: the dialect's)")
-    add(
-        "--common-errors",
-        choices=("text", "json"),
-        help="BAD_KEY / BAD_ACTION on JSON actions (default: text)",
-    )
-    add("--rent-quant", choices=("count", "nested"), help="'quant' of rent offers (default: count)")
-    add("--values-format", choices=("object", "list"), help="rent 'values' (default: object)")
-    add("--number-format", choices=("national", "international"), help="rent numbers (default: national)")
-    add("--auth", choices=("any", "header", "query"), help="accepted key transport (default: any)")
-    add("--early-cancel-seconds", type=float, help="refuse status 8 this soon after the order")
+    add("--port", type=int, default=8765, help="port, 0 = any free (default: %(default)s)")
     add("--tls-cert", metavar="FILE", help="serve HTTPS with this PEM certificate (chain)")
     add("--tls-key", metavar="FILE", help="the PEM private key of --tls-cert")
+    helps = dict(re.findall(r"^:param (\w+): (.+(?:\n .+)*)", inspect.getdoc(SandboxConfig) or "", re.M))
+    for name, setting in SandboxConfig.model_fields.items():
+        default = "" if setting.default in (None, []) else f" (default: {setting.default})"
+        text = " ".join(helps.get(name, "").replace("``", "").split()) + default
+        flag = "--key" if name == "api_key" else "--" + name.replace("_", "-")
+        add(flag, dest=name, help=text.replace("%", "%%"), **_OPTIONS.get(name, {}))
     return parser
 
 
@@ -99,25 +80,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (OSError, ssl.SSLError) as bad:
             files = f"--tls-cert {args.tls_cert!r} with --tls-key {args.tls_key!r}"
             parser.error(f"cannot load {files}: {bad} (expected a PEM certificate and its PEM private key)")
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops the sandbox as Ctrl-C does
     try:
         server = SandboxServer(config, host=args.host, port=args.port, ssl_context=context).start()
     except OSError as failure:
         print(f"onlinesim-sandbox: cannot listen on {args.host}:{args.port}: {failure}", file=sys.stderr)
         return 1
-    print(f"onlinesim-sandbox listening on {server.url}  (API: {server.api_url})", flush=True)
-    print(f"api key: {server.api_key}", flush=True)
-    print(f"controls: {server.url}/_sandbox/  (Ctrl-C to stop)", flush=True)
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        server.stop()
+    with contextlib.suppress(KeyboardInterrupt):
+        try:
+            print(f"onlinesim-sandbox listening on {server.url}  (API: {server.api_url})", flush=True)
+            print(f"api key: {server.api_key}", flush=True)
+            print(f"controls: {server.url}/_sandbox/  (Ctrl-C to stop)", flush=True)
+            while True:
+                time.sleep(3600)
+        finally:
+            server.stop()
     print("onlinesim-sandbox stopped", flush=True)
     return 0

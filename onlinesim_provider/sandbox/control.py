@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import http.client
 import json
-import ssl
 import threading
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Sequence
 
-__all__ = ["SandboxControl", "SandboxControlError"]
+__all__ = ["API_PATH", "SandboxControl", "SandboxControlError"]
+
+API_PATH = "/stubs/handler_api.php"
 
 
 class SandboxControlError(ValueError):
@@ -41,11 +43,13 @@ class SandboxControl:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.port is None:
             raise ValueError(f"invalid sandbox url {url!r}: expected http(s)://<host>:<port>")
-        self.url = url.rstrip("/")
-        self._ssl_context = (ssl_context or ssl.create_default_context()) if parts.scheme == "https" else None
-        self._host, self._port, self._api_key, self._timeout = parts.hostname, parts.port, api_key, timeout
-        self._lock = threading.Lock()
-        self._conn: http.client.HTTPConnection | None = None
+        self.url, self._api_key, self._lock = url.rstrip("/"), api_key, threading.Lock()
+        # Not connected yet; after close() the next request connects again.
+        self._conn = (
+            http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=ssl_context)
+            if parts.scheme == "https"
+            else http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        )
 
     def __repr__(self) -> str:
         """Return a representation without the key."""
@@ -55,18 +59,18 @@ class SandboxControl:
     def api_key(self) -> str:
         """Return the API key the sandbox accepts."""
         if self._api_key is None:
-            self._api_key = str(self.call("config")["api_key"])
+            self._api_key = str(self.config()["api_key"])
         return self._api_key
 
     @property
     def api_url(self) -> str:
         """Return the full API endpoint URL."""
-        return self.url + "/stubs/handler_api.php"
+        return self.url + API_PATH
 
     def close(self) -> None:
         """Close the keep-alive connection (it reopens on the next call)."""
         with self._lock:
-            self._drop()
+            self._conn.close()
 
     def call(self, name: str, **arguments: Any) -> Any:
         """Run the control ``name`` and return its result; raise SandboxControlError if refused.
@@ -77,10 +81,10 @@ class SandboxControl:
         body = json.dumps(arguments, default=lambda rule: rule.model_dump(mode="json")).encode()
         with self._lock:
             try:
-                status, data = self._send(f"/_sandbox/{name}", body)
+                status, data = self._send(name, body)
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                self._drop()  # a stale keep-alive connection: the sandbox closed it while idle
-                status, data = self._send(f"/_sandbox/{name}", body)
+                self._conn.close()  # a stale keep-alive connection: the sandbox closed it while idle
+                status, data = self._send(name, body)
         document = json.loads(data) if data else {}
         if status != 200:
             raise SandboxControlError(
@@ -88,28 +92,15 @@ class SandboxControl:
             )
         return document["result"]
 
-    def _send(self, path: str, body: bytes) -> tuple[int, bytes]:
-        if self._conn is None:
-            self._conn = (
-                http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
-                if self._ssl_context is None
-                else http.client.HTTPSConnection(
-                    self._host, self._port, timeout=self._timeout, context=self._ssl_context
-                )
-            )
-        self._conn.request("POST", path, body, {"Content-Type": "application/json"})
+    def _send(self, name: str, body: bytes) -> tuple[int, bytes]:
+        self._conn.request("POST", f"/_sandbox/{name}", body, {"Content-Type": "application/json"})
         response = self._conn.getresponse()
         return response.status, response.read()
-
-    def _drop(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
     def deliver_sms(
         self, activation_id: int, text: str | None = None, code: str | None = None, sender: str = "Telegram"
     ) -> dict[str, Any]:
-        """Deliver an SMS to an open activation; return ``{"code": ..., "text": ...}``.
+        """Deliver an SMS to an open activation; return its ``code`` and ``text``.
 
         :param activation_id: the activation id from ``ACCESS_NUMBER``.
         :param text: the message (default ``Your code is <code>``).
@@ -122,7 +113,7 @@ class SandboxControl:
     def deliver_rent_sms(
         self, rent_id: int, text: str, sender: str = "+79990001122", service: str = "twitter"
     ) -> dict[str, Any]:
-        """Deliver a message to an open rent; return ``{"code": ..., "text": ...}``.
+        """Deliver a message to an open rent; return its ``text`` and the code found in it.
 
         :param rent_id: the rent id from ``getRentNumber``.
         :param text: the message.
@@ -143,38 +134,17 @@ class SandboxControl:
         """Return the sandbox clock in epoch seconds."""
         return float(self.call("now")["now"])
 
-    def inject_fault(
-        self,
-        kind: str,
-        action: str = "*",
-        count: int | None = 1,
-        probability: float | None = None,
-        seed: int | None = None,
-        status: int | None = None,
-        retry_after: float | None = None,
-        delay: float | None = None,
-        token: str | None = None,
-        processed: bool | None = None,
-    ) -> dict[str, Any]:
-        """Make matching API calls fail (see :class:`~.rules.FaultRule`); return the rule as stored.
+    def inject_fault(self, kind: str, action: str = "*", **rule: Any) -> dict[str, Any]:
+        """Make matching API calls fail; return the rule as stored.
 
-        :param kind: ``http_status``, ``reset``, ``delay``, ``garbage``, ``html``, ``empty``,
-            ``truncated_json`` or ``token``.
+        :param kind: the :class:`~.config.FaultRule` kind, e.g. ``http_status`` or ``reset``.
         :param action: the API action to hit, ``"*"`` for all.
-        :param count: hit the next N matching calls (with a probability: at most N; None = unlimited).
-        :param probability: hit each matching call with this probability.
-        :param seed: seed of the probability draws.
-        :param status: HTTP status for ``http_status`` (429, 500, 502, 503).
-        :param retry_after: ``Retry-After`` seconds with status 429.
-        :param delay: real seconds to wait for ``delay``.
-        :param token: the error token for ``token`` (default ``ERROR_SQL``).
-        :param processed: apply the call before the fault (default: only ``delay`` and ``truncated_json``).
+        :param rule: the other fields of :class:`~.config.FaultRule`; a ``probability`` without a
+            ``count`` draws without a limit.
         """
-        if probability is not None and count == 1:
-            count = None  # a probability alone draws without a limit
-        rule = dict(kind=kind, action=action, count=count, probability=probability, seed=seed, status=status)
-        rule.update(retry_after=retry_after, delay=delay, token=token, processed=processed)
-        return cast("dict[str, Any]", self.call("fault", **rule))
+        if rule.get("probability") is not None:
+            rule.setdefault("count", None)
+        return cast("dict[str, Any]", self.call("fault", kind=kind, action=action, **rule))
 
     def faults(self) -> list[dict[str, Any]]:
         """Return the active fault rules."""
@@ -194,7 +164,7 @@ class SandboxControl:
     def set_delivery(self, rules: Sequence[object], seed: int | None = None) -> list[dict[str, Any]]:
         """Replace the delivery rules (an empty list removes them all); return them as stored.
 
-        :param rules: each a :class:`~.rules.DeliveryRule`, or its dict or string form, such as
+        :param rules: each a :class:`~.config.DeliveryRule`, or its dict or string form, such as
             ``{"country": 7, "probability": 0.5, "delay": [5, 60]}`` or ``"7:*:0.5:5-60"``.
         :param seed: restart the random draws from this seed, so that the orders that follow get
             the same outcomes on every run (``None``: keep the current generator).

@@ -51,8 +51,8 @@ def onlinesim_sandbox_server(
 ) -> Iterator[SandboxServer]:
     """Run one sandbox server on a free loopback port for the whole session.
 
-    :param onlinesim_sandbox_config: the settings of the sandbox.
-    :param onlinesim_sandbox_ssl_context: serve HTTPS with this context (``None``: plain HTTP).
+    :param onlinesim_sandbox_config: its settings.
+    :param onlinesim_sandbox_ssl_context: its TLS context (``None``: plain HTTP).
     """
     from onlinesim_provider.sandbox.server import SandboxServer
 

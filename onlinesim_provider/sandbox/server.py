@@ -25,35 +25,31 @@ from urllib.parse import parse_qsl, urlsplit
 from aiohttp import HttpVersion10, HttpVersion11, web
 from pydantic import NonNegativeInt, ValidationError
 
-from onlinesim_provider.sandbox import replies
-from onlinesim_provider.sandbox.account import SandboxState, SystemClock
-from onlinesim_provider.sandbox.config import SWITCHES, Money, SandboxConfig, control_call, explain
-from onlinesim_provider.sandbox.control import SandboxControl
-from onlinesim_provider.sandbox.rules import FaultRule, pick_fault
+from onlinesim_provider.sandbox.account import (
+    JSON_TYPE,
+    TEXT_TYPE,
+    SandboxState,
+    SystemClock,
+    control_call,
+    error_answer,
+)
+from onlinesim_provider.sandbox.config import SWITCHES, FaultRule, Money, SandboxConfig, explain, pick_fault
+from onlinesim_provider.sandbox.control import API_PATH, SandboxControl
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from types import TracebackType
 
-    from onlinesim_provider.sandbox.replies import Reply
+    from onlinesim_provider.sandbox.account import Reply
 
-__all__ = ["API_PATH", "CONTROL_PREFIX", "SandboxServer"]
+__all__ = ["API_PATH", "SandboxServer"]
 
 log = logging.getLogger(__name__)
 
-API_PATH = "/stubs/handler_api.php"
-CONTROL_PREFIX = "/_sandbox/"
 #: The largest request body the sandbox reads, in bytes.
 MAX_BODY = 1 << 20
-#: The ``Server`` header of every reply.
-SERVER_NAME = "onlinesim-sandbox"
 #: The request log keeps this many of the latest API calls.
 REQUEST_LOG_SIZE = 10_000
-#: Seconds an idle keep-alive connection stays open.
-KEEPALIVE_TIMEOUT = 120.0
-#: Seconds ``stop()`` lets replies in flight finish before it cuts their connections.
-SHUTDOWN_GRACE = 0.5
-_BACKLOG = 1024
 _THREAD_TIMEOUT = 30.0
 _HTTP_1 = (HttpVersion11, HttpVersion10)
 _RST = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 seconds: close() sends a TCP RST
@@ -67,8 +63,7 @@ class SandboxServer:
         returns to them.
     :param host: the address to bind.
     :param port: the port (0 = any free port).
-    :param seed: seed for random SMS codes and delivery draws, for reproducible runs (``None``:
-        the config's ``seed``).
+    :param seed: seed of the random codes and delivery draws (``None``: the config's ``seed``).
     :param ssl_context: serve HTTPS with this server-side context (certificate and key loaded);
         ``None`` serves plain HTTP.
     """
@@ -81,11 +76,9 @@ class SandboxServer:
         seed: int | None = None,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self.config = config if config is not None else SandboxConfig()
+        config = config if config is not None else SandboxConfig()
+        self.config = config if seed is None else config.replace(seed=seed)
         self.host, self.port, self.ssl_context = host, port, ssl_context
-        self.faults: list[FaultRule] = []
-        self.requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=REQUEST_LOG_SIZE)
-        self._seed = self.config.seed if seed is None else seed
         self._reset()
         self._serving: tuple[asyncio.AbstractEventLoop, threading.Thread, web.AppRunner] | None = None
         self._bound_port = 0
@@ -93,9 +86,9 @@ class SandboxServer:
 
     def _reset(self) -> None:
         self.clock = SystemClock(self.config.speed)
-        self.state = SandboxState(self.config, self.clock, self._seed)
-        self.faults.clear()
-        self.requests.clear()
+        self.state = SandboxState(self.config, self.clock)
+        self.faults: list[FaultRule] = []
+        self.requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=REQUEST_LOG_SIZE)
         self._request_numbers = itertools.count(1)
 
     def __repr__(self) -> str:
@@ -143,18 +136,15 @@ class SandboxServer:
         """
         if self._serving is not None:
             return self
-        # Bound here, in the caller's thread, so that a busy port raises OSError to the caller.
-        family = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)[0][0]
-        sock = socket.create_server((self.host, self.port), family=family, backlog=_BACKLOG)
         application = web.Application(client_max_size=MAX_BODY)
         for method in ("GET", "POST"):
             application.router.add_route(method, API_PATH, self._api)
-            application.router.add_route(method, CONTROL_PREFIX + "{name}", self._control_call)
+            application.router.add_route(method, "/_sandbox/{name}", self._control_call)
         runner = web.AppRunner(
             application,
             access_log=None,  # request lines may carry the API key in the query string
-            keepalive_timeout=KEEPALIVE_TIMEOUT,
-            shutdown_timeout=SHUTDOWN_GRACE,
+            keepalive_timeout=120.0,
+            shutdown_timeout=0.5,  # what stop() grants replies in flight before it cuts them
             # A delayed reply to a client that gave up is dropped at once, so a delay fault leaves
             # nothing pending when the sandbox stops.
             handler_cancellation=True,
@@ -162,18 +152,19 @@ class SandboxServer:
         loop = asyncio.new_event_loop()
         thread = threading.Thread(target=loop.run_forever, name="onlinesim-sandbox", daemon=True)
         thread.start()
-        self._serving, self._bound_port = (loop, thread, runner), sock.getsockname()[1]
+        self._serving = (loop, thread, runner)
 
         async def serve() -> None:
             await runner.setup()
-            await web.SockSite(runner, sock, ssl_context=self.ssl_context, backlog=_BACKLOG).start()
+            site = web.TCPSite(runner, self.host, self.port, ssl_context=self.ssl_context, backlog=1024)
+            await site.start()
 
-        try:
+        try:  # a busy port raises its OSError here, in the caller's thread
             asyncio.run_coroutine_threadsafe(serve(), loop).result(_THREAD_TIMEOUT)
         except BaseException:
-            sock.close()
             self.stop()
             raise
+        self._bound_port = runner.addresses[0][1]
         return self
 
     def stop(self) -> None:
@@ -207,29 +198,16 @@ class SandboxServer:
         body = await _body(request)
         if body is None:
             limit = f"bad request: expected HTTP/1.x and a body of at most {MAX_BODY} bytes"
-            return _refused(_response(400, replies.TEXT_TYPE, limit.encode()))
-        form = body.decode("utf-8", "replace") if request.method == "POST" else ""
+            return _refused(_response(400, TEXT_TYPE, limit.encode()))
         query = urlsplit(request.raw_path).query  # as sent: the sandbox decodes it itself
-        reply, delay = self._answer(request.method, query, form, request.headers.get("Authorization"))
-        if delay:
-            await asyncio.sleep(delay)
-        if reply is None:  # close with a TCP RST and no reply, as a crashed server or a proxy would
-            sock = request.transport.get_extra_info("socket") if request.transport else None
-            if sock is not None:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RST)
-            if request.transport is not None:
-                request.transport.abort()
-            return web.StreamResponse()  # aiohttp finds the connection gone and sends nothing
-        return _response(*reply)
-
-    def _answer(
-        self, method: str, query: str, form: str, authorization: str | None
-    ) -> tuple[Reply | None, float]:
-        """Answer one API call: the reply (``None``: reset the connection) and seconds to wait first."""
-        url_params, form_params = _params(query), _params(form)
+        form = body.decode("utf-8", "replace") if request.method == "POST" else ""
+        # The first of a repeated name wins, and a URL parameter wins over the form's.
+        url_params, form_params = (
+            dict(reversed(parse_qsl(raw, keep_blank_values=True))) for raw in (query, form)
+        )
         params = {**form_params, **url_params}
         action = params.get("action")
-        scheme, _, token = (authorization or "").strip().partition(" ")
+        scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
         bearer = token.strip() if scheme.lower() == "bearer" else None
         now = self.state.tick()
         rule = pick_fault(self.faults, action)
@@ -238,7 +216,7 @@ class SandboxServer:
         entry = {
             "seq": next(self._request_numbers),
             "time": now,
-            "method": method,
+            "method": request.method,
             "action": action,
             "query": _redacted(url_params),
             "form": _redacted(form_params),
@@ -247,7 +225,14 @@ class SandboxServer:
             "fault": None if rule is None else rule.kind,
         }
         self.requests.append(entry)
-        return reply, (rule.delay or 0.0) if rule is not None and rule.kind == "delay" else 0.0
+        if rule is not None and rule.kind == "delay":
+            await asyncio.sleep(rule.delay or 0.0)
+        if reply is None:  # close with a TCP RST and no reply, as a crashed server or a proxy would
+            if (transport := request.transport) is not None:  # None: the client has gone already
+                transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RST)
+                transport.abort()
+            return web.StreamResponse()  # aiohttp finds the connection gone and sends nothing
+        return _response(*reply)
 
     def _handle(self, action: str | None, params: dict[str, str], bearer: str | None) -> Reply:
         try:
@@ -255,7 +240,7 @@ class SandboxServer:
         except Exception:  # a bug in the sandbox: the client still gets a protocol reply
             trace = traceback.format_exc().replace(self.state.config.api_key, _REDACTED)
             log.error("sandbox: unhandled error in action %r:\n%s", action, trace)
-            return replies.error(action, "BAD_ACTION", self.state.config)
+            return error_answer(action, "BAD_ACTION", self.state.config)
 
     async def _control_call(self, request: web.Request) -> web.Response:
         if not ipaddress.ip_address(request.remote or "0.0.0.0").is_loopback:
@@ -356,14 +341,6 @@ class SandboxServer:
         return config.model_dump(mode="json")
 
 
-def _params(raw: str) -> dict[str, str]:
-    """Return the parameters of a query or form: the first of a repeated name wins."""
-    params: dict[str, str] = {}
-    for name, value in parse_qsl(raw, keep_blank_values=True):
-        params.setdefault(name, value)
-    return params
-
-
 def _redacted(params: dict[str, str]) -> dict[str, str]:
     return {name: (_REDACTED if name == "api_key" else value) for name, value in params.items()}
 
@@ -384,14 +361,12 @@ async def _body(request: web.Request) -> bytes | None:
 def _response(
     status: int, content_type: str, body: bytes, headers: tuple[tuple[str, str], ...] = ()
 ) -> web.Response:
-    response = web.Response(status=status, body=body, headers=headers)
-    response.headers["Content-Type"] = content_type  # with its charset, which content_type= refuses
-    response.headers["Server"] = SERVER_NAME
-    return response
+    headers += (("Content-Type", content_type), ("Server", "onlinesim-sandbox"))
+    return web.Response(status=status, body=body, headers=headers)
 
 
 def _json(status: int, document: object) -> web.Response:
-    return _response(status, replies.JSON_TYPE, json.dumps(document, ensure_ascii=False).encode())
+    return _response(status, JSON_TYPE, json.dumps(document, ensure_ascii=False).encode())
 
 
 def _refused(response: web.Response) -> web.Response:

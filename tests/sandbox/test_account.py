@@ -297,12 +297,14 @@ def test_rent_with_a_first_sms_in_time_stays_open_until_the_period_ends(api: Api
     assert api.balance() == Decimal("940.00")
 
 
-def test_automatic_rent_sms_arrive_after_sms_delay() -> None:
+def test_automatic_rent_sms_arrive_after_sms_delay_unless_the_rent_closed() -> None:
     api = Api(sms_delay=30)
-    rent_id = api.rent()
+    rent_id, closed = api.rent(), api.rent()
+    api("setRentStatus", id=closed, status=2)
     api.state.advance(30)
     [message] = api.json("getRentStatus", id=rent_id)["values"].values()
     assert message["text"].startswith("Your code is ")
+    assert api.state.rents[closed].messages == []
 
 
 @pytest.mark.parametrize(

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 import pytest
 import requests
 
-from onlinesim_provider.sandbox import SandboxControl
-from onlinesim_provider.sandbox.cli import main
+from onlinesim_provider.sandbox import SandboxConfig, SandboxControl
+from onlinesim_provider.sandbox.cli import build_parser, main
 from tests.sandbox.tls import make_tls_files
 
 if TYPE_CHECKING:
@@ -179,17 +179,25 @@ def test_cli_delivery_rules_and_seed_reach_the_sandbox() -> None:
         _stop(process, signal.SIGTERM)
 
 
+def test_each_setting_has_a_flag_helped_by_its_documented_text() -> None:
+    text = " ".join(build_parser().format_help().split())
+    flags = [f"--{name.replace('_', '-')} " for name in SandboxConfig.model_fields if name != "api_key"]
+    assert [flag for flag in flags if flag not in text] == []
+    assert "--key API_KEY the only key accepted; any other key gets BAD_KEY. (default: sandbox-key)" in text
+    assert "--delivery RULE SMS delivery rules, each a DeliveryRule, its dict or its text" in text
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--delivery", "7:tg"], "invalid delivery.0 '7:tg': expected COUNTRY:SERVICE:PROBABILITY[:DELAY]"),
-        (["--delivery", "*:tg:0.9:60-5"], "invalid delivery.0.delay ('60', '5'): expected seconds N"),
+        (["--delivery", "*:tg:0.9:60-5"], "invalid delivery.0.delay '60-5': expected seconds N"),
         (["--seed", "x"], "invalid int value: 'x'"),
-        (["--dialect", "twilio"], "invalid choice: 'twilio'"),
+        (["--dialect", "twilio"], "invalid dialect 'twilio': Input should be 'onlinesim' or 'sms-activate'"),
         (["--balance", "lots"], "invalid balance 'lots': Input should be a valid decimal"),
-        (["--speed", "0"], "invalid speed 0.0: Input should be greater than 0"),
-        (["--auth", "cookie"], "invalid choice: 'cookie'"),
-        (["--cancel-status", "7"], "invalid choice: 7"),
+        (["--speed", "0"], "invalid speed '0': Input should be greater than 0"),
+        (["--auth", "cookie"], "invalid auth 'cookie': Input should be 'any', 'header' or 'query'"),
+        (["--cancel-status", "7"], "invalid cancel_status 7: Input should be 6 or 8"),
     ],
     ids=["delivery-short", "delivery-delay", "seed", "dialect", "balance", "speed", "auth", "cancel-status"],
 )

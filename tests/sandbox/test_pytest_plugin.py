@@ -30,6 +30,15 @@ def test_the_plugin_that_every_pytest_run_loads_imports_nothing_heavy() -> None:
     assert out.strip() == "['onlinesim_provider.sandbox.fixtures'] []"
 
 
+@pytest.mark.no_airflow
+def test_the_package_imports_an_exported_name_on_first_use() -> None:
+    import onlinesim_provider.sandbox as sandbox
+
+    assert sandbox.SandboxServer.__module__ == "onlinesim_provider.sandbox.server"
+    with pytest.raises(AttributeError, match="has no attribute 'Nothing'"):
+        _ = sandbox.Nothing
+
+
 def test_the_fixture_gives_a_fresh_sandbox(onlinesim_sandbox):
     assert onlinesim_sandbox.url.startswith("http://127.0.0.1:")
     onlinesim_sandbox.set_balance("5.00")
